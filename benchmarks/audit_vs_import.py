@@ -1,0 +1,55 @@
+"""Time a full CPU audit against a bare ``import torch``, in the same run, and print the ratio.
+
+Target (issue 2): a full ``detaudit audit --device cpu`` (repeat 3) costs at
+most 2.5x a bare ``python -c "import torch"`` on a 2-core machine.
+
+    python benchmarks/audit_vs_import.py [--rounds 3] [-- extra audit args]
+
+Rounds alternate the two commands so that a change in machine load hits both;
+the median of each is compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGET = 2.5
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("extra", nargs="*", help="extra arguments for detaudit audit")
+    args = parser.parse_args()
+
+    bare = [sys.executable, "-c", "import torch"]
+    with tempfile.TemporaryDirectory() as out:
+        audit = [sys.executable, "-m", "detaudit", "audit", "--device", "cpu", "--repeat", "3",
+                 "--quiet", "--out", out, *args.extra]
+        wall(bare)  # warm the page cache for both
+        wall(audit)
+        imports, audits = [], []
+        for _ in range(args.rounds):
+            imports.append(wall(bare))
+            audits.append(wall(audit))
+    t_import, t_audit = statistics.median(imports), statistics.median(audits)
+    ratio = t_audit / t_import
+    print(f"bare import torch : median {t_import:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in imports)})")
+    print(f"detaudit audit cpu: median {t_audit:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in audits)})")
+    print(f"ratio             : {ratio:.2f}x  (target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

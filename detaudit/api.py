@@ -1,0 +1,111 @@
+"""The audit as a Python API: catalogue -> plan -> workers -> classify -> Report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ._version import __version__
+from .catalog import Catalog, load_catalog
+from .errors import UsageError, WorkerError
+from .results import Environment, ProbeResult, Report
+from .runner.classify import classify
+from .runner.pool import WorkerPool
+from .runner.spec import plan, resolve_devices
+
+__all__ = ["audit", "default_jobs"]
+
+Progress = Callable[[ProbeResult, int, int], None]
+
+
+def default_jobs() -> int:
+    """Two workers: they import torch in parallel and keep a 2-core machine busy."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def audit(
+    *,
+    device: str = "auto",
+    catalogs: Sequence[str | Path] = (),
+    builtin: bool = True,
+    only: Sequence[str] = (),
+    repeat: int = 3,
+    timeout: float = 60.0,
+    jobs: int | None = None,
+    python: str | None = None,
+    seed: int = 0,
+    catalog: Catalog | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Run every catalogued op on every requested device under deterministic mode.
+
+    Every status comes from running the probe in a worker process; this
+    process never imports torch, so its own torch flags are untouched.
+    ``progress(result, done, total)`` is called as each result arrives.
+
+    Raises :class:`~detaudit.errors.CatalogError` for a bad catalogue,
+    :class:`~detaudit.errors.UsageError` for bad arguments,
+    :class:`~detaudit.errors.EnvironmentUnsupported` when the machine cannot do
+    what was asked and :class:`~detaudit.errors.WorkerError` when no worker starts.
+    """
+    if repeat < 1:
+        raise UsageError(f"--repeat must be at least 1, got {repeat}")
+    if not timeout > 0:
+        raise UsageError(f"--timeout must be positive, got {timeout}")
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if catalog is None:
+        catalog = load_catalog(catalogs, builtin=builtin)
+    if only:
+        catalog = catalog.select(only)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    with WorkerPool(jobs or default_jobs(), python=python, timeout=timeout) as pool:
+        hello = pool.wait_ready()
+        devices = resolve_devices(device, bool(hello.get("cuda_available")))
+        torch_version = hello["torch"]
+        tasks = plan(catalog, devices, repeat=repeat, seed=seed)
+        answer = pool.request({"type": "environment", "cuda": "cuda" in devices})
+        if "environment" not in answer:
+            _fingerprint_failed(answer)
+        results: dict[tuple[str, str], ProbeResult] = {}
+        for raw in pool.run(tasks):
+            entry = catalog.get(raw["id"])
+            expected, basis = catalog.expected(entry, raw["device"], torch_version)
+            result = classify(entry, raw["device"], raw, expected=expected, expected_from=basis)
+            results[(entry.id, raw["device"])] = result
+            if progress is not None:
+                progress(result, len(results), len(tasks))
+
+    environment = Environment.from_dict(
+        {
+            **answer["environment"],
+            "time": started,
+            "catalog_hash": catalog.hash,
+            "detaudit": __version__,
+        }
+    )
+    ordered = tuple(results[(t["id"], t["device"])] for t in tasks)
+    settings = {
+        "device": device,
+        "repeat": repeat,
+        "timeout": timeout,
+        "seed": seed,
+        "only": list(only),
+        "catalogs": [str(c) for c in catalogs],
+        "builtin": builtin,
+        "jobs": jobs or default_jobs(),
+    }
+    return Report(environment=environment, results=ordered, devices=devices, settings=settings)
+
+
+def _fingerprint_failed(answer: dict) -> None:
+    """The environment request crashed or hung: report it as a worker failure."""
+    if "timeout" in answer:
+        why = f"timed out after {answer['timeout']:g} s"
+    else:
+        why = answer.get("crashed") or answer.get("message") or "no answer"
+    tail = (answer.get("stderr") or "").splitlines()[-1:]
+    raise WorkerError(f"taking the environment fingerprint failed: {why}" + "".join(f" ({t})" for t in tail))

@@ -1,0 +1,423 @@
+"""Load and validate catalogue YAML files into frozen :class:`Entry` records.
+
+The catalogue holds facts: which op, under which condition, on which devices,
+what each version of the ``torch.use_deterministic_algorithms`` docstring
+claims, and which probe exercises it. It never holds an observed status.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .errors import CatalogError
+
+__all__ = [
+    "GROUPS",
+    "DEVICES",
+    "PASSES",
+    "Entry",
+    "Catalog",
+    "builtin_catalog_files",
+    "load_catalog",
+    "parse_version",
+]
+
+GROUPS = ("converted", "raises")
+DEVICES = ("cpu", "cuda")
+PASSES = ("forward", "backward")
+CLAIMS = ("converted", "raises")
+REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
+OPTIONAL_KEYS = ("claims", "notes")
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """``"2.11.0+cu130"`` -> ``(2, 11)``: the docs are per minor release."""
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise ValueError(f"not a torch version: {version!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One op under one documented condition."""
+
+    id: str
+    api: str
+    group: str
+    condition: str
+    devices: tuple[str, ...]
+    pass_: str
+    probe: str
+    source: str
+    claims: tuple[tuple[str, str], ...] = ()
+    notes: str = ""
+    file: str = ""
+    line: int = 0
+    probe_path: str | None = None
+
+    def claim_for(self, torch_version: str) -> tuple[str | None, str | None]:
+        """What the docs of the newest sampled release <= ``torch_version`` claim.
+
+        Returns ``(claim, basis)``: claim is ``converted``, ``raises`` or None
+        (that release's docs do not list the entry); basis says which docs
+        (``"docs 2.13"``) or ``"catalog"`` for a user entry without claims,
+        which claims its group for every version.
+        """
+        if not self.claims:
+            return self.group, "catalog"
+        wanted = parse_version(torch_version)
+        best: tuple[str, str] | None = None
+        docs = sorted((parse_version(v), v) for v in _claim_versions(self.claims))
+        for parsed, version in docs:
+            if parsed <= wanted:
+                best = (version, dict(self.claims).get(version, ""))
+        if best is None:
+            return None, None
+        return (best[1] or None), f"docs {best[0]}"
+
+    def to_dict(self) -> dict[str, object]:
+        """The entry as ``catalog list --format json`` prints it."""
+        return {
+            "id": self.id,
+            "api": self.api,
+            "group": self.group,
+            "condition": self.condition,
+            "devices": list(self.devices),
+            "pass": self.pass_,
+            "probe": self.probe,
+            "source": self.source,
+            "claims": dict(self.claims),
+            "notes": self.notes,
+            "file": self.file,
+            "line": self.line,
+        }
+
+
+def _claim_versions(claims: Iterable[tuple[str, str]]) -> list[str]:
+    return [version for version, _ in claims]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The loaded catalogue: entries in file order, and the files they came from."""
+
+    entries: tuple[Entry, ...]
+    files: tuple[str, ...] = ()
+    docs_versions: tuple[str, ...] = field(default=())
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, entry_id: str) -> Entry:
+        """The entry with this id (KeyError when absent)."""
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        raise KeyError(entry_id)
+
+    def select(self, ids: Sequence[str]) -> Catalog:
+        """Only the given ids, in catalogue order; unknown ids are a CatalogError."""
+        known = {entry.id for entry in self.entries}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise CatalogError(
+                f"--only: unknown entry id {', '.join(map(repr, unknown))} "
+                "(see `detaudit catalog list`)"
+            )
+        wanted = set(ids)
+        return Catalog(
+            tuple(e for e in self.entries if e.id in wanted), self.files, self.docs_versions
+        )
+
+    @property
+    def hash(self) -> str:
+        """A short digest of every entry's facts: reports made from equal catalogues match."""
+        facts = [
+            {k: v for k, v in entry.to_dict().items() if k not in ("file", "line")}
+            for entry in self.entries
+        ]
+        blob = json.dumps(facts, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def expected(self, entry: Entry, device: str, torch_version: str) -> tuple[str | None, str | None]:
+        """What the docs for ``torch_version`` claim ``entry`` does on ``device``.
+
+        ``converts``/``raises`` where the entry's condition covers the device;
+        ``ok`` where it does not (the op should run without an alert there),
+        unless another entry with the same probe covers that device (put_ with
+        accumulate=True is split into a CPU and a CUDA entry): then that entry
+        makes the claim and this one makes none (None).
+        """
+        claim, basis = entry.claim_for(torch_version)
+        if claim is None:
+            return None, basis
+        if device in entry.devices:
+            return ("converts" if claim == "converted" else "raises"), basis
+        for other in self.entries:
+            if other.id != entry.id and other.probe == entry.probe and device in other.devices:
+                return None, f"see {other.id}"
+        return "ok", basis
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers each mapping's line and rejects duplicate keys."""
+
+
+class _Mapping(dict):
+    line = 0
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> _Mapping:
+    loader.flatten_mapping(node)
+    mapping = _Mapping()
+    mapping.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def builtin_catalog_dir() -> Path:
+    """Where the built-in catalogue lives: inside the wheel, or catalog/ in a checkout."""
+    packaged = resources.files("detaudit") / "_catalog"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "catalog"
+
+
+def builtin_catalog_files() -> list[Path]:
+    """The built-in catalogue's YAML files, sorted by name."""
+    folder = builtin_catalog_dir()
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise CatalogError(f"{folder}: the built-in catalogue is missing (reinstall detaudit)")
+    return files
+
+
+def load_catalog(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> Catalog:
+    """Load the built-in catalogue (unless ``builtin=False``) plus ``paths``.
+
+    Every problem is collected; if there is any, one :class:`CatalogError`
+    carries one line per problem, each naming the file, the line and the entry.
+    """
+    files = [*(builtin_catalog_files() if builtin else []), *(Path(p) for p in paths)]
+    if not files:
+        raise CatalogError("no catalogue: give --catalog PATH or drop --no-builtin")
+    builtin_dir = builtin_catalog_dir().resolve() if builtin else None
+    entries: list[Entry] = []
+    problems: list[str] = []
+    seen: dict[str, Entry] = {}
+    for path in files:
+        is_builtin = builtin_dir is not None and path.resolve().parent == builtin_dir
+        for entry in _load_file(path, problems, user=not is_builtin):
+            if entry.id in seen:
+                first = seen[entry.id]
+                problems.append(
+                    f"{entry.file}:{entry.line}: entry {entry.id!r}: duplicate id "
+                    f"(first defined at {first.file}:{first.line})"
+                )
+                continue
+            seen[entry.id] = entry
+            entries.append(entry)
+    if problems:
+        raise CatalogError(problems)
+    versions = sorted({v for e in entries for v, _ in e.claims}, key=parse_version)
+    return Catalog(tuple(entries), tuple(str(f) for f in files), tuple(versions))
+
+
+def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(f"{name}: cannot read: {exc.strerror or exc}")
+        return []
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problems.append(f"{where}: YAML error: {problem}")
+        return []
+    if not isinstance(data, dict) or not data:
+        problems.append(f"{name}: expected a mapping with the groups {' and '.join(GROUPS)}")
+        return []
+    entries: list[Entry] = []
+    for group, items in data.items():
+        if group not in GROUPS:
+            line = _line_of_key(text, group)
+            problems.append(
+                f"{name}:{line}: unknown group {group!r} (expected {' or '.join(GROUPS)})"
+            )
+            continue
+        if not isinstance(items, list):
+            problems.append(f"{name}:{_line_of_key(text, group)}: group {group!r} must be a list of entries")
+            continue
+        for index, raw in enumerate(items):
+            entry = _validate_entry(raw, group, index, path, problems, user=user)
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def _line_of_key(text: str, key: object) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return number
+    return 1
+
+
+def _validate_entry(
+    raw: object, group: str, index: int, path: Path, problems: list[str], *, user: bool
+) -> Entry | None:
+    name = str(path)
+    if not isinstance(raw, dict):
+        problems.append(f"{name}: {group}[{index}]: an entry must be a mapping of keys")
+        return None
+    line = getattr(raw, "line", 0)
+    label = repr(raw.get("id")) if isinstance(raw.get("id"), str) else f"{group}[{index}]"
+    before = len(problems)
+
+    def bad(message: str) -> None:
+        problems.append(f"{name}:{line}: entry {label}: {message}")
+
+    for key in raw:
+        if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
+            bad(f"unknown key {key!r} (allowed: {', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)})")
+    for key in REQUIRED_KEYS:
+        if key not in raw:
+            bad(f"missing field {key!r}")
+    for key in ("id", "api", "condition", "probe", "source", "notes"):
+        if key in raw and not (isinstance(raw[key], str) and raw[key].strip()):
+            bad(f"{key!r} must be a non-empty string")
+    if len(problems) > before:
+        return None
+
+    if not _ID_RE.match(raw["id"]):
+        bad("id must match [a-z0-9][a-z0-9._-]* (lowercase, no spaces)")
+    devices = raw["devices"]
+    if (
+        not isinstance(devices, list)
+        or not devices
+        or any(d not in DEVICES for d in devices)
+        or len(set(devices)) != len(devices)
+    ):
+        bad(f"devices must be a non-empty list of {', '.join(DEVICES)}, got {devices!r}")
+    if raw["pass"] not in PASSES:
+        bad(f"pass must be one of {', '.join(PASSES)}, got {raw['pass']!r}")
+    claims = _validate_claims(raw.get("claims", {}), bad)
+    probe = raw["probe"]
+    probe_path = str(path.resolve().parent) if user else None
+    if not _PROBE_RE.match(probe):
+        bad(f"probe must look like 'module:function', got {probe!r}")
+    else:
+        why = _probe_unresolved(probe, probe_path)
+        if why:
+            bad(f"probe {probe!r} does not resolve: {why}")
+    if len(problems) > before:
+        return None
+    return Entry(
+        id=raw["id"],
+        api=raw["api"],
+        group=group,
+        condition=raw["condition"],
+        devices=tuple(d for d in DEVICES if d in devices),
+        pass_=raw["pass"],
+        probe=probe,
+        source=raw["source"],
+        claims=claims,
+        notes=raw.get("notes", ""),
+        file=name,
+        line=line,
+        probe_path=probe_path,
+    )
+
+
+def _validate_claims(claims: object, bad) -> tuple[tuple[str, str], ...]:
+    if not isinstance(claims, dict):
+        bad('claims must be a mapping like {"2.13": raises}')
+        return ()
+    result = []
+    for version, claim in claims.items():
+        if not isinstance(version, str) or not _DOCS_VERSION_RE.match(version):
+            bad(f'claims: version {version!r} must be a quoted "MAJOR.MINOR" string')
+        elif claim not in CLAIMS:
+            bad(f"claims: {version}: must be {' or '.join(CLAIMS)}, got {claim!r}")
+        else:
+            result.append((version, claim))
+    return tuple(sorted(result, key=lambda vc: parse_version(vc[0])))
+
+
+def _probe_unresolved(probe: str, folder: str | None) -> str | None:
+    """Why ``module:function`` cannot be found, without importing (and so running) it.
+
+    Importing a probe module imports torch; the parent process stays light and
+    leaves that to the workers. The module is found with importlib's finder and
+    the function looked up in its source with ``ast``.
+    """
+    module, function = probe.split(":")
+    added = folder is not None and folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        return f"cannot find module {module!r} ({exc})"
+    finally:
+        if added:
+            sys.path.remove(folder)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        where = f" in {folder} or on the import path" if folder else ""
+        return f"no module {module!r}{where}"
+    try:
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"), spec.origin)
+    except (OSError, SyntaxError) as exc:
+        return f"cannot parse {spec.origin}: {exc}"
+    if function not in _top_level_names(tree):
+        return f"{spec.origin} defines no {function!r}"
+    return None
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.AnnAssign,)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names

@@ -1,0 +1,291 @@
+"""The ``detaudit`` command line: the only place that prints, exits or maps errors to codes.
+
+Exit codes: 0 the command ran (whatever an audit found); 1 findings, for
+commands that look for them; 2 bad input or usage; 3 this environment cannot
+do what was asked; 4 internal failure; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._version import __version__
+from .errors import CatalogError, DetauditError, EnvironmentUnsupported, UsageError, WorkerError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _formats(text: str) -> list[str]:
+    from .render import RENDERERS
+
+    chosen = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in RENDERERS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or text!r}; choose from {','.join(RENDERERS)}"
+        )
+    return chosen
+
+
+def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog", action="append", default=[], metavar="PATH",
+        help="add a catalogue YAML file to the built-in one (repeatable)",
+    )
+    parser.add_argument(
+        "--no-builtin", action="store_true", help="use only the --catalog files"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    from .render import RENDERERS
+    from .runner.spec import DEVICE_CHOICES
+
+    parser = argparse.ArgumentParser(
+        prog="detaudit",
+        description="Run PyTorch ops under torch.use_deterministic_algorithms(True) and "
+        "report, op by op, what converts, raises or warns on this machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"detaudit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    audit = commands.add_parser(
+        "audit", help="run every catalogued op and write a report",
+        description="Run every catalogued op, forward and backward, on each device under "
+        "deterministic mode, and write the report for the installed torch.",
+    )
+    audit.add_argument(
+        "--device", choices=DEVICE_CHOICES, default="auto",
+        help="auto (default): every device present; all: cpu and cuda, cuda skipped if absent",
+    )
+    _add_catalog_options(audit)
+    audit.add_argument(
+        "--only", action="append", default=[], metavar="ID",
+        help="audit only this entry id (repeatable)",
+    )
+    audit.add_argument(
+        "--repeat", type=_positive_int, default=3, metavar="N",
+        help="runs with the mode on and with it off, compared bitwise (default 3)",
+    )
+    audit.add_argument(
+        "--timeout", type=_positive_float, default=60.0, metavar="S",
+        help="seconds one entry may run on one device before its worker is killed (default 60)",
+    )
+    audit.add_argument(
+        "--jobs", type=_positive_int, default=None, metavar="N",
+        help="worker processes (default 2, or 1 on a one-core machine)",
+    )
+    audit.add_argument("--seed", type=int, default=0, help="RNG seed set before every run (default 0)")
+    audit.add_argument(
+        "--python", metavar="PATH", default=None,
+        help="run the probe workers under this interpreter (it needs torch and numpy)",
+    )
+    audit.add_argument("--out", default=".", metavar="DIR", help="folder for the report files (default .)")
+    audit.add_argument(
+        "--format", type=_formats, default=["json", "md"], metavar="FMT[,FMT]",
+        help=f"report formats, comma-separated, from {','.join(RENDERERS)} (default json,md)",
+    )
+    audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
+
+    catalog = commands.add_parser("catalog", help="list or validate catalogue files")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    listing = catalog_commands.add_parser("list", help="list the catalogue's entries")
+    _add_catalog_options(listing)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    validate = catalog_commands.add_parser("validate", help="check catalogue files (exit 2 if bad)")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    return parser
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+_STATUS_STYLE = {
+    "raises": "bold red", "warns": "yellow", "converts": "green", "ok": "dim green",
+    "skipped": "dim", "error": "magenta", "crashed": "bold magenta", "timeout": "bold magenta",
+}
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    from .api import audit
+    from .atomic import write_text_atomic
+    from .render import RENDERERS
+
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {args.out}: not a folder")
+    err = _console(stderr=True)
+    progress_cb, finish = _progress(err, quiet=args.quiet)
+    try:
+        report = audit(
+            device=args.device, catalogs=args.catalog, builtin=not args.no_builtin,
+            only=args.only, repeat=args.repeat, timeout=args.timeout, jobs=args.jobs,
+            python=args.python, seed=args.seed, progress=progress_cb,
+        )
+    finally:
+        finish()
+    texts = {fmt: RENDERERS[fmt].render(report) for fmt in args.format}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [
+        write_text_atomic(out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}", text)
+        for fmt, text in texts.items()
+    ]
+    if not args.quiet:
+        _summary(_console(), report)
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _progress(console, *, quiet: bool):
+    """A progress bar on a terminal, plain lines otherwise; returns (callback, finish)."""
+    if quiet:
+        return None, lambda: None
+    if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(
+            TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), console=console, transient=True,
+        )
+        task = bar.add_task("starting workers", total=None)
+        bar.start()
+
+        def update(result, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"{result.id} [{result.device}]")
+
+        return update, bar.stop
+
+    def line(result, done: int, total: int) -> None:
+        kernel = f" ({result.kernel})" if result.kernel else ""
+        print(f"[{done}/{total}] {result.id} {result.device}: {result.status.value}{kernel}",
+              file=sys.stderr, flush=True)
+
+    return line, lambda: None
+
+
+def _summary(console, report) -> None:
+    from rich.table import Table
+
+    from .render.markdown import title
+
+    console.print(f"[bold]detaudit[/bold]: {title(report)}")
+    counts = Table(title="results per status", title_justify="left")
+    counts.add_column("status")
+    for device in report.devices:
+        counts.add_column(device, justify="right")
+    for status, total in report.counts().items():
+        if total:
+            per = [str(sum(1 for r in report.results if r.status is status and r.device == d))
+                   for d in report.devices]
+            counts.add_row(f"[{_STATUS_STYLE[status.value]}]{status.value}[/]", *per)
+    console.print(counts)
+    drifts = report.drifts()
+    if drifts:
+        table = Table(title=f"drift: {len(drifts)} differ from the docs of this torch", title_justify="left")
+        for column in ("id", "device", "docs claim", "observed", "kernel"):
+            table.add_column(column)
+        for r in drifts:
+            table.add_row(r.id, r.device, f"{r.expected} ({r.expected_from})",
+                          f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]", r.kernel or "")
+        console.print(table)
+    else:
+        console.print("no drift: every observed status matches the docs of this torch")
+
+
+def _run_catalog(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog
+
+    if args.catalog_command == "validate":
+        catalog = load_catalog(args.paths, builtin=False)
+        print(f"ok: {len(catalog)} entries in {len(catalog.files)} file(s)")
+        return EXIT_OK
+    catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
+    if args.format == "json":
+        print(json.dumps({"entries": [e.to_dict() for e in catalog]}, indent=2))
+        return EXIT_OK
+    rows = [("ID", "GROUP", "DEVICES", "PASS", "API", "CONDITION")]
+    rows += [(e.id, e.group, ",".join(e.devices), e.pass_, e.api, e.condition) for e in catalog]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    print(f"{len(catalog)} entries from {len(catalog.files)} file(s)")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"audit": _run_audit, "catalog": _run_catalog}
+    try:
+        return handlers[args.command](args)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            print(f"detaudit: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"detaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (EnvironmentUnsupported, WorkerError) as exc:
+        print(f"detaudit: error: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except DetauditError as exc:
+        print(f"detaudit: error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("detaudit: interrupted; no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, not a traceback
+        if os.environ.get("DETAUDIT_DEBUG"):
+            raise
+        print(
+            f"detaudit: internal error: {type(exc).__name__}: {exc} "
+            "(set DETAUDIT_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+

@@ -1,0 +1,92 @@
+"""The fingerprint of torch, CUDA, cuDNN, GPU and driver, taken inside a worker.
+
+Runs in the probe worker (possibly under another interpreter), so it uses only
+the standard library, torch and numpy, and Python 3.8 syntax.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+from typing import Any, Dict, Optional
+
+__all__ = ["fingerprint"]
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _driver_version() -> Optional[str]:
+    """The NVIDIA driver version, from the kernel module or nvidia-smi."""
+    try:
+        with open("/proc/driver/nvidia/version", encoding="utf-8") as handle:
+            match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", handle.read())
+            if match:
+                return match.group(1)
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+        return out.strip().splitlines()[0] or None
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def fingerprint(with_cuda: bool = True) -> Dict[str, Any]:
+    """Describe this process's torch and machine; queries the GPU only if ``with_cuda``."""
+    import torch
+
+    try:
+        import numpy
+
+        numpy_version: Optional[str] = numpy.__version__
+    except ImportError:
+        numpy_version = None
+    cudnn = None
+    if torch.backends.cudnn.is_available():
+        version = torch.backends.cudnn.version()
+        cudnn = str(version) if version is not None else None
+    env: Dict[str, Any] = {
+        "torch": torch.__version__,
+        "torch_git": getattr(torch.version, "git_version", None),
+        "cuda": torch.version.cuda,
+        "cudnn": cudnn,
+        "gpu": None,
+        "gpu_capability": None,
+        "gpu_driver": None,
+        "gpu_count": 0,
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "os": platform.platform(),
+        "cpu": _cpu_name(),
+        "numpy": numpy_version,
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        "hostname": socket.gethostname(),
+    }
+    if with_cuda and torch.cuda.is_available():
+        major, minor = torch.cuda.get_device_capability(0)
+        env.update(
+            gpu=torch.cuda.get_device_name(0),
+            gpu_capability=f"sm_{major}{minor}",
+            gpu_driver=_driver_version(),
+            gpu_count=torch.cuda.device_count(),
+        )
+    return env

@@ -1,0 +1,31 @@
+"""Report renderers: one pure module per format, each returning a ``str``.
+
+The CLI's ``--format`` choices come from :data:`RENDERERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ..results import Report
+from . import json as _json
+from . import markdown as _markdown
+
+__all__ = ["Renderer", "RENDERERS", "render"]
+
+
+class Renderer(NamedTuple):
+    extension: str
+    render: Callable[[Report], str]
+
+
+RENDERERS: dict[str, Renderer] = {
+    "json": Renderer(".json", _json.render),
+    "md": Renderer(".md", _markdown.render),
+}
+
+
+def render(report: Report, fmt: str) -> str:
+    """Render ``report`` in format ``fmt`` (a key of :data:`RENDERERS`)."""
+    return RENDERERS[fmt].render(report)

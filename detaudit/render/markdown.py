@@ -1,0 +1,135 @@
+"""The Markdown report: environment, counts per status, every drift, then the table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ..catalog import GROUPS
+from ..results import STATUS_MEANING, ProbeResult, Report, Status
+
+__all__ = ["render", "environment_rows", "title"]
+
+
+def _cell(value: object) -> str:
+    """One table cell: no pipes or newlines may break the row."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def title(report: Report) -> str:
+    """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
+    env = report.environment
+    parts = [f"torch {env.torch}", " + ".join(report.devices)]
+    if env.gpu and "cuda" in report.devices:
+        parts.append(f"{env.gpu} ({env.gpu_capability})" if env.gpu_capability else env.gpu)
+    return " · ".join(parts)
+
+
+def environment_rows(report: Report) -> list[tuple[str, object]]:
+    """(label, value) pairs describing where the report was made."""
+    env = report.environment
+    torch = f"{env.torch} (git {env.torch_git[:12]})" if env.torch_git else env.torch
+    return [
+        ("torch", torch),
+        ("CUDA", env.cuda),
+        ("cuDNN", env.cudnn),
+        ("GPU", f"{env.gpu} ({env.gpu_capability}) × {env.gpu_count}" if env.gpu else None),
+        ("driver", env.gpu_driver),
+        ("Python", f"{env.python} ({env.python_executable})"),
+        ("OS", env.os),
+        ("CPU", env.cpu),
+        ("numpy", env.numpy),
+        ("CUBLAS_WORKSPACE_CONFIG", env.cublas_workspace_config or "unset"),
+        ("host", env.hostname),
+        ("time", env.time),
+        ("catalogue hash", env.catalog_hash),
+        ("detaudit", env.detaudit),
+    ]
+
+
+def _expected(result: ProbeResult) -> str:
+    if result.expected is None:
+        return f"undocumented ({result.expected_from})" if result.expected_from else "undocumented"
+    return result.expected
+
+
+def _status(result: ProbeResult) -> str:
+    return f"**{result.status.value}** (drift)" if result.drift else result.status.value
+
+
+def render(report: Report) -> str:
+    """The whole report as GitHub-flavoured Markdown."""
+    out = [f"# detaudit report: {title(report)}", ""]
+    out += ["## Environment", ""]
+    out += _table(("", ""), environment_rows(report))
+    settings = report.settings
+    if settings:
+        out += [
+            "",
+            f"Settings: repeat {settings.get('repeat')}, timeout {settings.get('timeout')} s, "
+            f"seed {settings.get('seed')}, devices {', '.join(report.devices)}.",
+        ]
+
+    out += ["", "## Counts", ""]
+    rows = []
+    for status in Status:
+        per_device = [
+            sum(1 for r in report.results if r.status is status and r.device == d)
+            for d in report.devices
+        ]
+        if sum(per_device):
+            rows.append((f"`{status.value}`", *per_device, sum(per_device), STATUS_MEANING[status]))
+    out += _table(("status", *report.devices, "total", "meaning"), rows)
+
+    drifts = report.drifts()
+    out += ["", f"## Drift ({len(drifts)})", ""]
+    if drifts:
+        out += [
+            "Observed under deterministic mode, yet the docs of this torch claim otherwise:",
+            "",
+        ]
+        out += _table(
+            ("id", "api", "device", "docs claim", "observed", "kernel"),
+            (
+                (r.id, f"`{r.api}`", r.device, f"{r.expected} ({r.expected_from})", r.status.value, r.kernel)
+                for r in drifts
+            ),
+        )
+    else:
+        out.append("None: every observed status matches what the docs of this torch claim.")
+
+    out += ["", "## Results", ""]
+    for group in GROUPS:
+        members = [r for r in report.results if r.group == group]
+        if not members:
+            continue
+        out += [f"### {group} (seed group)", ""]
+        out += _table(
+            ("id", "api", "condition", "device", "pass", "status", "docs claim", "kernel",
+             "repeatable", "varies w/o mode", "s"),
+            (
+                (r.id, f"`{r.api}`", r.condition, r.device, r.pass_, _status(r), _expected(r),
+                 r.kernel, r.repeatable, r.varies_without_mode, f"{r.seconds:.3f}")
+                for r in members
+            ),
+        )
+        out.append("")
+    problems = [r for r in report.results if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT, Status.SKIPPED)]
+    if problems:
+        out += ["## Not observed", ""]
+        out += _table(
+            ("id", "device", "status", "why"),
+            ((r.id, r.device, r.status.value, r.message) for r in problems),
+        )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

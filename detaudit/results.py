@@ -1,0 +1,210 @@
+"""Report records: statuses, per-probe results, the environment, and (de)serialisation."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import ReportError
+
+__all__ = ["SCHEMA_VERSION", "Status", "Observation", "ProbeResult", "Environment", "Report"]
+
+#: Bump on any incompatible change of the JSON report; readers refuse newer ones.
+SCHEMA_VERSION = 1
+
+
+class Status(str, enum.Enum):
+    """What was observed for one (entry, device) under deterministic mode."""
+
+    RAISES = "raises"  # the nondeterministic-alert RuntimeError
+    WARNS = "warns"  # ran, but emitted a nondeterminism warning in strict mode
+    CONVERTS = "converts"  # ran with no alert on a device the condition covers
+    OK = "ok"  # ran with no alert on a device the condition does not cover
+    SKIPPED = "skipped"  # device absent, or the op does not exist in this torch
+    ERROR = "error"  # any other exception
+    CRASHED = "crashed"  # the probe killed its worker process
+    TIMEOUT = "timeout"  # the probe ran past --timeout
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def observed(self) -> bool:
+        """True for statuses that say what deterministic mode did (drift is defined)."""
+        return self in (Status.RAISES, Status.WARNS, Status.CONVERTS, Status.OK)
+
+
+STATUS_MEANING = {
+    Status.RAISES: "raised the nondeterministic-alert RuntimeError under use_deterministic_algorithms(True)",
+    Status.WARNS: "ran, but emitted a nondeterminism warning in strict mode",
+    Status.CONVERTS: "ran with no alert where the documented condition applies: a deterministic implementation is used",
+    Status.OK: "ran with no alert on a device the documented condition does not cover",
+    Status.SKIPPED: "not run: the device is absent or this torch lacks the op",
+    Status.ERROR: "failed with an exception other than the determinism alert",
+    Status.CRASHED: "the probe killed its worker process (segfault, abort, CUDA fatal error)",
+    Status.TIMEOUT: "the probe ran past --timeout seconds and its worker was killed",
+}
+
+
+def _from_mapping(cls, data: Mapping[str, Any]):
+    """Build a dataclass from a mapping, ignoring unknown keys (forward compatible)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One run mode's outcome (strict or warn-only), as a worker reported it."""
+
+    outcome: str  # "ran", "alert", "error" or "skipped"
+    kernel: str | None = None
+    message: str | None = None
+    exc_type: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
+        data = dict(data)
+        data["warnings"] = tuple(data.get("warnings") or ())
+        return _from_mapping(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The classified result for one (entry, device)."""
+
+    id: str
+    api: str
+    group: str
+    condition: str
+    device: str
+    pass_: str
+    status: Status
+    expected: str | None = None
+    expected_from: str | None = None
+    drift: bool | None = None
+    kernel: str | None = None
+    message: str | None = None
+    repeatable: bool | None = None
+    varies_without_mode: bool | None = None
+    seconds: float = 0.0
+    strict: Observation | None = None
+    warn_only: Observation | None = None
+    runs_mode_on: int = 0
+    runs_mode_off: int = 0
+    stderr: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["pass"] = data.pop("pass_")
+        data["status"] = self.status.value
+        data["strict"] = self.strict.to_dict() if self.strict else None
+        data["warn_only"] = self.warn_only.to_dict() if self.warn_only else None
+        data["seconds"] = round(self.seconds, 4)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProbeResult:
+        data = dict(data)
+        data["pass_"] = data.pop("pass")
+        data["status"] = Status(data["status"])
+        for key in ("strict", "warn_only"):
+            if data.get(key) is not None:
+                data[key] = Observation.from_dict(data[key])
+        return _from_mapping(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """The fingerprint of the machine and software a report was made on."""
+
+    torch: str
+    torch_git: str | None = None
+    cuda: str | None = None
+    cudnn: str | None = None
+    gpu: str | None = None
+    gpu_capability: str | None = None
+    gpu_driver: str | None = None
+    gpu_count: int = 0
+    python: str = ""
+    python_executable: str = ""
+    os: str = ""
+    cpu: str = ""
+    numpy: str | None = None
+    cublas_workspace_config: str | None = None
+    hostname: str = ""
+    time: str = ""
+    catalog_hash: str = ""
+    detaudit: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Environment:
+        return _from_mapping(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """An audit of one torch installation on one machine."""
+
+    environment: Environment
+    results: tuple[ProbeResult, ...]
+    devices: tuple[str, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def counts(self) -> dict[Status, int]:
+        """How many results have each status (every status present, zeros included)."""
+        counter = Counter(r.status for r in self.results)
+        return {status: counter.get(status, 0) for status in Status}
+
+    def drifts(self) -> list[ProbeResult]:
+        """Results whose observed status differs from what the docs claim."""
+        return [r for r in self.results if r.drift]
+
+    @property
+    def file_stem(self) -> str:
+        """``detaudit-torch2.13.0-cpu``: names the torch version and devices."""
+        return f"detaudit-torch{self.environment.torch}-{'-'.join(self.devices)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "environment": self.environment.to_dict(),
+            "devices": list(self.devices),
+            "settings": dict(self.settings),
+            "counts": {s.value: n for s, n in self.counts().items()},
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "report") -> Report:
+        """Rebuild a report; a newer schema or a corrupt structure is a :class:`ReportError`."""
+        if not isinstance(data, Mapping) or "schema_version" not in data:
+            raise ReportError(f"{source}: not a detaudit report (no schema_version)")
+        version = data["schema_version"]
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ReportError(
+                f"{source}: report schema {version} is newer than this detaudit "
+                f"understands ({SCHEMA_VERSION}); upgrade detaudit"
+            )
+        try:
+            return cls(
+                environment=Environment.from_dict(data["environment"]),
+                results=tuple(ProbeResult.from_dict(r) for r in data["results"]),
+                devices=tuple(data.get("devices", ())),
+                settings=dict(data.get("settings", {})),
+                schema_version=version,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"{source}: corrupt report ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,1 @@
+"""The probe runner: plan (specs), worker processes, pool, and pure classification."""

@@ -1,0 +1,269 @@
+"""A pool of probe worker processes: spawn, dispatch, time out, replace the dead.
+
+A worker imports torch once and runs many probes. When one dies (segfault,
+abort, CUDA fatal error) or hangs past the timeout, the probe it was running
+becomes a ``crashed`` or ``timeout`` outcome and a fresh worker takes its
+place; the audit goes on. Everything here is I/O; no torch in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import WorkerError
+
+__all__ = ["WorkerPool"]
+
+#: Seconds a new worker may take to import torch and say hello.
+START_TIMEOUT = 180.0
+_STDERR_TAIL = 2000
+
+
+@dataclass(eq=False)
+class _Worker:
+    proc: subprocess.Popen
+    stderr: IO[bytes]
+    started: float
+    ready: bool = False
+    buffer: bytes = b""
+    task: dict[str, Any] | None = None
+    deadline: float = 0.0
+    sent: float = 0.0
+    stderr_from: int = 0
+
+    def stderr_tail(self) -> str:
+        """What the worker wrote to stderr since its current task began (the end of it)."""
+        fd = self.stderr.fileno()
+        size = os.fstat(fd).st_size
+        start = max(self.stderr_from, size - _STDERR_TAIL)
+        return os.pread(fd, size - start, start).decode("utf-8", "replace").strip()
+
+
+def _package_root() -> str:
+    """The folder holding the detaudit package, so another interpreter can import it."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+class WorkerPool:
+    """Run request dicts on ``jobs`` isolated worker processes.
+
+    Use as a context manager; :meth:`close` kills whatever is still running.
+    """
+
+    def __init__(self, jobs: int = 1, *, python: str | None = None, timeout: float = 60.0) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        self.jobs = jobs
+        self.python = python or sys.executable
+        self.timeout = timeout
+        self.hello: dict[str, Any] | None = None
+        self._selector = selectors.DefaultSelector()
+        self._workers: list[_Worker] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> WorkerPool:
+        for _ in range(self.jobs):
+            self._spawn()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _spawn(self) -> _Worker:
+        env = dict(os.environ)
+        root = _package_root()
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-m", "detaudit.runner.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches the parent only; we kill the group
+            )
+        except OSError as exc:
+            stderr.close()
+            raise WorkerError(f"cannot start a worker with {self.python}: {exc.strerror or exc}") from None
+        worker = _Worker(proc, stderr, time.monotonic())
+        os.set_blocking(proc.stdout.fileno(), False)
+        self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
+        self._workers.append(worker)
+        return worker
+
+    def _kill(self, worker: _Worker) -> None:
+        if worker.proc.poll() is None:
+            try:
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                worker.proc.kill()
+        worker.proc.wait()
+
+    def _retire(self, worker: _Worker) -> None:
+        self._selector.unregister(worker.proc.stdout)
+        self._workers.remove(worker)
+        self._kill(worker)
+        for stream in (worker.proc.stdin, worker.proc.stdout, worker.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Stop every worker: close its stdin, give it a moment, then kill it."""
+        for worker in list(self._workers):
+            try:
+                worker.proc.stdin.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for worker in list(self._workers):
+            try:
+                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            self._retire(worker)
+
+    # ------------------------------------------------------------------ I/O
+
+    def _send(self, worker: _Worker, request: dict[str, Any]) -> None:
+        worker.task = request
+        worker.sent = time.monotonic()
+        worker.deadline = worker.sent + self.timeout
+        worker.stderr_from = os.fstat(worker.stderr.fileno()).st_size
+        try:
+            worker.proc.stdin.write((json.dumps(request) + "\n").encode())
+            worker.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker died; the selector sees EOF and reports it
+
+    def _pump(self, timeout: float) -> list[tuple[_Worker, dict[str, Any] | None]]:
+        """Wait up to ``timeout`` s; return (worker, message) pairs, message None at EOF."""
+        events: list[tuple[_Worker, dict[str, Any] | None]] = []
+        for key, _ in self._selector.select(max(0.0, timeout)):
+            worker: _Worker = key.data
+            try:
+                data = os.read(key.fileobj.fileno(), 1 << 16)
+            except BlockingIOError:
+                continue
+            if not data:
+                events.append((worker, None))
+                continue
+            worker.buffer += data
+            *lines, worker.buffer = worker.buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    events.append((worker, json.loads(line)))
+        return events
+
+    def _start_failure(self, worker: _Worker, why: str) -> WorkerError:
+        tail = worker.stderr_tail().splitlines()
+        detail = tail[-1] if tail else "no output"
+        return WorkerError(f"a probe worker ({self.python}) {why}: {detail}")
+
+    # ------------------------------------------------------------------ running
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Block until one worker has said hello; return its greeting."""
+        while self.hello is None:
+            self._step([])
+        return self.hello
+
+    def request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run one request on one worker and return its answer (crash/timeout included)."""
+        return next(self.run([request]))
+
+    def run(self, requests: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Dispatch ``requests``; yield one answer per request, in completion order.
+
+        A request whose worker died yields ``{..., "crashed": {...}}``; one past
+        the timeout yields ``{..., "timeout": seconds}``; both keep the
+        request's ``id`` and ``device`` and the worker's stderr tail.
+        """
+        pending = deque(requests)
+        while pending or any(w.task is not None for w in self._workers):
+            yield from self._step(pending)
+
+    def _step(self, pending: deque) -> list[dict[str, Any]]:
+        answers: list[dict[str, Any]] = []
+        for worker in self._workers:
+            if worker.ready and worker.task is None and pending:
+                self._send(worker, pending.popleft())
+        now = time.monotonic()
+        deadlines = [w.deadline for w in self._workers if w.task is not None]
+        deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
+        for worker, message in self._pump(min(deadlines, default=now + 1.0) - now):
+            if message is None:
+                answers.extend(self._died(worker))
+            elif message.get("type") == "hello":
+                worker.ready = True
+                self.hello = self.hello or message
+            else:
+                request, worker.task = worker.task, None
+                answers.append({**_identity(request), **message})
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.task is not None and now > worker.deadline:
+                request = worker.task
+                answers.append(
+                    {
+                        **_identity(request),
+                        "timeout": self.timeout,
+                        "seconds": now - worker.sent,
+                        "stderr": worker.stderr_tail(),
+                    }
+                )
+                self._replace(worker)
+            elif not worker.ready and now > worker.started + START_TIMEOUT:
+                raise self._start_failure(worker, f"did not start within {START_TIMEOUT:.0f} s")
+        return answers
+
+    def _died(self, worker: _Worker) -> list[dict[str, Any]]:
+        worker.proc.wait()
+        if not worker.ready:
+            raise self._start_failure(worker, f"exited with code {worker.proc.returncode} at start")
+        answers = []
+        if worker.task is not None:
+            answers.append(
+                {
+                    **_identity(worker.task),
+                    "crashed": _describe_exit(worker.proc.returncode),
+                    "seconds": time.monotonic() - worker.sent,
+                    "stderr": worker.stderr_tail(),
+                }
+            )
+        self._replace(worker)
+        return answers
+
+    def _replace(self, worker: _Worker) -> None:
+        self._retire(worker)
+        self._spawn()
+
+
+def _identity(request: dict[str, Any] | None) -> dict[str, Any]:
+    request = request or {}
+    return {"id": request.get("id"), "device": request.get("device"), "request": request.get("type")}
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"worker killed by {name}"
+    return f"worker exited with code {returncode}"
