@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,14 +14,9 @@ from .runner.classify import classify
 from .runner.pool import WorkerPool
 from .runner.spec import plan, resolve_devices
 
-__all__ = ["audit", "default_jobs"]
+__all__ = ["audit"]
 
 Progress = Callable[[ProbeResult, int, int], None]
-
-
-def default_jobs() -> int:
-    """Two workers: they import torch in parallel and keep a 2-core machine busy."""
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 def audit(
@@ -33,7 +27,7 @@ def audit(
     only: Sequence[str] = (),
     repeat: int = 3,
     timeout: float = 60.0,
-    jobs: int | None = None,
+    jobs: int = 1,
     python: str | None = None,
     seed: int = 0,
     catalog: Catalog | None = None,
@@ -44,6 +38,9 @@ def audit(
     Every status comes from running the probe in a worker process; this
     process never imports torch, so its own torch flags are untouched.
     ``progress(result, done, total)`` is called as each result arrives.
+    ``jobs`` worker processes share the machine: one is the default, since
+    torch's CPU kernels already use every core (two workers made a full CPU
+    audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
 
     Raises :class:`~detaudit.errors.CatalogError` for a bad catalogue,
     :class:`~detaudit.errors.UsageError` for bad arguments,
@@ -54,15 +51,17 @@ def audit(
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
     if not timeout > 0:
         raise UsageError(f"--timeout must be positive, got {timeout}")
-    if jobs is not None and jobs < 1:
+    if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
-    if catalog is None:
-        catalog = load_catalog(catalogs, builtin=builtin)
-    if only:
-        catalog = catalog.select(only)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-    with WorkerPool(jobs or default_jobs(), python=python, timeout=timeout) as pool:
+    # Workers start first: they import torch (seconds) while this process
+    # loads and validates the catalogue; a bad catalogue kills them unused.
+    with WorkerPool(jobs, python=python, timeout=timeout) as pool:
+        if catalog is None:
+            catalog = load_catalog(catalogs, builtin=builtin)
+        if only:
+            catalog = catalog.select(only)
         hello = pool.wait_ready()
         devices = resolve_devices(device, bool(hello.get("cuda_available")))
         torch_version = hello["torch"]
@@ -96,7 +95,7 @@ def audit(
         "only": list(only),
         "catalogs": [str(c) for c in catalogs],
         "builtin": builtin,
-        "jobs": jobs or default_jobs(),
+        "jobs": jobs,
     }
     return Report(environment=environment, results=ordered, devices=devices, settings=settings)
 

@@ -13,7 +13,7 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -72,25 +72,27 @@ class Entry:
     line: int = 0
     probe_path: str | None = None
 
-    def claim_for(self, torch_version: str) -> tuple[str | None, str | None]:
+    def claim_for(
+        self, torch_version: str, docs_versions: Sequence[str] = ()
+    ) -> tuple[str | None, str | None]:
         """What the docs of the newest sampled release <= ``torch_version`` claim.
 
-        Returns ``(claim, basis)``: claim is ``converted``, ``raises`` or None
-        (that release's docs do not list the entry); basis says which docs
-        (``"docs 2.13"``) or ``"catalog"`` for a user entry without claims,
-        which claims its group for every version.
+        ``docs_versions`` are every release whose docs were read (the
+        catalogue's); a release among them that this entry's claims lack did
+        not list the entry. Returns ``(claim, basis)``: claim is ``converted``,
+        ``raises`` or None (not listed, or older than every sampled release);
+        basis names the docs (``"docs 2.13"``), or is ``"catalog"`` for a user
+        entry without claims, which claims its group for every version.
         """
         if not self.claims:
             return self.group, "catalog"
+        claims = dict(self.claims)
         wanted = parse_version(torch_version)
-        best: tuple[str, str] | None = None
-        docs = sorted((parse_version(v), v) for v in _claim_versions(self.claims))
-        for parsed, version in docs:
-            if parsed <= wanted:
-                best = (version, dict(self.claims).get(version, ""))
-        if best is None:
+        sampled = [v for v in {*docs_versions, *claims} if parse_version(v) <= wanted]
+        if not sampled:
             return None, None
-        return (best[1] or None), f"docs {best[0]}"
+        newest = max(sampled, key=parse_version)
+        return claims.get(newest), f"docs {newest}"
 
     def to_dict(self) -> dict[str, object]:
         """The entry as ``catalog list --format json`` prints it."""
@@ -108,10 +110,6 @@ class Entry:
             "file": self.file,
             "line": self.line,
         }
-
-
-def _claim_versions(claims: Iterable[tuple[str, str]]) -> list[str]:
-    return [version for version, _ in claims]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +166,7 @@ class Catalog:
         accumulate=True is split into a CPU and a CUDA entry): then that entry
         makes the claim and this one makes none (None).
         """
-        claim, basis = entry.claim_for(torch_version)
+        claim, basis = entry.claim_for(torch_version, self.docs_versions)
         if claim is None:
             return None, basis
         if device in entry.devices:
@@ -182,7 +180,7 @@ class Catalog:
 # --------------------------------------------------------------------------- loading
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
     """A safe loader that remembers each mapping's line and rejects duplicate keys."""
 
 

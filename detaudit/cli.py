@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds one entry may run on one device before its worker is killed (default 60)",
     )
     audit.add_argument(
-        "--jobs", type=_positive_int, default=None, metavar="N",
-        help="worker processes (default 2, or 1 on a one-core machine)",
+        "--jobs", type=_positive_int, default=1, metavar="N",
+        help="worker processes (default 1: torch's CPU kernels already use every core)",
     )
     audit.add_argument("--seed", type=int, default=0, help="RNG seed set before every run (default 0)")
     audit.add_argument(

@@ -108,7 +108,6 @@ class ProbeResult:
         data["status"] = self.status.value
         data["strict"] = self.strict.to_dict() if self.strict else None
         data["warn_only"] = self.warn_only.to_dict() if self.warn_only else None
-        data["seconds"] = round(self.seconds, 4)
         return data
 
     @classmethod

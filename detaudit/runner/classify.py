@@ -41,7 +41,7 @@ def classify(
         pass_=entry.pass_,
         expected=expected,
         expected_from=expected_from,
-        seconds=float(raw.get("seconds", 0.0)),
+        seconds=round(float(raw.get("seconds", 0.0)), 4),
     )
     if "skip" in raw:
         return ProbeResult(status=Status.SKIPPED, message=raw["skip"], **common)

@@ -124,18 +124,8 @@ class WorkerPool:
                 pass
 
     def close(self) -> None:
-        """Stop every worker: close its stdin, give it a moment, then kill it."""
+        """Stop every worker at once: they hold nothing worth a graceful exit."""
         for worker in list(self._workers):
-            try:
-                worker.proc.stdin.close()
-            except OSError:
-                pass
-        deadline = time.monotonic() + 2.0
-        for worker in list(self._workers):
-            try:
-                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             self._retire(worker)
 
     # ------------------------------------------------------------------ I/O

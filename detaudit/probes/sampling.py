@@ -1,0 +1,50 @@
+"""Probes for resampling: F.interpolate (linear family) and F.grid_sample, all backward."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from detaudit.probes._common import grad_of, grads_of
+
+# Upsampling by 2: every input cell receives gradient from several output cells, which
+# the CUDA backward kernels add with atomics.
+_SHAPES = {
+    "linear": (4, 16, 1024),
+    "bilinear": (2, 8, 32, 32),
+    "bicubic": (2, 8, 24, 24),
+    "trilinear": (1, 4, 12, 12, 12),
+}
+
+
+def _interpolate_grad(device: torch.device, mode: str) -> Tensor:
+    x = torch.randn(_SHAPES[mode], device=device)
+    return grad_of(lambda t: F.interpolate(t, scale_factor=2, mode=mode, align_corners=False), x)
+
+
+def interpolate_linear_backward(device: torch.device) -> Tensor:
+    """Gradient of ``F.interpolate(mode='linear')``."""
+    return _interpolate_grad(device, "linear")
+
+
+def interpolate_bilinear_backward(device: torch.device) -> Tensor:
+    """Gradient of ``F.interpolate(mode='bilinear')``."""
+    return _interpolate_grad(device, "bilinear")
+
+
+def interpolate_bicubic_backward(device: torch.device) -> Tensor:
+    """Gradient of ``F.interpolate(mode='bicubic')``."""
+    return _interpolate_grad(device, "bicubic")
+
+
+def interpolate_trilinear_backward(device: torch.device) -> Tensor:
+    """Gradient of ``F.interpolate(mode='trilinear')``."""
+    return _interpolate_grad(device, "trilinear")
+
+
+def grid_sample_backward(device: torch.device) -> tuple[Tensor, ...]:
+    """Gradients of ``F.grid_sample`` w.r.t. input and grid; the grid is denser than the input."""
+    x = torch.randn(2, 4, 16, 16, device=device)
+    grid = torch.rand(2, 48, 48, 2, device=device) * 2 - 1
+    return grads_of(lambda t, g: F.grid_sample(t, g, align_corners=False), x, grid)

@@ -1,0 +1,124 @@
+"""A real audit of the built-in catalogue on this machine's CPU, through the Python API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from detaudit import Report, Status, audit
+from detaudit.render import RENDERERS
+from detaudit.torchstate import snapshot
+
+CUDA_ONLY_PROBED = ("avg-pool3d-backward", "index-add", "histc", "conv2d", "nll-loss")
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return audit(device="cpu")
+
+
+def result(report: Report, entry_id: str):
+    (found,) = [r for r in report.results if r.id == entry_id and r.device == "cpu"]
+    return found
+
+
+@pytest.mark.parametrize(
+    "entry_id,kernel",
+    [
+        ("put-accumulate-false", "put_"),
+        ("max-unpool2d", "max_unpooling2d_forward_out"),
+        ("max-unpool3d", "max_unpooling3d_forward_out"),
+    ],
+)
+def test_raises_on_cpu_with_kernel(report, entry_id, kernel):
+    r = result(report, entry_id)
+    assert r.status is Status.RAISES
+    assert r.kernel == kernel
+    assert "does not have a deterministic implementation" in r.message
+    # warn-only mode ran the op and warned, naming the same kernel
+    assert r.warn_only.outcome == "ran"
+    assert r.warn_only.kernel == kernel
+
+
+@pytest.mark.parametrize(
+    "entry_id",
+    ["index-copy", "index-put-accumulate-true-cpu", "put-accumulate-true-cpu", "getitem-index-list-backward"],
+)
+def test_converts_on_cpu(report, entry_id):
+    r = result(report, entry_id)
+    assert r.status is Status.CONVERTS
+    assert r.kernel is None
+    assert r.repeatable is True
+    assert r.runs_mode_on == 3 and r.runs_mode_off == 3
+
+
+def test_cuda_only_entries_are_ok_or_skipped_on_cpu(report):
+    from detaudit.catalog import load_catalog
+
+    cuda_only = {e.id for e in load_catalog() if e.devices == ("cuda",)}
+    assert set(CUDA_ONLY_PROBED) <= cuda_only
+    for r in report.results:
+        if r.id in cuda_only:
+            assert r.status in (Status.OK, Status.SKIPPED), (r.id, r.status)
+
+
+def test_every_entry_has_one_cpu_result(report):
+    from detaudit.catalog import load_catalog
+
+    assert [r.id for r in report.results] == [e.id for e in load_catalog()]
+    assert report.devices == ("cpu",)
+    assert all(r.device == "cpu" for r in report.results)
+
+
+def test_no_result_errors_on_cpu(report):
+    bad = [(r.id, r.status.value, r.message) for r in report.results
+           if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT)]
+    assert bad == []
+
+
+def test_expected_and_drift_are_consistent(report):
+    for r in report.results:
+        if r.expected is None or not r.status.observed:
+            assert r.drift is None
+        else:
+            assert r.drift == (r.status.value != r.expected)
+
+
+def test_environment_describes_this_torch(report):
+    env = report.environment
+    assert env.torch == torch.__version__
+    assert env.torch_git == torch.version.git_version
+    assert env.numpy is not None
+    assert env.catalog_hash and len(env.catalog_hash) == 16
+    assert report.file_stem == f"detaudit-torch{torch.__version__}-cpu"
+
+
+def test_json_round_trips(report):
+    text = RENDERERS["json"].render(report)
+    again = Report.from_dict(json.loads(text))
+    assert again == report
+    assert RENDERERS["json"].render(again) == text
+
+
+def test_api_leaves_callers_torch_flags_alone():
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.benchmark = True  # something a caller might have set
+    try:
+        before = snapshot()
+        audit(device="cpu", only=["put-accumulate-false", "index-copy"], repeat=1)
+        assert snapshot() == before
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.backends.cudnn.benchmark = False
+
+
+def test_api_keeps_callers_deterministic_mode_on():
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        before = snapshot()
+        audit(device="cpu", only=["put-accumulate-false"], repeat=1)
+        assert snapshot() == before
+    finally:
+        torch.use_deterministic_algorithms(False)

@@ -1,0 +1,245 @@
+"""The catalogue: the seed's lists are complete, ids are stable, bad files are one line each."""
+
+from __future__ import annotations
+
+import ast
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
+from detaudit.errors import CatalogError
+
+from .conftest import run_cli
+
+PROBES = Path(__file__).resolve().parent.parent / "detaudit" / "probes"
+
+
+@pytest.fixture(scope="module")
+def builtin() -> Catalog:
+    return load_catalog()
+
+
+# --------------------------------------------------------------------------- the seed's lists
+
+# (api, number of entries, group): one entry per condition the seed names.
+SEED_CONVERTED = {
+    "torch.nn.Conv1d": 1, "torch.nn.Conv2d": 1, "torch.nn.Conv3d": 1,
+    "torch.nn.ConvTranspose1d": 1, "torch.nn.ConvTranspose2d": 1, "torch.nn.ConvTranspose3d": 1,
+    "torch.bmm": 1, "torch.Tensor.__getitem__": 1, "torch.Tensor.index_put": 2,
+    "torch.Tensor.put_": 1, "torch.Tensor.scatter_add_": 1, "torch.gather": 1,
+    "torch.index_add": 1, "torch.index_select": 1, "torch.repeat_interleave": 1,
+    "torch.Tensor.index_copy": 1,
+}
+SEED_RAISES = {
+    "torch.nn.AvgPool3d": 1, "torch.nn.AdaptiveAvgPool2d": 1, "torch.nn.AdaptiveAvgPool3d": 1,
+    "torch.nn.MaxPool3d": 1, "torch.nn.AdaptiveMaxPool2d": 1, "torch.nn.FractionalMaxPool2d": 1,
+    "torch.nn.FractionalMaxPool3d": 1, "torch.nn.functional.interpolate": 4,
+    "torch.nn.ReflectionPad1d": 1, "torch.nn.ReflectionPad2d": 1, "torch.nn.ReflectionPad3d": 1,
+    "torch.nn.ReplicationPad1d": 1, "torch.nn.ReplicationPad2d": 1, "torch.nn.ReplicationPad3d": 1,
+    "torch.nn.NLLLoss": 1, "torch.nn.CTCLoss": 1, "torch.nn.EmbeddingBag": 1,
+    "torch.Tensor.scatter_add_": 1, "torch.gather": 1, "torch.Tensor.put_": 2, "torch.histc": 1,
+    "torch.bincount": 1, "torch.kthvalue": 1, "torch.median": 1,
+    "torch.nn.functional.grid_sample": 1,
+}
+
+
+@pytest.mark.parametrize("group,expected", [("converted", SEED_CONVERTED), ("raises", SEED_RAISES)])
+def test_every_seed_op_is_in_its_seed_group(builtin, group, expected):
+    seed_entries = [e for e in builtin if e.group == group and e.source == "seed"]
+    counts: dict[str, int] = {}
+    for entry in seed_entries:
+        counts[entry.api] = counts.get(entry.api, 0) + 1
+    assert counts == expected
+
+
+def test_seed_conditions_split_as_the_seed_splits_them(builtin):
+    interpolate = {e.condition for e in builtin if e.api == "torch.nn.functional.interpolate"}
+    for mode in ("linear", "bilinear", "bicubic", "trilinear"):
+        assert any(f"'{mode}'" in c or f" {mode}" in c for c in interpolate), mode
+    put = {(e.group, e.devices) for e in builtin if e.api == "torch.Tensor.put_"}
+    assert put == {("converted", ("cpu",)), ("raises", ("cpu", "cuda")), ("raises", ("cuda",))}
+
+
+def test_newer_docs_entries_are_there(builtin):
+    apis = {e.api for e in builtin}
+    for api in ("torch.nn.MaxUnpool1d", "torch.nn.MaxUnpool2d", "torch.nn.MaxUnpool3d",
+                "torch.cumsum", "torch.Tensor.scatter", "torch.Tensor.scatter_reduce",
+                "torch.Tensor.resize_", "torch.nn.Embedding"):
+        assert api in apis, api
+
+
+def test_claims_follow_the_docstring_matrix(builtin):
+    # a few moves recorded in shared/reference/docstring_matrix.md
+    def claim(entry_id: str, version: str):
+        return builtin.get(entry_id).claim_for(version, builtin.docs_versions)
+
+    assert claim("max-pool3d-backward", "2.10.0") == ("raises", "docs 2.10")
+    assert claim("max-pool3d-backward", "2.13.0+cpu") == ("converted", "docs 2.13")
+    assert claim("kthvalue", "2.4.1") == ("raises", "docs 2.4")
+    assert claim("kthvalue", "2.11.0+cu130") == (None, "docs 2.10")
+    assert claim("max-unpool2d", "1.11.0") == (None, "docs 1.11")
+    assert claim("max-unpool2d", "1.13.1") == ("raises", "docs 1.13")
+    assert claim("scatter-add-nd", "1.11.0")[0] == "raises"
+    assert claim("scatter-add-nd", "1.13.1")[0] == "converted"
+    assert claim("cumsum-cuda-float", "2.14.1") == ("converted", "docs 2.14")
+    assert claim("index-copy", "1.9.0") == (None, None)  # older than any docs read
+
+
+def test_expected_per_device(builtin):
+    put_cpu = builtin.get("put-accumulate-true-cpu")
+    assert builtin.expected(put_cpu, "cpu", "2.13.0") == ("converts", "docs 2.13")
+    # on CUDA the sibling entry with the same probe makes the claim
+    assert builtin.expected(put_cpu, "cuda", "2.13.0") == (None, "see put-accumulate-true-cuda")
+    avg = builtin.get("avg-pool3d-backward")
+    assert builtin.expected(avg, "cpu", "2.13.0") == ("ok", "docs 2.13")
+    assert builtin.expected(avg, "cuda", "2.13.0") == ("raises", "docs 2.13")
+
+
+def test_ids_are_unique_and_stable_looking(builtin):
+    ids = [e.id for e in builtin]
+    assert len(ids) == len(set(ids))
+    assert all(i == i.lower() and " " not in i for i in ids)
+
+
+def test_every_entry_has_a_probe_and_every_probe_an_entry(builtin):
+    used = {e.probe for e in builtin}
+    defined = set()
+    for path in PROBES.glob("*.py"):
+        if path.name.startswith("_"):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                defined.add(f"detaudit.probes.{path.stem}:{node.name}")
+    assert used == defined
+
+
+def test_parse_version():
+    assert parse_version("2.11.0+cu130") == (2, 11)
+    assert parse_version("2.14.0a0+git1234") == (2, 14)
+    with pytest.raises(ValueError):
+        parse_version("nightly")
+
+
+def test_catalog_list_json_shape():
+    result = run_cli("catalog", "list", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)["entries"]
+    assert len(entries) == len(load_catalog())
+    for key in ("id", "api", "group", "condition", "devices", "pass", "source"):
+        assert key in entries[0]
+    assert {e["group"] for e in entries} == {"converted", "raises"}
+
+
+def test_catalog_list_text_names_every_entry():
+    result = run_cli("catalog", "list")
+    assert result.returncode == 0
+    for entry in load_catalog():
+        assert entry.id in result.stdout
+
+
+def test_no_builtin_without_files_is_usage_error():
+    result = run_cli("catalog", "list", "--no-builtin")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+
+
+# --------------------------------------------------------------------------- bad catalogues
+
+GOOD_ENTRY = """\
+  - id: mine
+    api: torch.Tensor.put_
+    condition: when accumulate=False
+    devices: [cpu]
+    pass: forward
+    probe: myprobes:probe
+    source: me
+"""
+
+BAD = {
+    "syntax": ("raises:\n\t- id: mine\n", "YAML error", 2),
+    "unknown-key": ("raises:\n" + GOOD_ENTRY + "    devies: [cpu]\n", "unknown key 'devies'", 2),
+    "missing-field": ("raises:\n" + GOOD_ENTRY.replace("    pass: forward\n", ""), "missing field 'pass'", 2),
+    "duplicate-id": ("raises:\n" + GOOD_ENTRY + GOOD_ENTRY, "duplicate id", 9),
+    "unknown-group": ("explodes:\n" + GOOD_ENTRY, "unknown group 'explodes'", 1),
+    "unresolved-probe": ("raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "myprobes:nothing"),
+                         "does not resolve", 2),
+    "missing-module": ("raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "nomodule:probe"),
+                       "no module 'nomodule'", 2),
+    "bad-device": ("raises:\n" + GOOD_ENTRY.replace("[cpu]", "[tpu]"), "devices must be", 2),
+    "bad-pass": ("raises:\n" + GOOD_ENTRY.replace("pass: forward", "pass: sideways"), "pass must be", 2),
+    "bad-claims": ("raises:\n" + GOOD_ENTRY + "    claims: {2.10: raises}\n", "quoted", 2),
+    "not-a-mapping": ("- just a list\n", "expected a mapping", None),
+}
+
+
+@pytest.fixture
+def user_dir(tmp_path: Path) -> Path:
+    (tmp_path / "myprobes.py").write_text("def probe(device):\n    return None\n")
+    return tmp_path
+
+
+def test_good_user_catalog_validates(user_dir):
+    path = user_dir / "good.yaml"
+    path.write_text("raises:\n" + GOOD_ENTRY)
+    result = run_cli("catalog", "validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "1 entries" in result.stdout
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
+    text, message, line = BAD[case]
+    path = user_dir / f"{case}.yaml"
+    path.write_text(text)
+    result = run_cli("catalog", "validate", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in lines[0]
+    assert str(path) in lines[0]
+    if line is not None:
+        assert f"{path}:{line}:" in lines[0]
+    if case not in ("syntax", "unknown-group", "not-a-mapping"):
+        assert "entry 'mine'" in lines[0]
+
+
+def test_bad_catalog_fails_the_audit_too(user_dir, tmp_path):
+    path = user_dir / "dup.yaml"
+    path.write_text("raises:\n" + GOOD_ENTRY + GOOD_ENTRY)
+    result = run_cli("audit", "--catalog", str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "duplicate id" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_user_entry_clashing_with_builtin_id(user_dir):
+    path = user_dir / "clash.yaml"
+    path.write_text("raises:\n" + GOOD_ENTRY.replace("id: mine", "id: put-accumulate-false"))
+    with pytest.raises(CatalogError, match="duplicate id.*first defined at"):
+        load_catalog([path])
+
+
+def test_user_entry_without_claims_claims_its_group(user_dir):
+    path = user_dir / "good.yaml"
+    path.write_text("raises:\n" + GOOD_ENTRY)
+    catalog = load_catalog([path], builtin=False)
+    entry = catalog.get("mine")
+    assert isinstance(entry, Entry)
+    assert entry.claim_for("2.13.0") == ("raises", "catalog")
+    assert entry.probe_path == str(user_dir.resolve())
+
+
+def test_unknown_only_id_is_a_catalog_error(builtin):
+    with pytest.raises(CatalogError, match="unknown entry id 'nope'"):
+        builtin.select(["nope"])
+
+
+def test_dedent_guard():
+    # the GOOD_ENTRY text above is valid YAML on its own
+    assert textwrap.dedent(GOOD_ENTRY).startswith("- id: mine")
