@@ -35,8 +35,20 @@ def main() -> int:
 
     bare = [sys.executable, "-c", "import torch"]
     with tempfile.TemporaryDirectory() as out:
-        audit = [sys.executable, "-m", "detaudit", "audit", "--device", "cpu", "--repeat", "3",
-                 "--quiet", "--out", out, *args.extra]
+        audit = [
+            sys.executable,
+            "-m",
+            "detaudit",
+            "audit",
+            "--device",
+            "cpu",
+            "--repeat",
+            "3",
+            "--quiet",
+            "--out",
+            out,
+            *args.extra,
+        ]
         wall(bare)  # warm the page cache for both
         wall(audit)
         imports, audits = [], []
@@ -45,9 +57,15 @@ def main() -> int:
             audits.append(wall(audit))
     t_import, t_audit = statistics.median(imports), statistics.median(audits)
     ratio = t_audit / t_import
-    print(f"bare import torch : median {t_import:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in imports)})")
-    print(f"detaudit audit cpu: median {t_audit:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in audits)})")
-    print(f"ratio             : {ratio:.2f}x  (target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'})")
+    print(
+        f"bare import torch : median {t_import:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in imports)})"
+    )
+    print(
+        f"detaudit audit cpu: median {t_audit:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in audits)})"
+    )
+    print(
+        f"ratio             : {ratio:.2f}x  (target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'})"
+    )
     return 0
 
 

@@ -13,23 +13,23 @@ from typing import Any
 from ._version import __version__
 
 __all__ = [
+    "SCHEMA_VERSION",
+    "Catalog",
+    "CatalogError",
+    "DetauditError",
+    "Entry",
+    "Environment",
+    "EnvironmentUnsupported",
+    "Observation",
+    "ProbeResult",
+    "Report",
+    "ReportError",
+    "Status",
+    "UsageError",
+    "WorkerError",
     "__version__",
     "audit",
     "load_catalog",
-    "Catalog",
-    "Entry",
-    "Report",
-    "ProbeResult",
-    "Environment",
-    "Observation",
-    "Status",
-    "SCHEMA_VERSION",
-    "DetauditError",
-    "CatalogError",
-    "UsageError",
-    "EnvironmentUnsupported",
-    "ReportError",
-    "WorkerError",
 ]
 
 _WHERE = {

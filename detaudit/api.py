@@ -107,4 +107,6 @@ def _fingerprint_failed(answer: dict) -> None:
     else:
         why = answer.get("crashed") or answer.get("message") or "no answer"
     tail = (answer.get("stderr") or "").splitlines()[-1:]
-    raise WorkerError(f"taking the environment fingerprint failed: {why}" + "".join(f" ({t})" for t in tail))
+    raise WorkerError(
+        f"taking the environment fingerprint failed: {why}" + "".join(f" ({t})" for t in tail)
+    )

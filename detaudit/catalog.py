@@ -23,11 +23,11 @@ import yaml
 from .errors import CatalogError
 
 __all__ = [
-    "GROUPS",
     "DEVICES",
+    "GROUPS",
     "PASSES",
-    "Entry",
     "Catalog",
+    "Entry",
     "builtin_catalog_files",
     "load_catalog",
     "parse_version",
@@ -157,7 +157,9 @@ class Catalog:
         blob = json.dumps(facts, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def expected(self, entry: Entry, device: str, torch_version: str) -> tuple[str | None, str | None]:
+    def expected(
+        self, entry: Entry, device: str, torch_version: str
+    ) -> tuple[str | None, str | None]:
         """What the docs for ``torch_version`` claim ``entry`` does on ``device``.
 
         ``converts``/``raises`` where the entry's condition covers the device;
@@ -261,7 +263,7 @@ def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
         problems.append(f"{name}: cannot read: {exc.strerror or exc}")
         return []
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -280,7 +282,9 @@ def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
             )
             continue
         if not isinstance(items, list):
-            problems.append(f"{name}:{_line_of_key(text, group)}: group {group!r} must be a list of entries")
+            problems.append(
+                f"{name}:{_line_of_key(text, group)}: group {group!r} must be a list of entries"
+            )
             continue
         for index, raw in enumerate(items):
             entry = _validate_entry(raw, group, index, path, problems, user=user)

@@ -19,7 +19,14 @@ from .errors import CatalogError, DetauditError, EnvironmentUnsupported, UsageEr
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    130,
+)
 
 
 # ---------------------------------------------------------------------------- parser
@@ -59,12 +66,13 @@ def _formats(text: str) -> list[str]:
 
 def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--catalog", action="append", default=[], metavar="PATH",
+        "--catalog",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="add a catalogue YAML file to the built-in one (repeatable)",
     )
-    parser.add_argument(
-        "--no-builtin", action="store_true", help="use only the --catalog files"
-    )
+    parser.add_argument("--no-builtin", action="store_true", help="use only the --catalog files")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,45 +89,71 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     audit = commands.add_parser(
-        "audit", help="run every catalogued op and write a report",
+        "audit",
+        help="run every catalogued op and write a report",
         description="Run every catalogued op, forward and backward, on each device under "
         "deterministic mode, and write the report for the installed torch.",
     )
     audit.add_argument(
-        "--device", choices=DEVICE_CHOICES, default="auto",
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
         help="auto (default): every device present; all: cpu and cuda, cuda skipped if absent",
     )
     _add_catalog_options(audit)
     audit.add_argument(
-        "--only", action="append", default=[], metavar="ID",
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
         help="audit only this entry id (repeatable)",
     )
     audit.add_argument(
-        "--repeat", type=_positive_int, default=3, metavar="N",
+        "--repeat",
+        type=_positive_int,
+        default=3,
+        metavar="N",
         help="runs with the mode on and with it off, compared bitwise (default 3)",
     )
     audit.add_argument(
-        "--timeout", type=_positive_float, default=60.0, metavar="S",
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
         help="seconds one entry may run on one device before its worker is killed (default 60)",
     )
     audit.add_argument(
-        "--jobs", type=_positive_int, default=1, metavar="N",
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
         help="worker processes (default 1: torch's CPU kernels already use every core)",
     )
-    audit.add_argument("--seed", type=int, default=0, help="RNG seed set before every run (default 0)")
     audit.add_argument(
-        "--python", metavar="PATH", default=None,
+        "--seed", type=int, default=0, help="RNG seed set before every run (default 0)"
+    )
+    audit.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
         help="run the probe workers under this interpreter (it needs torch and numpy)",
     )
-    audit.add_argument("--out", default=".", metavar="DIR", help="folder for the report files (default .)")
     audit.add_argument(
-        "--format", type=_formats, default=["json", "md"], metavar="FMT[,FMT]",
+        "--out", default=".", metavar="DIR", help="folder for the report files (default .)"
+    )
+    audit.add_argument(
+        "--format",
+        type=_formats,
+        default=["json", "md"],
+        metavar="FMT[,FMT]",
         help=f"report formats, comma-separated, from {','.join(RENDERERS)} (default json,md)",
     )
     audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
     catalog = commands.add_parser("catalog", help="list or validate catalogue files")
-    catalog_commands = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    catalog_commands = catalog.add_subparsers(
+        dest="catalog_command", metavar="ACTION", required=True
+    )
     listing = catalog_commands.add_parser("list", help="list the catalogue's entries")
     _add_catalog_options(listing)
     listing.add_argument("--format", choices=("text", "json"), default="text")
@@ -138,8 +172,14 @@ def _console(stderr: bool = False):
 
 
 _STATUS_STYLE = {
-    "raises": "bold red", "warns": "yellow", "converts": "green", "ok": "dim green",
-    "skipped": "dim", "error": "magenta", "crashed": "bold magenta", "timeout": "bold magenta",
+    "raises": "bold red",
+    "warns": "yellow",
+    "converts": "green",
+    "ok": "dim green",
+    "skipped": "dim",
+    "error": "magenta",
+    "crashed": "bold magenta",
+    "timeout": "bold magenta",
 }
 
 
@@ -155,9 +195,16 @@ def _run_audit(args: argparse.Namespace) -> int:
     progress_cb, finish = _progress(err, quiet=args.quiet)
     try:
         report = audit(
-            device=args.device, catalogs=args.catalog, builtin=not args.no_builtin,
-            only=args.only, repeat=args.repeat, timeout=args.timeout, jobs=args.jobs,
-            python=args.python, seed=args.seed, progress=progress_cb,
+            device=args.device,
+            catalogs=args.catalog,
+            builtin=not args.no_builtin,
+            only=args.only,
+            repeat=args.repeat,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            python=args.python,
+            seed=args.seed,
+            progress=progress_cb,
         )
     finally:
         finish()
@@ -179,24 +226,40 @@ def _progress(console, *, quiet: bool):
     if quiet:
         return None, lambda: None
     if console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         bar = Progress(
-            TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.description}"), console=console, transient=True,
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
         )
         task = bar.add_task("starting workers", total=None)
         bar.start()
 
         def update(result, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=f"{result.id} [{result.device}]")
+            bar.update(
+                task, completed=done, total=total, description=f"{result.id} [{result.device}]"
+            )
 
         return update, bar.stop
 
     def line(result, done: int, total: int) -> None:
         kernel = f" ({result.kernel})" if result.kernel else ""
-        print(f"[{done}/{total}] {result.id} {result.device}: {result.status.value}{kernel}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{done}/{total}] {result.id} {result.device}: {result.status.value}{kernel}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return line, lambda: None
 
@@ -213,18 +276,27 @@ def _summary(console, report) -> None:
         counts.add_column(device, justify="right")
     for status, total in report.counts().items():
         if total:
-            per = [str(sum(1 for r in report.results if r.status is status and r.device == d))
-                   for d in report.devices]
+            per = [
+                str(sum(1 for r in report.results if r.status is status and r.device == d))
+                for d in report.devices
+            ]
             counts.add_row(f"[{_STATUS_STYLE[status.value]}]{status.value}[/]", *per)
     console.print(counts)
     drifts = report.drifts()
     if drifts:
-        table = Table(title=f"drift: {len(drifts)} differ from the docs of this torch", title_justify="left")
+        table = Table(
+            title=f"drift: {len(drifts)} differ from the docs of this torch", title_justify="left"
+        )
         for column in ("id", "device", "docs claim", "observed", "kernel"):
             table.add_column(column)
         for r in drifts:
-            table.add_row(r.id, r.device, f"{r.expected} ({r.expected_from})",
-                          f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]", r.kernel or "")
+            table.add_row(
+                r.id,
+                r.device,
+                f"{r.expected} ({r.expected_from})",
+                f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
+                r.kernel or "",
+            )
         console.print(table)
     else:
         console.print("no drift: every observed status matches the docs of this torch")
@@ -279,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, not a traceback
+    except Exception as exc:
         if os.environ.get("DETAUDIT_DEBUG"):
             raise
         print(
@@ -288,4 +360,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-

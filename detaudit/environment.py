@@ -1,7 +1,7 @@
 """The fingerprint of torch, CUDA, cuDNN, GPU and driver, taken inside a worker.
 
 Runs in the probe worker (possibly under another interpreter), so it uses only
-the standard library, torch and numpy, and Python 3.8 syntax.
+the standard library, torch and numpy, and syntax that Python 3.9 runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import socket
 import subprocess
 import sys
-from typing import Any, Dict, Optional
+from typing import Any
 
 __all__ = ["fingerprint"]
 
@@ -28,7 +28,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _driver_version() -> Optional[str]:
+def _driver_version() -> str | None:
     """The NVIDIA driver version, from the kernel module or nvidia-smi."""
     try:
         with open("/proc/driver/nvidia/version", encoding="utf-8") as handle:
@@ -50,21 +50,21 @@ def _driver_version() -> Optional[str]:
         return None
 
 
-def fingerprint(with_cuda: bool = True) -> Dict[str, Any]:
+def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
     """Describe this process's torch and machine; queries the GPU only if ``with_cuda``."""
     import torch
 
     try:
         import numpy
 
-        numpy_version: Optional[str] = numpy.__version__
+        numpy_version: str | None = numpy.__version__
     except ImportError:
         numpy_version = None
     cudnn = None
     if torch.backends.cudnn.is_available():
         version = torch.backends.cudnn.version()
         cudnn = str(version) if version is not None else None
-    env: Dict[str, Any] = {
+    env: dict[str, Any] = {
         "torch": torch.__version__,
         "torch_git": getattr(torch.version, "git_version", None),
         "cuda": torch.version.cuda,

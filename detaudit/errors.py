@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["DetauditError", "CatalogError", "UsageError", "EnvironmentUnsupported", "ReportError", "WorkerError"]
+__all__ = [
+    "CatalogError",
+    "DetauditError",
+    "EnvironmentUnsupported",
+    "ReportError",
+    "UsageError",
+    "WorkerError",
+]
 
 
 class DetauditError(Exception):

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import ReportError
 
-__all__ = ["SCHEMA_VERSION", "Status", "Observation", "ProbeResult", "Environment", "Report"]
+__all__ = ["SCHEMA_VERSION", "Environment", "Observation", "ProbeResult", "Report", "Status"]
 
 #: Bump on any incompatible change of the JSON report; readers refuse newer ones.
 SCHEMA_VERSION = 1

@@ -2,7 +2,7 @@
 
 Used by the probe worker (every probe starts from the same state) and by the
 reproducibility helpers. Kept free of detaudit imports and of syntax newer
-than Python 3.8, because workers may run under another interpreter.
+than Python 3.9 runs, because workers may run under another interpreter.
 
 ``torch.use_deterministic_algorithms`` also sets
 ``torch._inductor.config.deterministic``, and for that imports Inductor, which
@@ -14,9 +14,10 @@ Inductor's flag only when Inductor is already imported: nothing here imports it.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-__all__ = ["flag_names", "snapshot", "restore", "set_deterministic_algorithms"]
+__all__ = ["flag_names", "restore", "set_deterministic_algorithms", "snapshot"]
 
 _INDUCTOR_CONFIG = "torch._inductor.config"
 
@@ -27,7 +28,7 @@ class _Flag(NamedTuple):
     set: Callable[[Any], None]
 
 
-def set_deterministic_algorithms(mode: bool, warn_only: Optional[bool] = False) -> None:
+def set_deterministic_algorithms(mode: bool, warn_only: bool | None = False) -> None:
     """Set the eager deterministic-algorithms flag, as ``torch.use_deterministic_algorithms`` does.
 
     ``warn_only=None`` is for torch 1.10, which has no warn_only.
@@ -51,11 +52,15 @@ def _get_algorithms() -> Any:
     return (torch.are_deterministic_algorithms_enabled(), warn() if warn else None)
 
 
-def _flags() -> List[_Flag]:
+def _flags() -> list[_Flag]:
     import torch
 
     flags = [
-        _Flag("use_deterministic_algorithms", _get_algorithms, lambda v: set_deterministic_algorithms(*v))
+        _Flag(
+            "use_deterministic_algorithms",
+            _get_algorithms,
+            lambda v: set_deterministic_algorithms(*v),
+        )
     ]
 
     def add(name: str, owner: Any, attr: str) -> None:
@@ -69,26 +74,34 @@ def _flags() -> List[_Flag]:
     add("cudnn.benchmark", backends.cudnn, "benchmark")
     add("cudnn.enabled", backends.cudnn, "enabled")
     add("cudnn.allow_tf32", backends.cudnn, "allow_tf32")
-    add("cuda.matmul.allow_tf32", getattr(getattr(backends, "cuda", None), "matmul", None), "allow_tf32")
+    add(
+        "cuda.matmul.allow_tf32",
+        getattr(getattr(backends, "cuda", None), "matmul", None),
+        "allow_tf32",
+    )
     add("mkldnn.deterministic", getattr(backends, "mkldnn", None), "deterministic")
-    add("fill_uninitialized_memory", getattr(torch.utils, "deterministic", None), "fill_uninitialized_memory")
+    add(
+        "fill_uninitialized_memory",
+        getattr(torch.utils, "deterministic", None),
+        "fill_uninitialized_memory",
+    )
     add("inductor.deterministic", sys.modules.get(_INDUCTOR_CONFIG), "deterministic")
     flags.append(_Flag("grad_enabled", torch.is_grad_enabled, torch.set_grad_enabled))
     flags.append(_Flag("default_dtype", torch.get_default_dtype, torch.set_default_dtype))
     return flags
 
 
-def flag_names() -> List[str]:
+def flag_names() -> list[str]:
     """Names of the flags a snapshot holds now, in order."""
     return [flag.name for flag in _flags()]
 
 
-def snapshot() -> Dict[str, Any]:
+def snapshot() -> dict[str, Any]:
     """The current value of every flag, keyed by name."""
     return {flag.name: flag.get() for flag in _flags()}
 
 
-def restore(state: Dict[str, Any]) -> None:
+def restore(state: dict[str, Any]) -> None:
     """Put every flag back as ``state`` (from :func:`snapshot`) recorded it."""
     for flag in _flags():
         if flag.name in state and flag.get() != state[flag.name]:

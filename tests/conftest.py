@@ -12,6 +12,14 @@ DATA = Path(__file__).parent / "data"
 USER_CATALOG = DATA / "user" / "crash.yaml"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden files under tests/data/golden from the current renderers",
+    )
+
+
 def _has_cuda() -> bool:
     import torch
 
@@ -27,11 +35,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m detaudit ARGS`` in a fresh process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "detaudit", *args],
         capture_output=True,
+        check=False,
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,

@@ -44,7 +44,12 @@ def test_raises_on_cpu_with_kernel(report, entry_id, kernel):
 
 @pytest.mark.parametrize(
     "entry_id",
-    ["index-copy", "index-put-accumulate-true-cpu", "put-accumulate-true-cpu", "getitem-index-list-backward"],
+    [
+        "index-copy",
+        "index-put-accumulate-true-cpu",
+        "put-accumulate-true-cpu",
+        "getitem-index-list-backward",
+    ],
 )
 def test_converts_on_cpu(report, entry_id):
     r = result(report, entry_id)
@@ -73,8 +78,11 @@ def test_every_entry_has_one_cpu_result(report):
 
 
 def test_no_result_errors_on_cpu(report):
-    bad = [(r.id, r.status.value, r.message) for r in report.results
-           if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT)]
+    bad = [
+        (r.id, r.status.value, r.message)
+        for r in report.results
+        if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT)
+    ]
     assert bad == []
 
 

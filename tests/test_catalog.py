@@ -26,22 +26,48 @@ def builtin() -> Catalog:
 
 # (api, number of entries, group): one entry per condition the seed names.
 SEED_CONVERTED = {
-    "torch.nn.Conv1d": 1, "torch.nn.Conv2d": 1, "torch.nn.Conv3d": 1,
-    "torch.nn.ConvTranspose1d": 1, "torch.nn.ConvTranspose2d": 1, "torch.nn.ConvTranspose3d": 1,
-    "torch.bmm": 1, "torch.Tensor.__getitem__": 1, "torch.Tensor.index_put": 2,
-    "torch.Tensor.put_": 1, "torch.Tensor.scatter_add_": 1, "torch.gather": 1,
-    "torch.index_add": 1, "torch.index_select": 1, "torch.repeat_interleave": 1,
+    "torch.nn.Conv1d": 1,
+    "torch.nn.Conv2d": 1,
+    "torch.nn.Conv3d": 1,
+    "torch.nn.ConvTranspose1d": 1,
+    "torch.nn.ConvTranspose2d": 1,
+    "torch.nn.ConvTranspose3d": 1,
+    "torch.bmm": 1,
+    "torch.Tensor.__getitem__": 1,
+    "torch.Tensor.index_put": 2,
+    "torch.Tensor.put_": 1,
+    "torch.Tensor.scatter_add_": 1,
+    "torch.gather": 1,
+    "torch.index_add": 1,
+    "torch.index_select": 1,
+    "torch.repeat_interleave": 1,
     "torch.Tensor.index_copy": 1,
 }
 SEED_RAISES = {
-    "torch.nn.AvgPool3d": 1, "torch.nn.AdaptiveAvgPool2d": 1, "torch.nn.AdaptiveAvgPool3d": 1,
-    "torch.nn.MaxPool3d": 1, "torch.nn.AdaptiveMaxPool2d": 1, "torch.nn.FractionalMaxPool2d": 1,
-    "torch.nn.FractionalMaxPool3d": 1, "torch.nn.functional.interpolate": 4,
-    "torch.nn.ReflectionPad1d": 1, "torch.nn.ReflectionPad2d": 1, "torch.nn.ReflectionPad3d": 1,
-    "torch.nn.ReplicationPad1d": 1, "torch.nn.ReplicationPad2d": 1, "torch.nn.ReplicationPad3d": 1,
-    "torch.nn.NLLLoss": 1, "torch.nn.CTCLoss": 1, "torch.nn.EmbeddingBag": 1,
-    "torch.Tensor.scatter_add_": 1, "torch.gather": 1, "torch.Tensor.put_": 2, "torch.histc": 1,
-    "torch.bincount": 1, "torch.kthvalue": 1, "torch.median": 1,
+    "torch.nn.AvgPool3d": 1,
+    "torch.nn.AdaptiveAvgPool2d": 1,
+    "torch.nn.AdaptiveAvgPool3d": 1,
+    "torch.nn.MaxPool3d": 1,
+    "torch.nn.AdaptiveMaxPool2d": 1,
+    "torch.nn.FractionalMaxPool2d": 1,
+    "torch.nn.FractionalMaxPool3d": 1,
+    "torch.nn.functional.interpolate": 4,
+    "torch.nn.ReflectionPad1d": 1,
+    "torch.nn.ReflectionPad2d": 1,
+    "torch.nn.ReflectionPad3d": 1,
+    "torch.nn.ReplicationPad1d": 1,
+    "torch.nn.ReplicationPad2d": 1,
+    "torch.nn.ReplicationPad3d": 1,
+    "torch.nn.NLLLoss": 1,
+    "torch.nn.CTCLoss": 1,
+    "torch.nn.EmbeddingBag": 1,
+    "torch.Tensor.scatter_add_": 1,
+    "torch.gather": 1,
+    "torch.Tensor.put_": 2,
+    "torch.histc": 1,
+    "torch.bincount": 1,
+    "torch.kthvalue": 1,
+    "torch.median": 1,
     "torch.nn.functional.grid_sample": 1,
 }
 
@@ -65,9 +91,16 @@ def test_seed_conditions_split_as_the_seed_splits_them(builtin):
 
 def test_newer_docs_entries_are_there(builtin):
     apis = {e.api for e in builtin}
-    for api in ("torch.nn.MaxUnpool1d", "torch.nn.MaxUnpool2d", "torch.nn.MaxUnpool3d",
-                "torch.cumsum", "torch.Tensor.scatter", "torch.Tensor.scatter_reduce",
-                "torch.Tensor.resize_", "torch.nn.Embedding"):
+    for api in (
+        "torch.nn.MaxUnpool1d",
+        "torch.nn.MaxUnpool2d",
+        "torch.nn.MaxUnpool3d",
+        "torch.cumsum",
+        "torch.Tensor.scatter",
+        "torch.Tensor.scatter_reduce",
+        "torch.Tensor.resize_",
+        "torch.nn.Embedding",
+    ):
         assert api in apis, api
 
 
@@ -162,15 +195,29 @@ GOOD_ENTRY = """\
 BAD = {
     "syntax": ("raises:\n\t- id: mine\n", "YAML error", 2),
     "unknown-key": ("raises:\n" + GOOD_ENTRY + "    devies: [cpu]\n", "unknown key 'devies'", 2),
-    "missing-field": ("raises:\n" + GOOD_ENTRY.replace("    pass: forward\n", ""), "missing field 'pass'", 2),
+    "missing-field": (
+        "raises:\n" + GOOD_ENTRY.replace("    pass: forward\n", ""),
+        "missing field 'pass'",
+        2,
+    ),
     "duplicate-id": ("raises:\n" + GOOD_ENTRY + GOOD_ENTRY, "duplicate id", 9),
     "unknown-group": ("explodes:\n" + GOOD_ENTRY, "unknown group 'explodes'", 1),
-    "unresolved-probe": ("raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "myprobes:nothing"),
-                         "does not resolve", 2),
-    "missing-module": ("raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "nomodule:probe"),
-                       "no module 'nomodule'", 2),
+    "unresolved-probe": (
+        "raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "myprobes:nothing"),
+        "does not resolve",
+        2,
+    ),
+    "missing-module": (
+        "raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "nomodule:probe"),
+        "no module 'nomodule'",
+        2,
+    ),
     "bad-device": ("raises:\n" + GOOD_ENTRY.replace("[cpu]", "[tpu]"), "devices must be", 2),
-    "bad-pass": ("raises:\n" + GOOD_ENTRY.replace("pass: forward", "pass: sideways"), "pass must be", 2),
+    "bad-pass": (
+        "raises:\n" + GOOD_ENTRY.replace("pass: forward", "pass: sideways"),
+        "pass must be",
+        2,
+    ),
     "bad-claims": ("raises:\n" + GOOD_ENTRY + "    claims: {2.10: raises}\n", "quoted", 2),
     "not-a-mapping": ("- just a list\n", "expected a mapping", None),
 }

@@ -10,25 +10,46 @@ from detaudit.runner.classify import classify, drift_of
 from detaudit.runner.worker import alert_kernel
 
 ENTRY = Entry(
-    id="e", api="torch.x", group="raises", condition="c", devices=("cuda",),
-    pass_="forward", probe="m:f", source="s",
+    id="e",
+    api="torch.x",
+    group="raises",
+    condition="c",
+    devices=("cuda",),
+    pass_="forward",
+    probe="m:f",
+    source="s",
 )
 RAN = {"outcome": "ran", "warnings": []}
 
 
 def raw(strict=RAN, warn_only=RAN, on=("a", "a", "a"), off=("a", "b", "a")):
-    return {"strict": strict, "warn_only": warn_only, "digests_on": list(on), "digests_off": list(off), "seconds": 0.5}
+    return {
+        "strict": strict,
+        "warn_only": warn_only,
+        "digests_on": list(on),
+        "digests_off": list(off),
+        "seconds": 0.5,
+    }
 
 
 def test_alert_is_raises_with_kernel():
-    alert = {"outcome": "alert", "kernel": "put_", "message": "put_ does not have ...", "exc_type": "RuntimeError"}
+    alert = {
+        "outcome": "alert",
+        "kernel": "put_",
+        "message": "put_ does not have ...",
+        "exc_type": "RuntimeError",
+    }
     r = classify(ENTRY, "cuda", raw(strict=alert), expected="raises")
     assert (r.status, r.kernel, r.drift) == (Status.RAISES, "put_", False)
     assert r.varies_without_mode is True and r.repeatable is True
 
 
 def test_warning_in_strict_mode_is_warns():
-    warned = {"outcome": "ran", "warnings": ["foo does not have a deterministic implementation"], "kernel": "foo"}
+    warned = {
+        "outcome": "ran",
+        "warnings": ["foo does not have a deterministic implementation"],
+        "kernel": "foo",
+    }
     r = classify(ENTRY, "cuda", raw(strict=warned), expected="raises")
     assert r.status is Status.WARNS and r.drift is True and r.kernel == "foo"
 
@@ -69,10 +90,18 @@ def test_drift_of():
     "message,kernel",
     [
         ("put_ does not have a deterministic implementation, but you set ...", "put_"),
-        ("avg_pool3d_backward_cuda does not have a deterministic implementation...", "avg_pool3d_backward_cuda"),
-        ("Deterministic behavior was enabled with either `torch.use_deterministic_algorithms(True)` or "
-         "`at::Context::setDeterministicAlgorithms(true)`, but this operation is not deterministic because "
-         "it uses CuBLAS and you have CUDA >= 10.2.", "cublas"),
+        (
+            "avg_pool3d_backward_cuda does not have a deterministic implementation...",
+            "avg_pool3d_backward_cuda",
+        ),
+        (
+            (
+                "Deterministic behavior was enabled with either `torch.use_deterministic_algorithms(True)` or "
+                "`at::Context::setDeterministicAlgorithms(true)`, but this operation is not deterministic because "
+                "it uses CuBLAS and you have CUDA >= 10.2."
+            ),
+            "cublas",
+        ),
         ("The size of tensor a (3) must match the size of tensor b (4)", None),
     ],
 )

@@ -32,7 +32,14 @@ def test_abort_is_crashed_and_hang_is_timeout(crash_report):
 
 def test_every_other_result_is_still_there(crash_report):
     by_id = {r.id: r for r in crash_report.results}
-    assert set(by_id) == {"user-put", "user-abort", "user-hang", "user-index-add", "user-missing", "user-broken"}
+    assert set(by_id) == {
+        "user-put",
+        "user-abort",
+        "user-hang",
+        "user-index-add",
+        "user-missing",
+        "user-broken",
+    }
     assert by_id["user-put"].status is Status.RAISES
     assert by_id["user-put"].kernel == "put_"
     assert by_id["user-index-add"].status is Status.OK  # CUDA-only entry on CPU
@@ -51,9 +58,25 @@ def test_user_probe_resolves_from_its_yaml_folder(crash_report):
 def test_ctrl_c_leaves_no_file(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "detaudit", "audit", "--no-builtin", "--catalog", str(USER_CATALOG),
-         "--only", "user-hang", "--timeout", "60", "--out", str(out)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "detaudit",
+            "audit",
+            "--no-builtin",
+            "--catalog",
+            str(USER_CATALOG),
+            "--only",
+            "user-hang",
+            "--timeout",
+            "60",
+            "--out",
+            str(out),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(4)  # the workers are up and the hanging probe is running
     proc.send_signal(signal.SIGINT)
@@ -69,7 +92,9 @@ def test_device_cuda_without_gpu_is_exit_3(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: --device cuda is valid here")
-    result = run_cli("audit", "--device", "cuda", "--only", "put-accumulate-false", "--out", str(tmp_path))
+    result = run_cli(
+        "audit", "--device", "cuda", "--only", "put-accumulate-false", "--out", str(tmp_path)
+    )
     assert result.returncode == 3, result.stderr
     assert result.stderr.count("\n") == 1
     assert "--device cuda" in result.stderr
@@ -77,8 +102,22 @@ def test_device_cuda_without_gpu_is_exit_3(tmp_path):
 
 
 def test_report_json_of_crash_audit_is_valid(tmp_path):
-    result = run_cli("audit", "--no-builtin", "--catalog", str(USER_CATALOG), "--only", "user-abort",
-                     "--only", "user-put", "--device", "cpu", "--out", str(tmp_path), "--format", "json")
+    result = run_cli(
+        "audit",
+        "--no-builtin",
+        "--catalog",
+        str(USER_CATALOG),
+        "--only",
+        "user-abort",
+        "--only",
+        "user-put",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     (path,) = tmp_path.glob("detaudit-torch*-cpu.json")
     data = json.loads(path.read_text())

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 # What a probe returns: the tensors whose bits must repeat.
-# (Union, not ``|``: the package supports Python 3.9, where this line runs.)
-ProbeOutput = Union[Tensor, tuple[Tensor, ...], list[Tensor], dict[str, Tensor]]
+# (Union, not ``|``: this line runs in workers, which may use another, older Python.)
+ProbeOutput = Union[Tensor, tuple[Tensor, ...], list[Tensor], dict[str, Tensor]]  # noqa: UP007
 
 
 def colliding_index(high: int, size: int | tuple[int, ...], device: torch.device) -> Tensor:

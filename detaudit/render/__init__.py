@@ -12,7 +12,7 @@ from ..results import Report
 from . import json as _json
 from . import markdown as _markdown
 
-__all__ = ["Renderer", "RENDERERS", "render"]
+__all__ = ["RENDERERS", "Renderer", "render"]
 
 
 class Renderer(NamedTuple):

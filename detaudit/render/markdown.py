@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from ..catalog import GROUPS
 from ..results import STATUS_MEANING, ProbeResult, Report, Status
 
-__all__ = ["render", "environment_rows", "title"]
+__all__ = ["environment_rows", "render", "title"]
 
 
 def _cell(value: object) -> str:
@@ -76,8 +76,10 @@ def render(report: Report) -> str:
     if settings:
         out += [
             "",
-            f"Settings: repeat {settings.get('repeat')}, timeout {settings.get('timeout')} s, "
-            f"seed {settings.get('seed')}, devices {', '.join(report.devices)}.",
+            (
+                f"Settings: repeat {settings.get('repeat')}, timeout {settings.get('timeout')} s, "
+                f"seed {settings.get('seed')}, devices {', '.join(report.devices)}."
+            ),
         ]
 
     out += ["", "## Counts", ""]
@@ -101,7 +103,14 @@ def render(report: Report) -> str:
         out += _table(
             ("id", "api", "device", "docs claim", "observed", "kernel"),
             (
-                (r.id, f"`{r.api}`", r.device, f"{r.expected} ({r.expected_from})", r.status.value, r.kernel)
+                (
+                    r.id,
+                    f"`{r.api}`",
+                    r.device,
+                    f"{r.expected} ({r.expected_from})",
+                    r.status.value,
+                    r.kernel,
+                )
                 for r in drifts
             ),
         )
@@ -115,16 +124,42 @@ def render(report: Report) -> str:
             continue
         out += [f"### {group} (seed group)", ""]
         out += _table(
-            ("id", "api", "condition", "device", "pass", "status", "docs claim", "kernel",
-             "repeatable", "varies w/o mode", "s"),
             (
-                (r.id, f"`{r.api}`", r.condition, r.device, r.pass_, _status(r), _expected(r),
-                 r.kernel, r.repeatable, r.varies_without_mode, f"{r.seconds:.3f}")
+                "id",
+                "api",
+                "condition",
+                "device",
+                "pass",
+                "status",
+                "docs claim",
+                "kernel",
+                "repeatable",
+                "varies w/o mode",
+                "s",
+            ),
+            (
+                (
+                    r.id,
+                    f"`{r.api}`",
+                    r.condition,
+                    r.device,
+                    r.pass_,
+                    _status(r),
+                    _expected(r),
+                    r.kernel,
+                    r.repeatable,
+                    r.varies_without_mode,
+                    f"{r.seconds:.3f}",
+                )
                 for r in members
             ),
         )
         out.append("")
-    problems = [r for r in report.results if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT, Status.SKIPPED)]
+    problems = [
+        r
+        for r in report.results
+        if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT, Status.SKIPPED)
+    ]
     if problems:
         out += ["## Not observed", ""]
         out += _table(

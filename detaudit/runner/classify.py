@@ -32,22 +32,25 @@ def classify(
     expected_from: str | None = None,
 ) -> ProbeResult:
     """Classify what the worker observed; see :class:`~detaudit.results.Status`."""
-    common = dict(
-        id=entry.id,
-        api=entry.api,
-        group=entry.group,
-        condition=entry.condition,
-        device=device,
-        pass_=entry.pass_,
-        expected=expected,
-        expected_from=expected_from,
-        seconds=round(float(raw.get("seconds", 0.0)), 4),
-    )
+    common = {
+        "id": entry.id,
+        "api": entry.api,
+        "group": entry.group,
+        "condition": entry.condition,
+        "device": device,
+        "pass_": entry.pass_,
+        "expected": expected,
+        "expected_from": expected_from,
+        "seconds": round(float(raw.get("seconds", 0.0)), 4),
+    }
     if "skip" in raw:
         return ProbeResult(status=Status.SKIPPED, message=raw["skip"], **common)
     if "crashed" in raw:
         return ProbeResult(
-            status=Status.CRASHED, message=raw["crashed"], stderr=raw.get("stderr") or None, **common
+            status=Status.CRASHED,
+            message=raw["crashed"],
+            stderr=raw.get("stderr") or None,
+            **common,
         )
     if "timeout" in raw:
         return ProbeResult(

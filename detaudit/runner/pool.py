@@ -74,7 +74,7 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> WorkerPool:
+    def __enter__(self) -> WorkerPool:  # noqa: PYI034
         for _ in range(self.jobs):
             self._spawn()
         return self
@@ -86,7 +86,7 @@ class WorkerPool:
         env = dict(os.environ)
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")
+        stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")  # noqa: SIM115 - lives as long as the worker
         try:
             proc = subprocess.Popen(
                 [self.python, "-m", "detaudit.runner.worker"],
@@ -98,7 +98,9 @@ class WorkerPool:
             )
         except OSError as exc:
             stderr.close()
-            raise WorkerError(f"cannot start a worker with {self.python}: {exc.strerror or exc}") from None
+            raise WorkerError(
+                f"cannot start a worker with {self.python}: {exc.strerror or exc}"
+            ) from None
         worker = _Worker(proc, stderr, time.monotonic())
         os.set_blocking(proc.stdout.fileno(), False)
         self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
@@ -246,7 +248,11 @@ class WorkerPool:
 
 def _identity(request: dict[str, Any] | None) -> dict[str, Any]:
     request = request or {}
-    return {"id": request.get("id"), "device": request.get("device"), "request": request.get("type")}
+    return {
+        "id": request.get("id"),
+        "device": request.get("device"),
+        "request": request.get("type"),
+    }
 
 
 def _describe_exit(returncode: int) -> str:

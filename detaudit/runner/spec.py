@@ -7,7 +7,7 @@ from typing import Any
 from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
 
-__all__ = ["DEVICE_CHOICES", "resolve_devices", "task_for", "plan"]
+__all__ = ["DEVICE_CHOICES", "plan", "resolve_devices", "task_for"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
 
@@ -46,10 +46,10 @@ def task_for(entry: Entry, device: str, *, repeat: int, seed: int) -> dict[str, 
     }
 
 
-def plan(catalog: Catalog, devices: tuple[str, ...], *, repeat: int, seed: int) -> list[dict[str, Any]]:
+def plan(
+    catalog: Catalog, devices: tuple[str, ...], *, repeat: int, seed: int
+) -> list[dict[str, Any]]:
     """One task per (entry, device), in catalogue order, devices interleaved per entry."""
     return [
-        task_for(entry, device, repeat=repeat, seed=seed)
-        for entry in catalog
-        for device in devices
+        task_for(entry, device, repeat=repeat, seed=seed) for entry in catalog for device in devices
     ]

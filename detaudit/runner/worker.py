@@ -7,7 +7,7 @@ at stderr so that a probe's prints (Python or C) cannot corrupt the channel.
 Requests: ``{"type": "environment"}`` and ``{"type": "run", ...}`` (see
 :func:`run_task`). The worker greets with ``{"type": "hello", ...}`` once torch
 is imported. It may run under another interpreter than detaudit's, so it uses
-only the standard library, torch and numpy, and Python 3.8 syntax.
+only the standard library, torch and numpy, and syntax that Python 3.9 runs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 # "put_ does not have a deterministic implementation, but you set ..."
 _KERNEL_RE = re.compile(r"(\S+) does not have a deterministic implementation")
@@ -32,7 +33,7 @@ _CUBLAS_RE = re.compile(r"not deterministic because it uses CuBLAS")
 _MESSAGE_LIMIT = 600
 
 
-def alert_kernel(message: str) -> Optional[str]:
+def alert_kernel(message: str) -> str | None:
     """The kernel a nondeterministic alert names, or None if ``message`` is no alert."""
     match = _KERNEL_RE.search(message)
     if match:
@@ -42,7 +43,7 @@ def alert_kernel(message: str) -> Optional[str]:
     return None
 
 
-def _digest_into(obj: Any, h: "hashlib._Hash") -> None:
+def _digest_into(obj: Any, h: hashlib._Hash) -> None:
     import torch
 
     if isinstance(obj, torch.Tensor):
@@ -94,7 +95,7 @@ def _short(text: str) -> str:
 
 def run_once(
     fn: Callable[[Any], Any], device: Any, seed: int, mode: bool, warn_only: bool
-) -> Tuple[Dict[str, Any], Optional[str]]:
+) -> tuple[dict[str, Any], str | None]:
     """Run ``fn`` once under the given mode; return (observation, digest or None)."""
     import torch
 
@@ -113,7 +114,7 @@ def run_once(
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
         alerts = [str(w.message) for w in caught if alert_kernel(str(w.message))]
-        obs: Dict[str, Any] = {"outcome": "ran", "warnings": [_short(a) for a in alerts]}
+        obs: dict[str, Any] = {"outcome": "ran", "warnings": [_short(a) for a in alerts]}
         if alerts:
             obs["kernel"] = alert_kernel(alerts[0])
         return obs, digest(out)
@@ -144,10 +145,10 @@ def _where(exc: BaseException) -> str:
     return f"at {last.filename}:{last.lineno} in {last.name}"
 
 
-_PROBES: Dict[str, Callable[[Any], Any]] = {}
+_PROBES: dict[str, Callable[[Any], Any]] = {}
 
 
-def resolve(probe: str, folder: Optional[str]) -> Callable[[Any], Any]:
+def resolve(probe: str, folder: str | None) -> Callable[[Any], Any]:
     """Import ``module:function``, with ``folder`` (a user catalogue's) on sys.path."""
     key = f"{folder}|{probe}"
     if key not in _PROBES:
@@ -158,7 +159,7 @@ def resolve(probe: str, folder: Optional[str]) -> Callable[[Any], Any]:
     return _PROBES[key]
 
 
-def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Run one (entry, device): strict once, warn-only, then mode off; see the README.
 
     Mode-on samples are the strict run (when it ran) plus warn-only runs, at
@@ -167,10 +168,10 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
     import torch
 
     started = time.perf_counter()
-    result: Dict[str, Any] = {"type": "result", "id": task["id"], "device": task["device"]}
+    result: dict[str, Any] = {"type": "result", "id": task["id"], "device": task["device"]}
     repeat, seed = int(task["repeat"]), int(task["seed"])
 
-    def finish(**fields: Any) -> Dict[str, Any]:
+    def finish(**fields: Any) -> dict[str, Any]:
         result.update(fields)
         result["seconds"] = time.perf_counter() - started
         return result
@@ -187,7 +188,7 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
     strict, first = run_once(fn, device, seed, True, False)
     if strict["outcome"] == "skipped":
         return finish(skip=strict["message"])
-    on: List[str] = [first] if first else []
+    on: list[str] = [first] if first else []
     warn_only, sample = run_once(fn, device, seed, True, True)
     if sample:
         on.append(sample)
@@ -195,7 +196,7 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
         _, sample = run_once(fn, device, seed, True, True)
         if sample:
             on.append(sample)
-    off: List[str] = []
+    off: list[str] = []
     for _ in range(repeat):
         _, sample = run_once(fn, device, seed, False, False)
         if sample is None:
@@ -204,7 +205,7 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
     return finish(strict=strict, warn_only=warn_only, digests_on=on, digests_off=off)
 
 
-def _handle(request: Dict[str, Any]) -> Dict[str, Any]:
+def _handle(request: dict[str, Any]) -> dict[str, Any]:
     if request.get("type") == "environment":
         from detaudit.environment import fingerprint
 
@@ -220,7 +221,7 @@ def main() -> None:
     os.dup2(2, 1)  # anything printed to fd 1 from now on lands in stderr
     sys.stdout = sys.stderr
 
-    def send(message: Dict[str, Any]) -> None:
+    def send(message: dict[str, Any]) -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 

@@ -1,0 +1,80 @@
+"""The built wheel carries the catalogue, and a non-editable install finds it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (built,) = out.glob("detaudit-*.whl")
+    return built
+
+
+def test_wheel_contains_catalogue_and_probes(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for yaml_file in (ROOT / "catalog").glob("*.yaml"):
+        assert f"detaudit/_catalog/{yaml_file.name}" in names
+    assert "detaudit/probes/indexing.py" in names
+    assert "detaudit/runner/worker.py" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "detaudit = detaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_non_editable_install_finds_the_catalogue(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    code = (
+        "import detaudit, detaudit.catalog as c; "
+        "print(detaudit.__file__); print(c.builtin_catalog_dir()); print(len(c.load_catalog()))"
+    )
+    out = subprocess.run(
+        [str(python), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True
+    )
+    package_file, catalog_dir, count = out.stdout.split()
+    assert package_file.startswith(str(env_dir))
+    assert catalog_dir.startswith(str(env_dir)) and catalog_dir.endswith("_catalog")
+    assert int(count) >= 50
