@@ -123,3 +123,16 @@ def test_report_json_of_crash_audit_is_valid(tmp_path):
     data = json.loads(path.read_text())
     statuses = {r["id"]: r["status"] for r in data["results"]}
     assert statuses == {"user-put": "raises", "user-abort": "crashed"}
+
+
+def test_each_probe_starts_from_the_same_global_state():
+    catalog = USER_CATALOG.parent / "state.yaml"
+    report = audit(catalogs=[catalog], builtin=False, device="cpu", repeat=2, jobs=1)
+    by_id = {r.id: r for r in report.results}
+    assert by_id["user-mutate-state"].status is Status.CONVERTS
+    check = by_id["user-check-state"]
+    assert check.status is Status.CONVERTS, check.message
+    assert check.runs_mode_on == 2 and check.runs_mode_off == 2
+    warned = by_id["user-warns"]
+    assert warned.status is Status.WARNS
+    assert warned.kernel == "fake_kernel_"

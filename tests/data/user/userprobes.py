@@ -43,3 +43,43 @@ def missing_op(device: torch.device) -> torch.Tensor:
 def broken(device: torch.device) -> torch.Tensor:
     """Fails with an ordinary error (a shape mismatch), not the determinism alert."""
     return torch.zeros(3, device=device) + torch.zeros(4, device=device)
+
+
+def mutate_state(device: torch.device) -> torch.Tensor:
+    """Change every global flag a probe could leave behind."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.deterministic = True
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.set_default_dtype(torch.float64)
+    torch.set_grad_enabled(False)
+    torch.use_deterministic_algorithms(False)
+    return torch.zeros(1)
+
+
+def check_state(device: torch.device) -> torch.Tensor:
+    """Fail (an ``error`` result) unless every flag is back at torch's defaults."""
+    state = {
+        "cudnn.benchmark": torch.backends.cudnn.benchmark,
+        "cudnn.deterministic": torch.backends.cudnn.deterministic,
+        "fill_uninitialized_memory": torch.utils.deterministic.fill_uninitialized_memory,
+        "default_dtype": torch.get_default_dtype(),
+        "grad_enabled": torch.is_grad_enabled(),
+    }
+    expected = {
+        "cudnn.benchmark": False,
+        "cudnn.deterministic": False,
+        "fill_uninitialized_memory": True,
+        "default_dtype": torch.float32,
+        "grad_enabled": True,
+    }
+    if state != expected:
+        raise AssertionError(f"leaked state: {state}")
+    return torch.zeros(1)
+
+
+def warn_alert(device: torch.device) -> torch.Tensor:
+    """Emit a nondeterminism warning (as some ops do) and run on."""
+    import warnings
+
+    warnings.warn("fake_kernel_ does not have a deterministic implementation, but you set ...")
+    return torch.zeros(1)
