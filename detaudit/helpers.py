@@ -288,7 +288,9 @@ def _scope(seed: int | None, *, mode: bool, warn_only: bool = False) -> Iterator
         saved.restore()
 
 
-def deterministic(seed: int | None = None, *, warn_only: bool = False):
+def deterministic(
+    seed: int | None = None, *, warn_only: bool = False
+) -> contextlib.AbstractContextManager[SavedState]:
     """Context manager (or decorator): :func:`seed_everything` on entry, everything restored on exit.
 
     With ``seed=None`` the RNGs are not seeded, but their states are still
