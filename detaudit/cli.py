@@ -159,7 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=("text", "json"), default="text")
     validate = catalog_commands.add_parser("validate", help="check catalogue files (exit 2 if bad)")
     validate.add_argument("paths", nargs="+", metavar="PATH")
+    _add_env_parser(commands)
     return parser
+
+
+def _add_env_parser(commands) -> None:
+    env = commands.add_parser(
+        "env",
+        help="show this process's reproducibility settings, with advice",
+        description="Show torch, CUDA, cuDNN and GPU versions and every setting that "
+        "reproducibility depends on (deterministic mode, cuDNN, CUBLAS_WORKSPACE_CONFIG, "
+        "PYTHONHASHSEED, ...), with one line of advice for each that is not as it should be.",
+    )
+    env.add_argument("--format", choices=("text", "json"), default="text")
 
 
 # ---------------------------------------------------------------------------- commands
@@ -322,6 +334,43 @@ def _run_catalog(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_env(args: argparse.Namespace) -> int:
+    from .envreport import env_report
+
+    report = env_report(with_cuda=True)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    env = report.environment
+    console = _console()
+    gpu = f"{env['gpu']} ({env['gpu_capability']}, driver {env['gpu_driver']})"
+    console.print(
+        f"[bold]detaudit env[/bold]: torch {env['torch']} · CUDA {env['cuda'] or 'none'} · "
+        f"cuDNN {env['cudnn'] or 'none'} · GPU {gpu if env['gpu'] else 'none'}\n"
+        f"Python {env['python']} · numpy {env['numpy']} · {env['os']}"
+    )
+    table = Table(title="reproducibility settings", title_justify="left")
+    for column in ("setting", "value", "status"):
+        table.add_column(column)
+    for s in report.settings:
+        value = (
+            s.value
+            if isinstance(s.value, str)
+            else {True: "on", False: "off", None: "unset"}[s.value]
+        )
+        status = {True: "[green]ok[/]", False: "[bold red]fix[/]", None: "[dim]n/a[/]"}[s.ok]
+        table.add_row(s.name, value, status)
+    console.print(table)
+    for s in report.settings:
+        if s.advice:
+            console.print(f"- [bold]{s.name}[/bold]: {s.advice}", soft_wrap=True)
+    if report.ok:
+        console.print("every setting is as reproducibility wants it")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
@@ -329,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"audit": _run_audit, "catalog": _run_catalog}
+    handlers = {"audit": _run_audit, "catalog": _run_catalog, "env": _run_env}
     try:
         return handlers[args.command](args)
     except CatalogError as exc:

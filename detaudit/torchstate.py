@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["flag_names", "restore", "set_deterministic_algorithms", "snapshot"]
+__all__ = ["flag_names", "restore", "set_deterministic_algorithms", "set_flags", "snapshot"]
 
 _INDUCTOR_CONFIG = "torch._inductor.config"
 
@@ -103,6 +103,11 @@ def snapshot() -> dict[str, Any]:
 
 def restore(state: dict[str, Any]) -> None:
     """Put every flag back as ``state`` (from :func:`snapshot`) recorded it."""
+    set_flags(state)
+
+
+def set_flags(values: dict[str, Any]) -> None:
+    """Set each flag named in ``values`` (snapshot names); names this torch lacks are ignored."""
     for flag in _flags():
-        if flag.name in state and flag.get() != state[flag.name]:
-            flag.set(state[flag.name])
+        if flag.name in values and flag.get() != values[flag.name]:
+            flag.set(values[flag.name])

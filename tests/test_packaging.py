@@ -45,9 +45,11 @@ def test_wheel_contains_catalogue_and_probes(wheel):
     assert "detaudit/runner/worker.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "detaudit = detaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "detaudit = detaudit.pytest_plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_non_editable_install_finds_the_catalogue(wheel, tmp_path):
+def _install(wheel: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A venv under ``tmp_path`` with the wheel installed; returns (venv folder, its python)."""
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -67,6 +69,11 @@ def test_non_editable_install_finds_the_catalogue(wheel, tmp_path):
         capture_output=True,
         text=True,
     )
+    return env_dir, python
+
+
+def test_non_editable_install_finds_the_catalogue(wheel, tmp_path):
+    env_dir, python = _install(wheel, tmp_path)
     code = (
         "import detaudit, detaudit.catalog as c; "
         "print(detaudit.__file__); print(c.builtin_catalog_dir()); print(len(c.load_catalog()))"
@@ -78,3 +85,16 @@ def test_non_editable_install_finds_the_catalogue(wheel, tmp_path):
     assert package_file.startswith(str(env_dir))
     assert catalog_dir.startswith(str(env_dir)) and catalog_dir.endswith("_catalog")
     assert int(count) >= 50
+
+
+def test_installed_wheel_registers_the_pytest_plugin(wheel, tmp_path):
+    _, python = _install(wheel, tmp_path)
+    out = subprocess.run(
+        [str(python), "-m", "pytest", "--help"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "--detaudit-seed=N" in out.stdout

@@ -1,0 +1,348 @@
+"""Reproducibility helpers: seed every RNG, turn deterministic mode on, and put it all back.
+
+``seed_everything`` does what the seed document's ``setup_seed`` does (seed
+``random``, numpy, torch CPU and CUDA; ``cudnn.deterministic``;
+``use_deterministic_algorithms``) plus the settings it misses: cuDNN
+benchmarking off, ``CUBLAS_WORKSPACE_CONFIG``, ``fill_uninitialized_memory``
+and oneDNN's deterministic flag. Unlike ``setup_seed`` it returns the state it
+replaced, and :func:`deterministic` restores that state on exit.
+
+torch and numpy are imported inside the functions, so that importing this
+module (the pytest plugin does, in every run) costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import os
+import random
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from . import torchstate
+from .compare import first_difference
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "CUBLAS_DETERMINISTIC_CONFIGS",
+    "DETERMINISTIC_FLAGS",
+    "ENV_VARS",
+    "SEED_MAX",
+    "ReproducibilityWarning",
+    "SavedState",
+    "assert_reproducible",
+    "capture",
+    "check_seed",
+    "dataloader_generator",
+    "deterministic",
+    "seed_everything",
+    "seed_worker",
+    "set_cublas_workspace_config",
+]
+
+# numpy.random.seed takes seeds in [0, 2**32 - 1]; random and torch take more,
+# but one seed has to fit all three.
+SEED_MAX = 2**32 - 1
+
+# The two values cuBLAS documents as deterministic; the first is the larger,
+# faster workspace. https://docs.nvidia.com/cuda/cublas/index.html#results-reproducibility
+CUBLAS_DETERMINISTIC_CONFIGS = (":4096:8", ":16:8")
+
+# The environment variables seed_everything may change, and so SavedState restores.
+ENV_VARS = ("CUBLAS_WORKSPACE_CONFIG",)
+
+# What seed_everything sets besides use_deterministic_algorithms, by torchstate
+# flag name. A flag this torch lacks (mkldnn.deterministic before 2.x,
+# fill_uninitialized_memory before 2.1) is skipped.
+DETERMINISTIC_FLAGS: dict[str, Any] = {
+    "cudnn.deterministic": True,
+    # Benchmarking picks convolution algorithms by timing them, so the choice
+    # can change from run to run.
+    # https://pytorch.org/docs/stable/notes/randomness.html#cuda-convolution-benchmarking
+    "cudnn.benchmark": False,
+    "fill_uninitialized_memory": True,
+    "mkldnn.deterministic": True,
+}
+
+_INDUCTOR_CONFIG = "torch._inductor.config"
+
+
+class ReproducibilityWarning(UserWarning):
+    """A setting detaudit applied may not take effect as intended."""
+
+
+def check_seed(seed: object) -> int:
+    """Return ``seed`` as an int if it is one in [0, 2**32 - 1]; else raise TypeError/ValueError."""
+    if isinstance(seed, bool):
+        raise TypeError(f"seed must be an int in [0, {SEED_MAX}], got the bool {seed!r}")
+    try:
+        value = operator.index(seed)  # int, numpy integers; not float or str
+    except TypeError:
+        raise TypeError(
+            f"seed must be an int in [0, {SEED_MAX}], got {type(seed).__name__} {seed!r}"
+        ) from None
+    if not 0 <= value <= SEED_MAX:
+        raise ValueError(
+            f"seed must be in [0, {SEED_MAX}] (numpy.random.seed's range), got {value}"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SavedState:
+    """torch flags, detaudit's environment variables and RNG states as they were.
+
+    :meth:`restore` puts all of it back. ``cuda_rng`` is None when CUDA was not
+    initialised: then ``cuda_lazy_seeds`` holds the seeds torch had queued for
+    CUDA's start.
+    """
+
+    flags: dict[str, Any]
+    env: dict[str, str | None]
+    python_rng: tuple = field(repr=False)
+    numpy_rng: Any = field(repr=False)
+    torch_rng: torch.Tensor = field(repr=False)
+    cuda_rng: list[torch.Tensor] | None = field(repr=False)
+    cuda_lazy_seeds: tuple | None = field(repr=False)
+
+    def restore(self) -> None:
+        """Put every flag, environment variable and RNG state back as it was."""
+        import numpy
+        import torch
+
+        torchstate.restore(self.flags)
+        for name, value in self.env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        random.setstate(self.python_rng)
+        numpy.random.set_state(self.numpy_rng)
+        torch.set_rng_state(self.torch_rng)
+        _restore_cuda_rng(self.cuda_rng, self.cuda_lazy_seeds)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field by name (for comparing two states with :func:`first_difference`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _cuda_seed_tracker() -> Any:
+    # torch.manual_seed before CUDA starts queues the CUDA seeding here (a
+    # private object); CUDA's start runs the queue.
+    import torch
+
+    return getattr(torch.cuda, "_lazy_seed_tracker", None)
+
+
+def _restore_cuda_rng(states: list[torch.Tensor] | None, lazy: tuple | None) -> None:
+    import torch
+
+    if states is not None:
+        torch.cuda.set_rng_state_all(states)
+        return
+    tracker = _cuda_seed_tracker()
+    if tracker is not None and lazy is not None:
+        tracker.manual_seed_all_cb, tracker.manual_seed_cb, order = lazy
+        tracker.call_order = list(order)
+    if torch.cuda.is_initialized():
+        # CUDA started inside the block: give its generators the state they
+        # would have had had it started after it, fresh and then seeded as queued.
+        for index in range(torch.cuda.device_count()):
+            fresh = torch.Generator(device=f"cuda:{index}").get_state()
+            torch.cuda.default_generators[index].set_state(fresh)
+        for queued in lazy[2] if lazy is not None else ():
+            if queued:
+                queued[0]()
+
+
+def _import_inductor_config() -> None:
+    """Import Inductor's config (over a second), so that snapshots hold its flag."""
+    try:
+        __import__(_INDUCTOR_CONFIG)
+    except ImportError:  # torch < 2.0 has no Inductor
+        pass
+
+
+def capture(*, inductor: bool = False) -> SavedState:
+    """The current flags, environment variables and RNG states.
+
+    With ``inductor=True`` Inductor's config is imported first, so that its
+    ``deterministic`` flag is saved too (``torch.use_deterministic_algorithms``
+    sets it). Without, the flag is saved only if Inductor is already imported.
+    """
+    import numpy
+    import torch
+
+    if inductor:
+        _import_inductor_config()
+    cuda_rng = None
+    lazy = None
+    if torch.cuda.is_initialized():
+        cuda_rng = torch.cuda.get_rng_state_all()
+    else:
+        tracker = _cuda_seed_tracker()
+        if tracker is not None:
+            lazy = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
+    return SavedState(
+        flags=torchstate.snapshot(),
+        env={name: os.environ.get(name) for name in ENV_VARS},
+        python_rng=random.getstate(),
+        numpy_rng=numpy.random.get_state(),
+        torch_rng=torch.get_rng_state(),
+        cuda_rng=cuda_rng,
+        cuda_lazy_seeds=lazy,
+    )
+
+
+def set_cublas_workspace_config() -> None:
+    """Set ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` if it is unset; warn if CUDA has already started.
+
+    Without it, CUDA matmuls raise under deterministic mode (CUDA >= 10.2).
+    cuBLAS reads it when it sets up its workspace, which may have happened once
+    CUDA is initialised.
+    """
+    import torch
+
+    if os.environ.get("CUBLAS_WORKSPACE_CONFIG"):
+        return
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC_CONFIGS[0]
+    if torch.cuda.is_initialized():
+        warnings.warn(
+            "CUBLAS_WORKSPACE_CONFIG was unset when CUDA was already initialised: detaudit set "
+            f"it to {CUBLAS_DETERMINISTIC_CONFIGS[0]}, but cuBLAS will not pick it up if it has "
+            "already set up its workspace, and CUDA matmuls may then stay nondeterministic "
+            "without any error. Export CUBLAS_WORKSPACE_CONFIG=:4096:8 before starting Python, "
+            "or call detaudit.seed_everything() before anything touches CUDA.",
+            ReproducibilityWarning,
+            stacklevel=3,
+        )
+
+
+def _seed_rngs(seed: int) -> None:
+    import numpy
+    import torch
+
+    random.seed(seed)
+    numpy.random.seed(seed)
+    # The CPU generator, and every CUDA device's (queued until CUDA starts,
+    # so this never initialises CUDA).
+    torch.manual_seed(seed)
+
+
+def _enable(warn_only: bool) -> None:
+    import torch
+
+    set_cublas_workspace_config()
+    # The public function, so that Inductor's deterministic mode comes on too.
+    if warn_only:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.use_deterministic_algorithms(True)
+    torchstate.set_flags(DETERMINISTIC_FLAGS)
+
+
+def _apply(saved: SavedState, seed: int | None, mode: bool, warn_only: bool) -> None:
+    try:
+        if seed is not None:
+            _seed_rngs(seed)
+        if mode:
+            _enable(warn_only)
+    except BaseException:  # e.g. the cuBLAS warning under -W error: leave nothing half set
+        saved.restore()
+        raise
+
+
+def seed_everything(
+    seed: int, *, deterministic: bool = True, warn_only: bool = False
+) -> SavedState:
+    """Seed random, numpy and torch (CPU and CUDA) and, unless ``deterministic=False``,
+    turn on deterministic mode and the settings it needs. Returns the state it replaced.
+
+    Deterministic mode means: ``torch.use_deterministic_algorithms(True,
+    warn_only=warn_only)``, ``cudnn.deterministic = True``, ``cudnn.benchmark =
+    False``, ``fill_uninitialized_memory = True``, ``mkldnn.deterministic = True``
+    (where torch has them), and ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` if unset.
+    With ``deterministic=False`` only the RNGs are seeded. Call ``.restore()`` on
+    the result to undo everything.
+    """
+    seed = check_seed(seed)
+    saved = capture(inductor=deterministic)
+    _apply(saved, seed, deterministic, warn_only)
+    return saved
+
+
+@contextlib.contextmanager
+def _scope(seed: int | None, *, mode: bool, warn_only: bool = False) -> Iterator[SavedState]:
+    if seed is not None:
+        seed = check_seed(seed)
+    saved = capture(inductor=mode)
+    _apply(saved, seed, mode, warn_only)
+    try:
+        yield saved
+    finally:
+        saved.restore()
+
+
+def deterministic(
+    seed: int | None = None, *, warn_only: bool = False
+) -> contextlib.AbstractContextManager[SavedState]:
+    """Context manager (or decorator): :func:`seed_everything` on entry, everything restored on exit.
+
+    With ``seed=None`` the RNGs are not seeded, but their states are still
+    restored on exit, as are every flag and ``CUBLAS_WORKSPACE_CONFIG``, also
+    when the block raises. The first use imports Inductor (over a second), as
+    ``torch.use_deterministic_algorithms`` does. Yields the saved state.
+    """
+    if seed is not None:
+        check_seed(seed)  # a bad seed fails here, not at the ``with``
+    return _scope(seed, mode=True, warn_only=warn_only)
+
+
+def assert_reproducible(fn: Callable[[], Any], *, seed: int = 0, deterministic: bool = True) -> Any:
+    """Run ``fn()`` twice from ``seed``; raise AssertionError naming the first difference.
+
+    Each run is seeded with ``seed`` (and, unless ``deterministic=False``, runs
+    under deterministic mode), and the state is restored after it. The results
+    must be bitwise equal: tensors, numpy arrays and nested lists, tuples, dicts
+    or dataclasses of them. Returns the first run's result.
+    """
+    results = []
+    for _ in range(2):
+        with _scope(seed, mode=deterministic):
+            results.append(fn())
+    difference = first_difference(results[0], results[1])
+    if difference is not None:
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        raise AssertionError(
+            f"{name} is not reproducible: two runs from seed {seed} differ at {difference}"
+        )
+    return results[0]
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: seed ``random`` and numpy in each worker from torch's seed.
+
+    torch gives every worker its own seed (derived from the DataLoader's
+    generator); without this, numpy and ``random`` repeat across workers or vary
+    across runs.
+    """
+    import numpy
+    import torch
+
+    worker_seed = torch.initial_seed() % 2**32
+    numpy.random.seed(worker_seed)
+    random.seed(worker_seed)
+
+
+def dataloader_generator(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed``, for DataLoader's ``generator=``."""
+    import torch
+
+    generator = torch.Generator()
+    generator.manual_seed(check_seed(seed))
+    return generator
