@@ -17,6 +17,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "DetauditError",
+    "Diff",
     "Entry",
     "Environment",
     "EnvironmentUnsupported",
@@ -25,11 +26,15 @@ __all__ = [
     "Report",
     "ReportError",
     "Status",
+    "Table",
     "UsageError",
     "WorkerError",
     "__version__",
     "audit",
+    "build_table",
+    "diff_reports",
     "load_catalog",
+    "load_report",
 ]
 
 _WHERE = {
@@ -49,6 +54,11 @@ _WHERE = {
     "EnvironmentUnsupported": "errors",
     "ReportError": "errors",
     "WorkerError": "errors",
+    "load_report": "reportfile",
+    "diff_reports": "diff",
+    "Diff": "diff",
+    "build_table": "table",
+    "Table": "table",
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..results import Report
+from . import html as _html
 from . import json as _json
 from . import markdown as _markdown
 
@@ -23,6 +24,7 @@ class Renderer(NamedTuple):
 RENDERERS: dict[str, Renderer] = {
     "json": Renderer(".json", _json.render),
     "md": Renderer(".md", _markdown.render),
+    "html": Renderer(".html", _html.render),
 }
 
 
