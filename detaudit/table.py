@@ -146,7 +146,8 @@ def build_table(reports: Sequence[Report], sources: Sequence[str] | None = None)
     """The matrix of ``reports``: one column per (report, device), sorted by torch then device.
 
     Rows are the entries of every report, grouped as the seed groups them
-    (converted, raises) and in the order the reports list them.
+    (converted, raises), in the order of the report with the most results,
+    then of the others.
     """
     if not reports:
         raise UsageError("a table needs at least one report")
@@ -163,7 +164,9 @@ def build_table(reports: Sequence[Report], sources: Sequence[str] | None = None)
     columns = _unique_labels(sorted(columns, key=_sort_key))
     keyed = {id(r): results_by_key(r, s) for r, s in zip(reports, sources)}
     rows: dict[str, Row] = {}
-    for report in reports:
+    # Entries in the order of the fullest report (the catalogue's, for a full audit),
+    # then whatever only the others have.
+    for report in sorted(reports, key=lambda r: -len(r.results)):
         for r in report.results:
             rows.setdefault(r.id, Row(r.id, r.api, r.group, r.condition, r.pass_))
     rank = {group: i for i, group in enumerate(GROUPS)}
