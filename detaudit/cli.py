@@ -400,11 +400,12 @@ def _run_diff(args: argparse.Namespace) -> int:
     _emit(DIFF_RENDERERS[args.format].render(result), args.output)
     if not result.fails(args.fail_on):
         return EXIT_OK
-    found = (
-        f"{len(result.of_kind(ChangeKind.NEWLY_RAISES))} newly raise"
-        if args.fail_on == "newly-raises"
-        else f"{len(result.changes)} results changed"
-    )
+    if args.fail_on == "newly-raises":
+        n = len(result.of_kind(ChangeKind.NEWLY_RAISES))
+        found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}"
+    else:
+        n = len(result.changes)
+        found = f"{n} result{'s' * (n != 1)} changed"
     print(f"detaudit: diff: {found} (--fail-on {args.fail_on})", file=sys.stderr)
     return EXIT_FINDINGS
 

@@ -75,3 +75,11 @@ def cpu_report_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cpu-audit") / f"{report.file_stem}.json"
     path.write_text(RENDERERS["json"].render(report))
     return path
+
+
+def check_golden(request: pytest.FixtureRequest, name: str, text: str) -> None:
+    """Compare ``text`` with tests/data/golden/NAME (rewrite it under ``--update-golden``)."""
+    golden = DATA / "golden" / name
+    if request.config.getoption("--update-golden"):
+        golden.write_text(text)
+    assert text == golden.read_text()

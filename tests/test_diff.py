@@ -20,9 +20,7 @@ from detaudit.render.diff import DIFF_RENDERERS
 from detaudit.reportfile import load_report
 from detaudit.results import Report, Status
 
-from .conftest import DATA, NEW_GPU, OLD_GPU, run_cli
-
-GOLDEN = DATA / "golden"
+from .conftest import DATA, NEW_GPU, OLD_GPU, check_golden, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +96,9 @@ def test_fail_on_policies(gpu_diff):
 
 @pytest.mark.parametrize("fmt", sorted(DIFF_RENDERERS))
 def test_golden(gpu_diff, fmt, request):
-    text = DIFF_RENDERERS[fmt].render(gpu_diff)
-    golden = GOLDEN / f"diff{DIFF_RENDERERS[fmt].extension}"
-    if request.config.getoption("--update-golden"):
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(
+        request, f"diff{DIFF_RENDERERS[fmt].extension}", DIFF_RENDERERS[fmt].render(gpu_diff)
+    )
 
 
 def test_json_output_is_complete(gpu_diff):

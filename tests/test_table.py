@@ -17,9 +17,8 @@ from detaudit.reportfile import load_report, load_reports
 from detaudit.results import Status
 from detaudit.table import build_table, column_label, version_key
 
-from .conftest import CPU_AUDIT_IDS, DATA, NEW_GPU, OLD_GPU, REPORTS, run_cli
+from .conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli
 
-GOLDEN = DATA / "golden"
 FIXTURES = [NEW_GPU, REPORTS / "fixture-gpu.json", OLD_GPU]  # deliberately not in column order
 
 
@@ -116,11 +115,11 @@ def test_column_label_reuses_the_report_title():
 
 @pytest.mark.parametrize("fmt", sorted(TABLE_RENDERERS))
 def test_golden(fixture_table, fmt, request):
-    text = TABLE_RENDERERS[fmt].render(fixture_table)
-    golden = GOLDEN / f"table{TABLE_RENDERERS[fmt].extension}"
-    if request.config.getoption("--update-golden"):
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(
+        request,
+        f"table{TABLE_RENDERERS[fmt].extension}",
+        TABLE_RENDERERS[fmt].render(fixture_table),
+    )
 
 
 def test_markdown_marks_drift_and_missing(fixture_table):

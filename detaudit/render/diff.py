@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..diff import CHANGE_MEANING, Change, ChangeKind, Diff
 from ..results import ProbeResult
+from . import Renderer
 from .markdown import _table, title
 
-__all__ = ["DIFF_RENDERERS", "DiffRenderer", "render_json", "render_markdown", "render_text"]
+__all__ = ["DIFF_RENDERERS", "describe", "render_json", "render_markdown", "render_text"]
 
 ENV_LABELS = {
     "torch": "torch",
@@ -157,14 +157,9 @@ def render_json(diff: Diff) -> str:
     return json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-class DiffRenderer(NamedTuple):
-    extension: str
-    render: Callable[[Diff], str]
-
-
 #: ``detaudit diff --format`` choices.
-DIFF_RENDERERS: dict[str, DiffRenderer] = {
-    "text": DiffRenderer(".txt", render_text),
-    "md": DiffRenderer(".md", render_markdown),
-    "json": DiffRenderer(".json", render_json),
+DIFF_RENDERERS: dict[str, Renderer] = {
+    "text": Renderer(".txt", render_text),
+    "md": Renderer(".md", render_markdown),
+    "json": Renderer(".json", render_json),
 }

@@ -141,7 +141,9 @@ p.none { color: var(--muted); }
 .split aside { position: sticky; top: 16px; min-width: 0; }
 .split aside h2:first-child { margin-top: 0; }
 .split .envs { grid-template-columns: 1fr; }
+.split table.list { width: 100%; }
 .split table.list td { white-space: normal; }
+.split table.list th, .split table.list td { padding: 6px 9px; }
 footer { margin-top: 36px; color: var(--faint); font-size: 12px; }
 @media print {
   body { padding: 0; } html { background: #fff; }
@@ -296,6 +298,11 @@ def _rows(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
     return out
 
 
+def _where(table: Table, column: Column) -> str:
+    """A column's label; on a one-report page (whose title names torch and GPU), its device."""
+    return column.label if len(table.reports) > 1 else column.device
+
+
 def _drift(table: Table) -> list[str]:
     drifts = table.drifts()
     out = [f"<h2>Drift ({len(drifts)})</h2>"]
@@ -308,7 +315,7 @@ def _drift(table: Table) -> list[str]:
         (
             (
                 f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>',
-                _e(column.label),
+                _e(_where(table, column)),
                 _e(f"{r.expected} ({r.expected_from})"),
                 f'<span class="dot st-{r.status.value}"></span>{r.status.value}',
                 f"<code>{_e(r.kernel or '–')}</code>",
@@ -333,7 +340,7 @@ def _not_observed(table: Table) -> list[str]:
         (
             (
                 f'<span class="mono">{_e(row.id)}</span>',
-                _e(column.label),
+                _e(_where(table, column)),
                 f'<span class="dot st-{r.status.value}"></span>{r.status.value}',
                 f"<pre>{_e(r.message)}</pre>",
             )

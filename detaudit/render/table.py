@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import NamedTuple
 
 from ..results import STATUS_MEANING, ProbeResult, Status
 from ..table import Table, bits_differ
+from . import Renderer
 from . import html as _html
 from .markdown import _table
 
-__all__ = ["TABLE_RENDERERS", "TableRenderer", "render_csv", "render_markdown"]
+__all__ = ["TABLE_RENDERERS", "render_csv", "render_markdown"]
 
 
 def _md_cell(result: ProbeResult | None) -> str | None:
@@ -100,14 +99,9 @@ def render_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
-class TableRenderer(NamedTuple):
-    extension: str
-    render: Callable[[Table], str]
-
-
 #: ``detaudit table --format`` choices.
-TABLE_RENDERERS: dict[str, TableRenderer] = {
-    "md": TableRenderer(".md", render_markdown),
-    "csv": TableRenderer(".csv", render_csv),
-    "html": TableRenderer(".html", _html.render_table),
+TABLE_RENDERERS: dict[str, Renderer] = {
+    "md": Renderer(".md", render_markdown),
+    "csv": Renderer(".csv", render_csv),
+    "html": Renderer(".html", _html.render_table),
 }
