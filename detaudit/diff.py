@@ -50,8 +50,10 @@ CHANGE_MEANING = {
     ChangeKind.NEWLY_RAISES: "ran under deterministic mode before and raises now: "
     "a deterministic training run that uses it breaks",
     ChangeKind.FIXED: "raised before and runs now",
-    ChangeKind.REPEATABILITY_LOST: "the bits repeated across the mode-on runs before and differ now",
-    ChangeKind.REPEATABILITY_GAINED: "the bits differed across the mode-on runs before and repeat now",
+    ChangeKind.REPEATABILITY_LOST: "the bits repeated across the mode-on runs before "
+    "and differ now",
+    ChangeKind.REPEATABILITY_GAINED: "the bits differed across the mode-on runs before "
+    "and repeat now",
     ChangeKind.STATUS_CHANGED: "any other change of status",
     ChangeKind.ONLY_OLD: "audited in the old report only (entry or device absent from the new one)",
     ChangeKind.ONLY_NEW: "audited in the new report only (entry or device absent from the old one)",

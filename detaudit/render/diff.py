@@ -1,4 +1,4 @@
-"""``detaudit diff`` output: text, Markdown and JSON views of a :class:`~detaudit.diff.Diff`. Pure."""
+"""``detaudit diff`` output: text, Markdown and JSON views of a :class:`~detaudit.diff.Diff`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTML page: one self-contained file (inline CSS, no script, no network) around a status matrix.
+"""The HTML page: one self-contained file (inline CSS, no script, no network) with a matrix.
 
 ``detaudit audit --format html`` renders one report (:func:`render`);
 ``detaudit table --format html`` renders many (:func:`render_table`). Both
@@ -156,7 +156,8 @@ footer { margin-top: 36px; color: var(--faint); font-size: 12px; }
 def _status_css() -> str:
     """Two rules per status, from :data:`PALETTE`: the only place status colours are named."""
     return "\n".join(
-        f".st-{s.value} {{ background: {bg}; color: {fg}; }} .dot.st-{s.value} {{ background: {dot}; }}"
+        f".st-{s.value} {{ background: {bg}; color: {fg}; }}\n"
+        f".dot.st-{s.value} {{ background: {dot}; }}"
         for s, (bg, fg, dot) in PALETTE.items()
     )
 
@@ -214,7 +215,10 @@ def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
 def _column_header(column: Column) -> str:
     torch, _, rest = column.label.partition(" · ")
     parts = "".join(f'<span class="dev">{_e(p)}</span>' for p in rest.split(" · ") if p)
-    return f'<th class="col" scope="col" title="{_e(column.source)}"><span class="torch">{_e(torch)}</span>{parts}</th>'
+    return (
+        f'<th class="col" scope="col" title="{_e(column.source)}">'
+        f'<span class="torch">{_e(torch)}</span>{parts}</th>'
+    )
 
 
 def _matrix(table: Table) -> list[str]:
