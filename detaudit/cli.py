@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._version import __version__
-from .errors import CatalogError, DetauditError, EnvironmentUnsupported, UsageError, WorkerError
+from .errors import (
+    CatalogError,
+    DetauditError,
+    EnvironmentUnsupported,
+    ReportError,
+    UsageError,
+    WorkerError,
+)
 
 __all__ = ["main"]
 
@@ -160,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = catalog_commands.add_parser("validate", help="check catalogue files (exit 2 if bad)")
     validate.add_argument("paths", nargs="+", metavar="PATH")
     _add_env_parser(commands)
+    _add_compare_parsers(commands)
     return parser
 
 
@@ -172,6 +180,48 @@ def _add_env_parser(commands) -> None:
         "PYTHONHASHSEED, ...), with one line of advice for each that is not as it should be.",
     )
     env.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
+    """``diff`` and ``table``: commands over report files that `audit` wrote."""
+    from .diff import FAIL_ON
+    from .render.diff import DIFF_RENDERERS
+    from .render.table import TABLE_RENDERERS
+
+    diff = commands.add_parser(
+        "diff",
+        help="what changes from one report to another (exit 1 when something newly raises)",
+        description="Compare two JSON reports, e.g. today's torch against a candidate: for "
+        "every (entry, device), what newly raises, what is fixed, whose bits stopped "
+        "repeating, any other change, and how the environments differ.",
+    )
+    diff.add_argument("old", metavar="OLD.json", help="the report to compare from")
+    diff.add_argument("new", metavar="NEW.json", help="the report to compare to")
+    diff.add_argument(
+        "--format", choices=tuple(DIFF_RENDERERS), default="text", help="output (default text)"
+    )
+    diff.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="newly-raises",
+        help="exit 1 when something newly raises (default), on any changed result, or never",
+    )
+    diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    table = commands.add_parser(
+        "table",
+        help="one compatibility matrix for many reports",
+        description="One matrix for many JSON reports: a row per catalogue entry, a column per "
+        "(report, device), sorted by torch version then device; cells are statuses.",
+    )
+    table.add_argument("reports", nargs="+", metavar="REPORT.json")
+    table.add_argument(
+        "--format",
+        choices=tuple(TABLE_RENDERERS),
+        default=None,
+        help="output; default: from the -o file's extension, else md",
+    )
+    table.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
 # ---------------------------------------------------------------------------- commands
@@ -371,6 +421,63 @@ def _run_env(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it atomically to ``output`` (its folder is created)."""
+    from .atomic import write_text_atomic
+
+    if output is None:
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"-o {output}: is a folder; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"wrote {write_text_atomic(path, text)}")
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from .diff import ChangeKind, diff_reports
+    from .render.diff import DIFF_RENDERERS
+    from .reportfile import load_report
+
+    result = diff_reports(
+        load_report(args.old),
+        load_report(args.new),
+        old_source=args.old,
+        new_source=args.new,
+    )
+    _emit(DIFF_RENDERERS[args.format].render(result), args.output)
+    if not result.fails(args.fail_on):
+        return EXIT_OK
+    if args.fail_on == "newly-raises":
+        n = len(result.of_kind(ChangeKind.NEWLY_RAISES))
+        found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}"
+    else:
+        n = len(result.changes)
+        found = f"{n} result{'s' * (n != 1)} changed"
+    print(f"detaudit: diff: {found} (--fail-on {args.fail_on})", file=sys.stderr)
+    return EXIT_FINDINGS
+
+
+def _run_table(args: argparse.Namespace) -> int:
+    from .render.table import TABLE_RENDERERS
+    from .reportfile import load_reports
+    from .table import build_table
+
+    fmt = args.format
+    if fmt is None and args.output:
+        suffix = Path(args.output).suffix.lower()
+        fmt = next((f for f, r in TABLE_RENDERERS.items() if r.extension == suffix), None)
+        if fmt is None:
+            raise UsageError(
+                f"-o {args.output}: cannot tell the format from {suffix or 'no extension'}; "
+                f"give --format {'|'.join(TABLE_RENDERERS)}"
+            )
+    table = build_table(load_reports(args.reports), args.reports)
+    _emit(TABLE_RENDERERS[fmt or "md"].render(table), args.output)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
@@ -378,7 +485,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"audit": _run_audit, "catalog": _run_catalog, "env": _run_env}
+    handlers = {
+        "audit": _run_audit,
+        "catalog": _run_catalog,
+        "env": _run_env,
+        "diff": _run_diff,
+        "table": _run_table,
+    }
     try:
         return handlers[args.command](args)
     except CatalogError as exc:
@@ -386,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"detaudit: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
+        print(f"detaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ReportError as exc:
         print(f"detaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (EnvironmentUnsupported, WorkerError) as exc:

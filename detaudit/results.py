@@ -205,5 +205,5 @@ class Report:
                 settings=dict(data.get("settings", {})),
                 schema_version=version,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ReportError(f"{source}: corrupt report ({type(exc).__name__}: {exc})") from None

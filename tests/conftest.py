@@ -53,3 +53,33 @@ def run_cli(
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# ---------------------------------------------------------------------- reports for diff/table
+
+REPORTS = DATA / "reports"
+#: Hand-made CUDA-like reports of two torch versions (see tests/data/reports/README.md).
+OLD_GPU = REPORTS / "h100-torch2.10.json"
+NEW_GPU = REPORTS / "h100-torch2.11.json"
+#: Entries of the real CPU audit that diff and table tests run: two raise, one converts, one ok.
+CPU_AUDIT_IDS = ("put-accumulate-false", "index-copy", "index-add", "max-unpool2d")
+
+
+@pytest.fixture(scope="session")
+def cpu_report_file(tmp_path_factory) -> Path:
+    """A real audit of a few entries on this machine's CPU, written as the JSON report."""
+    from detaudit import audit
+    from detaudit.render import RENDERERS
+
+    report = audit(device="cpu", only=list(CPU_AUDIT_IDS), repeat=1)
+    path = tmp_path_factory.mktemp("cpu-audit") / f"{report.file_stem}.json"
+    path.write_text(RENDERERS["json"].render(report))
+    return path
+
+
+def check_golden(request: pytest.FixtureRequest, name: str, text: str) -> None:
+    """Compare ``text`` with tests/data/golden/NAME (rewrite it under ``--update-golden``)."""
+    golden = DATA / "golden" / name
+    if request.config.getoption("--update-golden"):
+        golden.write_text(text)
+    assert text == golden.read_text()

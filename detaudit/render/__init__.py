@@ -6,9 +6,10 @@ The CLI's ``--format`` choices come from :data:`RENDERERS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..results import Report
+from . import html as _html
 from . import json as _json
 from . import markdown as _markdown
 
@@ -17,12 +18,13 @@ __all__ = ["RENDERERS", "Renderer", "render"]
 
 class Renderer(NamedTuple):
     extension: str
-    render: Callable[[Report], str]
+    render: Callable[[Any], str]  # a Report here; a Diff or a Table in render.diff/render.table
 
 
 RENDERERS: dict[str, Renderer] = {
     "json": Renderer(".json", _json.render),
     "md": Renderer(".md", _markdown.render),
+    "html": Renderer(".html", _html.render),
 }
 
 

@@ -1,0 +1,243 @@
+"""Compare two reports: what changes for each (entry, device) from OLD to NEW. Pure; no torch."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ReportError, UsageError
+from .results import Environment, ProbeResult, Report, Status
+
+__all__ = [
+    "CHANGE_MEANING",
+    "FAIL_ON",
+    "Change",
+    "ChangeKind",
+    "Diff",
+    "EnvironmentChange",
+    "diff_reports",
+    "results_by_key",
+]
+
+#: Statuses under which the op ran in deterministic mode (a training run gets past it).
+RAN = frozenset({Status.CONVERTS, Status.OK, Status.WARNS})
+
+
+class ChangeKind(str, enum.Enum):
+    """How one (entry, device) differs between the old and the new report."""
+
+    NEWLY_RAISES = "newly-raises"
+    FIXED = "fixed"
+    REPEATABILITY_LOST = "repeatability-lost"
+    REPEATABILITY_GAINED = "repeatability-gained"
+    STATUS_CHANGED = "status-changed"
+    ONLY_OLD = "only-old"
+    ONLY_NEW = "only-new"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def label(self) -> str:
+        """``newly raises``: the kind as a heading."""
+        return {"only-old": "only in old", "only-new": "only in new"}.get(
+            self.value, self.value.replace("-", " ")
+        )
+
+
+CHANGE_MEANING = {
+    ChangeKind.NEWLY_RAISES: "ran under deterministic mode before and raises now: "
+    "a deterministic training run that uses it breaks",
+    ChangeKind.FIXED: "raised before and runs now",
+    ChangeKind.REPEATABILITY_LOST: "the bits repeated across the mode-on runs before "
+    "and differ now",
+    ChangeKind.REPEATABILITY_GAINED: "the bits differed across the mode-on runs before "
+    "and repeat now",
+    ChangeKind.STATUS_CHANGED: "any other change of status",
+    ChangeKind.ONLY_OLD: "audited in the old report only (entry or device absent from the new one)",
+    ChangeKind.ONLY_NEW: "audited in the new report only (entry or device absent from the old one)",
+}
+
+#: ``--fail-on`` policies: which changes make ``detaudit diff`` exit 1.
+FAIL_ON = ("newly-raises", "any-change", "none")
+
+#: Environment fields that always differ between two runs, so are not compared.
+_ENV_IGNORED = frozenset({"time"})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change of one (entry, device); ``old`` or ``new`` is None when it is absent there."""
+
+    kind: ChangeKind
+    old: ProbeResult | None
+    new: ProbeResult | None
+
+    @property
+    def result(self) -> ProbeResult:
+        """The newest result there is (for id, api, device and pass)."""
+        found = self.new or self.old
+        assert found is not None  # a change has at least one side
+        return found
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.result.id, self.result.device
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "kind": self.kind.value,
+            "id": r.id,
+            "api": r.api,
+            "group": r.group,
+            "device": r.device,
+            "pass": r.pass_,
+            "old": _side(self.old),
+            "new": _side(self.new),
+        }
+
+
+def _side(result: ProbeResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "status": result.status.value,
+        "kernel": result.kernel,
+        "repeatable": result.repeatable,
+        "expected": result.expected,
+        "drift": result.drift,
+        "message": result.message,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentChange:
+    """One environment field that differs (``cuda``: ``12.8`` -> ``13.0``)."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Everything that differs between two reports, and how many results did not change."""
+
+    old: Report
+    new: Report
+    changes: tuple[Change, ...]
+    environment: tuple[EnvironmentChange, ...]
+    unchanged: int
+    old_source: str = "old"
+    new_source: str = "new"
+
+    def of_kind(self, kind: ChangeKind) -> list[Change]:
+        """The changes of one kind, in report order."""
+        return [c for c in self.changes if c.kind is kind]
+
+    def counts(self) -> dict[ChangeKind, int]:
+        """How many changes of each kind (every kind present, zeros included)."""
+        return {kind: len(self.of_kind(kind)) for kind in ChangeKind}
+
+    def fails(self, policy: str) -> bool:
+        """Whether ``--fail-on policy`` makes this diff a finding (exit 1).
+
+        ``newly-raises``: something that ran now raises; ``any-change``: any
+        change of a result (environment differences do not count); ``none``: never.
+        """
+        if policy == "newly-raises":
+            return bool(self.of_kind(ChangeKind.NEWLY_RAISES))
+        if policy == "any-change":
+            return bool(self.changes)
+        if policy == "none":
+            return False
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {policy!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diff as ``detaudit diff --format json`` prints it."""
+        return {
+            "old": {"source": self.old_source, "environment": self.old.environment.to_dict()},
+            "new": {"source": self.new_source, "environment": self.new.environment.to_dict()},
+            "environment": [e.to_dict() for e in self.environment],
+            "counts": {kind.value: n for kind, n in self.counts().items()},
+            "unchanged": self.unchanged,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+def results_by_key(report: Report, source: str = "report") -> dict[tuple[str, str], ProbeResult]:
+    """The results of ``report`` keyed by (entry id, device); a repeated key is a ReportError."""
+    keyed: dict[tuple[str, str], ProbeResult] = {}
+    for result in report.results:
+        key = (result.id, result.device)
+        if key in keyed:
+            raise ReportError(f"{source}: corrupt report (two results for {key[0]} on {key[1]})")
+        keyed[key] = result
+    return keyed
+
+
+def _kind(old: ProbeResult, new: ProbeResult) -> ChangeKind | None:
+    """The change from ``old`` to ``new``, or None; a status change outranks repeatability."""
+    if old.status is not new.status:
+        if old.status in RAN and new.status is Status.RAISES:
+            return ChangeKind.NEWLY_RAISES
+        if old.status is Status.RAISES and new.status in RAN:
+            return ChangeKind.FIXED
+        return ChangeKind.STATUS_CHANGED
+    # Same status, other bits: the silent case. None ("not measured": one
+    # sample, or it did not run) is no change.
+    if old.repeatable is True and new.repeatable is False:
+        return ChangeKind.REPEATABILITY_LOST
+    if old.repeatable is False and new.repeatable is True:
+        return ChangeKind.REPEATABILITY_GAINED
+    return None
+
+
+def _environment_changes(old: Environment, new: Environment) -> tuple[EnvironmentChange, ...]:
+    return tuple(
+        EnvironmentChange(f.name, getattr(old, f.name), getattr(new, f.name))
+        for f in fields(Environment)
+        if f.name not in _ENV_IGNORED and getattr(old, f.name) != getattr(new, f.name)
+    )
+
+
+def diff_reports(
+    old: Report, new: Report, *, old_source: str = "old", new_source: str = "new"
+) -> Diff:
+    """What changes for every (entry, device) present in either report, old -> new.
+
+    Results are matched on (entry id, device); the pass is a property of the
+    entry. Each pair has at most one change: a change of status, else a change
+    of repeatability (whose bits stop repeating once it raises is no news).
+    """
+    before = results_by_key(old, old_source)
+    after = results_by_key(new, new_source)
+    changes: list[Change] = []
+    unchanged = 0
+    for key, result in after.items():
+        previous = before.get(key)
+        if previous is None:
+            changes.append(Change(ChangeKind.ONLY_NEW, None, result))
+            continue
+        kind = _kind(previous, result)
+        if kind is None:
+            unchanged += 1
+        else:
+            changes.append(Change(kind, previous, result))
+    changes += [Change(ChangeKind.ONLY_OLD, r, None) for k, r in before.items() if k not in after]
+    order = list(ChangeKind)
+    changes.sort(key=lambda c: order.index(c.kind))  # stable: report order within a kind
+    return Diff(
+        old=old,
+        new=new,
+        changes=tuple(changes),
+        environment=_environment_changes(old.environment, new.environment),
+        unchanged=unchanged,
+        old_source=old_source,
+        new_source=new_source,
+    )

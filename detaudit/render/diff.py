@@ -1,0 +1,165 @@
+"""``detaudit diff`` output: text, Markdown and JSON views of a :class:`~detaudit.diff.Diff`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..diff import CHANGE_MEANING, Change, ChangeKind, Diff
+from ..results import ProbeResult
+from . import Renderer
+from .markdown import _table, title
+
+__all__ = ["DIFF_RENDERERS", "describe", "render_json", "render_markdown", "render_text"]
+
+ENV_LABELS = {
+    "torch": "torch",
+    "torch_git": "torch git",
+    "cuda": "CUDA",
+    "cudnn": "cuDNN",
+    "gpu": "GPU",
+    "gpu_capability": "GPU capability",
+    "gpu_driver": "driver",
+    "gpu_count": "GPUs",
+    "python": "Python",
+    "python_executable": "Python executable",
+    "os": "OS",
+    "cpu": "CPU",
+    "numpy": "numpy",
+    "cublas_workspace_config": "CUBLAS_WORKSPACE_CONFIG",
+    "hostname": "host",
+    "catalog_hash": "catalogue hash",
+    "detaudit": "detaudit",
+}
+
+_MESSAGE_WIDTH = 100
+
+
+def _value(value: Any) -> str:
+    return "–" if value is None or value == "" else str(value)
+
+
+def _first_line(text: str | None) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= _MESSAGE_WIDTH else line[: _MESSAGE_WIDTH - 1] + "…"
+
+
+def _yes_no(value: bool | None) -> str:
+    return "–" if value is None else ("yes" if value else "no")
+
+
+def _state(result: ProbeResult) -> str:
+    """``raises (put_)``: a status with the kernel an alert names."""
+    return f"{result.status.value} ({result.kernel})" if result.kernel else result.status.value
+
+
+def describe(change: Change) -> str:
+    """What changed, in a few words: ``converts -> raises (scatter_reduce_two_cuda)``."""
+    old, new = change.old, change.new
+    if old is None or new is None:
+        result = old or new
+        assert result is not None
+        return _state(result)
+    if change.kind in (ChangeKind.REPEATABILITY_LOST, ChangeKind.REPEATABILITY_GAINED):
+        return (
+            f"{new.status.value}: repeatable {_yes_no(old.repeatable)} -> {_yes_no(new.repeatable)}"
+        )
+    text = f"{_state(old)} -> {_state(new)}"
+    if change.kind is ChangeKind.STATUS_CHANGED and not new.status.observed and new.message:
+        text += f": {_first_line(new.message)}"
+    return text
+
+
+def _heading(kind: ChangeKind, count: int) -> str:
+    return f"{kind.label} ({count}): {CHANGE_MEANING[kind]}"
+
+
+def _summary(diff: Diff) -> str:
+    counts = ", ".join(f"{n} {kind.label}" for kind, n in diff.counts().items())
+    return f"{counts}; {diff.unchanged} unchanged"
+
+
+def _columns(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1]
+        for row in rows
+    ]
+
+
+def render_text(diff: Diff) -> str:
+    """The diff as plain text for a terminal or a CI log."""
+    out = [
+        f"detaudit diff: {title(diff.old)}  ->  {title(diff.new)}",
+        f"old: {diff.old_source}",
+        f"new: {diff.new_source}",
+        "",
+    ]
+    if diff.environment:
+        out.append("environment")
+        out += _columns(
+            [
+                (ENV_LABELS.get(e.field, e.field), _value(e.old), "->", _value(e.new))
+                for e in diff.environment
+            ]
+        )
+    else:
+        out.append("environment: the same")
+    for kind in ChangeKind:
+        changes = diff.of_kind(kind)
+        if not changes:
+            continue
+        out += ["", _heading(kind, len(changes))]
+        out += _columns(
+            [(c.result.id, c.result.device, c.result.pass_, describe(c)) for c in changes]
+        )
+    if not diff.changes:
+        out += ["", "no result changed"]
+    out += ["", f"summary: {_summary(diff)}"]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(diff: Diff) -> str:
+    """The diff as GitHub-flavoured Markdown (a CI job summary or a PR comment)."""
+    out = [f"# detaudit diff: {title(diff.old)} → {title(diff.new)}", ""]
+    rows: list[tuple[object, ...]] = [("report", f"`{diff.old_source}`", f"`{diff.new_source}`")]
+    rows += [(ENV_LABELS.get(e.field, e.field), e.old, e.new) for e in diff.environment]
+    out += _table(("", "old", "new"), rows)
+    out += ["", "## Summary", ""]
+    out += _table(
+        ("change", "count", "meaning"),
+        ((kind.label, n, CHANGE_MEANING[kind]) for kind, n in diff.counts().items()),
+    )
+    out += ["", f"{diff.unchanged} results unchanged."]
+    for kind in ChangeKind:
+        changes = diff.of_kind(kind)
+        if not changes:
+            continue
+        out += [
+            "",
+            f"## {kind.label.capitalize()} ({len(changes)})",
+            "",
+            CHANGE_MEANING[kind][0].upper() + CHANGE_MEANING[kind][1:] + ".",
+            "",
+        ]
+        out += _table(
+            ("id", "api", "device", "pass", "change"),
+            (
+                (c.result.id, f"`{c.result.api}`", c.result.device, c.result.pass_, describe(c))
+                for c in changes
+            ),
+        )
+    return "\n".join(out) + "\n"
+
+
+def render_json(diff: Diff) -> str:
+    """The diff as indented JSON (see :meth:`Diff.to_dict`)."""
+    return json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+#: ``detaudit diff --format`` choices.
+DIFF_RENDERERS: dict[str, Renderer] = {
+    "text": Renderer(".txt", render_text),
+    "md": Renderer(".md", render_markdown),
+    "json": Renderer(".json", render_json),
+}

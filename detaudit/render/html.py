@@ -1,0 +1,434 @@
+"""The HTML page: one self-contained file (inline CSS, no script, no network) with a matrix.
+
+``detaudit audit --format html`` renders one report (:func:`render`);
+``detaudit table --format html`` renders many (:func:`render_table`). Both
+pages are the same matrix: rows are catalogue entries grouped as the seed
+groups them, columns are (report, device), cells are coloured by status,
+drift is marked, and each cell's ``title`` holds the kernel and the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+from typing import TYPE_CHECKING
+
+from .. import table as _table
+from .._version import __version__
+from ..results import STATUS_MEANING, ProbeResult, Report, Status
+from .markdown import environment_rows, title
+
+if TYPE_CHECKING:
+    from ..table import Column, Row, Table
+
+__all__ = ["PALETTE", "render", "render_table"]
+
+GROUP_MEANING = {
+    "converted": "the docs say these use a deterministic implementation under the mode",
+    "raises": "the docs say these throw a RuntimeError under the mode",
+}
+_NOT_OBSERVED = (Status.ERROR, Status.CRASHED, Status.TIMEOUT)
+_SIDE_BY_SIDE = 2  # up to this many columns, the details sit beside the matrix
+
+#: Status -> (cell background, cell text, dot): light tints, strong text; crashes stand out.
+PALETTE = {
+    Status.RAISES: ("#fcd9d6", "#a51d14", "#e5392b"),
+    Status.WARNS: ("#feefc3", "#8a4b08", "#f0a30a"),
+    Status.CONVERTS: ("#c8f0d8", "#0b6b3a", "#17b26a"),
+    Status.OK: ("#eaf7ef", "#2f7a4e", "#9ad8b4"),
+    Status.SKIPPED: ("#f2f4f7", "#7a8494", "#c3c9d3"),
+    Status.ERROR: ("#ece4ff", "#5b2fc0", "#9b7bf5"),
+    Status.CRASHED: ("#6d3fd6", "#ffffff", "#6d3fd6"),
+    Status.TIMEOUT: ("#ffe2cc", "#9c3408", "#f2792b"),
+}
+
+_CSS = """
+:root {
+  --ink: #101828; --muted: #667085; --faint: #98a2b3; --line: #e4e7ec; --paper: #ffffff;
+  --wash: #f8f9fb; --accent: #3538cd; --drift: #e8590c;
+}
+* { box-sizing: border-box; }
+html { background: var(--wash); }
+body {
+  margin: 0; padding: 28px 36px 48px; color: var(--ink);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+    "Noto Sans", "DejaVu Sans", sans-serif;
+}
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono",
+  monospace; font-size: 12.5px; }
+header { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; margin-bottom: 4px; }
+.brand { font-weight: 800; letter-spacing: -0.02em; font-size: 15px; color: #fff;
+  background: var(--accent); border-radius: 6px; padding: 2px 9px; }
+h1 { font-size: 22px; margin: 0; letter-spacing: -0.01em; }
+h2 { font-size: 16px; margin: 34px 0 10px; }
+.sub { color: var(--muted); margin: 2px 0 20px; }
+.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 8px; }
+.card { border-radius: 10px; padding: 8px 14px 9px; width: 200px;
+  border: 1px solid rgba(16, 24, 40, 0.06); }
+.card b { font-size: 24px; line-height: 1.1; font-variant-numeric: tabular-nums; margin-right: 6px; }
+.card span { font-weight: 650; font-size: 14px; }
+.card small { display: block; font-size: 11.5px; line-height: 1.3; opacity: 0.85; margin-top: 2px;
+  overflow-wrap: anywhere; }
+.card.flag { background: var(--paper); color: var(--drift); border-color: #f6c7ab; }
+.card.flag.differ { color: var(--ink); border-color: var(--line); }
+.legend { color: var(--muted); font-size: 12.5px; margin: 10px 0 18px; display: flex;
+  flex-wrap: wrap; gap: 6px 22px; }
+.legend b { font-weight: 600; color: #475467; }
+.legend .m { margin-right: 5px; }
+.wrap { overflow: auto; max-height: 86vh; width: fit-content; max-width: 100%;
+  background: var(--paper); border: 1px solid var(--line);
+  border-radius: 12px; box-shadow: 0 1px 3px rgba(16, 24, 40, 0.06); }
+table.matrix { border-collapse: separate; border-spacing: 0; }
+.matrix th, .matrix td { border-bottom: 1px solid var(--line); }
+.matrix thead th { position: sticky; top: 0; z-index: 2; background: var(--paper);
+  vertical-align: bottom; text-align: left; padding: 12px 10px 10px; font-weight: 600;
+  border-bottom: 2px solid #d0d5dd; }
+.matrix thead th.col { min-width: 150px; max-width: 210px; font-size: 12.5px; }
+.col .torch { display: block; font-size: 13.5px; color: var(--ink); white-space: nowrap; }
+.col .dev { display: block; color: var(--muted); font-weight: 500; }
+.matrix th.entry { position: sticky; left: 0; z-index: 1; background: var(--paper);
+  text-align: left; font-weight: 400; padding: 7px 14px 7px 16px; min-width: 330px;
+  max-width: 460px; border-right: 1px solid var(--line); }
+.matrix thead th.entry { z-index: 3; color: var(--muted); font-weight: 600; }
+.entry .id { font-weight: 650; font-size: 13px; color: var(--ink); }
+.entry .pass { font-size: 10.5px; text-transform: uppercase; letter-spacing: 0.04em;
+  color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px;
+  margin-left: 6px; vertical-align: 1px; }
+.entry .api { color: var(--muted); font-size: 12px; margin-top: 1px; }
+.entry .api code { font-size: 11.5px; color: #344054; }
+tr.group th { position: sticky; left: 0; background: #f2f4f7; text-align: left;
+  padding: 9px 16px; font-size: 13px; letter-spacing: 0.02em; border-bottom: 1px solid var(--line); }
+tr.group th span { color: var(--muted); font-weight: 400; margin-left: 8px; }
+td.c { text-align: center; padding: 4px 6px; }
+td.c .s { display: inline-block; min-width: 92px; padding: 5px 8px; border-radius: 7px;
+  font-weight: 600; font-size: 12.5px; letter-spacing: 0.01em; cursor: help; }
+td.c.d .s { box-shadow: inset 0 0 0 2px var(--drift); }
+.m { font-style: normal; font-weight: 700; }
+.m.drift { color: var(--drift); }
+.m.differ { color: var(--ink); }
+td.c .m { margin-left: 5px; }
+td.c .k { display: block; max-width: 190px; margin: 2px auto 0; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; font-size: 10.5px; color: var(--muted); }
+td.c.none { color: var(--faint); }
+tbody tr:hover td, tbody tr:hover th.entry { background-color: #f9fafb; }
+tfoot th, tfoot td { background: var(--wash); font-size: 12.5px; padding: 5px 10px;
+  border-bottom: 1px solid var(--line); }
+tfoot th { text-align: left; font-weight: 600; position: sticky; left: 0; }
+tfoot td { text-align: center; font-variant-numeric: tabular-nums; color: #344054; }
+tfoot td.zero { color: var(--faint); }
+.dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 7px;
+  vertical-align: 0; }
+table.list { border-collapse: collapse; background: var(--paper); border: 1px solid var(--line);
+  border-radius: 10px; overflow: hidden; }
+table.list th, table.list td { text-align: left; padding: 6px 12px; border-bottom: 1px solid
+  var(--line); vertical-align: top; }
+table.list th { background: var(--wash); font-weight: 600; font-size: 12.5px; color: #344054; }
+table.list td { white-space: nowrap; }
+table.list .mono { white-space: nowrap; }
+table.list pre { margin: 0; white-space: pre-wrap; max-width: 760px; font-size: 12px; }
+p.none { color: var(--muted); }
+.envs { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 14px; }
+.env { background: var(--paper); border: 1px solid var(--line); border-radius: 12px;
+  padding: 12px 16px 10px; }
+.env h3 { font-size: 13.5px; margin: 0 0 2px; }
+.env .src { color: var(--muted); font-size: 12px; margin-bottom: 6px; word-break: break-all; }
+.env table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+.env th { text-align: left; color: var(--muted); font-weight: 500; padding: 2px 12px 2px 0;
+  white-space: nowrap; vertical-align: top; width: 1%; font-size: 11.5px; }
+.env td { padding: 2px 0; word-break: break-word; }
+.split { display: grid; grid-template-columns: max-content minmax(380px, 1fr); gap: 28px;
+  align-items: start; }
+.split aside { position: sticky; top: 16px; min-width: 0; }
+.split aside h2:first-child { margin-top: 0; }
+.split .envs { grid-template-columns: 1fr; }
+.split table.list { width: 100%; }
+.split table.list td { white-space: normal; }
+.split table.list th, .split table.list td { padding: 6px 9px; }
+footer { margin-top: 36px; color: var(--faint); font-size: 12px; }
+@media print {
+  body { padding: 0; } html { background: #fff; }
+  .wrap { overflow: visible; max-height: none; box-shadow: none; }
+  td.c .s, .card, .dot { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+def _status_css() -> str:
+    """Two rules per status, from :data:`PALETTE`: the only place status colours are named."""
+    return "\n".join(
+        f".st-{s.value} {{ background: {bg}; color: {fg}; }}\n"
+        f".dot.st-{s.value} {{ background: {dot}; }}"
+        for s, (bg, fg, dot) in PALETTE.items()
+    )
+
+
+def _e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "not measured" if value is None else ("yes" if value else "no")
+
+
+def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
+    """The cell's ``title``: what was observed, the kernel, the docs' claim and the message."""
+    lines = [
+        f"{row.id} · {column.label}",
+        f"status: {result.status.value} ({STATUS_MEANING[result.status]})",
+    ]
+    if result.kernel:
+        lines.append(f"kernel: {result.kernel}")
+    if result.expected is not None:
+        lines.append(f"docs claim: {result.expected} ({result.expected_from})")
+    elif result.expected_from:
+        lines.append(f"docs claim: none ({result.expected_from})")
+    if result.drift:
+        lines.append(f"DRIFT: observed {result.status.value}, the docs claim {result.expected}")
+    if result.status.observed:
+        lines.append(
+            f"bits repeat with the mode on: {_yes_no(result.repeatable)}; "
+            f"vary with it off: {_yes_no(result.varies_without_mode)}"
+        )
+    if result.message:
+        lines.append(f"message: {result.message}")
+    return "\n".join(lines)
+
+
+def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
+    if result is None:
+        return f'<td class="c none" title="{_e(f"{row.id}: not in this report")}">–</td>'
+    status = result.status.value
+    marks = ""
+    if result.drift:
+        marks += '<i class="m drift">◆</i>'
+    if _table.bits_differ(result):
+        marks += '<i class="m differ">≠</i>'
+    css = "c d" if result.drift else "c"
+    kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
+    return (
+        f'<td class="{css}" data-id="{_e(row.id)}" data-column="{_e(column.label)}" '
+        f'data-status="{status}" title="{_e(_tooltip(row, column, result))}">'
+        f'<span class="s st-{status}">{status}{marks}</span>{kernel}</td>'
+    )
+
+
+def _column_header(column: Column) -> str:
+    torch, _, rest = column.label.partition(" · ")
+    parts = "".join(f'<span class="dev">{_e(p)}</span>' for p in rest.split(" · ") if p)
+    return (
+        f'<th class="col" scope="col" title="{_e(column.source)}">'
+        f'<span class="torch">{_e(torch)}</span>{parts}</th>'
+    )
+
+
+def _matrix(table: Table) -> list[str]:
+    width = len(table.columns) + 1
+    out = ['<div class="wrap"><table class="matrix">', "<thead><tr>"]
+    out.append('<th class="entry" scope="col">entry</th>')
+    out += [_column_header(c) for c in table.columns]
+    out.append("</tr></thead>")
+    for group, indices in table.groups():
+        out.append(f'<tbody><tr class="group"><th colspan="{width}">{_e(group)}')
+        out.append(f"<span>{_e(GROUP_MEANING.get(group, ''))} (seed group)</span></th></tr>")
+        for i in indices:
+            row = table.rows[i]
+            out.append(
+                f'<tr id="{_e(row.id)}"><th class="entry" scope="row">'
+                f'<span class="id mono">{_e(row.id)}</span><span class="pass">{_e(row.pass_)}</span>'
+                f'<div class="api"><code>{_e(row.api)}</code> · {_e(row.condition)}</div></th>'
+            )
+            out += [_cell(row, c, r) for c, r in zip(table.columns, table.cells[i])]
+            out.append("</tr>")
+        out.append("</tbody>")
+    counts = [table.column_counts(i) for i in range(len(table.columns))]
+    out.append("<tfoot>")
+    for status in Status:
+        if not any(c[status] for c in counts):
+            continue
+        out.append(
+            f'<tr><th><span class="dot st-{status.value}"></span>{status.value}</th>'
+            + "".join(
+                f'<td class="{"zero" if not c[status] else ""}">{c[status]}</td>' for c in counts
+            )
+            + "</tr>"
+        )
+    out.append("</tfoot></table></div>")
+    return out
+
+
+def _cards(table: Table) -> list[str]:
+    """Counts per status over the whole matrix; with the colours, they are the legend."""
+    counts = table.counts()
+    out = ['<div class="cards">']
+    for status in Status:
+        if counts[status]:
+            out.append(
+                f'<div class="card st-{status.value}"><b>{counts[status]}</b>'
+                f"<span>{status.value}</span><small>{_e(STATUS_MEANING[status])}</small></div>"
+            )
+    differ = sum(
+        1
+        for cells in table.cells
+        for cell in cells
+        if cell is not None and _table.bits_differ(cell)
+    )
+    out.append(
+        f'<div class="card flag"><b>{len(table.drifts())}</b><span>◆ drift</span>'
+        "<small>observed status differs from what the docs of that torch claim</small></div>"
+    )
+    out.append(
+        f'<div class="card flag differ"><b>{differ}</b><span>≠ bits differ</span>'
+        "<small>ran under the mode, yet the bits differed across the mode-on runs</small></div>"
+    )
+    out.append("</div>")
+    absent = ", ".join(s.value for s in Status if not counts[s])
+    out.append(
+        '<div class="legend"><span><i class="m drift">◆</i>drift: the cell is outlined</span>'
+        '<span><i class="m differ">≠</i>bits differ across mode-on runs</span>'
+        "<span>– the report has no such result</span>"
+        + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
+        + "<span>hover a cell for the docs' claim and the whole message</span></div>"
+    )
+    return out
+
+
+def _rows(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    """A plain list table; cells are already HTML."""
+    out = ['<table class="list"><thead><tr>']
+    out += [f"<th>{_e(h)}</th>" for h in header]
+    out.append("</tr></thead><tbody>")
+    out += ["<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows]
+    out.append("</tbody></table>")
+    return out
+
+
+def _where(table: Table, column: Column) -> str:
+    """A column's label; on a one-report page (whose title names torch and GPU), its device."""
+    return column.label if len(table.reports) > 1 else column.device
+
+
+def _drift(table: Table) -> list[str]:
+    drifts = table.drifts()
+    out = [f"<h2>Drift ({len(drifts)})</h2>"]
+    if not drifts:
+        return out + [
+            '<p class="none">None: every observed status matches the docs of its torch.</p>'
+        ]
+    return out + _rows(
+        ("entry", "column", "docs claim", "observed", "kernel"),
+        (
+            (
+                f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>',
+                _e(_where(table, column)),
+                _e(f"{r.expected} ({r.expected_from})"),
+                f'<span class="dot st-{r.status.value}"></span>{r.status.value}',
+                f"<code>{_e(r.kernel or '–')}</code>",
+            )
+            for row, column, r in drifts
+        ),
+    )
+
+
+def _not_observed(table: Table) -> list[str]:
+    found = [
+        (row, column, cell)
+        for row, cells in zip(table.rows, table.cells)
+        for column, cell in zip(table.columns, cells)
+        if cell is not None and cell.status in _NOT_OBSERVED
+    ]
+    if not found:
+        return []
+    out = [f"<h2>Not observed ({len(found)})</h2>"]
+    return out + _rows(
+        ("entry", "column", "status", "why"),
+        (
+            (
+                f'<span class="mono">{_e(row.id)}</span>',
+                _e(_where(table, column)),
+                f'<span class="dot st-{r.status.value}"></span>{r.status.value}',
+                f"<pre>{_e(r.message)}</pre>",
+            )
+            for row, column, r in found
+        ),
+    )
+
+
+def _settings(report: Report) -> str | None:
+    s = report.settings
+    if not s:
+        return None
+    return f"repeat {s.get('repeat')}, timeout {s.get('timeout')} s, seed {s.get('seed')}"
+
+
+def _environments(table: Table, *, sources: bool) -> list[str]:
+    reports = table.reports
+    out = [f"<h2>Environment{'s' if len(reports) > 1 else ''}</h2>", '<div class="envs">']
+    for source, report in reports:
+        out.append(f'<div class="env"><h3>{_e(title(report))}</h3>')
+        if sources:
+            out.append(f'<div class="src mono">{_e(source)}</div>')
+        rows = [*environment_rows(report), ("settings", _settings(report))]
+        out.append("<table>")
+        out += [
+            f"<tr><th>{_e(label)}</th><td>{_e(value if value not in (None, '') else '–')}</td></tr>"
+            for label, value in rows
+        ]
+        out.append("</table></div>")
+    out.append("</div>")
+    return out
+
+
+def _body(table: Table, *, sources: bool) -> list[str]:
+    """The matrix, then drift, failures and environments; beside a narrow matrix, not below."""
+    details = [*_drift(table), *_not_observed(table), *_environments(table, sources=sources)]
+    if len(table.columns) > _SIDE_BY_SIDE:
+        return [*_matrix(table), *details]
+    return [
+        '<div class="split"><div>',
+        *_matrix(table),
+        "</div><aside>",
+        *details,
+        "</aside></div>",
+    ]
+
+
+def _page(heading: str, subtitle: str, table: Table, *, sources: bool) -> str:
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="detaudit {_e(__version__)}">',
+        f"<title>{_e(heading)}</title>",
+        f"<style>{_CSS}{_status_css()}\n</style></head><body>",
+        f'<header><span class="brand">detaudit</span><h1>{_e(heading)}</h1></header>',
+        f'<p class="sub">{_e(subtitle)}</p>',
+        *_cards(table),
+        *_body(table, sources=sources),
+        (
+            f"<footer>Made by detaudit {_e(__version__)}: every status comes from running the op "
+            "under torch.use_deterministic_algorithms(True). A self-contained page: no script, "
+            "no network.</footer>"
+        ),
+        "</body></html>",
+    ]
+    return "\n".join(body) + "\n"
+
+
+def render(report: Report) -> str:
+    """One report as a self-contained HTML page (``detaudit audit --format html``)."""
+    table = _table.build_table([report])
+    entries = len(table.rows)
+    subtitle = (
+        f"{entries} entries on {', '.join(report.devices)} · {report.environment.time or 'no time'}"
+    )
+    return _page(f"report: {title(report)}", subtitle, table, sources=False)
+
+
+def render_table(table: Table) -> str:
+    """Many reports' matrix as a self-contained HTML page (``detaudit table --format html``)."""
+    reports = len(table.reports)
+    subtitle = (
+        f"{len(table.rows)} entries × {len(table.columns)} columns from {reports} "
+        f"report{'s' if reports != 1 else ''}; columns sorted by torch version, then device"
+    )
+    return _page("compatibility table", subtitle, table, sources=True)

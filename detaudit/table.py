@@ -1,0 +1,178 @@
+"""One compatibility matrix over many reports: entries x (report, device). Pure; no torch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import PurePath
+
+from .catalog import GROUPS
+from .diff import RAN, results_by_key
+from .errors import UsageError
+from .render.markdown import title
+from .results import ProbeResult, Report, Status
+
+__all__ = [
+    "Column",
+    "Row",
+    "Table",
+    "bits_differ",
+    "build_table",
+    "column_label",
+    "version_key",
+]
+
+_VERSION_RE = re.compile(r"^(\d+(?:\.\d+)*)(?:\.?(dev|a|b|rc)(\d*))?")
+_PRE_RANK = {"dev": 0, "a": 1, "b": 2, "rc": 3, None: 4}  # 2.11.0.dev < 2.11.0a0 < ... < 2.11.0
+
+
+def version_key(version: str) -> tuple:
+    """Sort key for torch versions: ``2.9.1`` < ``2.10.0.dev2025`` < ``2.10.0+cu128``.
+
+    A version that does not parse sorts after every one that does, by its text.
+    """
+    match = _VERSION_RE.match(version)
+    if not match:
+        return (1, (), 0, 0, version)
+    release = tuple(int(part) for part in match.group(1).split("."))
+    release += (0,) * (3 - len(release))
+    pre_number = int(match.group(3)) if match.group(3) else 0
+    return (0, release, _PRE_RANK[match.group(2)], pre_number, version)
+
+
+def column_label(report: Report, device: str) -> str:
+    """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
+    return title(replace(report, devices=(device,), results=()))
+
+
+def bits_differ(result: ProbeResult) -> bool:
+    """It ran under deterministic mode, yet its bits differed across the mode-on runs."""
+    return result.status in RAN and result.repeatable is False
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One (report, device): a column of the matrix."""
+
+    label: str
+    device: str
+    report: Report
+    source: str
+
+    @property
+    def torch(self) -> str:
+        return self.report.environment.torch
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One catalogue entry: a row of the matrix."""
+
+    id: str
+    api: str
+    group: str
+    condition: str
+    pass_: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The matrix: ``cells[row][column]`` is that result, or None where the report lacks it."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    cells: tuple[tuple[ProbeResult | None, ...], ...]
+
+    def groups(self) -> list[tuple[str, list[int]]]:
+        """(seed group, row indices), converted first, then raises, then any other group."""
+        names = [g for g in GROUPS if any(r.group == g for r in self.rows)]
+        names += sorted({r.group for r in self.rows} - set(GROUPS))
+        return [(g, [i for i, r in enumerate(self.rows) if r.group == g]) for g in names]
+
+    def column_counts(self, column: int) -> dict[Status, int]:
+        """How many cells of one column have each status (zeros included)."""
+        statuses = [row[column].status for row in self.cells if row[column] is not None]
+        return {status: statuses.count(status) for status in Status}
+
+    def counts(self) -> dict[Status, int]:
+        """How many cells of the whole matrix have each status (zeros included)."""
+        per_column = [self.column_counts(c) for c in range(len(self.columns))]
+        return {status: sum(counts[status] for counts in per_column) for status in Status}
+
+    def drifts(self) -> list[tuple[Row, Column, ProbeResult]]:
+        """Every cell whose observed status differs from the docs of its torch."""
+        return [
+            (row, column, cell)
+            for row, cells in zip(self.rows, self.cells)
+            for column, cell in zip(self.columns, cells)
+            if cell is not None and cell.drift
+        ]
+
+    @property
+    def reports(self) -> list[tuple[str, Report]]:
+        """(source, report) once per report, in column order."""
+        seen: dict[int, tuple[str, Report]] = {}
+        for column in self.columns:
+            seen.setdefault(id(column.report), (column.source, column.report))
+        return list(seen.values())
+
+
+def _sort_key(column: Column) -> tuple:
+    env = column.report.environment
+    return (version_key(env.torch), column.device, env.gpu or "", env.hostname, env.time)
+
+
+def _unique_labels(columns: list[Column]) -> list[Column]:
+    """Tell equal labels apart by the host, else the file name, else a number."""
+    extras = (lambda c: c.report.environment.hostname, lambda c: PurePath(c.source).name)
+    labels = [c.label for c in columns]
+    for label in dict.fromkeys(labels):
+        members = [i for i, other in enumerate(labels) if other == label]
+        if len(members) < 2:
+            continue
+        for extra in extras:
+            values = [extra(columns[i]) for i in members]
+            if all(values) and len(set(values)) == len(values):
+                break
+        else:
+            values = [f"#{n}" for n in range(1, len(members) + 1)]
+        for i, value in zip(members, values):
+            columns[i] = replace(columns[i], label=f"{label} · {value}")
+    return columns
+
+
+def build_table(reports: Sequence[Report], sources: Sequence[str] | None = None) -> Table:
+    """The matrix of ``reports``: one column per (report, device), sorted by torch then device.
+
+    Rows are the entries of every report, grouped as the seed groups them
+    (converted, raises), in the order of the report with the most results,
+    then of the others.
+    """
+    if not reports:
+        raise UsageError("a table needs at least one report")
+    sources = (
+        list(sources) if sources is not None else [f"report {i + 1}" for i in range(len(reports))]
+    )
+    if len(sources) != len(reports):
+        raise ValueError("one source per report")
+    columns = [
+        Column(column_label(report, device), device, report, source)
+        for report, source in zip(reports, sources)
+        for device in report.devices
+    ]
+    columns = _unique_labels(sorted(columns, key=_sort_key))
+    keyed = {id(r): results_by_key(r, s) for r, s in zip(reports, sources)}
+    rows: dict[str, Row] = {}
+    # Entries in the order of the fullest report (the catalogue's, for a full audit),
+    # then whatever only the others have.
+    for report in sorted(reports, key=lambda r: -len(r.results)):
+        for r in report.results:
+            rows.setdefault(r.id, Row(r.id, r.api, r.group, r.condition, r.pass_))
+    rank = {group: i for i, group in enumerate(GROUPS)}
+    # A stable sort: the seed's groups first, in report order within a group.
+    ordered = sorted(rows.values(), key=lambda r: (rank.get(r.group, len(rank)), r.group))
+    cells = tuple(
+        tuple(keyed[id(c.report)].get((row.id, c.device)) for c in columns) for row in ordered
+    )
+    return Table(tuple(columns), tuple(ordered), cells)
