@@ -113,6 +113,7 @@ class Discovery:
     errors: int  # runs that failed with an exception other than an alert
     alerting: tuple[OpAlerts, ...]
     failures: tuple[tuple[str, str], ...] = ()  # (op id, why): crashed, timed out, no samples
+    errored: tuple[tuple[str, int, str], ...] = ()  # (op id, runs that failed, first message)
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,6 +134,9 @@ class Discovery:
             "alerting": [op.to_dict() for op in self.alerting],
             "uncovered": [op.id for op in self.uncovered],
             "failures": [{"op": op, "why": why} for op, why in self.failures],
+            "errored": [
+                {"op": op, "runs": runs, "first": first} for op, runs, first in self.errored
+            ],
             "settings": dict(self.settings),
         }
 
@@ -257,7 +261,7 @@ def discover(
             if progress is not None:
                 progress(answer["id"], len(answers), len(requests))
 
-    alerting, failures = [], []
+    alerting, failures, errored = [], [], []
     totals = {"samples": 0, "backward": 0, "errors": 0}
     for request in requests:
         op, answer = request["id"], answers[request["id"]]
@@ -268,6 +272,8 @@ def discover(
             totals[key] += answer.get(key, 0)
         if "skip" in answer:
             failures.append((op, answer["skip"]))
+        if answer.get("errors"):
+            errored.append((op, answer["errors"], answer.get("error", "")))
         if answer["alerts"]:
             alerting.append(_op_alerts(catalog, op, answer, device))
     return Discovery(
@@ -277,6 +283,7 @@ def discover(
         ops=len(requests),
         alerting=tuple(alerting),
         failures=tuple(failures),
+        errored=tuple(errored),
         settings={"ops": list(ops), "samples": samples, "seed": seed, "timeout": timeout},
         **totals,
     )
@@ -322,9 +329,11 @@ def render_text(found: Discovery) -> str:
         out += ["", f"not swept ({len(found.failures)}):"]
         out += [f"  {op}: {why}" for op, why in found.failures]
     uncovered = found.uncovered
+    errored = ", ".join(f"{op} ({runs})" for op, runs, _ in found.errored)
     out += [
         "",
-        f"{found.errors} runs failed with other errors (not alerts)",
+        f"{found.errors} runs failed with other errors, not alerts"
+        + (f", in {len(found.errored)} ops: {errored}" if errored else ""),
         f"not covered by the catalogue: {', '.join(op.id for op in uncovered)}"
         if uncovered
         else "every alerting op is covered by the catalogue",

@@ -83,9 +83,15 @@ def _differentiable(op: Any, dtype: Any) -> bool:
 
 
 def _samples(op: Any, device: Any, dtype: Any, limit: int | None, seed: int) -> list[Any]:
-    """The first ``limit`` samples (all if None), made right after seeding with the mode off."""
+    """The first ``limit`` samples (all if None), made right after seeding with the mode off.
+
+    They come from the op's ``sample_inputs_func``, which ``OpInfo.sample_inputs``
+    wraps for PyTorch's test suite: the wrapper reseeds every RNG before each
+    sample and walks the call stack (``inspect.stack``) looking for a test
+    case, which made a CPU sweep several times slower.
+    """
     _seed(seed)
-    made = op.sample_inputs(device, dtype, requires_grad=_differentiable(op, dtype))
+    made = op.sample_inputs_func(op, device, dtype, _differentiable(op, dtype))
     return list(itertools.islice(made, limit))
 
 
@@ -181,8 +187,12 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
         return answer
     answer["dtype"] = str(dtype).replace("torch.", "")
     alerts: dict[tuple[str, str, str], dict[str, Any]] = {}
-    saved = torchstate.snapshot()
+    saved, threads = torchstate.snapshot(), torch.get_num_threads()
     try:
+        # One thread: ATen raises its alerts before a kernel runs, whatever the thread
+        # count; OpInfo's samples are too small to gain from threads; and on a busy
+        # machine OpenMP's waiting threads made a CPU sweep several times slower.
+        torch.set_num_threads(1)
         torchstate.set_deterministic_algorithms(False, False)
         try:
             samples = _samples(op, device, dtype, request.get("samples"), int(request["seed"]))
@@ -195,9 +205,10 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
             if _differentiable(op, dtype):
                 try:
                     backward = _gradients(op, sample)
-                except Exception:  # noqa: BLE001 - the forward alone fails with the mode off
+                except Exception as exc:  # noqa: BLE001 - the forward fails with the mode off
                     backward = None
                     answer["errors"] += 1
+                    answer.setdefault("error", _short(f"{type(exc).__name__}: {exc}"))
                 if backward is not None:
                     answer["backward"] += 1
                     outcomes.append(("backward", _observe(backward)))
@@ -219,6 +230,7 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
                     }
                 alerts[key]["count"] += 1
     finally:
+        torch.set_num_threads(threads)
         torchstate.restore(saved)
     answer["alerts"] = list(alerts.values())
     answer["seconds"] = time.perf_counter() - started
