@@ -16,7 +16,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "CatalogError",
+    "Cost",
     "DetauditError",
+    "Discovery",
     "Entry",
     "Environment",
     "EnvironmentUnsupported",
@@ -29,7 +31,9 @@ __all__ = [
     "WorkerError",
     "__version__",
     "audit",
+    "check_docs",
     "load_catalog",
+    "parse_docstring",
 ]
 
 _WHERE = {
@@ -43,6 +47,10 @@ _WHERE = {
     "Observation": "results",
     "Status": "results",
     "SCHEMA_VERSION": "results",
+    "Cost": "results",
+    "Discovery": "discover",
+    "check_docs": "docscheck",
+    "parse_docstring": "docstring",
     "DetauditError": "errors",
     "CatalogError": "errors",
     "UsageError": "errors",
