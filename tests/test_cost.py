@@ -154,3 +154,13 @@ def test_cli_cost_flag(tmp_path):
     (js,) = tmp_path.glob("*.json")
     (entry,) = json.loads(js.read_text())["results"]
     assert entry["cost"]["runs"] == 2
+
+
+@pytest.mark.cuda
+def test_cost_on_cuda():
+    report = audit(device="cuda", only=["index-add", "index-copy", "histc"], repeat=1, cost=3)
+    by_id = {r.id: r for r in report.results if r.device == "cuda"}
+    for entry_id in ("index-add", "index-copy"):
+        cost = by_id[entry_id].cost
+        assert cost is not None and cost.runs == 3 and cost.off > 0 and cost.on > 0, entry_id
+    assert by_id["histc"].status is Status.RAISES and by_id["histc"].cost is None

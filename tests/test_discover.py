@@ -219,3 +219,15 @@ def test_emit_catalog_gives_unique_ids_per_kernel(tmp_path):
     compile(files[tmp_path / "my_ops_probes.py"], "my_ops_probes.py", "exec")
     nothing = Discovery("2.13.0", "cpu", 1.0, 1, 3, 0, 0, ())
     assert emit_catalog(nothing, tmp_path / "x.yaml") == {}
+
+
+@pytest.mark.cuda
+def test_cuda_sweep_finds_documented_alerts():
+    from detaudit.discover import discover
+
+    found = discover(device="cuda", ops=["histc", "nn.functional.avg_pool3d"], samples=8)
+    assert found.device == "cuda"
+    kernels = {(op.name, a.pass_): a for op in found.alerting for a in op.alerts}
+    assert "histc" in kernels[("histc", "forward")].kernel
+    assert "avg_pool3d_backward" in kernels[("nn.functional.avg_pool3d", "backward")].kernel
+    assert not found.uncovered, [op.id for op in found.uncovered]
