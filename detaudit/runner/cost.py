@@ -51,7 +51,7 @@ def measure(
                         torch.cuda.synchronize(device)
                     if round_ >= warmup:
                         times[mode].append(time.perf_counter() - start)
-    except Exception as exc:  # noqa: BLE001 - a failed timing is an outcome
+    except Exception as exc:  # noqa: BLE001 - a failed timing gives no cost, not a failed entry
         return {"error": _short(f"{type(exc).__name__}: {exc}")}
     finally:
         torchstate.restore(saved)
