@@ -32,12 +32,15 @@ def audit(
     seed: int = 0,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
+    cost: int | None = None,
 ) -> Report:
     """Run every catalogued op on every requested device under deterministic mode.
 
     Every status comes from running the probe in a worker process; this
     process never imports torch, so its own torch flags are untouched.
     ``progress(result, done, total)`` is called as each result arrives.
+    ``cost=K`` also times each entry that runs under deterministic mode, K
+    runs with the mode off and K with it on (``ProbeResult.cost``).
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
@@ -53,6 +56,8 @@ def audit(
         raise UsageError(f"--timeout must be positive, got {timeout}")
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if cost is not None and cost < 1:
+        raise UsageError(f"--cost must be at least 1 run, got {cost}")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     # Workers start first: they import torch (seconds) while this process
@@ -65,7 +70,7 @@ def audit(
         hello = pool.wait_ready()
         devices = resolve_devices(device, bool(hello.get("cuda_available")))
         torch_version = hello["torch"]
-        tasks = plan(catalog, devices, repeat=repeat, seed=seed)
+        tasks = plan(catalog, devices, repeat=repeat, seed=seed, cost=cost)
         answer = pool.request({"type": "environment", "cuda": "cuda" in devices})
         if "environment" not in answer:
             _fingerprint_failed(answer)
@@ -97,6 +102,8 @@ def audit(
         "builtin": builtin,
         "jobs": jobs,
     }
+    if cost:
+        settings["cost_runs"] = cost
     return Report(environment=environment, results=ordered, devices=devices, settings=settings)
 
 

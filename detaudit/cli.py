@@ -156,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"report formats, comma-separated, from {','.join(RENDERERS)} (default json,md)",
     )
     audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
+    audit.add_argument(
+        "--cost",
+        nargs="?",
+        type=_positive_int,
+        const=5,
+        default=None,
+        metavar="K",
+        help="also time each entry that runs in deterministic mode, K runs with the mode "
+        "off and K on (default K 5), and report the slowdown",
+    )
 
     catalog = commands.add_parser("catalog", help="list or validate catalogue files")
     catalog_commands = catalog.add_subparsers(
@@ -168,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", metavar="PATH")
     _add_env_parser(commands)
     _add_compare_parsers(commands)
+    _add_check_docs_parser(catalog_commands)
+    _add_discover_parser(commands)
     return parser
 
 
@@ -224,6 +236,76 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     table.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
+def _add_discover_parser(commands) -> None:
+    discover = commands.add_parser(
+        "discover",
+        help="sweep PyTorch's OpInfo ops under deterministic mode and list those that alert",
+        description="Run every op of PyTorch's OpInfo database with its own sample inputs, "
+        "forward and backward, under deterministic mode in isolated workers; list the ops "
+        "that raise or warn, with the kernel, and mark those the catalogue does not cover "
+        "(exit 1 if any). Needs the 'expecttest' package: pip install 'detaudit[discover]'.",
+    )
+    discover.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    discover.add_argument(
+        "--op",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sweep only this OpInfo op, by name (every variant) or name.variant (repeatable)",
+    )
+    discover.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="run at most N samples of each op (default: all)",
+    )
+    _add_catalog_options(discover)
+    discover.add_argument(
+        "--emit-yaml",
+        metavar="PATH",
+        default=None,
+        help="write catalogue entries for the uncovered alerts to PATH, and their probes "
+        "to <stem>_probes.py beside it",
+    )
+    discover.add_argument("--format", choices=("text", "json"), default="text")
+    discover.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds one op may run before its worker is killed (default 60)",
+    )
+    discover.add_argument("--jobs", type=_positive_int, default=1, metavar="N")
+    discover.add_argument("--seed", type=int, default=0, help="RNG seed set before each op")
+    discover.add_argument("--python", metavar="PATH", default=None)
+
+
+def _add_check_docs_parser(catalog_commands) -> None:
+    check = catalog_commands.add_parser(
+        "check-docs",
+        help="compare torch's use_deterministic_algorithms docstring with the catalogue "
+        "(exit 1 if they disagree)",
+        description="Parse the installed torch's use_deterministic_algorithms docstring into "
+        "its two lists and compare them with the catalogue's claims for that release: items "
+        "the catalogue lacks, entries the docs no longer list, and groups that differ.",
+    )
+    _add_catalog_options(check)
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--docstring",
+        metavar="FILE",
+        default=None,
+        help="check this docstring text instead of the installed torch's (needs --torch-version)",
+    )
+    check.add_argument(
+        "--torch-version",
+        metavar="VERSION",
+        default=None,
+        help="the torch release the --docstring FILE documents, e.g. 2.0.0",
+    )
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -267,6 +349,7 @@ def _run_audit(args: argparse.Namespace) -> int:
             python=args.python,
             seed=args.seed,
             progress=progress_cb,
+            cost=args.cost,
         )
     finally:
         finish()
@@ -362,11 +445,27 @@ def _summary(console, report) -> None:
         console.print(table)
     else:
         console.print("no drift: every observed status matches the docs of this torch")
+    _cost_summary(console, report)
+
+
+def _cost_summary(console, report, shown: int = 5) -> None:
+    """The slowest deterministic entries, when the audit timed them (``--cost``)."""
+    from .render.markdown import cost_reading
+
+    timed = sorted((r for r in report.results if r.cost), key=lambda r: -r.cost.ratio)
+    if timed:
+        console.print(
+            f"cost of determinism, slowest first ({len(timed)} timed; all in the report):"
+        )
+        for result in timed[:shown]:
+            console.print(f"  {cost_reading(result)}")
 
 
 def _run_catalog(args: argparse.Namespace) -> int:
     from .catalog import load_catalog
 
+    if args.catalog_command == "check-docs":
+        return _run_check_docs(args)
     if args.catalog_command == "validate":
         catalog = load_catalog(args.paths, builtin=False)
         print(f"ok: {len(catalog)} entries in {len(catalog.files)} file(s)")
@@ -478,6 +577,80 @@ def _run_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_discover(args: argparse.Namespace) -> int:
+    from .atomic import write_text_atomic
+    from .discover import discover, emit_catalog, render_json, render_text
+
+    emit = Path(args.emit_yaml) if args.emit_yaml else None
+    if emit is not None and not emit.parent.is_dir():
+        raise UsageError(f"--emit-yaml {args.emit_yaml}: folder {emit.parent} does not exist")
+    err = _console(stderr=True)
+    status = (
+        err.status("discover: starting a worker and importing OpInfo") if err.is_terminal else None
+    )
+    if status is not None:
+        status.start()
+
+    def progress(op: str, done: int, total: int) -> None:
+        if status is not None:
+            status.update(f"discover: {done}/{total} ops ({op})")
+
+    try:
+        found = discover(
+            device=args.device,
+            ops=args.op,
+            samples=args.samples,
+            catalogs=args.catalog,
+            builtin=not args.no_builtin,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            python=args.python,
+            seed=args.seed,
+            progress=progress,
+        )
+    finally:
+        if status is not None:
+            status.stop()
+    sys.stdout.write(render_json(found) if args.format == "json" else render_text(found))
+    if emit is not None:
+        files = emit_catalog(found, emit)
+        for path, text in files.items():
+            print(f"wrote {write_text_atomic(path, text)}", file=sys.stderr)
+        if not files:
+            print(f"--emit-yaml: nothing to write to {emit}: no uncovered alert", file=sys.stderr)
+    return EXIT_FINDINGS if found.uncovered else EXIT_OK
+
+
+def _run_check_docs(args: argparse.Namespace) -> int:
+    from .catalog import load_catalog, parse_version
+    from .docscheck import check_docs, render_json, render_text
+    from .docstring import installed_docstring, parse_docstring
+
+    if args.docstring is None:
+        if args.torch_version is not None:
+            raise UsageError("--torch-version goes with --docstring FILE")
+        version, text, source = installed_docstring()
+    else:
+        if args.torch_version is None:
+            raise UsageError(
+                "--docstring FILE needs --torch-version VERSION (the release it documents)"
+            )
+        version, source = args.torch_version, args.docstring
+        try:
+            text = Path(args.docstring).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--docstring {args.docstring}: {exc.strerror or exc}") from None
+    try:
+        parse_version(version)
+    except ValueError:
+        raise UsageError(f"--torch-version {version!r}: expected a version like 2.13.0") from None
+    catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
+    check = check_docs(catalog, parse_docstring(text), version, source)
+    render = render_json if args.format == "json" else render_text
+    sys.stdout.write(render(check))
+    return EXIT_OK if check.ok else EXIT_FINDINGS
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
@@ -491,6 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "env": _run_env,
         "diff": _run_diff,
         "table": _run_table,
+        "discover": _run_discover,
     }
     try:
         return handlers[args.command](args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import statistics
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -10,7 +11,15 @@ from typing import Any
 
 from .errors import ReportError
 
-__all__ = ["SCHEMA_VERSION", "Environment", "Observation", "ProbeResult", "Report", "Status"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Cost",
+    "Environment",
+    "Observation",
+    "ProbeResult",
+    "Report",
+    "Status",
+]
 
 #: Bump on any incompatible change of the JSON report; readers refuse newer ones.
 SCHEMA_VERSION = 1
@@ -78,6 +87,62 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class Cost:
+    """What deterministic mode costs one probe: seconds per run with the mode off and on.
+
+    ``off`` and ``on`` are medians of ``runs`` timed runs each. The spread of
+    each is its interquartile range (``*_q1`` to ``*_q3``): when the two ranges
+    overlap, the ratio is within timing noise (:attr:`within_noise`) and is not
+    a finding. The quartiles are inclusive, so with 5 runs they are the 2nd and
+    4th fastest: one outlier on either side does not widen the range.
+    """
+
+    off: float
+    on: float
+    ratio: float  # on / off
+    off_q1: float
+    off_q3: float
+    on_q1: float
+    on_q3: float
+    runs: int
+
+    @classmethod
+    def from_samples(cls, off: list[float], on: list[float]) -> Cost:
+        """Summarise the timed runs (seconds) a worker reported."""
+
+        def quartiles(values: list[float]) -> tuple[float, float, float]:
+            if len(values) < 2:
+                return values[0], values[0], values[0]
+            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+            return q1, median, q3
+
+        off_q1, off_median, off_q3 = quartiles(off)
+        on_q1, on_median, on_q3 = quartiles(on)
+        return cls(
+            off=off_median,
+            on=on_median,
+            ratio=on_median / off_median if off_median > 0 else float("inf"),
+            off_q1=off_q1,
+            off_q3=off_q3,
+            on_q1=on_q1,
+            on_q3=on_q3,
+            runs=min(len(off), len(on)),
+        )
+
+    @property
+    def within_noise(self) -> bool:
+        """True when the off and on interquartile ranges overlap."""
+        return max(self.off_q1, self.on_q1) <= min(self.off_q3, self.on_q3)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cost:
+        return _from_mapping(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
     """The classified result for one (entry, device)."""
 
@@ -101,6 +166,7 @@ class ProbeResult:
     runs_mode_on: int = 0
     runs_mode_off: int = 0
     stderr: str | None = None
+    cost: Cost | None = None  # only with ``audit --cost``, for entries that ran
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -108,6 +174,10 @@ class ProbeResult:
         data["status"] = self.status.value
         data["strict"] = self.strict.to_dict() if self.strict else None
         data["warn_only"] = self.warn_only.to_dict() if self.warn_only else None
+        if self.cost is None:
+            del data["cost"]  # optional: reports without --cost keep their old shape
+        else:
+            data["cost"] = self.cost.to_dict()
         return data
 
     @classmethod
@@ -118,6 +188,8 @@ class ProbeResult:
         for key in ("strict", "warn_only"):
             if data.get(key) is not None:
                 data[key] = Observation.from_dict(data[key])
+        if data.get("cost") is not None:
+            data["cost"] = Cost.from_dict(data["cost"])
         return _from_mapping(cls, data)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..catalog import GROUPS
-from ..results import STATUS_MEANING, ProbeResult, Report, Status
+from ..results import STATUS_MEANING, Cost, ProbeResult, Report, Status
 
-__all__ = ["environment_rows", "render", "title"]
+__all__ = ["cost_reading", "cost_verdict", "duration", "environment_rows", "render", "title"]
 
 
 def _cell(value: object) -> str:
@@ -65,6 +65,73 @@ def _expected(result: ProbeResult) -> str:
 
 def _status(result: ProbeResult) -> str:
     return f"**{result.status.value}** (drift)" if result.drift else result.status.value
+
+
+def duration(seconds: float) -> str:
+    """``0.000123`` -> ``123 µs``, ``0.0123`` -> ``12.3 ms``, ``1.5`` -> ``1.50 s``."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.2f} s"
+
+
+def cost_verdict(cost: Cost) -> str:
+    """``6.1x slower deterministic``, ``1.3x faster deterministic`` or ``1.05x, within noise``."""
+    if cost.within_noise:
+        return f"{_times(cost.ratio)}, within noise"
+    if cost.ratio >= 1:
+        return f"{_times(cost.ratio)} slower deterministic"
+    return f"{_times(1 / cost.ratio)} faster deterministic"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}x" if ratio >= 2 else f"{ratio:.2f}x"
+
+
+def cost_reading(result: ProbeResult) -> str:
+    """``index-add on cuda: 6.1x slower deterministic``."""
+    return f"{result.id} on {result.device}: {cost_verdict(result.cost)}"
+
+
+def _cost_section(report: Report) -> list[str]:
+    """The timed entries, slowest deterministic first; nothing without ``audit --cost``."""
+    timed = sorted(
+        (r for r in report.results if r.cost is not None),
+        key=lambda r: (-r.cost.ratio, r.id, r.device),
+    )
+    if not timed:
+        return []
+    out = [
+        f"## Cost of determinism ({len(timed)})",
+        "",
+        (
+            "Each entry that ran under deterministic mode, timed with the mode off and on "
+            f"({timed[0].cost.runs} runs of each, alternating, after a warm-up; CUDA "
+            "synchronised). The whole probe is timed, building its inputs included, so a ratio "
+            "understates the op's own slowdown. The ranges are interquartile: where the off and "
+            "on ranges overlap, the ratio is within timing noise."
+        ),
+        "",
+    ]
+    out += _table(
+        ("id", "api", "device", "off", "on", "ratio", "off IQR", "on IQR", "reading"),
+        (
+            (
+                r.id,
+                f"`{r.api}`",
+                r.device,
+                duration(r.cost.off),
+                duration(r.cost.on),
+                _times(r.cost.ratio),
+                f"{duration(r.cost.off_q1)}–{duration(r.cost.off_q3)}",
+                f"{duration(r.cost.on_q1)}–{duration(r.cost.on_q3)}",
+                cost_verdict(r.cost),
+            )
+            for r in timed
+        ),
+    )
+    return [*out, ""]
 
 
 def render(report: Report) -> str:
@@ -155,6 +222,7 @@ def render(report: Report) -> str:
             ),
         )
         out.append("")
+    out += _cost_section(report)
     problems = [
         r
         for r in report.results

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..catalog import Entry
-from ..results import Observation, ProbeResult, Status
+from ..results import Cost, Observation, ProbeResult, Status
 
 __all__ = ["classify", "drift_of"]
 
@@ -76,6 +76,8 @@ def classify(
         status = Status.CONVERTS if device in entry.devices else Status.OK
     on, off = list(raw.get("digests_on", ())), list(raw.get("digests_off", ()))
     off_same = _same(off)
+    timed = raw.get("cost") or {}
+    cost = Cost.from_samples(timed["off"], timed["on"]) if timed.get("off") else None
     return ProbeResult(
         status=status,
         drift=drift_of(status, expected),
@@ -87,5 +89,6 @@ def classify(
         warn_only=warn_only,
         runs_mode_on=len(on),
         runs_mode_off=len(off),
+        cost=cost,
         **common,
     )

@@ -33,9 +33,14 @@ def resolve_devices(requested: str, cuda_available: bool) -> tuple[str, ...]:
     raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
 
 
-def task_for(entry: Entry, device: str, *, repeat: int, seed: int) -> dict[str, Any]:
-    """The request a worker needs to run ``entry`` on ``device``: primitives only."""
-    return {
+def task_for(
+    entry: Entry, device: str, *, repeat: int, seed: int, cost: int | None = None
+) -> dict[str, Any]:
+    """The request a worker needs to run ``entry`` on ``device``: primitives only.
+
+    ``cost``: also time the probe with the mode off and on, ``cost`` runs each.
+    """
+    task = {
         "type": "run",
         "id": entry.id,
         "probe": entry.probe,
@@ -44,12 +49,22 @@ def task_for(entry: Entry, device: str, *, repeat: int, seed: int) -> dict[str, 
         "repeat": repeat,
         "seed": seed,
     }
+    if cost:
+        task["cost"] = cost
+    return task
 
 
 def plan(
-    catalog: Catalog, devices: tuple[str, ...], *, repeat: int, seed: int
+    catalog: Catalog,
+    devices: tuple[str, ...],
+    *,
+    repeat: int,
+    seed: int,
+    cost: int | None = None,
 ) -> list[dict[str, Any]]:
     """One task per (entry, device), in catalogue order, devices interleaved per entry."""
     return [
-        task_for(entry, device, repeat=repeat, seed=seed) for entry in catalog for device in devices
+        task_for(entry, device, repeat=repeat, seed=seed, cost=cost)
+        for entry in catalog
+        for device in devices
     ]

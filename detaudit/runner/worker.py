@@ -4,10 +4,12 @@ Protocol: one JSON object per line. The parent writes requests on stdin; the
 worker answers on a private copy of its original stdout, while fd 1 is pointed
 at stderr so that a probe's prints (Python or C) cannot corrupt the channel.
 
-Requests: ``{"type": "environment"}`` and ``{"type": "run", ...}`` (see
-:func:`run_task`). The worker greets with ``{"type": "hello", ...}`` once torch
-is imported. It may run under another interpreter than detaudit's, so it uses
-only the standard library, torch and numpy, and syntax that Python 3.9 runs.
+Requests: ``{"type": "environment"}``, ``{"type": "run", ...}`` (see
+:func:`run_task`) and, for ``detaudit discover``, ``opinfo-list`` and
+``opinfo-sweep`` (see :mod:`detaudit.opinfo`). The worker greets with
+``{"type": "hello", ...}`` once torch is imported. It may run under another
+interpreter than detaudit's, so it uses only the standard library, torch and
+numpy, and syntax that Python 3.9 runs.
 """
 
 from __future__ import annotations
@@ -202,7 +204,12 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         if sample is None:
             break
         off.append(sample)
-    return finish(strict=strict, warn_only=warn_only, digests_on=on, digests_off=off)
+    finish(strict=strict, warn_only=warn_only, digests_on=on, digests_off=off)
+    if task.get("cost") and strict["outcome"] == "ran":
+        from detaudit.runner.cost import measure
+
+        result["cost"] = measure(fn, device, seed, int(task["cost"]))
+    return result
 
 
 def _handle(request: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +219,10 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
         return {"type": "environment", "environment": fingerprint(bool(request.get("cuda", True)))}
     if request.get("type") == "run":
         return run_task(request)
+    if request.get("type") in ("opinfo-list", "opinfo-sweep"):
+        from detaudit import opinfo
+
+        return opinfo.handle(request)
     return {"type": "error", "message": f"unknown request {request.get('type')!r}"}
 
 

@@ -1,0 +1,410 @@
+"""Sweep PyTorch's OpInfo database under deterministic mode and find the ops that alert.
+
+The parent side of ``detaudit discover``: it plans one request per op, runs
+them in the audit's isolated workers (:class:`~detaudit.runner.pool.WorkerPool`;
+the OpInfo side is :mod:`detaudit.opinfo`), and marks each alert the
+catalogue does not cover. Coverage comes from the catalogue's data: an entry
+covers an alert on a device it lists when its API names the op (``torch.nn.
+MaxUnpool2d`` and ``nn.functional.max_unpool2d`` both give ``max_unpool2d``)
+or when the alert's kernel starts with that name (``reflection_pad1d_backward``).
+This process never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .catalog import Catalog, load_catalog
+from .errors import EnvironmentUnsupported, UsageError, WorkerError
+from .runner.pool import WorkerPool
+from .runner.spec import resolve_devices
+
+__all__ = [
+    "Alert",
+    "Discovery",
+    "OpAlerts",
+    "covering_entries",
+    "discover",
+    "emit_catalog",
+    "render_json",
+    "render_text",
+]
+
+DISCOVER_DEVICES = ("cpu", "cuda")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One kind of alert an op gave: a pass, a status and the kernel it named."""
+
+    pass_: str  # forward | backward
+    status: str  # raises | warns
+    kernel: str
+    count: int  # samples that gave it
+    first_sample: int
+    sample: str  # the first such sample, as OpInfo summarises it
+    message: str
+    covered_by: tuple[str, ...] = ()  # catalogue entry ids
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert as JSON."""
+        return {
+            "pass": self.pass_,
+            "status": self.status,
+            "kernel": self.kernel,
+            "count": self.count,
+            "first_sample": self.first_sample,
+            "sample": self.sample,
+            "message": self.message,
+            "covered_by": list(self.covered_by),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OpAlerts:
+    """An OpInfo op whose run alerted, with every alert it gave."""
+
+    id: str  # op name, plus ".variant"
+    name: str
+    variant: str
+    api: str
+    dtype: str
+    samples: int
+    alerts: tuple[Alert, ...]
+
+    @property
+    def covered(self) -> bool:
+        """True when the catalogue covers every alert of the op."""
+        return all(alert.covered_by for alert in self.alerts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The op as JSON."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "variant": self.variant,
+            "api": self.api,
+            "dtype": self.dtype,
+            "samples": self.samples,
+            "covered": self.covered,
+            "alerts": [a.to_dict() for a in self.alerts],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The outcome of one sweep."""
+
+    torch: str
+    device: str
+    seconds: float
+    ops: int  # ops swept
+    samples: int  # samples run forward
+    backward: int  # samples also run backward
+    errors: int  # runs that failed with an exception other than an alert
+    alerting: tuple[OpAlerts, ...]
+    failures: tuple[tuple[str, str], ...] = ()  # (op id, why): crashed, timed out, no samples
+    errored: tuple[tuple[str, int, str], ...] = ()  # (op id, runs that failed, first message)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uncovered(self) -> list[OpAlerts]:
+        """Alerting ops with an alert the catalogue does not cover."""
+        return [op for op in self.alerting if not op.covered]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sweep as JSON."""
+        return {
+            "torch": self.torch,
+            "device": self.device,
+            "seconds": round(self.seconds, 2),
+            "ops": self.ops,
+            "samples": self.samples,
+            "backward": self.backward,
+            "errors": self.errors,
+            "alerting": [op.to_dict() for op in self.alerting],
+            "uncovered": [op.id for op in self.uncovered],
+            "failures": [{"op": op, "why": why} for op, why in self.failures],
+            "errored": [
+                {"op": op, "runs": runs, "first": first} for op, runs, first in self.errored
+            ],
+            "settings": dict(self.settings),
+        }
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _snake(name: str) -> str:
+    """``MaxUnpool2d`` -> ``max_unpool2d``, ``NLLLoss`` -> ``nll_loss``, ``put_`` -> ``put``."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return name.lower().strip("_")
+
+
+def _key(dotted: str) -> str:
+    return _snake(dotted.rsplit(".", 1)[-1])
+
+
+def covering_entries(
+    catalog: Catalog, names: Sequence[str], kernel: str, device: str
+) -> tuple[str, ...]:
+    """Ids of the entries that cover an alert of the op called ``names`` on ``device``.
+
+    ``names`` are the op's OpInfo name and aliases. An entry covers it when it
+    lists ``device`` and its API's last part names the op, or the alert's
+    ``kernel`` is that name or starts with it and an underscore.
+    """
+    op_keys = {_key(n) for n in names}
+    kernel = kernel.strip("_")
+    found = []
+    for entry in catalog:
+        key = _key(entry.api)
+        if device in entry.devices and (
+            key in op_keys or kernel == key or kernel.startswith(key + "_")
+        ):
+            found.append(entry.id)
+    return tuple(found)
+
+
+def _op_alerts(catalog: Catalog, op: str, answer: dict[str, Any], device: str) -> OpAlerts:
+    names = [answer["name"], *answer.get("aliases", ())]
+    return OpAlerts(
+        id=op,
+        name=answer["name"],
+        variant=answer.get("variant", ""),
+        api=answer.get("api", ""),
+        dtype=answer.get("dtype", ""),
+        samples=answer.get("samples", 0),
+        alerts=tuple(
+            Alert(
+                pass_=a["pass"],
+                status=a["status"],
+                kernel=a["kernel"],
+                count=a["count"],
+                first_sample=a["first_sample"],
+                sample=a.get("sample", ""),
+                message=a.get("message", ""),
+                covered_by=covering_entries(catalog, names, a["kernel"], device),
+            )
+            for a in answer["alerts"]
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def _failure(answer: dict[str, Any]) -> str:
+    if "timeout" in answer:
+        return f"still running after {answer['timeout']:g} s; worker killed"
+    return answer.get("crashed") or answer.get("message") or "no answer"
+
+
+def discover(
+    *,
+    device: str = "cpu",
+    ops: Sequence[str] = (),
+    samples: int | None = None,
+    catalogs: Sequence[str | Path] = (),
+    builtin: bool = True,
+    timeout: float = 60.0,
+    jobs: int = 1,
+    python: str | None = None,
+    seed: int = 0,
+    catalog: Catalog | None = None,
+    progress: Progress | None = None,
+) -> Discovery:
+    """Run every OpInfo op (or those ``ops`` names) under deterministic mode in workers.
+
+    ``samples`` limits the samples per op (all by default). ``progress(op,
+    done, total)`` is called as each op finishes. Raises
+    :class:`~detaudit.errors.EnvironmentUnsupported` when the OpInfo database
+    cannot be imported (``expecttest`` missing) or CUDA is asked for and absent,
+    :class:`~detaudit.errors.UsageError` for an unknown op or bad limits.
+    """
+    if device not in DISCOVER_DEVICES:
+        raise UsageError(f"--device must be one of {', '.join(DISCOVER_DEVICES)}, got {device!r}")
+    if samples is not None and samples < 1:
+        raise UsageError(f"--samples must be at least 1, got {samples}")
+    started = time.perf_counter()
+    with WorkerPool(jobs, python=python, timeout=timeout) as pool:
+        if catalog is None:
+            catalog = load_catalog(catalogs, builtin=builtin)
+        hello = pool.wait_ready()
+        (device,) = resolve_devices(device, bool(hello.get("cuda_available")))
+        listing = pool.request({"type": "opinfo-list", "id": "opinfo-list", "ops": list(ops)})
+        if "unavailable" in listing:
+            raise EnvironmentUnsupported(f"detaudit discover: {listing['unavailable']}")
+        if "ops" not in listing:
+            raise WorkerError(f"listing the OpInfo database failed: {_failure(listing)}")
+        if listing["unknown"]:
+            raise UsageError(
+                f"--op: no OpInfo op {', '.join(map(repr, listing['unknown']))} in torch "
+                f"{hello['torch']} (names as in op_db, e.g. put, nn.functional.max_unpool2d)"
+            )
+        requests = [
+            {"type": "opinfo-sweep", "id": op, "device": device, "samples": samples, "seed": seed}
+            for op in listing["ops"]
+        ]
+        answers: dict[str, dict[str, Any]] = {}
+        for answer in pool.run(requests):
+            answers[answer["id"]] = answer
+            if progress is not None:
+                progress(answer["id"], len(answers), len(requests))
+
+    alerting, failures, errored = [], [], []
+    totals = {"samples": 0, "backward": 0, "errors": 0}
+    for request in requests:
+        op, answer = request["id"], answers[request["id"]]
+        if answer.get("type") != "opinfo":
+            failures.append((op, _failure(answer)))
+            continue
+        for key in totals:
+            totals[key] += answer.get(key, 0)
+        if "skip" in answer:
+            failures.append((op, answer["skip"]))
+        if answer.get("errors"):
+            errored.append((op, answer["errors"], answer.get("error", "")))
+        if answer["alerts"]:
+            alerting.append(_op_alerts(catalog, op, answer, device))
+    return Discovery(
+        torch=hello["torch"],
+        device=device,
+        seconds=time.perf_counter() - started,
+        ops=len(requests),
+        alerting=tuple(alerting),
+        failures=tuple(failures),
+        errored=tuple(errored),
+        settings={"ops": list(ops), "samples": samples, "seed": seed, "timeout": timeout},
+        **totals,
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def render_text(found: Discovery) -> str:
+    """A plain-text account: what ran, each alert with its kernel and coverage, the gaps."""
+    limit = (
+        f" (at most {found.settings['samples']} per op)" if found.settings.get("samples") else ""
+    )
+    out = [
+        (
+            f"torch {found.torch} on {found.device}: {found.ops} OpInfo ops, {found.samples} samples"
+            f"{limit} forward, {found.backward} of them also backward, in {found.seconds:.1f} s"
+        ),
+        "",
+    ]
+    rows = [("op", "pass", "status", "kernel", "samples", "catalogue")]
+    for op in found.alerting:
+        for a in op.alerts:
+            rows.append(
+                (
+                    op.id,
+                    a.pass_,
+                    a.status,
+                    a.kernel,
+                    f"{a.count}/{op.samples}",
+                    ", ".join(a.covered_by) or "NOT COVERED",
+                )
+            )
+    if found.alerting:
+        out.append(f"ops that alert under deterministic mode ({len(found.alerting)}):")
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        out += [
+            "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows
+        ]
+    else:
+        out.append("no op alerted under deterministic mode")
+    if found.failures:
+        out += ["", f"not swept ({len(found.failures)}):"]
+        out += [f"  {op}: {why}" for op, why in found.failures]
+    uncovered = found.uncovered
+    errored = ", ".join(f"{op} ({runs})" for op, runs, _ in found.errored)
+    out += [
+        "",
+        f"{found.errors} runs failed with other errors, not alerts"
+        + (f", in {len(found.errored)} ops: {errored}" if errored else ""),
+        f"not covered by the catalogue: {', '.join(op.id for op in uncovered)}"
+        if uncovered
+        else "every alerting op is covered by the catalogue",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render_json(found: Discovery) -> str:
+    """The sweep as indented JSON."""
+    return json.dumps(found.to_dict(), indent=2) + "\n"
+
+
+def _identifier(text: str) -> str:
+    name = re.sub(r"\W+", "_", text).strip("_").lower()
+    return name if name and not name[0].isdigit() else f"m_{name}"
+
+
+def emit_catalog(found: Discovery, yaml_path: str | Path) -> dict[Path, str]:
+    """Catalogue entries for the uncovered alerts: ``{path: text}`` for the YAML and its probes.
+
+    One ``raises`` entry per (op, pass, kernel) not covered, probed by one small
+    function in ``<stem>_probes.py`` beside the YAML that runs the alerting
+    OpInfo sample through :func:`detaudit.opinfo.sample_probe`. Empty when
+    every alert is covered.
+    """
+    yaml_path = Path(yaml_path)
+    module = f"{_identifier(yaml_path.stem)}_probes"
+    entries, functions = [], []
+    for op in found.uncovered:
+        for a in op.alerts:
+            if a.covered_by:
+                continue
+            entry_id = f"opinfo.{op.id}.{a.pass_}".lower()
+            if any(e["id"] == entry_id for e in entries):  # one pass, several kernels
+                entry_id = f"{entry_id}.{a.kernel}".lower()
+            entry_id = re.sub(r"[^a-z0-9._-]+", "-", entry_id)
+            function = _identifier(entry_id.removeprefix("opinfo."))
+            how = "raised" if a.status == "raises" else "warned (in strict mode)"
+            entries.append(
+                {
+                    "id": entry_id,
+                    "api": op.api,
+                    "condition": f"OpInfo sample {a.first_sample} ({op.dtype}): {a.sample}",
+                    "devices": [found.device],
+                    "pass": a.pass_,
+                    "probe": f"{module}:{function}",
+                    "source": f"detaudit discover on torch {found.torch} ({found.device})",
+                    "notes": (
+                        f"{how} {a.kernel} in {a.count} of {op.samples} OpInfo samples; "
+                        "written by detaudit discover: review the condition before keeping it"
+                    ),
+                }
+            )
+            functions.append(
+                f"def {function}(device):\n"
+                f'    """{op.id}, OpInfo sample {a.first_sample} ({op.dtype}), {a.pass_}: '
+                f'{how} {a.kernel}."""\n'
+                f"    return sample_probe({op.id!r}, {a.first_sample}, {a.pass_!r}, "
+                f"{op.dtype!r}, device)\n"
+            )
+    if not entries:
+        return {}
+    header = (
+        f"# Written by `detaudit discover` (torch {found.torch}, {found.device}): OpInfo ops\n"
+        "# that alerted under deterministic mode and that the catalogue did not cover.\n"
+        f"# Probes: {module}.py beside this file. Check with `detaudit catalog validate`.\n"
+    )
+    body = yaml.safe_dump({"raises": entries}, sort_keys=False, width=100, allow_unicode=True)
+    probes = (
+        f'"""Probes for {yaml_path.name}, written by `detaudit discover`: '
+        'each runs one OpInfo sample."""\n\n'
+        "from detaudit.opinfo import sample_probe\n\n\n" + "\n\n".join(functions)
+    )
+    return {yaml_path: header + body, yaml_path.with_name(f"{module}.py"): probes}

@@ -1,0 +1,199 @@
+"""Parse the ``torch.use_deterministic_algorithms`` docstring into its two lists. Pure.
+
+The docstring lists the ops that "will act deterministically when ``mode=True``"
+(group ``converted``) and those that "will throw a :class:`RuntimeError`"
+(group ``raises``), one reStructuredText bullet each:
+
+    * :class:`torch.nn.Conv1d` when called on CUDA tensor
+    * :func:`torch.nn.functional.interpolate` when attempting to differentiate a CUDA tensor
+      and one of the following modes is used:
+
+      - ``linear``
+      - ``bilinear``
+
+A bullet may wrap onto continuation lines and may carry sub-bullets (the
+interpolate modes). Other bullet lists in the docstring (the cuBLAS ops of
+1.x and 2.0, Inductor's notes of 2.10+) belong to neither list. Formats seen:
+torch 1.10 to 2.14 (tests/data/docstrings holds 1.11, 2.0 and 2.13).
+
+Reading the installed torch's docstring (:func:`installed_docstring`) does not
+import torch: the function's source is read with :mod:`ast`.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import EnvironmentUnsupported
+
+__all__ = ["DocItem", "DocLists", "installed_docstring", "parse_docstring"]
+
+# "The following normally-nondeterministic operations will act deterministically when ..."
+_INTROS = (
+    ("converted", re.compile(r"following\b.*\boperations will act deterministically", re.DOTALL)),
+    ("raises", re.compile(r"following\b.*\boperations will throw", re.DOTALL)),
+)
+_BULLET = re.compile(r"^(\s*)\* (.*)$")
+_SUB_BULLET = re.compile(r"^\s*- (.*)$")
+# :class:`torch.nn.Conv1d`, :func:`torch.bmm`, :meth:`...`, or a bare `torch.x`
+_API = re.compile(r"^(?::\w+:)?`+~?([\w.]+)`+\s*(.*)$", re.DOTALL)
+_LITERAL = re.compile(r"`+([^`]*)`+")
+
+
+@dataclass(frozen=True, slots=True)
+class DocItem:
+    """One bullet of one list: an API under a condition, in plain text."""
+
+    api: str
+    condition: str
+    group: str
+    options: tuple[str, ...] = ()  # sub-bullets, e.g. interpolate's modes
+
+    def expand(self) -> tuple[DocItem, ...]:
+        """One item per sub-bullet (``"... modes is used: linear"``), or the item itself."""
+        if not self.options:
+            return (self,)
+        return tuple(
+            replace(self, condition=f"{self.condition} {option}".strip(), options=())
+            for option in self.options
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """The item as JSON."""
+        return {
+            "api": self.api,
+            "condition": self.condition,
+            "group": self.group,
+            "options": list(self.options),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DocLists:
+    """The docstring's two lists, in docstring order."""
+
+    converted: tuple[DocItem, ...]
+    raises: tuple[DocItem, ...]
+
+    @property
+    def items(self) -> tuple[DocItem, ...]:
+        """Both lists, converted first."""
+        return self.converted + self.raises
+
+    def expanded(self) -> tuple[DocItem, ...]:
+        """Both lists with every sub-bullet as its own item (one per catalogue condition)."""
+        return tuple(part for item in self.items for part in item.expand())
+
+
+def plain(text: str) -> str:
+    """Drop reStructuredText markup (roles, literals) and collapse whitespace."""
+    text = re.sub(r":\w+:(?=`)", "", text)
+    text = _LITERAL.sub(r"\1", text)
+    return " ".join(text.split())
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, last) line numbers of each run of non-blank lines."""
+    spans, start = [], None
+    for number, line in enumerate(lines):
+        if line.strip() and start is None:
+            start = number
+        elif not line.strip() and start is not None:
+            spans.append((start, number - 1))
+            start = None
+    if start is not None:
+        spans.append((start, len(lines) - 1))
+    return spans
+
+
+def _bullets(lines: list[str], start: int, floor: int) -> list[tuple[str, list[str]]]:
+    """The bullets from line ``start`` on, until a line indented at most ``floor``.
+
+    Returns (bullet text with its continuation lines, sub-bullets) pairs.
+    """
+    bullets: list[tuple[list[str], list[str]]] = []
+    bullet_indent = None
+    for line in lines[start:]:
+        if not line.strip():
+            continue
+        if _indent(line) <= floor:
+            break
+        bullet = _BULLET.match(line)
+        if bullet and (bullet_indent is None or len(bullet.group(1)) == bullet_indent):
+            bullet_indent = len(bullet.group(1))
+            bullets.append(([bullet.group(2)], []))
+            continue
+        if not bullets:
+            break  # the intro is not followed by a list
+        sub = _SUB_BULLET.match(line)
+        if sub:
+            bullets[-1][1].append(sub.group(1))
+        elif bullets[-1][1]:
+            bullets[-1][1][-1] += " " + line.strip()  # a wrapped sub-bullet
+        else:
+            bullets[-1][0].append(line.strip())
+    return [(" ".join(text), subs) for text, subs in bullets]
+
+
+def _item(text: str, subs: list[str], group: str) -> DocItem:
+    match = _API.match(text.strip())
+    if match:
+        api, rest = match.group(1), match.group(2)
+    else:  # no markup: the first word names the API
+        api, _, rest = text.strip().partition(" ")
+    return DocItem(
+        api=api.strip("`"),
+        condition=plain(rest),
+        group=group,
+        options=tuple(plain(s) for s in subs),
+    )
+
+
+def parse_docstring(text: str) -> DocLists:
+    """Parse a ``use_deterministic_algorithms`` docstring into its two lists.
+
+    A list is the bullets after the paragraph that introduces it. A docstring
+    without one of the two intros gives an empty list for it.
+    """
+    lines = text.expandtabs().splitlines()
+    found: dict[str, tuple[DocItem, ...]] = {"converted": (), "raises": ()}
+    for first, last in _paragraphs(lines):
+        paragraph = " ".join(line.strip() for line in lines[first : last + 1])
+        for group, intro in _INTROS:
+            if intro.search(paragraph) and not found[group]:
+                floor = _indent(lines[first])
+                found[group] = tuple(
+                    _item(text, subs, group) for text, subs in _bullets(lines, last + 1, floor)
+                )
+    return DocLists(converted=found["converted"], raises=found["raises"])
+
+
+def installed_docstring() -> tuple[str, str, str]:
+    """``(torch version, docstring, source file)`` of the torch this interpreter would import.
+
+    Read from ``torch/__init__.py`` with :mod:`ast`, without importing torch.
+    Raises :class:`~detaudit.errors.EnvironmentUnsupported` when torch is not
+    installed or its ``__init__.py`` defines no ``use_deterministic_algorithms``.
+    """
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        raise EnvironmentUnsupported("torch is not installed here; give --docstring FILE")
+    source = Path(spec.origin)
+    tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "use_deterministic_algorithms":
+            doc = ast.get_docstring(node, clean=False)
+            if doc:
+                return importlib.metadata.version("torch"), doc, str(source)
+    raise EnvironmentUnsupported(
+        f"{source}: no use_deterministic_algorithms docstring found; give --docstring FILE"
+    )

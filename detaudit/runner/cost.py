@@ -1,0 +1,58 @@
+"""Time a probe with deterministic mode off and on, inside a worker (opt-in: ``audit --cost``).
+
+Kept apart from the worker's hot path so that an audit without ``--cost``
+runs no line of it. Like the worker, it may run under another interpreter:
+standard library and torch only, syntax that Python 3.9 runs.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from detaudit import torchstate
+from detaudit.runner.worker import _seed, _short
+
+__all__ = ["measure"]
+
+#: Untimed runs per mode before the timed ones (first-call allocations, lazy inits).
+WARMUP = 1
+
+
+def measure(
+    fn: Callable[[Any], Any], device: Any, seed: int, runs: int, warmup: int = WARMUP
+) -> dict[str, Any]:
+    """Seconds per run of ``fn`` with the mode off and on: ``runs`` each, after ``warmup``.
+
+    The two modes alternate, and which goes first alternates too, so that a
+    change in machine load hits both; every run is seeded alike, and CUDA is
+    synchronised before and after it. Returns ``{"off": [...], "on": [...]}``
+    (seconds), or ``{"error": ...}`` when a run fails.
+    """
+    import torch
+
+    cuda = device.type == "cuda"
+    times: dict[bool, list[float]] = {False: [], True: []}
+    saved = torchstate.snapshot()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for round_ in range(warmup + runs):
+                for mode in (False, True) if round_ % 2 == 0 else (True, False):
+                    _seed(seed)
+                    torchstate.set_deterministic_algorithms(mode, False)
+                    if cuda:
+                        torch.cuda.synchronize(device)
+                    start = time.perf_counter()
+                    fn(device)
+                    if cuda:
+                        torch.cuda.synchronize(device)
+                    if round_ >= warmup:
+                        times[mode].append(time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - a failed timing gives no cost, not a failed entry
+        return {"error": _short(f"{type(exc).__name__}: {exc}")}
+    finally:
+        torchstate.restore(saved)
+    return {"off": times[False], "on": times[True]}
