@@ -30,6 +30,8 @@ __all__ = [
     "__version__",
     "audit",
     "load_catalog",
+    "scan",
+    "scan_static",
 ]
 
 _WHERE = {
@@ -49,6 +51,8 @@ _WHERE = {
     "EnvironmentUnsupported": "errors",
     "ReportError": "errors",
     "WorkerError": "errors",
+    "scan": "scanner.dynamic",
+    "scan_static": "scanner.static",
 }
 
 

@@ -212,6 +212,10 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
         return {"type": "environment", "environment": fingerprint(bool(request.get("cuda", True)))}
     if request.get("type") == "run":
         return run_task(request)
+    if request.get("type") == "trace":  # the scanner's signature derivation
+        from detaudit.scanner.trace import trace_task
+
+        return trace_task(request)
     return {"type": "error", "message": f"unknown request {request.get('type')!r}"}
 
 
