@@ -21,6 +21,7 @@ op is still the one being dispatched. The user's flags are restored afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
@@ -235,16 +236,18 @@ class _ScanMode(TorchDispatchMode):
         return key
 
     def alert(self, kernel: str) -> None:
-        """An alert was raised (as a warning) by the op being dispatched: record it."""
-        current = self.current
-        if current is None:
-            return
-        func, args, key = current
-        if key is None:  # an op no entry matches: a finding of its own
+        """An alert was raised (as a warning): record it on the op being dispatched.
+
+        An op that no entry matches becomes a hit of its own; an alert raised
+        while no op is being dispatched is kept too, with the op unknown.
+        """
+        func, args, key = self.current or (None, (), None)
+        if key is None:
             node = _current_node()
             location, located = self._locate(node)
             pass_ = "forward" if node is None else "backward"
-            key = ((), _op_label(func), pass_, _device_of(args), location, located)
+            op = _op_label(func) if func is not None else "(unknown op)"
+            key = ((), op, pass_, _device_of(args) if args else "?", location, located)
             self.counts[key] += 1
         self.alerts[key] = kernel
 
@@ -256,8 +259,6 @@ def load_report(report: str | Path | Report) -> tuple[Report, str]:
     """A report and where it came from; a missing or bad file is a :class:`ReportError`."""
     if isinstance(report, Report):
         return report, "report"
-    import json
-
     path = Path(report)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..errors import ReportError
+from ..results import _from_mapping
 
 __all__ = [
     "SCAN_SCHEMA",
@@ -22,28 +23,18 @@ __all__ = [
 #: Bump on an incompatible change of the scan JSON.
 SCAN_SCHEMA = 1
 
-#: How a hit's source line was found (``Hit.located``).
-LOCATED = {
-    "call": "the line that called the op",
-    "forward": "the forward call whose backward ran the op",
-    "backward": "the line that ran backward (the forward call is unknown)",
-    "unknown": "no frame of user code on the stack",
-}
-
 
 def _plain(record: Any) -> dict[str, Any]:
-    data = {f.name: getattr(record, f.name) for f in fields(record)}
-    if "pass_" in data:
-        data["pass"] = data.pop("pass_")
-    return data
+    """The record's fields in order, ``pass_`` written as ``pass``."""
+    return {f.name.rstrip("_"): getattr(record, f.name) for f in fields(record)}
 
 
 def _build(cls, data: Mapping[str, Any]):
+    """A record from its JSON form (``pass`` read as ``pass_``; unknown keys ignored)."""
     data = dict(data)
     if "pass" in data:
         data["pass_"] = data.pop("pass")
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    return _from_mapping(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +52,10 @@ class Hit:
     """One catalogued op (or one op that alerted) at one place in the user's code.
 
     ``entry`` is None for an op that no entry matches but that raised the
-    nondeterministic alert here. ``here`` is what deterministic mode did on
+    nondeterministic alert here. ``located`` says how ``file:line`` was found:
+    ``call`` (the line that called the op), ``forward`` (for a backward op: the
+    forward call that created it), ``backward`` (the innermost user code while
+    backward ran; the forward call is unknown) or ``unknown``. ``here`` is what deterministic mode did on
     this machine: ``raises`` (the alert, naming ``kernel``), ``converts``
     (no alert, on a device the entry's condition covers) or ``ok``; None
     when the scan did not observe.

@@ -49,7 +49,7 @@ def _entry(hit: Hit) -> str:
 
 
 def _where(hit: Hit) -> str:
-    return f"{hit.where} (backward() call)" if hit.located == "backward" else hit.where
+    return f"{hit.where} (in backward)" if hit.located == "backward" else hit.where
 
 
 def _listing(hits: Sequence[Hit], kernel: Callable[[Hit], str | None]) -> str:

@@ -27,10 +27,8 @@ class Net(nn.Module):
         rows = h.flatten(1)
         target = torch.zeros(4, rows.shape[1])
         out = target.index_add_(0, torch.tensor([0, 1, 1, 3]), rows)  # both: index-add
-        scratch = torch.zeros(16)
-        scratch.put_(
-            torch.tensor([1, 1, 2]), torch.tensor([1.0, 2.0, 3.0])
-        )  # both: put-accumulate-false
+        scratch, where, what = torch.zeros(16), torch.tensor([1, 1, 2]), torch.ones(3)
+        scratch.put_(where, what)  # both: put-accumulate-false
         bags = self.bag(idx, offsets)  # dynamic: embedding-bag-max-backward
         return out.sum() + bags.sum() + scratch.sum()
 
