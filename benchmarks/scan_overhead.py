@@ -6,9 +6,10 @@ to tens of ms.
     python benchmarks/scan_overhead.py [--pairs 60] [--batch 32] [--threads N]
 
 The machine is shared, so its load changes from one second to the next: the
-bare and the scanned steps alternate one by one. Each pair is a bare step,
-then a scan entered afresh in which one step warms up (the scan caches, per
-aten op, which catalogue rules apply) and the next is timed. The medians of
+bare and the scanned steps alternate one by one, in the order bare-scanned,
+scanned-bare, ... A scanned step is the second step of a scan entered afresh:
+the first warms up (the scan caches, per aten op, which catalogue rules
+apply). Garbage is collected before every timed step, bare or scanned. The medians of
 the bare and of the scanned steps are compared. Entering and leaving the scan
 (loading the catalogue and the cached probe signatures) is reported apart.
 The first scan with a torch traces the probes in a worker and caches them;
@@ -18,6 +19,7 @@ a warm-up scan does that before timing starts.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -69,6 +71,7 @@ def main() -> int:
     y = torch.randint(0, 10, (args.batch,))
 
     def step() -> float:
+        gc.collect()  # garbage from loading the catalogue must not land in a timed step
         start = time.perf_counter()
         optimizer.zero_grad()
         F.cross_entropy(net(x), y).backward()
@@ -82,8 +85,9 @@ def main() -> int:
     bare: list[float] = []
     scanned: list[float] = []
     overheads: list[float] = []
-    for _ in range(args.pairs):
-        bare.append(step())
+    for pair in range(args.pairs):
+        if pair % 2 == 0:
+            bare.append(step())
         start = time.perf_counter()
         with detaudit.scan() as found:
             entered = time.perf_counter()
@@ -91,6 +95,8 @@ def main() -> int:
             scanned.append(step())
             left = time.perf_counter()
         overheads.append((entered - start) + (time.perf_counter() - left))
+        if pair % 2 == 1:
+            bare.append(step())
     t_bare, t_scan = statistics.median(bare), statistics.median(scanned)
     ratio = t_scan / t_bare
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")

@@ -148,6 +148,19 @@ def test_strict_mode_of_the_user_is_kept_and_the_code_runs_to_the_end(scan_cache
     )
 
 
+def test_strict_mode_turned_on_by_the_scanned_code_does_not_stop_it(scan_cache, model):
+    saved = torchstate.snapshot()
+    try:
+        with detaudit.scan() as found:
+            torchstate.set_deterministic_algorithms(True, warn_only=False)  # as the code might
+            model.run()
+        after = torchstate.snapshot()
+    finally:
+        torchstate.restore(saved)
+    assert after["use_deterministic_algorithms"] == saved["use_deterministic_algorithms"]
+    assert [h.entry for h in found.result.raising_here()] == ["put-accumulate-false"]
+
+
 def test_alert_in_backward_is_attributed_to_its_op(scan_cache):
     class Scatter(torch.autograd.Function):
         @staticmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -175,3 +177,20 @@ def test_cli_prints_like_a_linter_and_exits_1(tmp_path):
     assert run_cli("scan", "--static", "--fail-on", "none", str(MODEL)).returncode == 0
     missing = run_cli("scan", "--static", str(tmp_path / "nope"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_the_static_scan_never_imports_torch():
+    code = (
+        "import sys, detaudit\n"
+        "result = detaudit.scan_static([sys.argv[1]])\n"
+        "assert result.findings and 'torch' not in sys.modules, sorted(sys.modules)\n"
+    )
+    root = DATA.parent.parent  # the detaudit under test, not an installed one
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(MODEL)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr

@@ -40,6 +40,7 @@ __all__ = [
     "UBIQUITOUS",
     "OpMatch",
     "Signature",
+    "cache_dir",
     "derive",
     "load_signatures",
     "op_key",
