@@ -47,6 +47,8 @@ __all__ = [
     "load_catalog",
     "load_report",
     "parse_docstring",
+    "scan",
+    "scan_static",
     "seed_everything",
     "seed_worker",
 ]
@@ -87,6 +89,8 @@ _WHERE = {
     "Diff": "diff",
     "build_table": "table",
     "Table": "table",
+    "scan": "scanner.dynamic",
+    "scan_static": "scanner.static",
 }
 
 

@@ -27,7 +27,9 @@ __all__ = [
     "GROUPS",
     "PASSES",
     "Catalog",
+    "Condition",
     "Entry",
+    "Match",
     "builtin_catalog_files",
     "load_catalog",
     "parse_version",
@@ -38,7 +40,7 @@ DEVICES = ("cpu", "cuda")
 PASSES = ("forward", "backward")
 CLAIMS = ("converted", "raises")
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes")
+OPTIONAL_KEYS = ("claims", "notes", "match")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -52,6 +54,108 @@ def parse_version(version: str) -> tuple[int, int]:
     if not match:
         raise ValueError(f"not a torch version: {version!r}")
     return int(match.group(1)), int(match.group(2))
+
+
+_Scalar = str | int | float | bool | None
+_OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
+_ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
+MATCH_KEYS = ("signature", "call", "aten", "ops")
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality in which a bool equals only a bool (in Python, True == 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """What one argument must be: one of ``values``, a number in [``min``, ``max``], or given.
+
+    YAML forms: a scalar (``mode: max``), a list (``dtype: [float, complex]``),
+    ``{min: 2}`` / ``{max: 3}``, and ``{given: true}`` (passed and not None).
+    """
+
+    values: tuple[_Scalar, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    given: bool | None = None
+
+    def test(self, value: object, present: bool = True) -> bool:
+        """Does ``value`` (``present``: the caller passed it, or it has a default) satisfy this?"""
+        if self.given is not None:
+            return (present and value is not None) == self.given
+        if not present:
+            return False
+        if self.values:
+            return any(_same(value, v) for v in self.values)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def to_data(self) -> object:
+        """The YAML/JSON form this condition was read from."""
+        if self.given is not None:
+            return {"given": self.given}
+        if self.values:
+            return self.values[0] if len(self.values) == 1 else list(self.values)
+        return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """How the scanner recognises an entry, where the probe alone cannot tell.
+
+    ``signature`` and ``call`` serve the static scan: the parameters of
+    ``api`` (as Python source, ``self`` left out for a Tensor method) and
+    conditions on its call's arguments. ``aten`` serves the dynamic scan:
+    conditions on the aten op's arguments (schema names; ``ARG.ndim``,
+    ``ARG.dtype``, ``ARG.layout``, ``overload``), used instead of the ones
+    derived from sibling probes. ``ops`` pins the aten ops (``aten::put_.default``)
+    where deriving them from the probe picks the wrong ones.
+    """
+
+    signature: str = ""
+    call: tuple[tuple[str, Condition], ...] = ()
+    aten: tuple[tuple[str, Condition], ...] = ()
+    ops: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {}
+        if self.signature:
+            data["signature"] = self.signature
+        for key in ("call", "aten"):
+            conditions = getattr(self, key)
+            if conditions:
+                data[key] = {name: cond.to_data() for name, cond in conditions}
+        if self.ops:
+            data["ops"] = list(self.ops)
+        return data
+
+
+def signature_parameters(signature: str) -> list[tuple[str, bool, object]]:
+    """``"index, source, accumulate=False"`` -> [(name, has_default, default), ...].
+
+    Raises ValueError for text that is not a Python parameter list with literal defaults.
+    """
+    try:
+        tree = ast.parse(f"def _({signature}): pass")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python parameter list ({exc.msg})") from None
+    args = tree.body[0].args  # type: ignore[attr-defined]
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[object] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    params = [(a.arg, d is not None, d) for a, d in zip(positional, defaults)]
+    params += [(a.arg, d is not None, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    result = []
+    for name, has_default, node in params:
+        try:
+            value = ast.literal_eval(node) if has_default else None
+        except ValueError:
+            raise ValueError(f"the default of {name!r} must be a literal") from None
+        result.append((name, has_default, value))
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +175,7 @@ class Entry:
     file: str = ""
     line: int = 0
     probe_path: str | None = None
+    match: Match | None = None
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
@@ -109,6 +214,7 @@ class Entry:
             "notes": self.notes,
             "file": self.file,
             "line": self.line,
+            **({"match": self.match.to_dict()} if self.match is not None else {}),
         }
 
 
@@ -339,6 +445,7 @@ def _validate_entry(
     if raw["pass"] not in PASSES:
         bad(f"pass must be one of {', '.join(PASSES)}, got {raw['pass']!r}")
     claims = _validate_claims(raw.get("claims", {}), bad)
+    match = _validate_match(raw["match"], bad) if "match" in raw else None
     probe = raw["probe"]
     probe_path = str(path.resolve().parent) if user else None
     if not _PROBE_RE.match(probe):
@@ -363,6 +470,7 @@ def _validate_entry(
         file=name,
         line=line,
         probe_path=probe_path,
+        match=match,
     )
 
 
@@ -379,6 +487,74 @@ def _validate_claims(claims: object, bad) -> tuple[tuple[str, str], ...]:
         else:
             result.append((version, claim))
     return tuple(sorted(result, key=lambda vc: parse_version(vc[0])))
+
+
+def _validate_condition(where: str, data: object, bad) -> Condition | None:
+    scalar = (str, int, float, bool, type(None))
+    if isinstance(data, scalar):
+        return Condition(values=(data,))
+    if isinstance(data, list) and data and all(isinstance(v, scalar) for v in data):
+        return Condition(values=tuple(data))
+    numbers = isinstance(data, dict) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
+    )
+    if numbers and data and set(data) <= {"min", "max"}:
+        return Condition(min=data.get("min"), max=data.get("max"))
+    if isinstance(data, dict) and set(data) == {"given"} and isinstance(data["given"], bool):
+        return Condition(given=data["given"])
+    bad(
+        f"match: {where}: expected a value, a list of values, {{min: N, max: N}} "
+        f"or {{given: true}}, got {data!r}"
+    )
+    return None
+
+
+def _validate_conditions(key: str, data: object, bad) -> tuple[tuple[str, Condition], ...]:
+    if not isinstance(data, dict) or not data:
+        bad(f"match: {key} must be a mapping of argument name to condition")
+        return ()
+    result = []
+    for name, cond in data.items():
+        if not isinstance(name, str) or (key == "aten" and not _ARG_RE.match(name)):
+            bad(
+                f"match: {key}: {name!r} is not an argument name (NAME, NAME.ndim, NAME.dtype, ...)"
+            )
+            continue
+        condition = _validate_condition(f"{key}.{name}", cond, bad)
+        if condition is not None:
+            result.append((name, condition))
+    return tuple(result)
+
+
+def _validate_match(raw: object, bad) -> Match | None:
+    """The optional ``match`` field: scanner hints, checked for shape here (no torch)."""
+    if not isinstance(raw, dict) or not raw:
+        bad(f"match must be a mapping with keys among {', '.join(MATCH_KEYS)}")
+        return None
+    for key in raw:
+        if key not in MATCH_KEYS:
+            bad(f"match: unknown key {key!r} (allowed: {', '.join(MATCH_KEYS)})")
+    signature = raw.get("signature", "")
+    names: set[str] = set()
+    if not isinstance(signature, str):
+        bad("match: signature must be a string of Python parameters")
+    elif signature:
+        try:
+            names = {name for name, _, _ in signature_parameters(signature)}
+        except ValueError as exc:
+            bad(f"match: signature {signature!r}: {exc}")
+    call = _validate_conditions("call", raw["call"], bad) if "call" in raw else ()
+    if call and not signature:
+        bad("match: call needs a signature (for positional arguments and defaults)")
+    for name, _ in call:
+        if names and name not in names:
+            bad(f"match: call: {name!r} is not a parameter of the signature")
+    aten = _validate_conditions("aten", raw["aten"], bad) if "aten" in raw else ()
+    ops = raw.get("ops", [])
+    if not isinstance(ops, list) or not all(isinstance(o, str) and _OP_RE.match(o) for o in ops):
+        bad(f"match: ops must be a list like ['aten::put_.default'], got {ops!r}")
+        ops = []
+    return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops))
 
 
 def _probe_unresolved(probe: str, folder: str | None) -> str | None:

@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parsers(commands)
     _add_check_docs_parser(catalog_commands)
     _add_discover_parser(commands)
+    _add_scan_parser(commands)
     return parser
 
 
@@ -304,6 +305,58 @@ def _add_check_docs_parser(catalog_commands) -> None:
         default=None,
         help="the torch release the --docstring FILE documents, e.g. 2.0.0",
     )
+
+
+def _add_scan_parser(commands) -> None:
+    from .scanner.render import FORMATS
+
+    scan = commands.add_parser(
+        "scan",
+        help="find the catalogued ops your code runs (or, with --static, calls)",
+        description="Run a Python script in this process under a dispatch mode and list every "
+        "catalogued op it runs, forward and backward, with its source line and what "
+        "deterministic mode does to it here and on the machines of --report files. "
+        "With --static, read Python files with ast instead (nothing runs).",
+        usage="detaudit scan [options] [--] [python] SCRIPT ARGS...\n"
+        "       detaudit scan [options] -- python -m MODULE ARGS...\n"
+        "       detaudit scan --static [options] PATH...",
+    )
+    scan.add_argument(
+        "--static",
+        action="store_true",
+        help="read the files or folders given with ast; run nothing",
+    )
+    scan.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="the device whose results to read from each --report (default: cuda when it has them)",
+    )
+    scan.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="REPORT.json",
+        help="an audit report of another machine: say what its deterministic mode did (repeatable)",
+    )
+    scan.add_argument("--format", choices=sorted(FORMATS), default="text")
+    scan.add_argument(
+        "--fail-on",
+        choices=("any", "raises", "none"),
+        default="any",
+        help="exit 1 when anything is found (any, the default), only when a found op raises "
+        "(here, in a --report, or per the docs for --static), or never (none)",
+    )
+    scan.add_argument(
+        "--output", "-o", metavar="FILE", help="write the result to FILE instead of stdout"
+    )
+    scan.add_argument(
+        "--signatures",
+        action="store_true",
+        help="print how the dynamic scan recognises each entry (aten ops, conditions) and exit",
+    )
+    _add_catalog_options(scan)
+    scan.add_argument("target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -459,6 +512,74 @@ def _cost_summary(console, report, shown: int = 5) -> None:
         )
         for result in timed[:shown]:
             console.print(f"  {cost_reading(result)}")
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from .errors import ReportError
+    from .scanner.render import FORMATS
+
+    render = FORMATS[args.format]
+    target = args.target[1:] if args.target[:1] == ["--"] else args.target
+    try:
+        if args.static:
+            if args.report or args.signatures:
+                raise UsageError("scan --static reads no --report and has no --signatures")
+            from .scanner.static import scan_static
+
+            found = scan_static(target, catalogs=args.catalog, builtin=not args.no_builtin)
+            _emit(render.static(found), args.output)
+            raising = [f for f in found.findings if f.claim == "raises"]
+            flagged = {"any": found.findings, "raises": raising, "none": []}[args.fail_on]
+            return EXIT_FINDINGS if flagged else EXIT_OK
+        if args.signatures:
+            return _print_signatures(args)
+        from .scanner.dynamic import parse_command, run_program, scan
+
+        parse_command(target)  # a bad command is exit 2 before anything loads
+        with scan(
+            catalogs=args.catalog,
+            builtin=not args.no_builtin,
+            reports=args.report,
+            device=args.device,
+        ) as found:
+            program = run_program(target)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    result = found.result
+    _emit(render.dynamic(result), args.output)
+    if program.error or program.exit_code:
+        if program.error:
+            print(program.error, file=sys.stderr, end="")
+        print(
+            f"detaudit: error: the scanned program exited with code {program.exit_code}; "
+            "the scan covers what ran before that",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    flagged = {"any": bool(result.hits), "raises": result.raises_anywhere(), "none": False}
+    return EXIT_FINDINGS if flagged[args.fail_on] else EXIT_OK
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from .atomic import write_text_atomic
+
+    print(f"wrote {write_text_atomic(output, text)}", file=sys.stderr)
+
+
+def _print_signatures(args: argparse.Namespace) -> int:
+    import torch
+
+    from .catalog import load_catalog
+    from .scanner.render import render_signatures
+    from .scanner.signatures import load_signatures
+
+    catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
+    signatures = load_signatures(catalog, torch.__version__)
+    _emit(render_signatures(catalog, signatures), args.output)
+    return EXIT_OK
 
 
 def _run_catalog(args: argparse.Namespace) -> int:
@@ -665,6 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "diff": _run_diff,
         "table": _run_table,
         "discover": _run_discover,
+        "scan": _run_scan,
     }
     try:
         return handlers[args.command](args)

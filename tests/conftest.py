@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,16 @@ def check_golden(request: pytest.FixtureRequest, name: str, text: str) -> None:
     if request.config.getoption("--update-golden"):
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+@pytest.fixture(scope="session")
+def scan_cache(tmp_path_factory) -> Iterator[Path]:
+    """A private cache of probe traces for the scanner, shared by the whole session."""
+    folder = tmp_path_factory.mktemp("detaudit-cache")
+    saved = os.environ.get("DETAUDIT_CACHE_DIR")
+    os.environ["DETAUDIT_CACHE_DIR"] = str(folder)  # CLI subprocesses inherit it
+    yield folder
+    if saved is None:
+        del os.environ["DETAUDIT_CACHE_DIR"]
+    else:
+        os.environ["DETAUDIT_CACHE_DIR"] = saved

@@ -223,6 +223,10 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
         from detaudit import opinfo
 
         return opinfo.handle(request)
+    if request.get("type") == "trace":  # the scanner's signature derivation
+        from detaudit.scanner.trace import trace_task
+
+        return trace_task(request)
     return {"type": "error", "message": f"unknown request {request.get('type')!r}"}
 
 

@@ -1,0 +1,90 @@
+"""Match dispatched aten ops to catalogue entries, and read what reports observed for them. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..catalog import Catalog, Condition
+from ..results import Report
+from .signatures import Signature
+
+__all__ = ["Matcher", "Rule", "report_device", "status_in"]
+
+#: ``get(argument, part)`` -> (feature value, present); see :func:`detaudit.scanner.trace.feature`.
+Getter = Callable[[str, str], tuple[object, bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Entries that an op in one pass matches when every condition holds."""
+
+    entries: tuple[str, ...]
+    conditions: tuple[tuple[str, Condition], ...] = ()
+
+    def test(self, get: Getter) -> bool:
+        """Do the op's arguments, read through ``get``, meet every condition?"""
+        for name, condition in self.conditions:
+            argument, _, part = name.partition(".")
+            value, present = get(argument, part)
+            if not condition.test(value, present):
+                return False
+        return True
+
+
+class Matcher:
+    """The registry the dynamic scan consults, keyed by op (``op_key`` form) and pass.
+
+    Entries whose signatures are equal (same op, pass and conditions: one
+    probe shared by a CPU and a CUDA entry, or two APIs that reach the same
+    kernel) share one :class:`Rule`.
+    """
+
+    def __init__(self, catalog: Catalog, signatures: Mapping[str, Signature]) -> None:
+        self.catalog = catalog
+        self.signatures = dict(signatures)
+        grouped: dict[tuple[str, str, tuple], list[str]] = {}
+        for entry in catalog:
+            sig = signatures.get(entry.id)
+            for op in sig.ops if sig is not None else ():
+                grouped.setdefault((op.op, sig.pass_, op.conditions), []).append(entry.id)
+        self._rules: dict[tuple[str, str], list[Rule]] = {}
+        for (op, pass_, conditions), ids in grouped.items():
+            self._rules.setdefault((op, pass_), []).append(Rule(tuple(ids), conditions))
+        self._devices = {e.id: e.devices for e in catalog}
+
+    def ops(self) -> set[str]:
+        """Every op key some entry matches on."""
+        return {op for op, _ in self._rules}
+
+    def rules(self, op: str, pass_: str) -> list[Rule]:
+        """The rules for ``op`` (``op_key`` form) dispatched in ``pass_``."""
+        return self._rules.get((op, pass_), [])
+
+    def match(self, op: str, pass_: str, get: Getter) -> tuple[str, ...]:
+        """Every entry whose rule for ``op`` in ``pass_`` holds, in catalogue order."""
+        ids = {i for rule in self.rules(op, pass_) if rule.test(get) for i in rule.entries}
+        return tuple(e.id for e in self.catalog if e.id in ids)
+
+    def shown(self, entries: Sequence[str], device: str) -> str:
+        """The entry to name for ``device``: the first whose condition covers it."""
+        return next((e for e in entries if device in self._devices.get(e, ())), entries[0])
+
+
+def report_device(report: Report, wanted: str | None) -> str:
+    """The device whose results to read: ``wanted``, else cuda when the report has it."""
+    if wanted:
+        return wanted
+    return "cuda" if "cuda" in report.devices else (report.devices or ("cpu",))[0]
+
+
+def status_in(
+    report: Report, entries: Iterable[str], device: str, shown: Callable[..., str]
+) -> tuple[str, str | None, str | None]:
+    """(entry, status, kernel) that ``report`` observed on ``device``; status None if absent."""
+    entries = tuple(entries)
+    entry = shown(entries, device)
+    for result in report.results:
+        if result.id == entry and result.device == device:
+            return entry, result.status.value, result.kernel
+    return entry, None, None

@@ -1,0 +1,227 @@
+"""Scan records: dynamic hits with what each machine observed, static findings; (de)serialisation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..errors import ReportError
+from ..results import _from_mapping
+
+__all__ = [
+    "SCAN_SCHEMA",
+    "Elsewhere",
+    "Hit",
+    "ReportRef",
+    "ScanResult",
+    "Skipped",
+    "StaticFinding",
+    "StaticResult",
+]
+
+#: Bump on an incompatible change of the scan JSON.
+SCAN_SCHEMA = 1
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    """The record's fields in order, ``pass_`` written as ``pass``."""
+    return {f.name.rstrip("_"): getattr(record, f.name) for f in fields(record)}
+
+
+def _build(cls, data: Mapping[str, Any]):
+    """A record from its JSON form (``pass`` read as ``pass_``; unknown keys ignored)."""
+    data = dict(data)
+    if "pass" in data:
+        data["pass_"] = data.pop("pass")
+    return _from_mapping(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """What one report's machine observed for a hit's entry, on the device the report was read for."""
+
+    report: int  # index into ScanResult.reports
+    entry: str
+    status: str | None  # raises, converts, ok, warns, error...; None: not in the report
+    kernel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One catalogued op (or one op that alerted) at one place in the user's code.
+
+    ``entry`` is None for an op that no entry matches but that raised the
+    nondeterministic alert here. ``located`` says how ``file:line`` was found:
+    ``call`` (the line that called the op), ``forward`` (for a backward op: the
+    forward call that created it), ``backward`` (the innermost user code while
+    backward ran; the forward call is unknown) or ``unknown``. ``here`` is what deterministic mode did on
+    this machine: ``raises`` (the alert, naming ``kernel``), ``converts``
+    (no alert, on a device the entry's condition covers) or ``ok``; None
+    when the scan did not observe.
+    """
+
+    entry: str | None
+    entries: tuple[str, ...]
+    api: str
+    group: str
+    op: str
+    pass_: str
+    device: str
+    calls: int
+    file: str
+    line: int
+    function: str
+    located: str
+    here: str | None = None
+    kernel: str | None = None
+    elsewhere: tuple[Elsewhere, ...] = ()
+
+    @property
+    def where(self) -> str:
+        """``model.py:14``."""
+        return f"{self.file}:{self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _plain(self)
+        data["entries"] = list(self.entries)
+        data["elsewhere"] = [_plain(e) for e in self.elsewhere]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Hit:
+        data = dict(data)
+        data["entries"] = tuple(data.get("entries", ()))
+        data["elsewhere"] = tuple(_build(Elsewhere, e) for e in data.get("elsewhere", ()))
+        return _build(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRef:
+    """A report the hits were looked up in: where it came from and which device was read."""
+
+    title: str
+    source: str
+    device: str
+    torch: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything one dynamic scan found."""
+
+    torch: str
+    devices: tuple[str, ...]
+    observed: bool
+    hits: tuple[Hit, ...]
+    reports: tuple[ReportRef, ...] = ()
+    catalog_hash: str = ""
+
+    def raising_here(self) -> list[Hit]:
+        """Hits that raised the alert on this machine."""
+        return [h for h in self.hits if h.here == "raises"]
+
+    def raising_in(self, report: int) -> list[Hit]:
+        """Hits whose entry raised on the machine of ``self.reports[report]``."""
+        return [
+            h
+            for h in self.hits
+            if any(e.report == report and e.status == "raises" for e in h.elsewhere)
+        ]
+
+    def raises_anywhere(self) -> bool:
+        """Did any hit raise here or in any report?"""
+        return bool(self.raising_here()) or any(
+            self.raising_in(i) for i in range(len(self.reports))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "detaudit-scan",
+            "schema_version": SCAN_SCHEMA,
+            "torch": self.torch,
+            "devices": list(self.devices),
+            "observed": self.observed,
+            "catalog_hash": self.catalog_hash,
+            "reports": [_plain(r) for r in self.reports],
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "scan") -> ScanResult:
+        """Rebuild a scan result; a newer schema or a corrupt structure is a :class:`ReportError`."""
+        if not isinstance(data, Mapping) or data.get("schema") != "detaudit-scan":
+            raise ReportError(f"{source}: not a detaudit scan result")
+        if not isinstance(data.get("schema_version"), int) or data["schema_version"] > SCAN_SCHEMA:
+            raise ReportError(f"{source}: scan schema {data.get('schema_version')} is too new")
+        try:
+            return cls(
+                torch=data["torch"],
+                devices=tuple(data["devices"]),
+                observed=bool(data["observed"]),
+                catalog_hash=data.get("catalog_hash", ""),
+                reports=tuple(_build(ReportRef, r) for r in data.get("reports", ())),
+                hits=tuple(Hit.from_dict(h) for h in data["hits"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(
+                f"{source}: corrupt scan result ({type(exc).__name__}: {exc})"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFinding:
+    """A call in source code that matches a catalogue entry (``col`` is 1-based)."""
+
+    file: str
+    line: int
+    col: int
+    entry: str
+    api: str
+    group: str
+    claim: str | None  # what the docs of the installed (or newest read) torch claim
+    claim_from: str | None
+    condition: str
+    unchecked: tuple[str, ...] = ()  # call conditions whose argument is not a literal
+
+    @property
+    def message(self) -> str:
+        """The linter message: the api, the docs' claim and the condition it depends on."""
+        claim = {"raises": "raises", "converted": "converts"}.get(self.claim or "", "listed")
+        basis = f" ({self.claim_from})" if self.claim_from else ""
+        unknown = f"; check {', '.join(self.unchecked)}" if self.unchecked else ""
+        return f"{self.api} {claim} under deterministic mode {self.condition}{basis}{unknown}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _plain(self)
+        data["unchecked"] = list(self.unchecked)
+        data["message"] = self.message
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file the static scan could not read or parse (``line``/``col`` 1-based, 0 if unknown)."""
+
+    file: str
+    line: int
+    col: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaticResult:
+    """Everything one static scan found."""
+
+    findings: tuple[StaticFinding, ...]
+    skipped: tuple[Skipped, ...]
+    files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "detaudit-static-scan",
+            "schema_version": SCAN_SCHEMA,
+            "files": self.files,
+            "findings": [f.to_dict() for f in self.findings],
+            "skipped": [_plain(s) for s in self.skipped],
+        }

@@ -1,0 +1,332 @@
+"""Derive each catalogue entry's aten signature from what its probe dispatches.
+
+A probe worker runs every probe on CPU under a recording dispatch mode
+(:mod:`detaudit.scanner.trace`); the records are cached per torch version,
+detaudit version and probe source. :func:`derive` (pure) turns them into one
+:class:`Signature` per entry:
+
+1. candidates: the ops the probe dispatched in the entry's pass that take a
+   tensor, leaving out the ubiquitous ones (dispatched by the probes of
+   :data:`UBIQUITOUS` or more probe modules: randn_like, mul, sum, detach...);
+2. the candidates whose name contains the api's (``AdaptiveAvgPool2d`` ->
+   ``_adaptive_avg_pool2d_backward``); failing that, the candidates that
+   produced the probe's result (``interpolate`` -> ``upsample_bilinear2d_backward``);
+3. where several entries share an op in the same pass (siblings), the
+   argument features that differ between their probes become conditions
+   (``accumulate``, ``reduce``, ``input.ndim``, ``transposed``).
+
+An entry's ``match`` field, where present, replaces step 2 (``ops``) or
+step 3 (``aten``): the README lists which entries rely on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..atomic import write_text_atomic
+from ..catalog import Catalog, Condition, Entry
+
+__all__ = [
+    "UBIQUITOUS",
+    "OpMatch",
+    "Signature",
+    "cache_dir",
+    "derive",
+    "load_signatures",
+    "op_key",
+    "trace_probes",
+]
+
+#: An op dispatched by the probes of this many probe modules or more is ubiquitous.
+UBIQUITOUS = 3
+_FEATURE_PARTS = (".ndim", ".dtype", ".layout")
+_MISSING = "<absent>"
+
+
+def op_key(op: str) -> str:
+    """The key that in-place and out= variants share: ``aten::put_.default`` -> ``aten::put.default``.
+
+    ``index_add_`` runs the kernel that ``index_add`` runs, so both match one
+    entry; an ``out`` overload maps to ``default`` and ``X_out`` to ``X``.
+    """
+    name, _, overload = op.partition(".")
+    if name.endswith("_") and not name.endswith("__"):
+        name = name[:-1]
+    if overload == "out":
+        overload = "default"
+    elif overload.endswith("_out"):
+        overload = overload[: -len("_out")]
+    return f"{name}.{overload or 'default'}"
+
+
+def _stem(text: str) -> str:
+    """Lowercase letters and digits only: ``torch.nn.AdaptiveAvgPool2d`` -> ``adaptiveavgpool2d``."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _api_stem(api: str) -> str:
+    return _stem(api.rpartition(".")[2])
+
+
+def _op_stem(op: str) -> str:
+    return _stem(op.partition("::")[2].partition(".")[0])
+
+
+@dataclass(frozen=True, slots=True)
+class OpMatch:
+    """One aten op of a signature, with the argument conditions that select the entry."""
+
+    op: str  # op_key form
+    conditions: tuple[tuple[str, Condition], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "conditions": {k: c.to_data() for k, c in self.conditions}}
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """How the dynamic scan recognises one entry; ``ops`` empty means it cannot."""
+
+    entry: str
+    pass_: str
+    ops: tuple[OpMatch, ...] = ()
+    parents: tuple[str, ...] = ()  # forward ops whose backward dispatched ``ops``
+    ops_from: str = ""  # "named like the api", "produces the probe's result", "catalogue"
+    conditions_from: str = ""  # "", "sibling probes", "catalogue"
+    problem: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry,
+            "pass": self.pass_,
+            "ops": [o.to_dict() for o in self.ops],
+            "parents": list(self.parents),
+            "ops_from": self.ops_from,
+            "conditions_from": self.conditions_from,
+            "problem": self.problem,
+        }
+
+
+# ---------------------------------------------------------------------------- derivation
+
+
+def _module_of(entry: Entry) -> str:
+    return f"{entry.probe_path or ''}|{entry.probe.partition(':')[0]}"
+
+
+def _structural(key: str, value: object) -> bool:
+    """Features that may tell siblings apart: flags, modes, None-ness, tensor rank/dtype/layout."""
+    if key.endswith(_FEATURE_PARTS):
+        return True
+    return value is None or isinstance(value, (bool, str))
+
+
+def _chosen(entry: Entry, records: list[dict[str, Any]], ubiquitous: set[str]):
+    """(records of the entry's characteristic ops, how they were found)."""
+    candidates = [
+        r
+        for r in records
+        if r["pass"] == entry.pass_ and r["tensor_inputs"] and op_key(r["op"]) not in ubiquitous
+    ]
+    stem = _api_stem(entry.api)
+    named = [r for r in candidates if stem and stem in _op_stem(r["op"])]
+    if named:
+        return named, "named like the api"
+    produced = [r for r in candidates if r["produced"]]
+    if produced:
+        return produced, "produces the probe's result"
+    return [], ""
+
+
+def derive(catalog: Catalog, traces: Mapping[str, Mapping[str, Any]]) -> dict[str, Signature]:
+    """Signatures for every entry of ``catalog`` from its probe's trace (pure).
+
+    ``traces`` maps an entry id to a trace answer: ``{"records": [...]}``, or
+    ``{"skip" | "error" | "crashed" | "timeout": ...}`` when the probe did not run.
+    """
+    modules: dict[str, set[str]] = {}
+    for entry in catalog:
+        for record in traces.get(entry.id, {}).get("records", ()):
+            modules.setdefault(op_key(record["op"]), set()).add(_module_of(entry))
+    ubiquitous = {op for op, mods in modules.items() if len(mods) >= UBIQUITOUS}
+
+    chosen: dict[str, list[dict[str, Any]]] = {}
+    signatures: dict[str, Signature] = {}
+    for entry in catalog:
+        trace = traces.get(entry.id, {})
+        pinned = entry.match.ops if entry.match is not None else ()
+        if "records" not in trace and not pinned:
+            why = next(
+                (str(trace[k]) for k in ("skip", "error", "crashed", "timeout") if k in trace), ""
+            )
+            signatures[entry.id] = Signature(
+                entry.id, entry.pass_, problem=f"probe did not run: {why or 'no trace'}"
+            )
+            continue
+        records = list(trace.get("records", ()))
+        if pinned:
+            keys = [op_key(o) for o in pinned]
+            picked = [r for r in records if op_key(r["op"]) in keys]
+            how = "catalogue"
+        else:
+            picked, how = _chosen(entry, records, ubiquitous)
+            keys = list(dict.fromkeys(op_key(r["op"]) for r in picked))
+        if not keys:
+            signatures[entry.id] = Signature(
+                entry.id, entry.pass_, problem="no op of its own among what the probe dispatched"
+            )
+            continue
+        chosen[entry.id] = picked
+        parents = sorted({op_key(r["parent"]) for r in picked if r.get("parent")})
+        signatures[entry.id] = Signature(
+            entry.id,
+            entry.pass_,
+            ops=tuple(OpMatch(k) for k in keys),
+            parents=tuple(parents),
+            ops_from=how,
+        )
+    return _with_conditions(catalog, signatures, chosen)
+
+
+def _features_of(records: list[dict[str, Any]], key: str) -> dict[str, object]:
+    for record in records:
+        if op_key(record["op"]) == key:
+            return dict(record["features"])
+    return {}
+
+
+def _with_conditions(
+    catalog: Catalog, signatures: dict[str, Signature], chosen: dict[str, list[dict[str, Any]]]
+) -> dict[str, Signature]:
+    """Add the argument conditions: the catalogue's, else what tells sibling probes apart."""
+    sharing: dict[tuple[str, str], list[str]] = {}
+    for sig in signatures.values():
+        for op in sig.ops:
+            sharing.setdefault((op.op, sig.pass_), []).append(sig.entry)
+
+    result: dict[str, Signature] = {}
+    for entry in catalog:
+        sig = signatures[entry.id]
+        if not sig.ops:
+            result[entry.id] = sig
+            continue
+        given = entry.match.aten if entry.match is not None else ()
+        ops, derived = [], False
+        for op in sig.ops:
+            if given:
+                ops.append(OpMatch(op.op, given))
+                continue
+            siblings = sharing[(op.op, sig.pass_)]
+            conditions: tuple[tuple[str, Condition], ...] = ()
+            if len(siblings) > 1:
+                features = {s: _features_of(chosen.get(s, []), op.op) for s in siblings}
+                mine = features[entry.id]
+                keys = sorted({k for f in features.values() for k in f})
+                differing = [
+                    k
+                    for k in keys
+                    if len({json.dumps(f.get(k, _MISSING)) for f in features.values()}) > 1
+                    and all(_structural(k, f.get(k)) for f in features.values() if k in f)
+                ]
+                conditions = tuple(
+                    (k, Condition(values=(mine[k],))) for k in differing if k in mine
+                )
+                derived = derived or bool(conditions)
+            ops.append(OpMatch(op.op, conditions))
+        source = "catalogue" if given else ("sibling probes" if derived else "")
+        result[entry.id] = Signature(
+            sig.entry,
+            sig.pass_,
+            ops=tuple(ops),
+            parents=sig.parents,
+            ops_from=sig.ops_from,
+            conditions_from=source,
+        )
+    return result
+
+
+# ---------------------------------------------------------------------------- traces and cache
+
+
+def _probe_source(entry: Entry) -> str:
+    """A digest of the probe module's source (empty when it cannot be found)."""
+    module = entry.probe.partition(":")[0]
+    folder = entry.probe_path
+    added = folder is not None and folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.find_spec(module)
+        origin = spec.origin if spec is not None else None
+        return hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin else ""
+    except (ImportError, ValueError, OSError):
+        return ""
+    finally:
+        if added:
+            sys.path.remove(folder)
+
+
+def cache_dir() -> Path:
+    """``$DETAUDIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/detaudit``, else ``~/.cache/detaudit``."""
+    if os.environ.get("DETAUDIT_CACHE_DIR"):
+        return Path(os.environ["DETAUDIT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "detaudit"
+
+
+def _cache_key(catalog: Catalog, torch_version: str) -> str:
+    facts = [torch_version, __version__]
+    facts += [[e.id, e.probe, e.probe_path, _probe_source(e)] for e in catalog]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:20]
+
+
+def trace_probes(
+    catalog: Catalog, *, python: str | None = None, timeout: float = 60.0
+) -> dict[str, dict[str, Any]]:
+    """Run every distinct probe once in a worker under the recording mode; answers by entry id."""
+    from ..runner.pool import WorkerPool
+
+    by_probe: dict[tuple[str, str | None], list[str]] = {}
+    for entry in catalog:
+        by_probe.setdefault((entry.probe, entry.probe_path), []).append(entry.id)
+    tasks = [
+        {"type": "trace", "id": ids[0], "probe": probe, "probe_path": path, "seed": 0}
+        for (probe, path), ids in by_probe.items()
+    ]
+    answers: dict[str, dict[str, Any]] = {}
+    with WorkerPool(1, python=python, timeout=timeout) as pool:
+        pool.wait_ready()
+        for answer in pool.run(tasks):
+            task = next(t for t in tasks if t["id"] == answer["id"])
+            for entry_id in by_probe[(task["probe"], task["probe_path"])]:
+                answers[entry_id] = answer
+    return answers
+
+
+def load_signatures(
+    catalog: Catalog, torch_version: str, *, python: str | None = None
+) -> dict[str, Signature]:
+    """Signatures for ``catalog``: probe traces from the cache, or from a worker (then cached)."""
+    path = cache_dir() / f"traces-{_cache_key(catalog, torch_version)}.json"
+    try:
+        traces = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # A probe that crashed or hung is cached as such too: the key holds the
+        # probe's source, so fixing the probe traces it again.
+        traces = trace_probes(catalog, python=python)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, json.dumps(traces))
+        except OSError:
+            pass  # no cache: the next scan traces again
+    return derive(catalog, traces)

@@ -1,0 +1,338 @@
+"""The static scan: calls of catalogued APIs in Python source, found with ``ast``, never run.
+
+The patterns come from the catalogue: each entry's ``api`` says what a call
+looks like (``torch.nn.X(...)``; ``torch.f(x, ...)`` or ``x.f(...)``;
+``x.m(...)``/``x.m_(...)`` for a ``torch.Tensor.m``), and its optional
+``match.signature``/``match.call`` say which literal arguments select it
+(``mode='bilinear'``, ``accumulate=False``, ``weights=`` given). Imports are
+resolved (``import torch.nn.functional as F``, ``from torch import nn``,
+``from torch.nn import AdaptiveAvgPool2d``), flow-insensitively per file.
+
+Speed: every file is parsed (a file that does not parse is reported), but
+only the statements on lines that name a catalogued API, or import
+something, are walked: a regex over the bytes finds those lines first.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from ..catalog import Catalog, Condition, Entry, load_catalog, signature_parameters
+from ..errors import UsageError
+from .records import Skipped, StaticFinding, StaticResult
+
+__all__ = ["Pattern", "Scanner", "patterns", "python_files", "scan_static"]
+
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:from|import)[ \t]", re.MULTILINE)
+_Param = tuple[str, bool, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """What calls of one entry's api look like, and which arguments select the entry."""
+
+    entry: Entry
+    qualified: frozenset[str]  # dotted names a call may resolve to: torch.nn.functional.interpolate
+    methods: frozenset[str] = frozenset()  # x.NAME(...) forms, for tensor ops
+    function_params: tuple[_Param, ...] | None = None  # parameters of the qualified form
+    method_params: tuple[_Param, ...] | None = None  # parameters after the receiver
+    call: tuple[tuple[str, Condition], ...] = ()
+
+
+def _pattern(entry: Entry) -> Pattern | None:
+    """The pattern for ``entry``; None for an operator (``x[i]``) that source cannot tell apart."""
+    parts = entry.api.split(".")
+    leaf = parts[-1]
+    if leaf.startswith("__"):
+        return None
+    match = entry.match
+    params = tuple(signature_parameters(match.signature)) if match and match.signature else None
+    call = match.call if match is not None else ()
+    if parts[0] == "torch" and (len(parts) == 2 or (len(parts) == 3 and parts[1] == "Tensor")):
+        # a tensor op: torch.f(x, ...), torch.Tensor.f(x, ...) and x.f(...), in- or out-of-place
+        base = leaf.removesuffix("_")
+        names = frozenset((base, f"{base}_"))
+        qualified = frozenset(f"torch.{p}{n}" for p in ("", "Tensor.") for n in names)
+        method = parts[1] == "Tensor"
+        self_param: tuple[_Param, ...] = (("self", False, None),)
+        return Pattern(
+            entry,
+            qualified,
+            names,
+            function_params=(self_param + params if method else params) if params else None,
+            method_params=(params if method else params[1:]) if params else None,
+            call=call,
+        )
+    return Pattern(entry, frozenset((entry.api,)), function_params=params, call=call)
+
+
+def patterns(catalog: Catalog) -> list[Pattern]:
+    """One pattern per statically recognisable entry, in catalogue order."""
+    return [p for p in (_pattern(e) for e in catalog) if p is not None]
+
+
+def _value(expr: ast.expr) -> tuple[bool, object]:
+    try:
+        return True, ast.literal_eval(expr)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+
+
+def _check(call: ast.Call, params: Sequence[_Param] | None, conditions) -> tuple[bool, list[str]]:
+    """(could match, names of conditions whose argument is not a literal)."""
+    if not conditions:
+        return True, []
+    if params is None:
+        return True, [name for name, _ in conditions]
+    given: dict[str, ast.expr] = {}
+    opaque = any(isinstance(a, ast.Starred) for a in call.args)
+    for (name, _, _), arg in zip(params, call.args):
+        if isinstance(arg, ast.Starred):
+            break
+        given[name] = arg
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            opaque = True
+        else:
+            given[keyword.arg] = keyword.value
+    defaults = {name: (has, default) for name, has, default in params}
+    unchecked = []
+    for name, condition in conditions:
+        if name in given:
+            known, value = _value(given[name])
+            if condition.given is not None:
+                if known and not condition.test(value, True):
+                    return False, []
+            elif not known:
+                unchecked.append(name)
+            elif not condition.test(value, True):
+                return False, []
+        elif opaque:
+            unchecked.append(name)
+        else:
+            has, default = defaults.get(name, (False, None))
+            if not condition.test(default, has):
+                return False, []
+    return True, unchecked
+
+
+@dataclass
+class _Index:
+    qualified: dict[str, list[Pattern]] = field(default_factory=dict)
+    methods: dict[str, list[Pattern]] = field(default_factory=dict)
+
+
+class Scanner:
+    """Scan source files for the catalogue's patterns; reusable across files."""
+
+    def __init__(self, catalog: Catalog, torch_version: str | None = None) -> None:
+        self.catalog = catalog
+        self.patterns = patterns(catalog)
+        self._index = _Index()
+        leaves: set[str] = set()
+        for pattern in self.patterns:
+            for name in pattern.qualified:
+                self._index.qualified.setdefault(name, []).append(pattern)
+                leaves.add(name.rpartition(".")[2])
+            for name in pattern.methods:
+                self._index.methods.setdefault(name, []).append(pattern)
+                leaves.add(name)
+        self._leaves = _word_regex(leaves)
+        if torch_version is None:
+            try:
+                torch_version = metadata.version("torch")
+            except metadata.PackageNotFoundError:
+                torch_version = catalog.docs_versions[-1] if catalog.docs_versions else "0.0"
+        self.torch_version = torch_version
+
+    def scan_file(self, path: str | Path) -> tuple[list[StaticFinding], Skipped | None]:
+        """The findings in one file, or why it was skipped (unreadable, does not parse)."""
+        name = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            return [], Skipped(name, 0, 0, f"cannot read: {exc.strerror or exc}")
+        return self.scan_source(data, name)
+
+    def scan_source(
+        self, data: bytes | str, name: str
+    ) -> tuple[list[StaticFinding], Skipped | None]:
+        """The findings in one source text (``name`` is how findings name the file)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        try:
+            tree = ast.parse(data, name)
+        except SyntaxError as exc:
+            line, col = exc.lineno or 0, exc.offset or 0
+            return [], Skipped(name, line, col, f"does not parse: {exc.msg}")
+        except (ValueError, RecursionError, MemoryError) as exc:
+            return [], Skipped(name, 0, 0, f"does not parse: {exc}")
+        lines = _lines(data, self._leaves)
+        if not lines:
+            return [], None
+        lines = sorted(set(lines) | set(_lines(data, _IMPORT_LINE)))
+        calls, imports = _walk(tree, lines)
+        aliases = _aliases(imports)
+        extra = {
+            local
+            for local, target in aliases.items()
+            if target in self._index.qualified and local != target.rpartition(".")[2]
+        }
+        if extra:  # `from torch.nn.functional import interpolate as up`: find the `up(` lines
+            more = sorted(set(_lines(data, _word_regex(extra))) - set(lines))
+            if more:
+                calls += _walk(tree, more)[0]
+        findings = []
+        for call in sorted(set(calls), key=lambda c: (c.lineno, c.col_offset)):
+            findings += self._match(call, aliases, name)
+        return findings, None
+
+    def _match(self, call: ast.Call, aliases: dict[str, str], name: str) -> list[StaticFinding]:
+        func = call.func
+        target = _resolve(func, aliases)
+        if target in self._index.qualified:
+            candidates, method = self._index.qualified[target], False
+        elif (
+            isinstance(func, ast.Attribute)
+            and func.attr in self._index.methods
+            and _resolve(func.value, aliases) is None  # np.median, asyncio.gather: not a tensor
+        ):
+            candidates, method = self._index.methods[func.attr], True
+        else:
+            return []
+        found = []
+        for pattern in candidates:
+            params = pattern.method_params if method else pattern.function_params
+            ok, unchecked = _check(call, params, pattern.call)
+            if not ok:
+                continue
+            entry = pattern.entry
+            claim, basis = entry.claim_for(self.torch_version, self.catalog.docs_versions)
+            found.append(
+                StaticFinding(
+                    file=name,
+                    line=call.lineno,
+                    col=call.col_offset + 1,
+                    entry=entry.id,
+                    api=entry.api,
+                    group=entry.group,
+                    claim=claim,
+                    claim_from=basis,
+                    condition=entry.condition,
+                    unchecked=tuple(unchecked),
+                )
+            )
+        return found
+
+
+def _word_regex(words: Iterable[str]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rb"\b(?:" + alternatives + rb")\b")
+
+
+def _lines(data: bytes, regex: re.Pattern[bytes]) -> list[int]:
+    """1-based numbers of the lines on which ``regex`` matches, ascending."""
+    lines, line, last = [], 1, 0
+    for match in regex.finditer(data):
+        start = match.start()
+        line += data.count(b"\n", last, start)
+        last = start
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+def _walk(tree: ast.AST, lines: list[int]) -> tuple[list[ast.Call], list[ast.stmt]]:
+    """Calls and imports in the nodes whose line span holds one of ``lines`` (sorted)."""
+    calls: list[ast.Call] = []
+    imports: list[ast.stmt] = []
+    stack = [tree]
+    skip = ast.expr_context
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, skip):
+                continue
+            start = getattr(child, "lineno", None)
+            if start is not None:
+                i = bisect.bisect_left(lines, start)
+                if i == len(lines) or lines[i] > child.end_lineno:
+                    continue
+            if isinstance(child, ast.Call):
+                calls.append(child)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                imports.append(child)
+                continue
+            stack.append(child)
+    return calls, imports
+
+
+def _aliases(imports: Iterable[ast.stmt]) -> dict[str, str]:
+    """Local name -> dotted name it was imported as (relative imports are not torch's)."""
+    aliases: dict[str, str] = {}
+    for node in imports:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.partition(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                if alias.name != "*":
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def _resolve(expr: ast.expr, aliases: dict[str, str]) -> str | None:
+    """``F.interpolate`` -> ``torch.nn.functional.interpolate``; None unless rooted in an import."""
+    if isinstance(expr, ast.Name):
+        return aliases.get(expr.id)
+    if isinstance(expr, ast.Attribute):
+        base = _resolve(expr.value, aliases)
+        return f"{base}.{expr.attr}" if base is not None else None
+    return None
+
+
+def python_files(paths: Sequence[str | Path]) -> Iterator[Path]:
+    """The ``.py`` files under ``paths`` (folders recursively, hidden ones and caches left out)."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in sorted(path.rglob("*.py")):
+                parts = file.relative_to(path).parts
+                if not any(p.startswith(".") or p == "__pycache__" for p in parts[:-1]):
+                    yield file
+        elif path.exists():
+            yield path
+        else:
+            raise UsageError(f"scan --static: {given}: no such file or folder")
+
+
+def scan_static(
+    paths: Sequence[str | Path],
+    *,
+    catalogs: Sequence[str | Path] = (),
+    builtin: bool = True,
+    catalog: Catalog | None = None,
+) -> StaticResult:
+    """Find calls of catalogued APIs in the Python files under ``paths``, without running them."""
+    if not paths:
+        raise UsageError("scan --static: give at least one file or folder")
+    scanner = Scanner(catalog if catalog is not None else load_catalog(catalogs, builtin=builtin))
+    files = list(python_files(paths))
+    findings: list[StaticFinding] = []
+    skipped: list[Skipped] = []
+    for path in files:
+        found, problem = scanner.scan_file(path)
+        findings += found
+        if problem is not None:
+            skipped.append(problem)
+    return StaticResult(tuple(findings), tuple(skipped), len(files))

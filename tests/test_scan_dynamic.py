@@ -1,0 +1,251 @@
+"""The dynamic scan finds the catalogued ops a model runs, with their lines and what raises where.
+
+tests/data/scan/model.py runs five catalogued ops and marks the line each
+one is reported at; tests/data/reports/scan-gpu.json is a HAND-MADE
+CUDA-like report (statuses written to look like an H100 audit, not measured).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import detaudit
+from detaudit import torchstate
+from detaudit.scanner.records import ScanResult
+from detaudit.scanner.render import render_json, summary
+
+from .conftest import DATA, run_cli
+
+MODEL = DATA / "scan" / "model.py"
+SCAN_GPU = DATA / "reports" / "scan-gpu.json"
+FIXTURE_GPU = DATA / "reports" / "fixture-gpu.json"
+FIVE = {
+    "adaptive-avg-pool2d-backward",
+    "interpolate-bilinear-backward",
+    "index-add",
+    "put-accumulate-false",
+    "embedding-bag-max-backward",
+}
+
+
+def marked_lines(path: Path, kinds: tuple[str, ...]) -> dict[str, int]:
+    """entry -> line number, from the ``# KIND: ENTRY`` markers of ``path``."""
+    lines = {}
+    for number, text in enumerate(path.read_text().splitlines(), 1):
+        match = re.search(r"# (\w+): ([\w.-]+)$", text)
+        if match and match.group(1) in kinds:
+            lines[match.group(2)] = number
+    return lines
+
+
+def load_model():
+    spec = importlib.util.spec_from_file_location("scan_model", MODEL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def scanned(scan_cache, model):
+    before = torchstate.snapshot()
+    with detaudit.scan(reports=[SCAN_GPU, FIXTURE_GPU]) as found:
+        model.run()
+    return found.result, before, torchstate.snapshot()
+
+
+def by_entry(result: ScanResult) -> dict[str, object]:
+    return {hit.entry: hit for hit in result.hits}
+
+
+def test_lists_the_five_ops_at_their_lines(scanned):
+    result, _, _ = scanned
+    hits = by_entry(result)
+    assert set(hits) == FIVE
+    expected = marked_lines(MODEL, ("dynamic", "both"))
+    for entry, hit in hits.items():
+        assert Path(hit.file).resolve() == MODEL.resolve(), hit
+        assert hit.line == expected[entry], (entry, hit.line)
+        assert hit.device == "cpu" and hit.calls == 1
+
+
+def test_backward_ops_point_at_their_forward_line(scanned):
+    hits = by_entry(scanned[0])
+    backward = {e for e, h in hits.items() if h.pass_ == "backward"}
+    assert backward == {
+        "adaptive-avg-pool2d-backward",
+        "interpolate-bilinear-backward",
+        "embedding-bag-max-backward",
+    }
+    assert {hits[e].located for e in backward} == {"forward"}
+    assert hits["adaptive-avg-pool2d-backward"].op == "aten::_adaptive_avg_pool2d_backward"
+    assert hits["index-add"].op == "aten::index_add_" and hits["index-add"].located == "call"
+
+
+def test_put_raises_here_and_the_rest_does_not(scanned):
+    result, _, _ = scanned
+    hits = by_entry(result)
+    assert hits["put-accumulate-false"].here == "raises"
+    assert hits["put-accumulate-false"].kernel == "put_"
+    assert {e for e, h in hits.items() if h.here == "ok"} == FIVE - {"put-accumulate-false"}
+    assert [h.entry for h in result.raising_here()] == ["put-accumulate-false"]
+
+
+def test_reports_say_what_raises_on_their_gpu(scanned):
+    result, _, _ = scanned
+    assert [r.device for r in result.reports] == ["cuda", "cuda"]
+    on_h100 = {h.entry for h in result.raising_in(0)}
+    assert on_h100 == FIVE - {"index-add"}
+    index_add = by_entry(result)["index-add"]
+    assert [(e.report, e.status) for e in index_add.elsewhere] == [(0, "converts"), (1, None)]
+    # the other fixture lists only put_ among the five
+    assert {h.entry for h in result.raising_in(1)} == {"put-accumulate-false"}
+    lines = summary(result)
+    assert (
+        lines[0].startswith("scanned on cpu (torch ")
+        and "1 op raises here: put-accumulate-false" in lines[0]
+    )
+    assert lines[1].startswith(
+        "on torch 2.11.0+cu130 · cuda · NVIDIA H100 80GB HBM3 (sm_90) [1]: these 4 ops raise:"
+    )
+
+
+def test_user_flags_are_unchanged(scanned):
+    _, before, after = scanned
+    # entering a TorchDispatchMode imports torch._dynamo, and with it Inductor's config:
+    # a flag the snapshot did not hold before may appear, at torch's default
+    assert {k: after[k] for k in before} == before
+    assert after.get("inductor.deterministic", False) is False
+
+
+def test_strict_mode_of_the_user_is_kept_and_the_code_runs_to_the_end(scan_cache, model):
+    saved = torchstate.snapshot()
+    try:
+        torchstate.set_deterministic_algorithms(True, warn_only=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with detaudit.scan() as found:
+                model.run()  # put_ raises in strict mode: under the scan it warns
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torchstate.restore(saved)
+    assert "put-accumulate-false" in {h.entry for h in found.result.raising_here()}
+    # the user asked for the alerts themselves, so they still see them
+    assert any(
+        "put_ does not have a deterministic implementation" in str(w.message) for w in caught
+    )
+
+
+def test_strict_mode_turned_on_by_the_scanned_code_does_not_stop_it(scan_cache, model):
+    saved = torchstate.snapshot()
+    try:
+        with detaudit.scan() as found:
+            torchstate.set_deterministic_algorithms(True, warn_only=False)  # as the code might
+            model.run()
+        after = torchstate.snapshot()
+    finally:
+        torchstate.restore(saved)
+    assert after["use_deterministic_algorithms"] == saved["use_deterministic_algorithms"]
+    assert [h.entry for h in found.result.raising_here()] == ["put-accumulate-false"]
+
+
+def test_alert_in_backward_is_attributed_to_its_op(scan_cache):
+    class Scatter(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            out = torch.zeros(16)
+            out.put_(torch.tensor([1, 1]), grad[:2])  # the alert
+            return out
+
+    x = torch.randn(16, requires_grad=True)
+    with detaudit.scan() as found:
+        Scatter.apply(x).sum().backward()
+        torch.zeros(4).index_add_(0, torch.tensor([0, 0]), torch.ones(2))  # no alert on CPU
+    alerts = [h for h in found.hits if h.kernel]
+    assert len(alerts) == 1
+    hit = alerts[0]
+    # put-accumulate-false is a forward entry: in backward, put_ is an op no entry
+    # matches, reported because it alerted
+    assert (hit.entry, hit.op, hit.pass_, hit.here) == (None, "aten::put_", "backward", "raises")
+    assert hit.file.endswith("test_scan_dynamic.py")
+    assert "out.put_(" in Path(__file__).read_text().splitlines()[hit.line - 1]
+
+
+def test_an_uncatalogued_op_that_alerts_is_a_hit(scan_cache, model, tmp_path):
+    (tmp_path / "mine.py").write_text(
+        "import torch\n\ndef histc(device):\n    return torch.histc(torch.randn(64, device=device))\n"
+    )
+    (tmp_path / "mine.yaml").write_text(
+        "raises:\n  - id: my-histc\n    api: torch.histc\n    condition: on CUDA\n"
+        "    devices: [cuda]\n    pass: forward\n    probe: mine:histc\n    source: test\n"
+    )
+    with detaudit.scan(catalogs=[tmp_path / "mine.yaml"], builtin=False) as found:
+        model.run()
+    (hit,) = found.hits
+    assert (hit.entry, hit.op, hit.here, hit.kernel) == (None, "aten::put_", "raises", "put_")
+    assert hit.line == marked_lines(MODEL, ("both",))["put-accumulate-false"]
+
+
+def test_json_round_trip(scanned):
+    result = scanned[0]
+    assert ScanResult.from_dict(json.loads(render_json(result))) == result
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_runs_a_script_with_its_arguments(scan_cache):
+    result = run_cli(
+        "scan", "--report", str(SCAN_GPU), "--fail-on", "raises", str(MODEL), "a1", "b2"
+    )
+    assert result.returncode == 1, result.stderr
+    assert "model ran: " in result.stdout and result.stdout.split("model ran: ")[1].split()[
+        1:3
+    ] == ["a1", "b2"]
+    assert "1 op raises here: put-accumulate-false" in result.stdout
+    assert "these 4 ops raise: adaptive-avg-pool2d-backward" in result.stdout
+
+
+def test_cli_python_form_json_output_and_fail_on_none(scan_cache, tmp_path):
+    out = tmp_path / "scan.json"
+    result = run_cli(
+        "scan", "--format", "json", "-o", str(out), "--fail-on", "none", "--", "python", str(MODEL)
+    )
+    assert result.returncode == 0, result.stderr
+    data = ScanResult.from_dict(json.loads(out.read_text()))
+    assert {h.entry for h in data.hits} == FIVE
+
+
+def test_cli_bad_input_is_exit_2_in_one_line(scan_cache, tmp_path):
+    failing = tmp_path / "fails.py"
+    failing.write_text(
+        "import torch\ntorch.zeros(3).put_(torch.tensor([0, 0]), torch.ones(2))\nraise ValueError('boom')\n"
+    )
+    result = run_cli("scan", "--fail-on", "none", str(failing))
+    assert result.returncode == 2
+    assert "ValueError: boom" in result.stderr and "exited with code 1" in result.stderr
+    assert "put-accumulate-false" in result.stdout  # what ran before the failure is reported
+    for args in (
+        ["nope.py"],
+        ["--report", str(tmp_path / "nope.json"), str(MODEL)],
+        ["--", "python", "-X"],
+    ):
+        result = run_cli("scan", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

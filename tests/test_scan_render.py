@@ -1,0 +1,94 @@
+"""Scan renderers are pure: a result in, a string out; golden files pin their output.
+
+tests/data/scan/result.json is the JSON of a real scan of tests/data/scan/model.py
+(torch 2.13.0+cpu, with the two hand-made GPU reports), frozen. Regenerate the
+golden files with ``pytest tests/test_scan_render.py --update-golden``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from detaudit.catalog import load_catalog
+from detaudit.scanner.records import Hit, ScanResult, StaticResult
+from detaudit.scanner.render import FORMATS, render_text, summary
+from detaudit.scanner.static import Scanner
+
+from .conftest import DATA
+
+RESULT = DATA / "scan" / "result.json"
+GOLDEN = DATA / "golden"
+
+
+@pytest.fixture(scope="module")
+def result() -> ScanResult:
+    return ScanResult.from_dict(json.loads(RESULT.read_text()), source=str(RESULT))
+
+
+@pytest.fixture(scope="module")
+def static_result():
+    scanner = Scanner(load_catalog(), torch_version="2.13.0")
+    findings, _ = scanner.scan_source((DATA / "scan" / "model.py").read_bytes(), "model.py")
+    _, skipped = scanner.scan_source(b"def f(:\n", "broken.py")
+    return StaticResult(tuple(findings), (skipped,), 2)
+
+
+def check_golden(text: str, golden: Path, request) -> None:
+    if request.config.getoption("--update-golden"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_dynamic_golden(result, fmt, request):
+    # the JSON renderer must give back the fixture it was read from
+    golden = RESULT if fmt == "json" else GOLDEN / f"scan.{fmt}"
+    check_golden(FORMATS[fmt].dynamic(result), golden, request)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_static_golden(static_result, fmt, request):
+    check_golden(FORMATS[fmt].static(static_result), GOLDEN / f"static.{fmt}", request)
+
+
+def test_text_names_every_hit_and_the_reports(result):
+    text = render_text(result)
+    for hit in result.hits:
+        assert f"{hit.entry} " in text and hit.where in text
+    assert "[1] torch 2.11.0+cu130 · cuda · NVIDIA H100 80GB HBM3 (sm_90): cuda results of" in text
+    assert text.rstrip().endswith(
+        "[2]: this op raises: put-accumulate-false (tests/data/scan/model.py:31, put_)"
+    )
+
+
+def test_uncatalogued_and_unobserved_hits(result):
+    alert = Hit(
+        entry=None,
+        entries=(),
+        api="",
+        group="",
+        op="aten::mm",
+        pass_="forward",
+        device="cuda",
+        calls=3,
+        file="train.py",
+        line=7,
+        function="step",
+        located="call",
+        here="raises",
+        kernel="cublas",
+    )
+    text = render_text(replace(result, hits=(alert,), reports=()))
+    assert "(not catalogued)  aten::mm" in text
+    assert "1 op raises here: aten::mm (train.py:7, cublas)" in text
+    unobserved = replace(
+        result, observed=False, hits=tuple(replace(h, here=None) for h in result.hits)
+    )
+    assert "alerts not observed" in summary(unobserved)[0]
+    assert summary(replace(result, hits=(), devices=())) == [
+        "scanned on no device: no catalogued op ran and no op raised the alert"
+    ]
