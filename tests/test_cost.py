@@ -18,10 +18,9 @@ from detaudit.render.markdown import cost_reading
 from detaudit.results import Cost, ProbeResult
 from detaudit.runner.spec import plan
 
-from .conftest import DATA
+from .conftest import DATA, check_golden
 
 FIXTURE = DATA / "reports" / "fixture-cost.json"
-GOLDEN = DATA / "golden"
 RAN = (Status.CONVERTS, Status.OK, Status.WARNS)
 
 
@@ -73,11 +72,7 @@ def test_default_audit_plans_no_timing():
 
 @pytest.mark.parametrize("fmt", sorted(RENDERERS))
 def test_golden(fixture, fmt, request):
-    text = RENDERERS[fmt].render(fixture)
-    golden = GOLDEN / f"fixture-cost{RENDERERS[fmt].extension}"
-    if request.config.getoption("--update-golden"):
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(request, f"fixture-cost{RENDERERS[fmt].extension}", RENDERERS[fmt].render(fixture))
 
 
 def test_cost_table_is_sorted_and_flags_noise(fixture):

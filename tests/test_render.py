@@ -14,10 +14,9 @@ import pytest
 from detaudit.render import RENDERERS
 from detaudit.results import Report
 
-from .conftest import DATA, run_cli
+from .conftest import DATA, check_golden, run_cli
 
 FIXTURE = DATA / "reports" / "fixture-gpu.json"
-GOLDEN = DATA / "golden"
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +26,7 @@ def report() -> Report:
 
 @pytest.mark.parametrize("fmt", sorted(RENDERERS))
 def test_golden(report, fmt, request):
-    text = RENDERERS[fmt].render(report)
-    golden = GOLDEN / f"fixture-gpu{RENDERERS[fmt].extension}"
-    if request.config.getoption("--update-golden"):
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(request, f"fixture-gpu{RENDERERS[fmt].extension}", RENDERERS[fmt].render(report))
 
 
 def test_markdown_sections(report):
