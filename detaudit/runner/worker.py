@@ -5,8 +5,9 @@ worker answers on a private copy of its original stdout, while fd 1 is pointed
 at stderr so that a probe's prints (Python or C) cannot corrupt the channel.
 
 Requests: ``{"type": "environment"}``, ``{"type": "run", ...}`` (see
-:func:`run_task`) and, for ``detaudit discover``, ``opinfo-list`` and
-``opinfo-sweep`` (see :mod:`detaudit.opinfo`). The worker greets with
+:func:`run_task`) for ``detaudit discover``, ``opinfo-list`` and
+``opinfo-sweep`` (see :mod:`detaudit.opinfo`), and for the scanner ``trace``
+(see :mod:`detaudit.scanner.trace`). The worker greets with
 ``{"type": "hello", ...}`` once torch is imported. It may run under another
 interpreter than detaudit's, so it uses only the standard library, torch and
 numpy, and syntax that Python 3.9 runs.
