@@ -12,11 +12,15 @@ from .errors import UsageError, WorkerError
 from .results import Environment, ProbeResult, Report
 from .runner.classify import classify
 from .runner.pool import WorkerPool
+from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer
 from .runner.spec import plan, resolve_devices
 
 __all__ = ["audit"]
 
 Progress = Callable[[ProbeResult, int, int], None]
+
+#: Seconds the environment fingerprint may take (it may query nvidia-smi).
+FINGERPRINT_TIMEOUT = 120.0
 
 
 def audit(
@@ -69,29 +73,33 @@ def audit(
             catalog = catalog.select(only)
         hello = pool.wait_ready()
         devices = resolve_devices(device, bool(hello.get("cuda_available")))
-        torch_version = hello["torch"]
-        tasks = plan(catalog, devices, repeat=repeat, seed=seed, cost=cost)
-        answer = pool.request({"type": "environment", "cuda": "cuda" in devices})
-        if "environment" not in answer:
+        planned = plan(catalog, devices, hello["torch"], repeat=repeat, seed=seed, cost=cost)
+        # The fingerprint has its own limit: --timeout is what one entry may take.
+        answer = pool.ask(
+            EnvironmentRequest(cuda="cuda" in devices), timeout=FINGERPRINT_TIMEOUT
+        )
+        if not isinstance(answer, EnvironmentAnswer):
             _fingerprint_failed(answer)
+        by_key = {p.key: p for p in planned}
         results: dict[tuple[str, str], ProbeResult] = {}
-        for raw in pool.run(tasks):
-            entry = catalog.get(raw["id"])
-            expected, basis = catalog.expected(entry, raw["device"], torch_version)
-            result = classify(entry, raw["device"], raw, expected=expected, expected_from=basis)
-            results[(entry.id, raw["device"])] = result
+        for raw in pool.ask_all(p.request for p in planned):
+            if not isinstance(raw, (RunAnswer, Lost)):
+                raise WorkerError(f"a probe worker answered a run with {raw!r}")
+            item = by_key[(raw.id, raw.device)]
+            result = classify(item, raw)
+            results[item.key] = result
             if progress is not None:
-                progress(result, len(results), len(tasks))
+                progress(result, len(results), len(planned))
 
     environment = Environment.from_dict(
         {
-            **answer["environment"],
+            **answer.environment,
             "time": started,
             "catalog_hash": catalog.hash,
             "detaudit": __version__,
         }
     )
-    ordered = tuple(results[(t["id"], t["device"])] for t in tasks)
+    ordered = tuple(results[p.key] for p in planned)
     settings = {
         "device": device,
         "repeat": repeat,
@@ -107,13 +115,10 @@ def audit(
     return Report(environment=environment, results=ordered, devices=devices, settings=settings)
 
 
-def _fingerprint_failed(answer: dict) -> None:
+def _fingerprint_failed(answer: Lost | Refused) -> None:
     """The environment request crashed or hung: report it as a worker failure."""
-    if "timeout" in answer:
-        why = f"timed out after {answer['timeout']:g} s"
-    else:
-        why = answer.get("crashed") or answer.get("message") or "no answer"
-    tail = (answer.get("stderr") or "").splitlines()[-1:]
+    why = answer.why if isinstance(answer, Lost) else answer.message
+    tail = (getattr(answer, "stderr", "") or "").splitlines()[-1:]
     raise WorkerError(
         f"taking the environment fingerprint failed: {why}" + "".join(f" ({t})" for t in tail)
     )

@@ -23,6 +23,12 @@ __all__ = [
 #: Statuses under which the op ran in deterministic mode (a training run gets past it).
 RAN = frozenset({Status.CONVERTS, Status.OK, Status.WARNS})
 
+#: Statuses under which the mode is supposed to make the bits repeat: the op ran
+#: with no alert. Only there is a change of repeatability news. An entry that
+#: raises gets its mode-on bits from warn-only runs, where the nondeterministic
+#: kernel runs and is expected to vary; one that warns ran that kernel too.
+REPEATS = frozenset({Status.CONVERTS, Status.OK})
+
 
 class ChangeKind(str, enum.Enum):
     """How one (entry, device) differs between the old and the new report."""
@@ -50,10 +56,10 @@ CHANGE_MEANING = {
     ChangeKind.NEWLY_RAISES: "ran under deterministic mode before and raises now: "
     "a deterministic training run that uses it breaks",
     ChangeKind.FIXED: "raised before and runs now",
-    ChangeKind.REPEATABILITY_LOST: "the bits repeated across the mode-on runs before "
-    "and differ now",
-    ChangeKind.REPEATABILITY_GAINED: "the bits differed across the mode-on runs before "
-    "and repeat now",
+    ChangeKind.REPEATABILITY_LOST: "ran without alert, and the bits repeated across the "
+    "mode-on runs before and differ now",
+    ChangeKind.REPEATABILITY_GAINED: "ran without alert, and the bits differed across the "
+    "mode-on runs before and repeat now",
     ChangeKind.STATUS_CHANGED: "any other change of status",
     ChangeKind.ONLY_OLD: "audited in the old report only (entry or device absent from the new one)",
     ChangeKind.ONLY_NEW: "audited in the new report only (entry or device absent from the old one)",
@@ -190,7 +196,10 @@ def _kind(old: ProbeResult, new: ProbeResult) -> ChangeKind | None:
             return ChangeKind.FIXED
         return ChangeKind.STATUS_CHANGED
     # Same status, other bits: the silent case. None ("not measured": one
-    # sample, or it did not run) is no change.
+    # sample, or it did not run) is no change, and neither is anything where
+    # the mode does not promise repeating bits (see REPEATS).
+    if new.status not in REPEATS:
+        return None
     if old.repeatable is True and new.repeatable is False:
         return ChangeKind.REPEATABILITY_LOST
     if old.repeatable is False and new.repeatable is True:

@@ -25,6 +25,13 @@ import yaml
 from .catalog import Catalog, load_catalog
 from .errors import EnvironmentUnsupported, UsageError, WorkerError
 from .runner.pool import WorkerPool
+from .runner.protocol import (
+    Lost,
+    OpInfoListAnswer,
+    OpInfoListRequest,
+    OpInfoSweepAnswer,
+    OpInfoSweepRequest,
+)
 from .runner.spec import resolve_devices
 
 __all__ = [
@@ -175,15 +182,15 @@ def covering_entries(
     return tuple(found)
 
 
-def _op_alerts(catalog: Catalog, op: str, answer: dict[str, Any], device: str) -> OpAlerts:
-    names = [answer["name"], *answer.get("aliases", ())]
+def _op_alerts(catalog: Catalog, op: str, answer: OpInfoSweepAnswer, device: str) -> OpAlerts:
+    names = [answer.name, *answer.aliases]
     return OpAlerts(
         id=op,
-        name=answer["name"],
-        variant=answer.get("variant", ""),
-        api=answer.get("api", ""),
-        dtype=answer.get("dtype", ""),
-        samples=answer.get("samples", 0),
+        name=answer.name,
+        variant=answer.variant,
+        api=answer.api,
+        dtype=answer.dtype or "",
+        samples=answer.samples,
         alerts=tuple(
             Alert(
                 pass_=a["pass"],
@@ -195,7 +202,7 @@ def _op_alerts(catalog: Catalog, op: str, answer: dict[str, Any], device: str) -
                 message=a.get("message", ""),
                 covered_by=covering_entries(catalog, names, a["kernel"], device),
             )
-            for a in answer["alerts"]
+            for a in answer.alerts
         ),
     )
 
@@ -203,10 +210,10 @@ def _op_alerts(catalog: Catalog, op: str, answer: dict[str, Any], device: str) -
 # --------------------------------------------------------------------------- the sweep
 
 
-def _failure(answer: dict[str, Any]) -> str:
-    if "timeout" in answer:
-        return f"still running after {answer['timeout']:g} s; worker killed"
-    return answer.get("crashed") or answer.get("message") or "no answer"
+def _failure(answer: Any) -> str:
+    if isinstance(answer, Lost):
+        return answer.why
+    return getattr(answer, "message", None) or "no answer"
 
 
 def discover(
@@ -241,40 +248,40 @@ def discover(
             catalog = load_catalog(catalogs, builtin=builtin)
         hello = pool.wait_ready()
         (device,) = resolve_devices(device, bool(hello.get("cuda_available")))
-        listing = pool.request({"type": "opinfo-list", "id": "opinfo-list", "ops": list(ops)})
-        if "unavailable" in listing:
-            raise EnvironmentUnsupported(f"detaudit discover: {listing['unavailable']}")
-        if "ops" not in listing:
+        listing = pool.ask(OpInfoListRequest(ops=tuple(ops)))
+        if not isinstance(listing, OpInfoListAnswer):
             raise WorkerError(f"listing the OpInfo database failed: {_failure(listing)}")
-        if listing["unknown"]:
+        if listing.unavailable:
+            raise EnvironmentUnsupported(f"detaudit discover: {listing.unavailable}")
+        if listing.unknown:
             raise UsageError(
-                f"--op: no OpInfo op {', '.join(map(repr, listing['unknown']))} in torch "
+                f"--op: no OpInfo op {', '.join(map(repr, listing.unknown))} in torch "
                 f"{hello['torch']} (names as in op_db, e.g. put, nn.functional.max_unpool2d)"
             )
         requests = [
-            {"type": "opinfo-sweep", "id": op, "device": device, "samples": samples, "seed": seed}
-            for op in listing["ops"]
+            OpInfoSweepRequest(id=op, device=device, samples=samples, seed=seed)
+            for op in listing.ops
         ]
-        answers: dict[str, dict[str, Any]] = {}
-        for answer in pool.run(requests):
-            answers[answer["id"]] = answer
+        answers: dict[str, Any] = {}
+        for answer in pool.ask_all(requests):
+            answers[answer.id] = answer
             if progress is not None:
-                progress(answer["id"], len(answers), len(requests))
+                progress(answer.id, len(answers), len(requests))
 
     alerting, failures, errored = [], [], []
     totals = {"samples": 0, "backward": 0, "errors": 0}
     for request in requests:
-        op, answer = request["id"], answers[request["id"]]
-        if answer.get("type") != "opinfo":
+        op, answer = request.id, answers[request.id]
+        if not isinstance(answer, OpInfoSweepAnswer):
             failures.append((op, _failure(answer)))
             continue
         for key in totals:
-            totals[key] += answer.get(key, 0)
-        if "skip" in answer:
-            failures.append((op, answer["skip"]))
-        if answer.get("errors"):
-            errored.append((op, answer["errors"], answer.get("error", "")))
-        if answer["alerts"]:
+            totals[key] += getattr(answer, key)
+        if answer.skip is not None:
+            failures.append((op, answer.skip))
+        if answer.errors:
+            errored.append((op, answer.errors, answer.error or ""))
+        if answer.alerts:
             alerting.append(_op_alerts(catalog, op, answer, device))
     return Discovery(
         torch=hello["torch"],

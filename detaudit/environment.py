@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["fingerprint"]
+__all__ = ["fingerprint", "handle"]
 
 
 def _cpu_name() -> str:
@@ -90,3 +90,10 @@ def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
             gpu_count=torch.cuda.device_count(),
         )
     return env
+
+
+def handle(request: Any) -> Any:
+    """Answer an :class:`~detaudit.runner.protocol.EnvironmentRequest` in a worker."""
+    from detaudit.runner.protocol import EnvironmentAnswer
+
+    return EnvironmentAnswer(environment=fingerprint(bool(request.cuda)))

@@ -24,9 +24,9 @@ from typing import Any
 
 from detaudit import torchstate
 from detaudit.probes import ProbeSkipped
-from detaudit.runner.worker import _seed, _short, alert_kernel
+from detaudit.runner.probing import alert_kernel, seed_all, short
 
-__all__ = ["OpInfoUnavailable", "handle", "op_db", "sample_probe", "sweep_op"]
+__all__ = ["OpInfoUnavailable", "handle_list", "handle_sweep", "op_db", "sample_probe", "sweep_op"]
 
 _OPS: dict[str, Any] | None = None
 _EXTRA_HINT = "pip install 'detaudit[discover]'"
@@ -90,7 +90,7 @@ def _samples(op: Any, device: Any, dtype: Any, limit: int | None, seed: int) -> 
     sample and walks the call stack (``inspect.stack``) looking for a test
     case, which made a CPU sweep several times slower.
     """
-    _seed(seed)
+    seed_all(seed)
     made = op.sample_inputs_func(op, device, dtype, _differentiable(op, dtype))
     return list(itertools.islice(made, limit))
 
@@ -140,14 +140,14 @@ def _observe(call: Callable[[], Any]) -> dict[str, Any] | None:
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome
         kernel = alert_kernel(str(exc)) if isinstance(exc, RuntimeError) else None
         if kernel:
-            return {"status": "raises", "kernel": kernel, "message": _short(str(exc))}
-        return {"status": "error", "message": _short(f"{type(exc).__name__}: {exc}")}
+            return {"status": "raises", "kernel": kernel, "message": short(str(exc))}
+        return {"status": "error", "message": short(f"{type(exc).__name__}: {exc}")}
     finally:
         torchstate.set_deterministic_algorithms(False, False)
     for warning in caught:
         kernel = alert_kernel(str(warning.message))
         if kernel:
-            return {"status": "warns", "kernel": kernel, "message": _short(str(warning.message))}
+            return {"status": "warns", "kernel": kernel, "message": short(str(warning.message))}
     return None
 
 
@@ -197,7 +197,7 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
         try:
             samples = _samples(op, device, dtype, request.get("samples"), int(request["seed"]))
         except Exception as exc:  # noqa: BLE001
-            answer.update(skip=_short(f"making samples failed: {type(exc).__name__}: {exc}"))
+            answer.update(skip=short(f"making samples failed: {type(exc).__name__}: {exc}"))
             samples = []
         for index, sample in enumerate(samples):
             answer["samples"] += 1
@@ -208,7 +208,7 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
                 except Exception as exc:  # noqa: BLE001 - the forward fails with the mode off
                     backward = None
                     answer["errors"] += 1
-                    answer.setdefault("error", _short(f"{type(exc).__name__}: {exc}"))
+                    answer.setdefault("error", short(f"{type(exc).__name__}: {exc}"))
                 if backward is not None:
                     answer["backward"] += 1
                     outcomes.append(("backward", _observe(backward)))
@@ -226,7 +226,7 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
                         **seen,
                         "count": 0,
                         "first_sample": index,
-                        "sample": _short(sample.summary()),
+                        "sample": short(sample.summary()),
                     }
                 alerts[key]["count"] += 1
     finally:
@@ -254,11 +254,30 @@ def list_ops(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def handle(request: dict[str, Any]) -> dict[str, Any]:
-    """Answer an ``opinfo-list`` or ``opinfo-sweep`` worker request."""
-    if request["type"] == "opinfo-list":
-        return list_ops(request)
-    return sweep_op(request)
+def handle_list(request: Any) -> Any:
+    """Answer an :class:`~detaudit.runner.protocol.OpInfoListRequest` in a worker."""
+    from detaudit.runner.protocol import decode_answer
+
+    return decode_answer(list_ops({"ops": list(request.ops)}))
+
+
+def handle_sweep(request: Any) -> Any:
+    """Answer an :class:`~detaudit.runner.protocol.OpInfoSweepRequest` in a worker."""
+    from detaudit.runner.protocol import decode_answer
+
+    return decode_answer(
+        {
+            **sweep_op(
+                {
+                    "id": request.id,
+                    "device": request.device,
+                    "samples": request.samples,
+                    "seed": request.seed,
+                }
+            ),
+            "id": request.id,
+        }
+    )
 
 
 def sample_probe(op: str, index: int, pass_: str, dtype: str, device: Any) -> Any:

@@ -66,23 +66,38 @@ def _from_mapping(cls, data: Mapping[str, Any]):
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One run mode's outcome (strict or warn-only), as a worker reported it."""
+    """One run's outcome (strict, warn-only or mode-off), as a worker reported it.
+
+    ``run`` names the run (``strict``, ``warn-only 2``, ``mode-off 1``);
+    ``restored`` names the process state the probe changed and the runner put
+    back afterwards (``working directory``, ``default device``...).
+    """
 
     outcome: str  # "ran", "alert", "error" or "skipped"
     kernel: str | None = None
     message: str | None = None
     exc_type: str | None = None
     warnings: tuple[str, ...] = ()
+    run: str | None = None
+    restored: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["warnings"] = list(self.warnings)
+        # Optional: reports keep their old shape where there is nothing to say.
+        if self.run is None:
+            del data["run"]
+        if self.restored:
+            data["restored"] = list(self.restored)
+        else:
+            del data["restored"]
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Observation:
         data = dict(data)
         data["warnings"] = tuple(data.get("warnings") or ())
+        data["restored"] = tuple(data.get("restored") or ())
         return _from_mapping(cls, data)
 
 
@@ -165,6 +180,13 @@ class ProbeResult:
     warn_only: Observation | None = None
     runs_mode_on: int = 0
     runs_mode_off: int = 0
+    # How many distinct bit patterns the mode-on and mode-off runs gave (None: none ran).
+    distinct_on: int | None = None
+    distinct_off: int | None = None
+    # The digest of the first mode-on result: another machine's can be compared bit for bit.
+    digest: str | None = None
+    # Every later run that failed or behaved unlike the first of its series.
+    later: tuple[Observation, ...] = ()
     stderr: str | None = None
     cost: Cost | None = None  # only with ``audit --cost``, for entries that ran
 
@@ -174,6 +196,7 @@ class ProbeResult:
         data["status"] = self.status.value
         data["strict"] = self.strict.to_dict() if self.strict else None
         data["warn_only"] = self.warn_only.to_dict() if self.warn_only else None
+        data["later"] = [o.to_dict() for o in self.later]
         if self.cost is None:
             del data["cost"]  # optional: reports without --cost keep their old shape
         else:
@@ -188,6 +211,7 @@ class ProbeResult:
         for key in ("strict", "warn_only"):
             if data.get(key) is not None:
                 data[key] = Observation.from_dict(data[key])
+        data["later"] = tuple(Observation.from_dict(o) for o in data.get("later") or ())
         if data.get("cost") is not None:
             data["cost"] = Cost.from_dict(data["cost"])
         return _from_mapping(cls, data)

@@ -7,7 +7,9 @@ import pytest
 from detaudit.catalog import Entry
 from detaudit.results import Status
 from detaudit.runner.classify import classify, drift_of
-from detaudit.runner.worker import alert_kernel
+from detaudit.runner.probing import alert_kernel
+from detaudit.runner.protocol import Lost, RunAnswer, RunRequest
+from detaudit.runner.spec import Planned
 
 ENTRY = Entry(
     id="e",
@@ -22,14 +24,22 @@ ENTRY = Entry(
 RAN = {"outcome": "ran", "warnings": []}
 
 
-def raw(strict=RAN, warn_only=RAN, on=("a", "a", "a"), off=("a", "b", "a")):
-    return {
-        "strict": strict,
-        "warn_only": warn_only,
-        "digests_on": list(on),
-        "digests_off": list(off),
-        "seconds": 0.5,
-    }
+def planned(device: str, expected: str | None = None) -> Planned:
+    request = RunRequest(id="e", probe="m:f", device=device, repeat=3, seed=0)
+    return Planned(ENTRY, device, request, expected, "docs 2.13" if expected else None)
+
+
+def raw(strict=RAN, warn_only=RAN, on=("a", "a", "a"), off=("a", "b", "a"), later=()):
+    return RunAnswer(
+        id="e",
+        device="cuda",
+        strict=strict,
+        warn_only=warn_only,
+        later=tuple(later),
+        digests_on=tuple(on),
+        digests_off=tuple(off),
+        seconds=0.5,
+    )
 
 
 def test_alert_is_raises_with_kernel():
@@ -39,7 +49,7 @@ def test_alert_is_raises_with_kernel():
         "message": "put_ does not have ...",
         "exc_type": "RuntimeError",
     }
-    r = classify(ENTRY, "cuda", raw(strict=alert), expected="raises")
+    r = classify(planned("cuda", "raises"), raw(strict=alert))
     assert (r.status, r.kernel, r.drift) == (Status.RAISES, "put_", False)
     assert r.varies_without_mode is True and r.repeatable is True
 
@@ -50,33 +60,69 @@ def test_warning_in_strict_mode_is_warns():
         "warnings": ["foo does not have a deterministic implementation"],
         "kernel": "foo",
     }
-    r = classify(ENTRY, "cuda", raw(strict=warned), expected="raises")
+    r = classify(planned("cuda", "raises"), raw(strict=warned))
     assert r.status is Status.WARNS and r.drift is True and r.kernel == "foo"
 
 
 @pytest.mark.parametrize("device,status", [("cuda", Status.CONVERTS), ("cpu", Status.OK)])
 def test_clean_run_converts_only_where_the_condition_applies(device, status):
-    r = classify(ENTRY, device, raw(), expected="converts" if device == "cuda" else "ok")
+    r = classify(planned(device, "converts" if device == "cuda" else "ok"), raw())
     assert r.status is status and r.drift is False
 
 
 def test_other_exception_is_error():
     err = {"outcome": "error", "exc_type": "ValueError", "message": "bad shape"}
-    r = classify(ENTRY, "cuda", raw(strict=err), expected="raises")
+    r = classify(planned("cuda", "raises"), raw(strict=err))
     assert r.status is Status.ERROR and r.message == "ValueError: bad shape" and r.drift is None
 
 
 def test_isolation_outcomes():
-    assert classify(ENTRY, "cpu", {"crashed": "worker killed by SIGSEGV"}).status is Status.CRASHED
-    assert classify(ENTRY, "cpu", {"timeout": 5.0, "seconds": 5.1}).status is Status.TIMEOUT
-    assert classify(ENTRY, "cuda", {"skip": "no CUDA"}).status is Status.SKIPPED
+    crashed = Lost(id="e", device="cpu", crashed="worker killed by SIGSEGV", stderr="boom")
+    r = classify(planned("cpu"), crashed)
+    assert (r.status, r.message, r.stderr) == (Status.CRASHED, "worker killed by SIGSEGV", "boom")
+    r = classify(planned("cpu"), Lost(id="e", device="cpu", timeout=5.0, seconds=5.1))
+    assert r.status is Status.TIMEOUT and r.message == "still running after 5 s; worker killed"
+    skipped = RunAnswer(id="e", device="cuda", skip="no CUDA")
+    assert classify(planned("cuda"), skipped).status is Status.SKIPPED
 
 
-def test_repeatability_needs_two_samples():
-    r = classify(ENTRY, "cuda", raw(on=("a",), off=("a",)))
+def test_repeatability_is_counted():
+    r = classify(planned("cuda"), raw(on=("a",), off=("a",)))
     assert r.repeatable is None and r.varies_without_mode is None
-    r = classify(ENTRY, "cuda", raw(on=("a", "b"), off=("c", "c")))
+    assert (r.runs_mode_on, r.distinct_on, r.runs_mode_off, r.distinct_off) == (1, 1, 1, 1)
+    r = classify(planned("cuda"), raw(on=("a", "b", "a", "c"), off=("c", "c")))
     assert r.repeatable is False and r.varies_without_mode is False
+    assert (r.runs_mode_on, r.distinct_on, r.runs_mode_off, r.distinct_off) == (4, 3, 2, 1)
+    assert r.digest == "a"  # the first mode-on result's bits
+    r = classify(planned("cuda"), raw(on=(), off=()))
+    assert (r.distinct_on, r.distinct_off, r.digest) == (None, None, None)
+
+
+def test_a_later_mode_on_failure_makes_a_clean_run_an_error():
+    failed = {"outcome": "error", "exc_type": "IndexError", "message": "boom", "run": "warn-only 2"}
+    r = classify(planned("cuda", "converts"), raw(later=[failed]))
+    assert r.status is Status.ERROR and r.drift is None
+    assert r.message == "the strict run ran, but warn-only 2 failed: IndexError: boom"
+    assert r.later[0].run == "warn-only 2"
+    # The first warn-only run failing counts too.
+    failed_first = {**failed, "run": "warn-only 1"}
+    r = classify(planned("cuda", "converts"), raw(warn_only=failed_first))
+    assert r.status is Status.ERROR and "warn-only 1 failed" in r.message
+
+
+def test_a_mode_off_failure_is_kept_without_changing_the_status():
+    failed = {"outcome": "error", "exc_type": "IndexError", "message": "boom", "run": "mode-off 1"}
+    r = classify(planned("cuda", "converts"), raw(off=(), later=[failed]))
+    assert r.status is Status.CONVERTS
+    assert [o.run for o in r.later] == ["mode-off 1"]
+    assert r.varies_without_mode is None and r.distinct_off is None  # not observed
+
+
+def test_a_raising_entry_keeps_raises_when_a_warn_only_run_fails():
+    alert = {"outcome": "alert", "kernel": "put_", "message": "m", "exc_type": "RuntimeError"}
+    failed = {"outcome": "error", "exc_type": "IndexError", "message": "boom", "run": "warn-only 1"}
+    r = classify(planned("cuda", "raises"), raw(strict=alert, warn_only=failed, on=()))
+    assert r.status is Status.RAISES and r.warn_only.outcome == "error"
 
 
 def test_drift_of():

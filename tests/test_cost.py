@@ -63,8 +63,10 @@ def test_result_round_trips_with_and_without_cost(fixture):
 
 def test_default_audit_plans_no_timing():
     catalog = load_catalog()
-    assert all("cost" not in task for task in plan(catalog, ("cpu",), repeat=3, seed=0))
-    assert all(task["cost"] == 4 for task in plan(catalog, ("cpu",), repeat=3, seed=0, cost=4))
+    plain = plan(catalog, ("cpu",), "2.13.0", repeat=3, seed=0)
+    assert all(p.request.cost is None for p in plain)
+    timed = plan(catalog, ("cpu",), "2.13.0", repeat=3, seed=0, cost=4)
+    assert all(p.request.cost == 4 for p in timed)
 
 
 # --------------------------------------------------------------------------- rendering

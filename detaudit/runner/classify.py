@@ -1,12 +1,12 @@
-"""Turn a worker's raw outcome for one (entry, device) into a :class:`ProbeResult`. Pure."""
+"""Turn a worker's answer for one planned (entry, device) into a :class:`ProbeResult`. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
-from ..catalog import Entry
 from ..results import Cost, Observation, ProbeResult, Status
+from .protocol import Lost, RunAnswer
+from .spec import Planned
 
 __all__ = ["classify", "drift_of"]
 
@@ -18,50 +18,52 @@ def drift_of(status: Status, expected: str | None) -> bool | None:
     return status.value != expected
 
 
-def _same(digests: list[str]) -> bool | None:
-    """Did every sample give the same bits? None with fewer than two samples."""
-    return len(set(digests)) == 1 if len(digests) >= 2 else None
+def _distinct(digests: Sequence[str]) -> int | None:
+    """How many different bit patterns the runs gave; None when no run returned."""
+    return len(set(digests)) if digests else None
 
 
-def classify(
-    entry: Entry,
-    device: str,
-    raw: Mapping[str, Any],
-    *,
-    expected: str | None = None,
-    expected_from: str | None = None,
-) -> ProbeResult:
-    """Classify what the worker observed; see :class:`~detaudit.results.Status`."""
+def _failed_mode_on(later: Sequence[Observation]) -> Observation | None:
+    """The first warn-only run after the first that failed (an error where the first ran)."""
+    return next(
+        (
+            o
+            for o in later
+            if (o.run or "").startswith("warn-only") and o.outcome in ("error", "skipped")
+        ),
+        None,
+    )
+
+
+def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
+    """Classify what the worker observed; see :class:`~detaudit.results.Status`.
+
+    The status is the strict run's. A later mode-on run that failed where the
+    strict one ran makes it ``error``: the probe does not behave the same under
+    the same mode, so no status can be trusted. Every later run that failed is
+    kept in ``later`` either way.
+    """
+    entry = planned.entry
     common = {
         "id": entry.id,
         "api": entry.api,
         "group": entry.group,
         "condition": entry.condition,
-        "device": device,
+        "device": planned.device,
         "pass_": entry.pass_,
-        "expected": expected,
-        "expected_from": expected_from,
-        "seconds": round(float(raw.get("seconds", 0.0)), 4),
+        "expected": planned.expected,
+        "expected_from": planned.expected_from,
+        "seconds": round(float(answer.seconds), 4),
     }
-    if "skip" in raw:
-        return ProbeResult(status=Status.SKIPPED, message=raw["skip"], **common)
-    if "crashed" in raw:
-        return ProbeResult(
-            status=Status.CRASHED,
-            message=raw["crashed"],
-            stderr=raw.get("stderr") or None,
-            **common,
-        )
-    if "timeout" in raw:
-        return ProbeResult(
-            status=Status.TIMEOUT,
-            message=f"still running after {raw['timeout']:g} s; worker killed",
-            stderr=raw.get("stderr") or None,
-            **common,
-        )
+    if isinstance(answer, Lost):
+        status = Status.CRASHED if answer.crashed is not None else Status.TIMEOUT
+        return ProbeResult(status=status, message=answer.why, stderr=answer.stderr or None, **common)
+    if answer.skip is not None:
+        return ProbeResult(status=Status.SKIPPED, message=answer.skip, **common)
 
-    strict = Observation.from_dict(raw["strict"])
-    warn_only = Observation.from_dict(raw["warn_only"]) if raw.get("warn_only") else None
+    strict = Observation.from_dict(answer.strict or {"outcome": "error", "message": "no run"})
+    warn_only = Observation.from_dict(answer.warn_only) if answer.warn_only else None
+    later = tuple(Observation.from_dict(o) for o in answer.later)
     kernel = strict.kernel
     message = strict.message
     if strict.outcome == "alert":
@@ -73,22 +75,34 @@ def classify(
         status = Status.WARNS
         message = strict.warnings[0]
     else:
-        status = Status.CONVERTS if device in entry.devices else Status.OK
-    on, off = list(raw.get("digests_on", ())), list(raw.get("digests_off", ()))
-    off_same = _same(off)
-    timed = raw.get("cost") or {}
+        status = Status.CONVERTS if planned.device in entry.devices else Status.OK
+    failed = _failed_mode_on(
+        ([warn_only] if warn_only and warn_only.outcome == "error" else []) + list(later)
+    )
+    if failed is not None and status in (Status.CONVERTS, Status.OK, Status.WARNS):
+        status = Status.ERROR
+        message = (
+            f"the strict run ran, but {failed.run} failed: {failed.exc_type}: {failed.message}"
+        )
+    on, off = list(answer.digests_on), list(answer.digests_off)
+    distinct_on, distinct_off = _distinct(on), _distinct(off)
+    timed = answer.cost or {}
     cost = Cost.from_samples(timed["off"], timed["on"]) if timed.get("off") else None
     return ProbeResult(
         status=status,
-        drift=drift_of(status, expected),
+        drift=drift_of(status, planned.expected),
         kernel=kernel,
         message=message,
-        repeatable=_same(on),
-        varies_without_mode=None if off_same is None else not off_same,
+        repeatable=distinct_on == 1 if len(on) >= 2 else None,
+        varies_without_mode=distinct_off > 1 if len(off) >= 2 else None,
         strict=strict,
         warn_only=warn_only,
         runs_mode_on=len(on),
         runs_mode_off=len(off),
+        distinct_on=distinct_on,
+        distinct_off=distinct_off,
+        digest=on[0] if on else None,
+        later=later,
         cost=cost,
         **common,
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detaudit import torchstate
-from detaudit.runner.worker import _seed, _short
+from detaudit.runner.probing import seed_all, short
 
 __all__ = ["measure"]
 
@@ -41,7 +41,7 @@ def measure(
             warnings.simplefilter("ignore")
             for round_ in range(warmup + runs):
                 for mode in (False, True) if round_ % 2 == 0 else (True, False):
-                    _seed(seed)
+                    seed_all(seed)
                     torchstate.set_deterministic_algorithms(mode, False)
                     if cuda:
                         torch.cuda.synchronize(device)
@@ -52,7 +52,7 @@ def measure(
                     if round_ >= warmup:
                         times[mode].append(time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - a failed timing gives no cost, not a failed entry
-        return {"error": _short(f"{type(exc).__name__}: {exc}")}
+        return {"error": short(f"{type(exc).__name__}: {exc}")}
     finally:
         torchstate.restore(saved)
     return {"off": times[False], "on": times[True]}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import WorkerError
+from .protocol import decode_answer, encode
 
 __all__ = ["WorkerPool"]
 
@@ -189,6 +190,25 @@ class WorkerPool:
         pending = deque(requests)
         while pending or any(w.task is not None for w in self._workers):
             yield from self._step(pending)
+
+    def ask(self, record: Any, *, timeout: float | None = None) -> Any:
+        """Send one request record (:mod:`~detaudit.runner.protocol`); return its answer record.
+
+        ``timeout`` overrides the pool's for this request (the environment
+        fingerprint has its own limit, whatever ``--timeout`` one entry gets).
+        """
+        saved = self.timeout
+        if timeout is not None:
+            self.timeout = timeout
+        try:
+            return decode_answer(self.request(encode(record)))
+        finally:
+            self.timeout = saved
+
+    def ask_all(self, records: Iterable[Any]) -> Iterator[Any]:
+        """Send request records; yield their answer records in completion order."""
+        for answer in self.run(encode(record) for record in records):
+            yield decode_answer(answer)
 
     def _step(self, pending: deque) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []

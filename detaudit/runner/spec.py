@@ -1,13 +1,14 @@
-"""Plan an audit: which (entry, device) pairs to run, as primitive task dicts."""
+"""Plan an audit: which (entry, device) pairs to run, each with its request and expectation."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
+from .protocol import RunRequest
 
-__all__ = ["DEVICE_CHOICES", "plan", "resolve_devices", "task_for"]
+__all__ = ["DEVICE_CHOICES", "Planned", "plan", "resolve_devices"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
 
@@ -33,38 +34,50 @@ def resolve_devices(requested: str, cuda_available: bool) -> tuple[str, ...]:
     raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
 
 
-def task_for(
-    entry: Entry, device: str, *, repeat: int, seed: int, cost: int | None = None
-) -> dict[str, Any]:
-    """The request a worker needs to run ``entry`` on ``device``: primitives only.
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One (entry, device) of an audit: the request a worker runs, and what the docs expect.
 
-    ``cost``: also time the probe with the mode off and on, ``cost`` runs each.
+    The expectation is attached once, here, so classification never goes back
+    into the catalogue.
     """
-    task = {
-        "type": "run",
-        "id": entry.id,
-        "probe": entry.probe,
-        "probe_path": entry.probe_path,
-        "device": device,
-        "repeat": repeat,
-        "seed": seed,
-    }
-    if cost:
-        task["cost"] = cost
-    return task
+
+    entry: Entry
+    device: str
+    request: RunRequest
+    expected: str | None = None
+    expected_from: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.entry.id, self.device
 
 
 def plan(
     catalog: Catalog,
     devices: tuple[str, ...],
+    torch_version: str,
     *,
     repeat: int,
     seed: int,
     cost: int | None = None,
-) -> list[dict[str, Any]]:
-    """One task per (entry, device), in catalogue order, devices interleaved per entry."""
-    return [
-        task_for(entry, device, repeat=repeat, seed=seed, cost=cost)
-        for entry in catalog
-        for device in devices
-    ]
+) -> list[Planned]:
+    """One planned probe per (entry, device), in catalogue order, devices interleaved per entry.
+
+    ``cost``: also time each probe with the mode off and on, ``cost`` runs each.
+    """
+    planned = []
+    for entry in catalog:
+        for device in devices:
+            expected, basis = catalog.expected(entry, device, torch_version)
+            request = RunRequest(
+                id=entry.id,
+                probe=entry.probe,
+                probe_path=entry.probe_path,
+                device=device,
+                repeat=repeat,
+                seed=seed,
+                cost=cost or None,
+            )
+            planned.append(Planned(entry, device, request, expected, basis))
+    return planned

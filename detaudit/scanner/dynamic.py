@@ -45,7 +45,7 @@ from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
 from ..render.markdown import title
 from ..results import Report
-from ..runner.worker import alert_kernel
+from ..runner.probing import alert_kernel
 from .matching import Matcher, report_device, status_in
 from .records import Elsewhere, Hit, ReportRef, ScanResult
 from .signatures import load_signatures, op_key
@@ -57,7 +57,7 @@ __all__ = ["Findings", "Program", "load_report", "run_program", "scan"]
 NODE_LOCATION = "detaudit.location"
 #: The flags the scan changes, and so restores.
 _OWN_FLAGS = ("use_deterministic_algorithms",)
-#: Messages of torch's nondeterministic alerts (see detaudit.runner.worker.alert_kernel).
+#: Messages of torch's nondeterministic alerts (see detaudit.runner.probing.alert_kernel).
 _ALERT_MESSAGE = r"(?s).*(does not have a deterministic implementation|uses CuBLAS)"
 
 _call = torch._C._disabled_torch_function_impl

@@ -295,21 +295,37 @@ def trace_probes(
 ) -> dict[str, dict[str, Any]]:
     """Run every distinct probe once in a worker under the recording mode; answers by entry id."""
     from ..runner.pool import WorkerPool
+    from ..runner.protocol import Lost, TraceAnswer, TraceRequest
 
     by_probe: dict[tuple[str, str | None], list[str]] = {}
     for entry in catalog:
         by_probe.setdefault((entry.probe, entry.probe_path), []).append(entry.id)
-    tasks = [
-        {"type": "trace", "id": ids[0], "probe": probe, "probe_path": path, "seed": 0}
+    tasks = {
+        ids[0]: TraceRequest(id=ids[0], probe=probe, probe_path=path, seed=0)
         for (probe, path), ids in by_probe.items()
-    ]
+    }
     answers: dict[str, dict[str, Any]] = {}
     with WorkerPool(1, python=python, timeout=timeout) as pool:
         pool.wait_ready()
-        for answer in pool.run(tasks):
-            task = next(t for t in tasks if t["id"] == answer["id"])
-            for entry_id in by_probe[(task["probe"], task["probe_path"])]:
-                answers[entry_id] = answer
+        for answer in pool.ask_all(tasks.values()):
+            # Cached as JSON: records, or why the probe did not run.
+            if isinstance(answer, TraceAnswer):
+                trace = {
+                    k: v
+                    for k, v in (
+                        ("records", answer.records),
+                        ("skip", answer.skip),
+                        ("error", answer.error),
+                    )
+                    if v is not None
+                }
+            elif isinstance(answer, Lost):
+                trace = {"crashed" if answer.crashed else "timeout": answer.why}
+            else:
+                trace = {"error": getattr(answer, "message", "no answer")}
+            task = tasks[answer.id]
+            for entry_id in by_probe[(task.probe, task.probe_path)]:
+                answers[entry_id] = trace
     return answers
 
 

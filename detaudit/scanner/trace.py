@@ -181,25 +181,26 @@ def _recorder_class() -> type:
     return Recorder
 
 
-def trace_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Run ``task["probe"]`` on CPU under deterministic warn-only mode, recording its dispatches.
+def handle(request: Any) -> Any:
+    """Run a probe on CPU under deterministic warn-only mode, recording its dispatches.
 
-    Answers ``{"type": "trace", "records": [...]}``, or ``{"skip": why}`` /
-    ``{"error": why}``; the records name each op, its pass, the forward op
-    whose backward dispatched it, its argument features, its calls, and
-    whether it produced (part of) the probe's result.
+    Answers a :class:`~detaudit.runner.protocol.TraceAnswer` whose records
+    name each op, its pass, the forward op whose backward dispatched it, its
+    argument features, its calls, and whether it produced (part of) the
+    probe's result; or why not (``skip``, ``error``).
     """
     import torch
 
     from detaudit import torchstate
     from detaudit.probes import ProbeSkipped
-    from detaudit.runner.worker import resolve
+    from detaudit.runner.probing import load_probe
+    from detaudit.runner.protocol import TraceAnswer, decode_answer
 
-    answer: dict[str, Any] = {"type": "trace", "id": task.get("id")}
+    answer: dict[str, Any] = {"type": TraceAnswer.kind, "id": request.id}
     saved = torchstate.snapshot()
     try:
-        fn = resolve(task["probe"], task.get("probe_path"))
-        torch.manual_seed(int(task.get("seed", 0)))
+        fn = load_probe(request.probe, request.probe_path)
+        torch.manual_seed(int(request.seed))
         torchstate.set_deterministic_algorithms(True, warn_only=True)
         recorder = _recorder_class()()
         with recorder:
@@ -212,4 +213,4 @@ def trace_task(task: dict[str, Any]) -> dict[str, Any]:
         answer["error"] = f"{type(exc).__name__}: {exc}"[:600]
     finally:
         torchstate.restore(saved)
-    return answer
+    return decode_answer(answer)

@@ -1,0 +1,205 @@
+"""The ``run`` handler: observe one (entry, device) under deterministic mode, inside a worker.
+
+One strict run (the mode on, alerts raise), then warn-only runs (alerts are
+warnings, so the op runs and its bits can be compared), then runs with the
+mode off; every run seeded alike and started from the same process state
+(:mod:`detaudit.runner.isolation`). Nothing a run shows is dropped: the strict
+and first warn-only observations are kept whole, and every later run that
+failed or behaved unlike the first of its series is kept in ``later``.
+
+Runs in probe workers: standard library and torch only, Python 3.9 syntax.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from detaudit import torchstate
+from detaudit.probes import ProbeSkipped
+from detaudit.runner import isolation
+from detaudit.runner.probing import (
+    ProbeOutputError,
+    alert_kernel,
+    check_output,
+    digest,
+    load_probe,
+    seed_all,
+    short,
+    where,
+)
+from detaudit.runner.protocol import RunAnswer, RunRequest
+
+__all__ = ["handle", "run_once"]
+
+
+def _mode_now() -> tuple[bool, bool | None]:
+    import torch
+
+    warn = getattr(torch, "is_deterministic_algorithms_warn_only_enabled", None)
+    return torch.are_deterministic_algorithms_enabled(), (warn() if warn else None)
+
+
+def _mode_changed(mode: bool, warn_only: bool) -> str | None:
+    """Why the observation is void when the probe changed the mode the runner set, else None."""
+    enabled, warn = _mode_now()
+    if enabled != mode:
+        return (
+            f"the probe turned deterministic mode {'on' if enabled else 'off'} "
+            f"(torch.use_deterministic_algorithms({enabled})), so this run did not observe the "
+            "op under the mode the runner set; a probe must leave the mode alone"
+        )
+    if warn is not None and enabled and warn != warn_only:
+        return (
+            f"the probe set warn_only={warn} (torch.use_deterministic_algorithms(True, "
+            f"warn_only={warn})); a probe must leave the mode alone"
+        )
+    return None
+
+
+def run_once(
+    fn: Callable[[Any], Any], device: Any, seed: int, mode: bool, warn_only: bool, label: str
+) -> tuple[dict[str, Any], str | None, str | None]:
+    """Run ``fn`` once under the given mode; return (observation, digest or None, retire or None).
+
+    The process state is put back afterwards; ``retire`` says what could not be.
+    """
+    import torch
+
+    saved = isolation.snapshot()
+    sample: str | None = None
+    try:
+        seed_all(seed)
+        # Eager flag only: the probes run eager kernels, and importing Inductor
+        # (which torch.use_deterministic_algorithms does) would cost a second.
+        torchstate.set_deterministic_algorithms(mode, warn_only)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = fn(device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        changed = _mode_changed(mode, warn_only)
+        if changed:
+            obs = {"outcome": "error", "exc_type": "ProbeChangedMode", "message": changed}
+        else:
+            check_output(out)
+            sample = digest(out)
+            alerts = [str(w.message) for w in caught if alert_kernel(str(w.message))]
+            obs = {"outcome": "ran", "warnings": [short(a) for a in alerts]}
+            if alerts:
+                obs["kernel"] = alert_kernel(alerts[0])
+    except ProbeSkipped as exc:
+        obs = {"outcome": "skipped", "message": short(str(exc))}
+    except ProbeOutputError as exc:
+        obs = {"outcome": "error", "exc_type": "ProbeOutputError", "message": short(str(exc))}
+    except Exception as exc:  # noqa: BLE001 - every failure is an outcome, never the end
+        message = str(exc)
+        kernel = alert_kernel(message) if isinstance(exc, RuntimeError) else None
+        obs = {
+            "outcome": "alert" if kernel else "error",
+            "kernel": kernel,
+            "message": short(message) if kernel else short(f"{message}\n{where(exc)}"),
+            "exc_type": type(exc).__name__,
+        }
+        if not obs["message"]:
+            obs["message"] = type(exc).__name__
+    retire = None
+    try:
+        restored = isolation.restore(saved)
+    except isolation.Unrestorable as exc:
+        restored, retire = [str(exc)], f"the probe changed {exc}, which cannot be restored"
+    obs["run"] = label
+    if restored:
+        obs["restored"] = restored
+    return obs, sample, retire
+
+
+def _signature(obs: dict[str, Any]) -> tuple[Any, ...]:
+    return obs.get("outcome"), obs.get("kernel"), obs.get("exc_type"), bool(obs.get("warnings"))
+
+
+def handle(request: RunRequest) -> RunAnswer:
+    """Run one (entry, device): strict once, warn-only, then mode off; see the module doc.
+
+    Mode-on samples are the strict run (when it ran) plus warn-only runs, at
+    least one and ``repeat`` in all; mode-off samples are ``repeat`` runs.
+    A series stops at its first run that returns nothing to compare.
+    """
+    import torch
+
+    started = time.perf_counter()
+
+    def answer(**fields: Any) -> RunAnswer:
+        return RunAnswer(
+            id=request.id,
+            device=request.device,
+            seconds=time.perf_counter() - started,
+            **fields,
+        )
+
+    if request.device == "cuda" and not torch.cuda.is_available():
+        return answer(skip="no CUDA device is available to this torch")
+    try:
+        fn = load_probe(request.probe, request.probe_path)
+    except Exception as exc:  # noqa: BLE001
+        obs = {
+            "outcome": "error",
+            "exc_type": type(exc).__name__,
+            "message": short(f"cannot load probe {request.probe}: {exc}"),
+            "run": "strict",
+        }
+        return answer(strict=obs)
+    device = torch.device(request.device)
+    repeat, seed = int(request.repeat), int(request.seed)
+
+    strict, first, retire = run_once(fn, device, seed, True, False, "strict")
+    if strict["outcome"] == "skipped":
+        return answer(skip=strict["message"], retire=retire)
+    if retire:
+        return answer(strict=strict, digests_on=(first,) if first else (), retire=retire)
+    on = [first] if first else []
+    later: list[dict[str, Any]] = []
+    warn_only: dict[str, Any] | None = None
+    runs = 0
+    while True:
+        runs += 1
+        obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}")
+        if warn_only is None:
+            warn_only = obs
+        elif _signature(obs) != _signature(warn_only):
+            later.append(obs)
+        if sample:
+            on.append(sample)
+        if retire or sample is None or len(on) >= repeat:
+            break
+    off: list[str] = []
+    first_off: dict[str, Any] | None = None
+    for runs in range(1, repeat + 1):
+        if retire:
+            break
+        obs, sample, retire = run_once(fn, device, seed, False, False, f"mode-off {runs}")
+        if first_off is None:
+            first_off = obs
+            if obs["outcome"] != "ran" or obs.get("warnings"):
+                later.append(obs)
+        elif _signature(obs) != _signature(first_off):
+            later.append(obs)
+        if sample is None:
+            break
+        off.append(sample)
+    cost = None
+    if request.cost and strict["outcome"] == "ran" and not retire:
+        from detaudit.runner.cost import measure
+
+        cost = measure(fn, device, seed, int(request.cost))
+    return answer(
+        strict=strict,
+        warn_only=warn_only,
+        later=tuple(later),
+        digests_on=tuple(on),
+        digests_off=tuple(off),
+        cost=cost,
+        retire=retire,
+    )

@@ -1,0 +1,311 @@
+"""The worker protocol: typed requests and answers, one JSON object per line.
+
+The parent writes a request record (:func:`encode`) on a worker's stdin; the
+worker decodes it (:func:`decode_request`), runs the handler registered for
+its kind and writes the answer record back. The pool adds nothing but the
+request's identity, and reports a worker that died or hung as :class:`Lost`.
+
+Both sides import this module, and a worker may run under another interpreter
+than detaudit's: standard library only, syntax that Python 3.9 runs (so no
+``slots=True`` on the dataclasses).
+
+An observation (``RunAnswer.strict`` and friends) is a plain mapping::
+
+    {"outcome": "ran" | "alert" | "error" | "skipped", "kernel": str | None,
+     "message": str | None, "exc_type": str | None, "warnings": [str, ...],
+     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "ANSWERS",
+    "REQUESTS",
+    "EnvironmentAnswer",
+    "EnvironmentRequest",
+    "Hello",
+    "Lost",
+    "OpInfoListAnswer",
+    "OpInfoListRequest",
+    "OpInfoSweepAnswer",
+    "OpInfoSweepRequest",
+    "ProtocolError",
+    "Refused",
+    "RunAnswer",
+    "RunRequest",
+    "TraceAnswer",
+    "TraceRequest",
+    "decode_answer",
+    "decode_request",
+    "encode",
+]
+
+
+class ProtocolError(Exception):
+    """A message that is not a record of this protocol (unknown kind, missing fields)."""
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class EnvironmentRequest:
+    """Fingerprint torch and the machine; query the GPU only if ``cuda``."""
+
+    kind: ClassVar[str] = "environment"
+    cuda: bool = True
+    id: str = "environment"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Run one catalogue entry's probe on one device: strict, warn-only and mode-off runs.
+
+    ``repeat``: runs with the mode on (the strict one included) and with it off.
+    ``cost``: also time the probe, ``cost`` runs with the mode off and on each.
+    ``probe_path``: a user catalogue's folder, where its probe module lives.
+    """
+
+    kind: ClassVar[str] = "run"
+    id: str
+    probe: str
+    device: str
+    repeat: int
+    seed: int
+    probe_path: str | None = None
+    cost: int | None = None
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    """Run a probe on CPU under a recording dispatch mode (the scanner's signatures)."""
+
+    kind: ClassVar[str] = "trace"
+    id: str
+    probe: str
+    probe_path: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class OpInfoListRequest:
+    """List the OpInfo op ids to sweep: every op, or those ``ops`` names."""
+
+    kind: ClassVar[str] = "opinfo-list"
+    ops: tuple[str, ...] = ()
+    id: str = "opinfo-list"
+
+
+@dataclass(frozen=True)
+class OpInfoSweepRequest:
+    """Run one OpInfo op's samples (``samples`` at most) under deterministic mode."""
+
+    kind: ClassVar[str] = "opinfo-sweep"
+    id: str
+    device: str
+    seed: int
+    samples: int | None = None
+
+
+# ----------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class Hello:
+    """A worker's greeting, once torch is imported."""
+
+    kind: ClassVar[str] = "hello"
+    pid: int
+    torch: str
+    cuda_available: bool
+    python: str = ""
+    numpy: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentAnswer:
+    """The fingerprint (:func:`detaudit.environment.fingerprint`)."""
+
+    kind: ClassVar[str] = "environment"
+    environment: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RunAnswer:
+    """What the runs of one (entry, device) observed; see :mod:`detaudit.runner.observe`.
+
+    ``strict``: the run with the mode on, alerts raising; ``warn_only``: the
+    first run with alerts as warnings; ``later``: every later run that did not
+    run cleanly (an error, an alert), in order; ``digests_on``/``digests_off``:
+    the bits of every run that returned, mode on (strict first) and off.
+    ``retire``: why the worker leaves after this answer (state it cannot restore).
+    """
+
+    kind: ClassVar[str] = "result"
+    id: str
+    device: str
+    seconds: float = 0.0
+    skip: str | None = None
+    strict: Mapping[str, Any] | None = None
+    warn_only: Mapping[str, Any] | None = None
+    later: tuple[Mapping[str, Any], ...] = ()
+    digests_on: tuple[str, ...] = ()
+    digests_off: tuple[str, ...] = ()
+    cost: Mapping[str, Any] | None = None
+    retire: str | None = None
+
+
+@dataclass(frozen=True)
+class TraceAnswer:
+    """The aten ops a probe dispatched (``records``), or why not (``skip``, ``error``)."""
+
+    kind: ClassVar[str] = "trace"
+    id: str
+    records: tuple[Mapping[str, Any], ...] | None = None
+    skip: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class OpInfoListAnswer:
+    """The op ids to sweep, the names asked for that do not exist, or why OpInfo is unavailable."""
+
+    kind: ClassVar[str] = "opinfo-list"
+    ops: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    total: int = 0
+    unavailable: str | None = None
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class OpInfoSweepAnswer:
+    """One OpInfo op swept: sample counts and the alerts seen (see :mod:`detaudit.opinfo`)."""
+
+    kind: ClassVar[str] = "opinfo"
+    id: str
+    name: str = ""
+    variant: str = ""
+    api: str = ""
+    aliases: tuple[str, ...] = ()
+    samples: int = 0
+    backward: int = 0
+    errors: int = 0
+    alerts: tuple[Mapping[str, Any], ...] = ()
+    dtype: str | None = None
+    skip: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A request whose worker died (``crashed``: how) or ran past its time (``timeout``: s).
+
+    Made by the pool, never by a worker; ``stderr`` is the end of what the
+    worker wrote while it ran the request.
+    """
+
+    kind: ClassVar[str] = "lost"
+    id: str | None
+    device: str | None = None
+    request: str | None = None
+    crashed: str | None = None
+    timeout: float | None = None
+    seconds: float = 0.0
+    stderr: str = ""
+
+    @property
+    def why(self) -> str:
+        """``worker killed by SIGSEGV`` or ``still running after 60 s; worker killed``."""
+        if self.crashed is not None:
+            return self.crashed
+        return f"still running after {self.timeout:g} s; worker killed"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The worker could not take a request (an unknown kind, a malformed record)."""
+
+    kind: ClassVar[str] = "error"
+    message: str
+    id: str | None = None
+
+
+REQUESTS: dict[str, type] = {
+    cls.kind: cls
+    for cls in (
+        EnvironmentRequest,
+        RunRequest,
+        TraceRequest,
+        OpInfoListRequest,
+        OpInfoSweepRequest,
+    )
+}
+ANSWERS: dict[str, type] = {
+    cls.kind: cls
+    for cls in (
+        Hello,
+        EnvironmentAnswer,
+        RunAnswer,
+        TraceAnswer,
+        OpInfoListAnswer,
+        OpInfoSweepAnswer,
+        Lost,
+        Refused,
+    )
+}
+
+
+# ----------------------------------------------------------------------------- codec
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def encode(record: Any) -> dict[str, Any]:
+    """The JSON-ready mapping of a request or answer record, its kind under ``type``."""
+    data = {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    return {"type": record.kind, **data}
+
+
+def _build(cls: type, data: Mapping[str, Any]) -> Any:
+    """``cls`` from ``data``: unknown keys ignored (forward compatible), lists made tuples."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ProtocolError(f"malformed {cls.kind!r} record: {exc}") from None
+
+
+def decode_request(data: Mapping[str, Any]) -> Any:
+    """The request record ``data`` encodes; :class:`ProtocolError` if it is none."""
+    cls = REQUESTS.get(str(data.get("type")))
+    if cls is None:
+        raise ProtocolError(f"unknown request {data.get('type')!r}")
+    return _build(cls, data)
+
+
+def decode_answer(data: Mapping[str, Any]) -> Any:
+    """The answer record ``data`` encodes (a pool's crash or timeout report is :class:`Lost`)."""
+    if "type" not in data and ("crashed" in data or "timeout" in data):
+        return _build(Lost, data)
+    cls = ANSWERS.get(str(data.get("type")))
+    if cls is None:
+        raise ProtocolError(f"unknown answer {data.get('type')!r}")
+    return _build(cls, data)
+
