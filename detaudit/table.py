@@ -10,7 +10,6 @@ from pathlib import PurePath
 from .catalog import GROUPS
 from .diff import RAN, results_by_key
 from .errors import UsageError
-from .render.markdown import title
 from .results import ProbeResult, Report, Status
 
 __all__ = [
@@ -43,7 +42,7 @@ def version_key(version: str) -> tuple:
 
 def column_label(report: Report, device: str) -> str:
     """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
-    return title(replace(report, devices=(device,), results=()))
+    return replace(report, devices=(device,), results=()).title
 
 
 def bits_differ(result: ProbeResult) -> bool:

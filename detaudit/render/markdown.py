@@ -27,12 +27,8 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
 
 
 def title(report: Report) -> str:
-    """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
-    env = report.environment
-    parts = [f"torch {env.torch}", " + ".join(report.devices)]
-    if env.gpu and "cuda" in report.devices:
-        parts.append(f"{env.gpu} ({env.gpu_capability})" if env.gpu_capability else env.gpu)
-    return " · ".join(parts)
+    """The report's one-line title (:attr:`Report.title`)."""
+    return report.title
 
 
 def environment_rows(report: Report) -> list[tuple[str, object]]:

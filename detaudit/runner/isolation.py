@@ -83,18 +83,21 @@ def snapshot() -> dict[str, Any]:
     }
 
 
-def restore(saved: dict[str, Any]) -> list[str]:
-    """Put back every part of ``saved`` that differs now; return the names of those parts.
+def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> list[str]:
+    """Put back every part of ``saved`` that differs now.
 
-    Raises :class:`Unrestorable` (after restoring the rest) when a part cannot
-    be put back in this process.
+    Returns the names of the parts that differ from ``started`` (the state the
+    probe started from, after the runner set its mode; ``saved`` if None): what
+    the probe changed. Raises :class:`Unrestorable` (after restoring the rest)
+    when a part cannot be put back in this process.
     """
     import torch
 
     now = snapshot()
-    changed = [name for name, value in saved.items() if now[name] != value]
+    started = saved if started is None else started
+    changed = [name for name, value in started.items() if now[name] != value]
     problems = []
-    for name in changed:
+    for name in [name for name, value in saved.items() if now[name] != value]:
         value = saved[name]
         if name == "torch flags":
             torchstate.restore(value)

@@ -69,12 +69,14 @@ def run_once(
     import torch
 
     saved = isolation.snapshot()
+    started = saved
     sample: str | None = None
     try:
         seed_all(seed)
         # Eager flag only: the probes run eager kernels, and importing Inductor
         # (which torch.use_deterministic_algorithms does) would cost a second.
         torchstate.set_deterministic_algorithms(mode, warn_only)
+        started = isolation.snapshot()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = fn(device)
@@ -107,7 +109,7 @@ def run_once(
             obs["message"] = type(exc).__name__
     retire = None
     try:
-        restored = isolation.restore(saved)
+        restored = isolation.restore(saved, started)
     except isolation.Unrestorable as exc:
         restored, retire = [str(exc)], f"the probe changed {exc}, which cannot be restored"
     obs["run"] = label
