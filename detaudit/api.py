@@ -19,6 +19,11 @@ __all__ = ["audit"]
 
 Progress = Callable[[ProbeResult, int, int], None]
 
+#: Runs with the mode on (the strict one included) and with it off, per entry and device.
+#: Five of each keep a full CPU audit within 2.5x a bare ``import torch``
+#: (benchmarks/audit_vs_import.py) while giving races five chances to show.
+DEFAULT_REPEAT = 5
+
 #: Seconds the environment fingerprint may take (it may query nvidia-smi).
 FINGERPRINT_TIMEOUT = 120.0
 
@@ -29,7 +34,7 @@ def audit(
     catalogs: Sequence[str | Path] = (),
     builtin: bool = True,
     only: Sequence[str] = (),
-    repeat: int = 3,
+    repeat: int = DEFAULT_REPEAT,
     timeout: float = 60.0,
     jobs: int = 1,
     python: str | None = None,

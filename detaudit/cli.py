@@ -84,6 +84,7 @@ def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from .api import DEFAULT_REPEAT
     from .render import RENDERERS
     from .runner.spec import DEVICE_CHOICES
 
@@ -118,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--repeat",
         type=_positive_int,
-        default=3,
+        default=DEFAULT_REPEAT,
         metavar="N",
-        help="runs with the mode on and with it off, compared bitwise (default 3)",
+        help=f"runs with the mode on and with it off, compared bitwise (default {DEFAULT_REPEAT})",
     )
     audit.add_argument(
         "--timeout",

@@ -190,6 +190,21 @@ class ProbeResult:
     stderr: str | None = None
     cost: Cost | None = None  # only with ``audit --cost``, for entries that ran
 
+    def patterns(self, mode_on: bool = True) -> str | None:
+        """``1 of 5``: distinct bit patterns over the runs with the mode on (or off); None if none.
+
+        A report made before the counts existed knows only whether they were
+        equal: ``1 of 3`` or ``>1 of 3``.
+        """
+        runs = self.runs_mode_on if mode_on else self.runs_mode_off
+        distinct = self.distinct_on if mode_on else self.distinct_off
+        if distinct is None:
+            differ = self.repeatable is False if mode_on else self.varies_without_mode
+            if not runs or differ is None:
+                return None
+            return f"{'>1' if differ else '1'} of {runs}"
+        return f"{distinct} of {runs}"
+
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["pass"] = data.pop("pass_")

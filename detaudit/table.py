@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from .catalog import GROUPS
-from .diff import RAN, results_by_key
+from .diff import REPEATS, results_by_key
 from .errors import UsageError
 from .results import ProbeResult, Report, Status
 
@@ -46,8 +46,12 @@ def column_label(report: Report, device: str) -> str:
 
 
 def bits_differ(result: ProbeResult) -> bool:
-    """It ran under deterministic mode, yet its bits differed across the mode-on runs."""
-    return result.status in RAN and result.repeatable is False
+    """It ran without alert under deterministic mode, yet its bits differed across the runs.
+
+    Only where the mode promises repeating bits (:data:`~detaudit.diff.REPEATS`):
+    an op that raises or warns runs its nondeterministic kernel in warn-only mode.
+    """
+    return result.status in REPEATS and result.repeatable is False
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,10 +166,6 @@ def _e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _yes_no(value: bool | None) -> str:
-    return "not measured" if value is None else ("yes" if value else "no")
-
-
 def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
     """The cell's ``title``: what was observed, the kernel, the docs' claim and the message."""
     lines = [
@@ -186,8 +182,9 @@ def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
         lines.append(f"DRIFT: observed {result.status.value}, the docs claim {result.expected}")
     if result.status.observed:
         lines.append(
-            f"bits repeat with the mode on: {_yes_no(result.repeatable)}; "
-            f"vary with it off: {_yes_no(result.varies_without_mode)}"
+            "distinct bit patterns over the runs with the mode on: "
+            f"{result.patterns(mode_on=True) or 'not measured'}; "
+            f"off: {result.patterns(mode_on=False) or 'not measured'}"
         )
     if result.message:
         lines.append(f"message: {result.message}")

@@ -196,8 +196,8 @@ def render(report: Report) -> str:
                 "status",
                 "docs claim",
                 "kernel",
-                "repeatable",
-                "varies w/o mode",
+                "bits, mode on",
+                "bits, mode off",
                 "s",
             ),
             (
@@ -210,8 +210,8 @@ def render(report: Report) -> str:
                     _status(r),
                     _expected(r),
                     r.kernel,
-                    r.repeatable,
-                    r.varies_without_mode,
+                    r.patterns(mode_on=True),
+                    r.patterns(mode_on=False),
                     f"{r.seconds:.3f}",
                 )
                 for r in members
