@@ -56,7 +56,8 @@ def test_converts_on_cpu(report, entry_id):
     assert r.status is Status.CONVERTS
     assert r.kernel is None
     assert r.repeatable is True
-    assert r.runs_mode_on == 3 and r.runs_mode_off == 3
+    assert r.runs_mode_on == 5 and r.runs_mode_off == 5  # the default number of runs
+    assert r.distinct_on == 1
 
 
 def test_cuda_only_entries_are_ok_or_skipped_on_cpu(report):

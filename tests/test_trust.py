@@ -159,3 +159,11 @@ def test_a_candidate_torch_without_numpy_is_audited_without_errors(tmp_path):
         "embedding-backward": Status.OK,
     }
     assert all(r.distinct_on == 1 for r in report.results if r.status is not Status.RAISES)
+
+
+def test_the_fingerprint_has_its_own_time_limit():
+    """A tiny --timeout costs the entries their results, not the audit its fingerprint."""
+    report = audit(device="cpu", only=["index-copy"], timeout=0.001)
+    assert report.environment.torch == torch.__version__
+    (result,) = report.results
+    assert result.status is Status.TIMEOUT
