@@ -275,3 +275,19 @@ def test_readme_example_is_the_real_output(gpu_diff):
     output = DIFF_RENDERERS["text"].render(gpu_diff).splitlines()
     for line in block.splitlines():
         assert line in output, line
+
+
+@pytest.mark.parametrize(
+    "status,counted",
+    [(Status.CONVERTS, True), (Status.OK, True), (Status.RAISES, False), (Status.WARNS, False)],
+)
+def test_repeatability_counts_only_where_the_mode_promises_it(status, counted):
+    """A raising entry's mode-on bits come from warn-only runs of its racy kernel: no news."""
+    old = load_report(OLD_GPU)
+    base = replace(old.results[0], status=status, repeatable=True)
+    flipped = replace(base, repeatable=False)
+    before, after = replace(old, results=(base,)), replace(old, results=(flipped,))
+    lost = diff_reports(before, after).of_kind(ChangeKind.REPEATABILITY_LOST)
+    gained = diff_reports(after, before).of_kind(ChangeKind.REPEATABILITY_GAINED)
+    assert (len(lost), len(gained)) == ((1, 1) if counted else (0, 0))
+    assert not diff_reports(before, after).fails("any-change") is counted
