@@ -56,7 +56,9 @@ def _positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be a positive, finite number of seconds, got {text}"
+        )
     return value
 
 
