@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,9 @@ from .runner.spec import plan, resolve_devices
 __all__ = ["audit"]
 
 Progress = Callable[[ProbeResult, int, int], None]
+
+#: The longest ``timeout`` (a week, in seconds): the clock functions overflow far above it.
+MAX_TIMEOUT = 7 * 24 * 3600
 
 
 def audit(
@@ -53,8 +55,11 @@ def audit(
     """
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
-    if not (timeout > 0 and math.isfinite(timeout)):
-        raise UsageError(f"--timeout must be a positive, finite number of seconds, got {timeout}")
+    if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
+        raise UsageError(
+            f"--timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), "
+            f"got {timeout}"
+        )
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if cost is not None and cost < 1:

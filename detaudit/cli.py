@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -55,9 +54,11 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
+    from .api import MAX_TIMEOUT
+
+    if not 0 < value <= MAX_TIMEOUT:  # NaN fails both comparisons
         raise argparse.ArgumentTypeError(
-            f"must be a positive, finite number of seconds, got {text}"
+            f"must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), got {text}"
         )
     return value
 
