@@ -394,15 +394,16 @@ def _check_output_file(option: str, given: str | None) -> None:
     _check_output_folder(option, given, path.parent)
 
 
-def _write_files(option: str, files: dict[Path, str]) -> list[Path]:
+def _write_files(option: str, given: str, files: dict[Path, str]) -> list[Path]:
     """Write every file or none; a failure is :class:`EnvironmentUnsupported` (exit 3)."""
     from .atomic import write_texts_atomic
 
     try:
         return write_texts_atomic(files)
     except OSError as exc:
+        which = f" {exc.filename}" if exc.filename and exc.filename != given else ""
         raise EnvironmentUnsupported(
-            f"{option}: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}; "
+            f"{option} {given}: cannot write{which}: {exc.strerror or exc}; "
             "no file was written or changed"
         ) from None
 
@@ -412,7 +413,7 @@ def _emit(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    for path in _write_files("-o", {Path(output): text}):
+    for path in _write_files("-o", output, {Path(output): text}):
         print(f"wrote {path}", file=sys.stderr)
 
 
@@ -464,6 +465,7 @@ def _run_audit(args: argparse.Namespace) -> int:
     texts = {fmt: RENDERERS[fmt].render(report) for fmt in args.format}
     written = _write_files(
         "--out",
+        args.out,
         {
             out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}": text
             for fmt, text in texts.items()
@@ -770,7 +772,7 @@ def _run_discover(args: argparse.Namespace) -> int:
     sys.stdout.write(render_json(found) if args.format == "json" else render_text(found))
     if emit is not None:
         files = emit_catalog(found, emit)
-        for path in _write_files("--emit-yaml", files) if files else ():
+        for path in _write_files("--emit-yaml", args.emit_yaml, files) if files else ():
             print(f"wrote {path}", file=sys.stderr)
         if not files:
             print(f"--emit-yaml: nothing to write to {emit}: no uncovered alert", file=sys.stderr)

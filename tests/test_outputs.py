@@ -150,7 +150,7 @@ def test_diff_o_on_a_full_disk_is_exit_3_and_leaves_the_old_file(tmp_path, monke
     captured = capsys.readouterr()
     assert code == 3, captured.err
     assert captured.err.strip().splitlines() == [
-        f"detaudit: error: -o: cannot write {out}: No space left on device; "
+        f"detaudit: error: -o {out}: cannot write: No space left on device; "
         + "no file was written or changed"
     ]
     assert captured.out == ""
@@ -185,7 +185,11 @@ def test_audit_writes_every_format_or_none(tmp_path, monkeypatch, capsys):
     monkeypatch.undo()
     err = capsys.readouterr().err
     assert code == 3
-    assert err.strip().splitlines()[-1].startswith("detaudit: error: --out: cannot write ")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(f"detaudit: error: --out {out}: cannot write {out}/")
+    )
     assert "No space left on device; no file was written or changed" in err
     assert {p.name: p.read_text() for p in out.iterdir()} == before
 
@@ -205,7 +209,9 @@ def test_discover_emit_yaml_writes_both_files_or_none(tmp_path, monkeypatch, cap
     code = cli.main(argv)
     monkeypatch.undo()
     _, err = capsys.readouterr()
-    assert code == 3 and "--emit-yaml: cannot write" in err and len(err.splitlines()) == 1
+    assert (
+        code == 3 and f"--emit-yaml {yaml_path}: cannot write" in err and len(err.splitlines()) == 1
+    )
     assert os.listdir(tmp_path) == []  # no: the first rename is undone
 
 
