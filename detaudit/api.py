@@ -27,6 +27,9 @@ DEFAULT_REPEAT = 5
 #: Seconds the environment fingerprint may take (it may query nvidia-smi).
 FINGERPRINT_TIMEOUT = 120.0
 
+#: The longest ``timeout`` (a week, in seconds): the clock functions overflow far above it.
+MAX_TIMEOUT = 7 * 24 * 3600
+
 
 def audit(
     *,
@@ -61,8 +64,11 @@ def audit(
     """
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
-    if not timeout > 0:
-        raise UsageError(f"--timeout must be positive, got {timeout}")
+    if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
+        raise UsageError(
+            f"--timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), "
+            f"got {timeout}"
+        )
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if cost is not None and cost < 1:

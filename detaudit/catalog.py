@@ -11,6 +11,7 @@ import ast
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -336,9 +337,11 @@ def load_catalog(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> C
     Every problem is collected; if there is any, one :class:`CatalogError`
     carries one line per problem, each naming the file, the line and the entry.
     """
-    files = [*(builtin_catalog_files() if builtin else []), *(Path(p) for p in paths)]
+    builtin_files = builtin_catalog_files() if builtin else []
+    files = [*builtin_files, *(Path(p) for p in paths)]
     if not files:
         raise CatalogError("no catalogue: give --catalog PATH or drop --no-builtin")
+    _refuse_twice(files, len(builtin_files))
     builtin_dir = builtin_catalog_dir().resolve() if builtin else None
     entries: list[Entry] = []
     problems: list[str] = []
@@ -361,12 +364,44 @@ def load_catalog(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> C
     return Catalog(tuple(entries), tuple(str(f) for f in files), tuple(versions))
 
 
+def _refuse_twice(files: list[Path], n_builtin: int) -> None:
+    """One line for a file loaded twice, instead of a duplicate-id line for each of its entries.
+
+    ``files[:n_builtin]`` are the built-in catalogue's; paths compare resolved.
+    """
+    first: dict[str, int] = {}
+    for index, path in enumerate(files):
+        real = os.path.realpath(path)
+        if real not in first:
+            first[real] = index
+            continue
+        earlier = files[first[real]]
+        if first[real] < n_builtin:
+            why = (
+                "already loaded: it is part of the built-in catalogue "
+                "(--no-builtin loads only the --catalog files)"
+            )
+        elif str(earlier) == str(path):
+            why = "given twice"
+        else:
+            why = f"already given as {earlier}"
+        raise CatalogError(f"{path}: {why}; give each catalogue file once")
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    byte = exc.object[exc.start]
+    return f"not UTF-8 text (byte {byte:#04x} at offset {exc.start}); save it as UTF-8"
+
+
 def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         problems.append(f"{name}: cannot read: {exc.strerror or exc}")
+        return []
+    except UnicodeDecodeError as exc:
+        problems.append(f"{name}: {_not_utf8(exc)}")
         return []
     try:
         data = yaml.load(text, Loader=_LineLoader)
@@ -451,7 +486,12 @@ def _validate_entry(
     if not _PROBE_RE.match(probe):
         bad(f"probe must look like 'module:function', got {probe!r}")
     else:
-        why = _probe_unresolved(probe, probe_path)
+        try:
+            why = _probe_unresolved(probe, probe_path)
+        except _UnreadableProbeModule as exc:
+            if str(exc) not in problems:  # one line for the file, however many entries use it
+                problems.append(str(exc))
+            return None
         if why:
             bad(f"probe {probe!r} does not resolve: {why}")
     if len(problems) > before:
@@ -557,6 +597,10 @@ def _validate_match(raw: object, bad) -> Match | None:
     return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops))
 
 
+class _UnreadableProbeModule(Exception):
+    """A probe module that cannot be read or parsed: one problem for the file, not per entry."""
+
+
 def _probe_unresolved(probe: str, folder: str | None) -> str | None:
     """Why ``module:function`` cannot be found, without importing (and so running) it.
 
@@ -579,9 +623,18 @@ def _probe_unresolved(probe: str, folder: str | None) -> str | None:
         where = f" in {folder} or on the import path" if folder else ""
         return f"no module {module!r}{where}"
     try:
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"), spec.origin)
-    except (OSError, SyntaxError) as exc:
-        return f"cannot parse {spec.origin}: {exc}"
+        # Bytes, so that ast honours a coding declaration as Python's import would.
+        tree = ast.parse(Path(spec.origin).read_bytes(), spec.origin)
+    except OSError as exc:
+        raise _UnreadableProbeModule(f"{spec.origin}: cannot read: {exc.strerror or exc}") from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, before Python 3.12
+        msg = getattr(exc, "msg", None) or str(exc)
+        if "(unicode error)" in msg:
+            msg = "not UTF-8 text (and no coding declaration); save it as UTF-8"
+        line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise _UnreadableProbeModule(
+            f"{spec.origin}{line}: probe module cannot be parsed: {msg}"
+        ) from None
     if function not in _top_level_names(tree):
         return f"{spec.origin} defines no {function!r}"
     return None

@@ -54,8 +54,12 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    from .api import MAX_TIMEOUT
+
+    if not 0 < value <= MAX_TIMEOUT:  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(
+            f"must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), got {text}"
+        )
     return value
 
 
@@ -360,6 +364,60 @@ def _add_scan_parser(commands) -> None:
     scan.add_argument("target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
+# ---------------------------------------------------------------------------- outputs
+#
+# The one place files are written. Where the output goes is checked before any
+# work starts (a bad place is exit 2 at once, not after a long audit); a write
+# that still fails (disk full, read-only filesystem) is exit 3 and leaves every
+# file as it was: all requested files are written, or none is.
+
+
+def _check_output_folder(option: str, given: str, folder: Path | None = None) -> None:
+    """Exit 2 now, before any work, if files cannot be written into ``folder`` (``given``)."""
+    from .atomic import unwritable_reason
+
+    why = unwritable_reason(given if folder is None else folder)
+    if why is not None:
+        raise UsageError(f"{option} {given}: {why}; give a folder you can write to")
+
+
+def _check_output_file(option: str, given: str | None) -> None:
+    """Exit 2 now, before any work, if file ``given`` cannot be written (None: stdout)."""
+    if given is None:
+        return
+    path = Path(given)
+    if path.is_dir():
+        raise UsageError(f"{option} {given}: is a folder; give a file name")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{option} {given}: not writable; give a file you can write to")
+        return
+    _check_output_folder(option, given, path.parent)
+
+
+def _write_files(option: str, given: str, files: dict[Path, str]) -> list[Path]:
+    """Write every file or none; a failure is :class:`EnvironmentUnsupported` (exit 3)."""
+    from .atomic import write_texts_atomic
+
+    try:
+        return write_texts_atomic(files)
+    except OSError as exc:
+        which = f" {exc.filename}" if exc.filename and exc.filename != given else ""
+        raise EnvironmentUnsupported(
+            f"{option} {given}: cannot write{which}: {exc.strerror or exc}; "
+            "no file was written or changed"
+        ) from None
+
+
+def _emit(text: str, output: str | None) -> None:
+    """The document to stdout, or to file ``output`` with a ``wrote`` line on stderr."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    for path in _write_files("-o", output, {Path(output): text}):
+        print(f"wrote {path}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -383,12 +441,10 @@ _STATUS_STYLE = {
 
 def _run_audit(args: argparse.Namespace) -> int:
     from .api import audit
-    from .atomic import write_text_atomic
     from .render import RENDERERS
 
     out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {args.out}: not a folder")
+    _check_output_folder("--out", args.out)
     err = _console(stderr=True)
     progress_cb, finish = _progress(err, quiet=args.quiet)
     try:
@@ -408,11 +464,14 @@ def _run_audit(args: argparse.Namespace) -> int:
     finally:
         finish()
     texts = {fmt: RENDERERS[fmt].render(report) for fmt in args.format}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [
-        write_text_atomic(out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}", text)
-        for fmt, text in texts.items()
-    ]
+    written = _write_files(
+        "--out",
+        args.out,
+        {
+            out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}": text
+            for fmt, text in texts.items()
+        },
+    )
     if not args.quiet:
         _summary(_console(), report)
     for path in written:
@@ -521,6 +580,7 @@ def _run_scan(args: argparse.Namespace) -> int:
 
     render = FORMATS[args.format]
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
+    _check_output_file("-o", args.output)
     try:
         if args.static:
             if args.report or args.signatures:
@@ -559,15 +619,6 @@ def _run_scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     flagged = {"any": bool(result.hits), "raises": result.raises_anywhere(), "none": False}
     return EXIT_FINDINGS if flagged[args.fail_on] else EXIT_OK
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from .atomic import write_text_atomic
-
-    print(f"wrote {write_text_atomic(output, text)}", file=sys.stderr)
 
 
 def _print_signatures(args: argparse.Namespace) -> int:
@@ -642,25 +693,12 @@ def _run_env(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _emit(text: str, output: str | None) -> None:
-    """Print ``text``, or write it atomically to ``output`` (its folder is created)."""
-    from .atomic import write_text_atomic
-
-    if output is None:
-        sys.stdout.write(text)
-        return
-    path = Path(output)
-    if path.is_dir():
-        raise UsageError(f"-o {output}: is a folder; give a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"wrote {write_text_atomic(path, text)}")
-
-
 def _run_diff(args: argparse.Namespace) -> int:
     from .diff import ChangeKind, diff_reports
     from .render.diff import DIFF_RENDERERS
     from .reportfile import load_report
 
+    _check_output_file("-o", args.output)
     result = diff_reports(
         load_report(args.old),
         load_report(args.new),
@@ -694,18 +732,17 @@ def _run_table(args: argparse.Namespace) -> int:
                 f"-o {args.output}: cannot tell the format from {suffix or 'no extension'}; "
                 f"give --format {'|'.join(TABLE_RENDERERS)}"
             )
+    _check_output_file("-o", args.output)
     table = build_table(load_reports(args.reports), args.reports)
     _emit(TABLE_RENDERERS[fmt or "md"].render(table), args.output)
     return EXIT_OK
 
 
 def _run_discover(args: argparse.Namespace) -> int:
-    from .atomic import write_text_atomic
     from .discover import discover, emit_catalog, render_json, render_text
 
     emit = Path(args.emit_yaml) if args.emit_yaml else None
-    if emit is not None and not emit.parent.is_dir():
-        raise UsageError(f"--emit-yaml {args.emit_yaml}: folder {emit.parent} does not exist")
+    _check_output_file("--emit-yaml", args.emit_yaml)
     err = _console(stderr=True)
     status = (
         err.status("discover: starting a worker and importing OpInfo") if err.is_terminal else None
@@ -736,8 +773,8 @@ def _run_discover(args: argparse.Namespace) -> int:
     sys.stdout.write(render_json(found) if args.format == "json" else render_text(found))
     if emit is not None:
         files = emit_catalog(found, emit)
-        for path, text in files.items():
-            print(f"wrote {write_text_atomic(path, text)}", file=sys.stderr)
+        for path in _write_files("--emit-yaml", args.emit_yaml, files) if files else ():
+            print(f"wrote {path}", file=sys.stderr)
         if not files:
             print(f"--emit-yaml: nothing to write to {emit}: no uncovered alert", file=sys.stderr)
     return EXIT_FINDINGS if found.uncovered else EXIT_OK
@@ -813,6 +850,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # the machine refused a file operation: environment, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"detaudit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except Exception as exc:
         if os.environ.get("DETAUDIT_DEBUG"):
             raise

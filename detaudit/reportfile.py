@@ -17,7 +17,8 @@ _WRITTEN_BY = "give the .json report that `detaudit audit` writes"
 def load_report(path: str | Path) -> Report:
     """Load one JSON report; a missing, unreadable, corrupt or newer file is a :class:`ReportError`.
 
-    The error is one line that names the file and says what to give instead.
+    The error is one line that names the file and says what to give instead,
+    or the field that is wrong (``r.json: results[3].seconds: expected a number, got "1.5"``).
     """
     path = Path(path)
     try:
@@ -36,6 +37,8 @@ def load_report(path: str | Path) -> Report:
         raise ReportError(
             f"{path}: not a JSON report ({exc.msg} at line {exc.lineno}); {_WRITTEN_BY}"
         ) from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a JSON report (nested too deeply); {_WRITTEN_BY}") from None
     return Report.from_dict(data, source=str(path))
 
 

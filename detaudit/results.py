@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import ReportError
@@ -64,6 +65,66 @@ def _from_mapping(cls, data: Mapping[str, Any]):
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def _shown(value: object) -> str:
+    """A value as JSON text (``"1.5"``, ``true``, ``null``), cut short for one line."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_STATUS_VALUES = frozenset(s.value for s in Status)
+
+#: How a field's annotation is checked: (test, what a bad value should have been).
+_KINDS: dict[str, tuple[Any, str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "float": (_is_number, "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "tuple[str, ...]": (
+        lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
+        "a list of strings",
+    ),
+    "Status": (
+        lambda v: isinstance(v, str) and v in _STATUS_VALUES,
+        f"one of {', '.join(s.value for s in Status)}",
+    ),
+}
+
+
+def _checked(
+    cls, data: object, where: str, renamed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``data`` as a dict, after checking it is an object whose fields have ``cls``'s types.
+
+    Fields are checked by their annotations; nested records (``Observation | None``)
+    are left to the caller. A missing required field or a value of the wrong
+    type is a :class:`ReportError` naming ``where`` and the field.
+    ``renamed`` maps a field to its JSON key (``pass_`` -> ``pass``).
+    """
+    if not isinstance(data, Mapping):
+        raise ReportError(f"{where}: expected an object, got {_shown(data)}")
+    data = dict(data)
+    for f in fields(cls):
+        key = (renamed or {}).get(f.name, f.name)
+        if key not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ReportError(f"{where}: missing field {key!r}")
+            continue
+        value = data[key]
+        kind, _, optional = str(f.type).partition(" | ")
+        if value is None and optional == "None":
+            continue
+        if kind in _KINDS and not _KINDS[kind][0](value):
+            raise ReportError(f"{where}.{key}: expected {_KINDS[kind][1]}, got {_shown(value)}")
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One run's outcome (strict, warn-only or mode-off), as a worker reported it.
@@ -94,8 +155,9 @@ class Observation:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
-        data = dict(data)
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "observation") -> Observation:
+        """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
+        data = _checked(cls, data, where)
         data["warnings"] = tuple(data.get("warnings") or ())
         data["restored"] = tuple(data.get("restored") or ())
         return _from_mapping(cls, data)
@@ -153,8 +215,9 @@ class Cost:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Cost:
-        return _from_mapping(cls, data)
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "cost") -> Cost:
+        """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
+        return _from_mapping(cls, _checked(cls, data, where))
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,16 +282,22 @@ class ProbeResult:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ProbeResult:
-        data = dict(data)
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "result") -> ProbeResult:
+        """Rebuild one; a missing field or one of the wrong type is a :class:`ReportError`."""
+        data = _checked(cls, data, where, {"pass_": "pass"})
         data["pass_"] = data.pop("pass")
         data["status"] = Status(data["status"])
         for key in ("strict", "warn_only"):
             if data.get(key) is not None:
-                data[key] = Observation.from_dict(data[key])
-        data["later"] = tuple(Observation.from_dict(o) for o in data.get("later") or ())
+                data[key] = Observation.from_dict(data[key], where=f"{where}.{key}")
+        later = data.get("later") or ()
+        if not isinstance(later, (list, tuple)):
+            raise ReportError(f"{where}.later: expected a list, got {_shown(later)}")
+        data["later"] = tuple(
+            Observation.from_dict(o, where=f"{where}.later[{i}]") for i, o in enumerate(later)
+        )
         if data.get("cost") is not None:
-            data["cost"] = Cost.from_dict(data["cost"])
+            data["cost"] = Cost.from_dict(data["cost"], where=f"{where}.cost")
         return _from_mapping(cls, data)
 
 
@@ -259,8 +328,9 @@ class Environment:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Environment:
-        return _from_mapping(cls, data)
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "environment") -> Environment:
+        """Rebuild one; a missing ``torch`` or a field of the wrong type is a :class:`ReportError`."""
+        return _from_mapping(cls, _checked(cls, data, where))
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,22 +378,52 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "report") -> Report:
-        """Rebuild a report; a newer schema or a corrupt structure is a :class:`ReportError`."""
+        """Rebuild a report; a newer schema or a bad structure is a :class:`ReportError`.
+
+        The error is one line naming ``source`` and the field, e.g.
+        ``r.json: results[3].seconds: expected a number, got "1.5"``.
+        """
         if not isinstance(data, Mapping) or "schema_version" not in data:
             raise ReportError(f"{source}: not a detaudit report (no schema_version)")
         version = data["schema_version"]
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ReportError(
+                f"{source}: schema_version: expected a positive whole number, got {_shown(version)}"
+            )
+        if version > SCHEMA_VERSION:
             raise ReportError(
                 f"{source}: report schema {version} is newer than this detaudit "
                 f"understands ({SCHEMA_VERSION}); upgrade detaudit"
             )
         try:
-            return cls(
-                environment=Environment.from_dict(data["environment"]),
-                results=tuple(ProbeResult.from_dict(r) for r in data["results"]),
-                devices=tuple(data.get("devices", ())),
-                settings=dict(data.get("settings", {})),
-                schema_version=version,
-            )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            return cls._from_checked(data, version)
+        except ReportError as exc:
+            raise ReportError(f"{source}: {exc}") from None
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a check missed it
             raise ReportError(f"{source}: corrupt report ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_checked(cls, data: Mapping[str, Any], version: int) -> Report:
+        for key in ("environment", "results"):
+            if key not in data:
+                raise ReportError(f"missing field {key!r}")
+        results = data["results"]
+        if not isinstance(results, list):
+            raise ReportError(f"results: expected a list, got {_shown(results)}")
+        devices = data.get("devices", [])
+        if not _KINDS["tuple[str, ...]"][0](devices):
+            raise ReportError(
+                f"devices: expected {_KINDS['tuple[str, ...]'][1]}, got {_shown(devices)}"
+            )
+        settings = data.get("settings", {})
+        if not isinstance(settings, Mapping):
+            raise ReportError(f"settings: expected an object, got {_shown(settings)}")
+        return cls(
+            environment=Environment.from_dict(data["environment"]),
+            results=tuple(
+                ProbeResult.from_dict(r, where=f"results[{i}]") for i, r in enumerate(results)
+            ),
+            devices=tuple(devices),
+            settings=dict(settings),
+            schema_version=version,
+        )

@@ -21,7 +21,6 @@ op is still the one being dispatched. The user's flags are restored afterwards.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import runpy
@@ -40,7 +39,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .. import torchstate
+from .. import reportfile, torchstate
 from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
 from ..render.markdown import title
@@ -259,14 +258,10 @@ def load_report(report: str | Path | Report) -> tuple[Report, str]:
     """A report and where it came from; a missing or bad file is a :class:`ReportError`."""
     if isinstance(report, Report):
         return report, "report"
-    path = Path(report)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"--report {path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ReportError(f"--report {path}: not JSON ({exc})") from None
-    return Report.from_dict(data, source=f"--report {path}"), str(path)
+        return reportfile.load_report(report), str(report)
+    except ReportError as exc:
+        raise ReportError(f"--report {exc}") from None
 
 
 def _shown_file(path: str, cwd: str) -> str:
