@@ -13,7 +13,7 @@ from .results import Environment, ProbeResult, Report
 from .runner.classify import classify
 from .runner.pool import WorkerPool
 from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer
-from .runner.spec import plan, resolve_devices
+from .runner.spec import check_timeout, plan, resolve_devices
 
 __all__ = ["audit"]
 
@@ -26,9 +26,6 @@ DEFAULT_REPEAT = 5
 
 #: Seconds the environment fingerprint may take (it may query nvidia-smi).
 FINGERPRINT_TIMEOUT = 120.0
-
-#: The longest ``timeout`` (a week, in seconds): the clock functions overflow far above it.
-MAX_TIMEOUT = 7 * 24 * 3600
 
 
 def audit(
@@ -64,11 +61,7 @@ def audit(
     """
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
-    if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
-        raise UsageError(
-            f"--timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), "
-            f"got {timeout}"
-        )
+    check_timeout(timeout)
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if cost is not None and cost < 1:

@@ -54,7 +54,7 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    from .api import MAX_TIMEOUT
+    from .runner.spec import MAX_TIMEOUT
 
     if not 0 < value <= MAX_TIMEOUT:  # NaN fails both comparisons
         raise argparse.ArgumentTypeError(

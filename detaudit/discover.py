@@ -32,7 +32,7 @@ from .runner.protocol import (
     OpInfoSweepAnswer,
     OpInfoSweepRequest,
 )
-from .runner.spec import resolve_devices
+from .runner.spec import check_timeout, resolve_devices
 
 __all__ = [
     "Alert",
@@ -242,6 +242,7 @@ def discover(
         raise UsageError(f"--device must be one of {', '.join(DISCOVER_DEVICES)}, got {device!r}")
     if samples is not None and samples < 1:
         raise UsageError(f"--samples must be at least 1, got {samples}")
+    check_timeout(timeout)
     started = time.perf_counter()
     with WorkerPool(jobs, python=python, timeout=timeout) as pool:
         if catalog is None:

@@ -55,6 +55,10 @@ def test_timeout_must_be_a_finite_positive_number(command, value):
 def test_api_timeout_must_be_a_finite_positive_number(value):
     with pytest.raises(UsageError, match="--timeout must be a positive, finite number"):
         detaudit.audit(timeout=value)
+    from detaudit.discover import discover
+
+    with pytest.raises(UsageError, match="--timeout must be a positive, finite number"):
+        discover(timeout=value)
 
 
 # ------------------------------------------------------------------------- encodings

@@ -8,9 +8,21 @@ from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
 from .protocol import RunRequest
 
-__all__ = ["DEVICE_CHOICES", "Planned", "plan", "resolve_devices"]
+__all__ = ["DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
+
+#: The longest ``timeout`` (a week, in seconds): the clock functions overflow far above it.
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
+def check_timeout(timeout: float) -> None:
+    """A :class:`UsageError` unless ``timeout`` is a positive, finite number of seconds."""
+    if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
+        raise UsageError(
+            f"--timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), "
+            f"got {timeout}"
+        )
 
 
 def resolve_devices(requested: str, cuda_available: bool) -> tuple[str, ...]:
