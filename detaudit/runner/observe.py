@@ -195,7 +195,12 @@ def handle(request: RunRequest) -> RunAnswer:
     if request.cost and strict["outcome"] == "ran" and not retire:
         from detaudit.runner.cost import measure
 
+        saved = isolation.snapshot()
         cost = measure(fn, device, seed, int(request.cost))
+        try:
+            isolation.restore(saved)
+        except isolation.Unrestorable as exc:
+            retire = f"the probe changed {exc}, which cannot be restored"
     return answer(
         strict=strict,
         warn_only=warn_only,
