@@ -233,6 +233,7 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """Serve requests until stdin closes."""
+    importlib.import_module("detaudit.runner.lifeline").hold()  # die with the parent
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # anything printed to fd 1 from now on lands in stderr
     sys.stdout = sys.stderr
