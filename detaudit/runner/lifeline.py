@@ -17,7 +17,6 @@ detaudit's: standard library only, and syntax that Python 3.9 runs.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -66,9 +65,11 @@ def _kill_me_with_parent() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
+        import ctypes  # some minimal builds lack it: then the thread watches
+
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return False
 
 
@@ -104,15 +105,17 @@ def _start_warden() -> None:
     none of the worker's pipes, so the pool still sees the worker's death.
     """
     worker = os.getpid()
-    if os.fork() != 0:
-        return
+    try:
+        if os.fork() != 0:
+            return
+    except OSError:
+        return  # no process to spare: the worker still dies with its parent
     try:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, _max_fd())
         _name_me(b"detaudit-warden")
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         while os.getppid() == worker:
             time.sleep(POLL_SECONDS)
         os.killpg(0, signal.SIGKILL)  # this warden included
@@ -130,6 +133,8 @@ def _max_fd() -> int:
 def _name_me(name: bytes) -> None:
     """Set this process's name as ``ps`` shows it (Linux), so a warden is recognisable."""
     try:
+        import ctypes
+
         ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         pass

@@ -10,7 +10,8 @@ said hello, so a worker's start (importing torch) never eats it. A worker's
 first request also pays for what it does lazily on first use (imports, the
 first dispatch under a Python dispatch mode: about 2 s for a scanner trace,
 the time torch's import takes), which a loaded machine stretches alike; so
-the first request gets, on top of the timeout, the time its worker took to start.
+the first request gets, on top of the timeout, the time its worker took to start
+(at most the timeout again: hello is only read when the caller next waits).
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ class WorkerPool:
         worker.task = request
         worker.sent = time.monotonic()
         # See the module docstring: the first request also pays for the warm-up.
-        worker.deadline = worker.sent + self.timeout + (0.0 if worker.served else worker.startup)
+        warmup = 0.0 if worker.served else min(worker.startup, self.timeout)
+        worker.deadline = worker.sent + self.timeout + warmup
         worker.served += 1
         worker.stderr_from = os.fstat(worker.stderr.fileno()).st_size
         try:
