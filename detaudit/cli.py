@@ -2,7 +2,8 @@
 
 Exit codes: 0 the command ran (whatever an audit found); 1 findings, for
 commands that look for them; 2 bad input or usage; 3 this environment cannot
-do what was asked; 4 internal failure; 130 interrupted.
+do what was asked; 4 internal failure; 130 interrupted (SIGINT), 143 terminated
+(SIGTERM), 129 hung up (SIGHUP): 128 plus the signal's number.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ._version import __version__
@@ -813,6 +817,47 @@ def _run_check_docs(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- entry point
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every ``with`` unwinds (workers killed)."""
+
+    def __init__(self, signum: signal.Signals) -> None:
+        super().__init__(signum.name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into an exception; a second one exits at once.
+
+    Signals set to be ignored (``nohup``) stay ignored. The previous handlers
+    are restored on the way out. Only the main thread can set handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    defaults = {signal.SIGINT: signal.default_int_handler}
+    received: list[signal.Signals] = []
+
+    def handler(signum: int, frame: object) -> None:
+        sig = signal.Signals(signum)
+        if received:  # already unwinding: the user insists
+            os.write(2, f"detaudit: {sig.name} again; exiting now\n".encode())
+            os._exit(128 + sig)
+        received.append(sig)
+        raise KeyboardInterrupt if sig == signal.SIGINT else _Signalled(sig)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        current = signal.getsignal(sig)
+        if current is defaults.get(sig, signal.SIG_DFL):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
     parser = build_parser()
@@ -827,7 +872,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scan": _run_scan,
     }
     try:
-        return handlers[args.command](args)
+        with _signals_interrupt():
+            return handlers[args.command](args)
     except CatalogError as exc:
         for problem in exc.problems:
             print(f"detaudit: error: {problem}", file=sys.stderr)
@@ -844,9 +890,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DetauditError as exc:
         print(f"detaudit: error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        print("detaudit: interrupted; no report written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Signalled) else signal.SIGINT
+        print(f"detaudit: interrupted by {signum.name}; no report written", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

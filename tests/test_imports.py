@@ -89,6 +89,7 @@ def test_worker_side_modules_import_no_parent_side_module():
         "detaudit.runner.observe",
         "detaudit.runner.isolation",
         "detaudit.runner.cost",
+        "detaudit.runner.lifeline",
     }
     allowed = worker_side | {"detaudit.torchstate", "detaudit.probes", "detaudit.environment"}
     for name in worker_side:

@@ -132,6 +132,9 @@ def test_derive_is_pure_over_traces(catalog):
 
 def test_a_crashing_or_hanging_probe_costs_only_its_entry(scan_cache):
     catalog = load_catalog([USER_CATALOG], builtin=False)
+    # 4 s count from a worker's hello. A worker's first trace (user-put here) pays
+    # about 2 s, 3+ s on a loaded machine, for torch's first dispatch under a mode:
+    # the pool gives a first request the worker's start-up time on top.
     traces = trace_probes(catalog, timeout=4)
     assert "crashed" in traces["user-abort"] and "timeout" in traces["user-hang"]
     sigs = derive(catalog, traces)

@@ -4,6 +4,14 @@ A worker imports torch once and runs many probes. When one dies (segfault,
 abort, CUDA fatal error) or hangs past the timeout, the probe it was running
 becomes a ``crashed`` or ``timeout`` outcome and a fresh worker takes its
 place; the audit goes on. Everything here is I/O; no torch in this process.
+
+The timeout counts from the moment a request is sent to a worker that has
+said hello, so a worker's start (importing torch) never eats it. A worker's
+first request also pays for what it does lazily on first use (imports, the
+first dispatch under a Python dispatch mode: about 2 s for a scanner trace,
+the time torch's import takes), which a loaded machine stretches alike; so
+the first request gets, on top of the timeout, the time its worker took to start
+(at most the timeout again: hello is only read when the caller next waits).
 """
 
 from __future__ import annotations
@@ -18,11 +26,13 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import WorkerError
+from .lifeline import PARENT_ENV
 from .protocol import decode_answer, encode
 
 __all__ = ["WorkerPool"]
@@ -30,6 +40,20 @@ __all__ = ["WorkerPool"]
 #: Seconds a new worker may take to import torch and say hello.
 START_TIMEOUT = 180.0
 _STDERR_TAIL = 2000
+#: Seconds to wait for a SIGKILLed worker to be reaped before giving up on it.
+_KILL_WAIT = 10.0
+#: The signals the CLI turns into an exception; held back while the pool's bookkeeping changes.
+_HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT, SIGTERM and SIGHUP (delivered after) so that no worker escapes ``close``."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @dataclass(eq=False)
@@ -38,6 +62,8 @@ class _Worker:
     stderr: IO[bytes]
     started: float
     ready: bool = False
+    startup: float = 0.0  # seconds from spawn to hello
+    served: int = 0  # requests sent to it
     buffer: bytes = b""
     task: dict[str, Any] | None = None
     deadline: float = 0.0
@@ -60,7 +86,10 @@ def _package_root() -> str:
 class WorkerPool:
     """Run request dicts on ``jobs`` isolated worker processes.
 
-    Use as a context manager; :meth:`close` kills whatever is still running.
+    Use as a context manager; :meth:`close` kills whatever is still running:
+    each worker's process group, so a probe's own subprocesses too. Should
+    this process die without closing the pool (even by SIGKILL), the workers
+    end themselves (see :mod:`detaudit.runner.lifeline`).
     """
 
     def __init__(self, jobs: int = 1, *, python: str | None = None, timeout: float = 60.0) -> None:
@@ -76,8 +105,12 @@ class WorkerPool:
     # ------------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> WorkerPool:  # noqa: PYI034
-        for _ in range(self.jobs):
-            self._spawn()
+        try:
+            for _ in range(self.jobs):
+                self._spawn()
+        except BaseException:
+            self.close()  # __exit__ will not run: stop the workers already started
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -87,6 +120,7 @@ class WorkerPool:
         env = dict(os.environ)
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        env[PARENT_ENV] = str(os.getpid())
         stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")  # noqa: SIM115 - lives as long as the worker
         try:
             proc = subprocess.Popen(
@@ -102,41 +136,56 @@ class WorkerPool:
             raise WorkerError(
                 f"cannot start a worker with {self.python}: {exc.strerror or exc}"
             ) from None
-        worker = _Worker(proc, stderr, time.monotonic())
-        os.set_blocking(proc.stdout.fileno(), False)
-        self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
-        self._workers.append(worker)
+        with _signals_held():  # an interrupt now would lose track of the new worker
+            worker = _Worker(proc, stderr, time.monotonic())
+            self._workers.append(worker)
+            os.set_blocking(proc.stdout.fileno(), False)
+            self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
         return worker
 
     def _kill(self, worker: _Worker) -> None:
-        if worker.proc.poll() is None:
-            try:
-                os.killpg(worker.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+        # The whole group, even when the worker itself is already dead: what its
+        # probe started may live on. Linux reuses no pid while a group bears it,
+        # and a dead worker is reaped (in _died) just before it is retired.
+        try:
+            os.killpg(worker.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if worker.proc.poll() is None:
                 worker.proc.kill()
-        worker.proc.wait()
+        try:
+            worker.proc.wait(_KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            pass  # stuck in the kernel (a driver call); it dies when it leaves, unwaited
 
     def _retire(self, worker: _Worker) -> None:
-        self._selector.unregister(worker.proc.stdout)
-        self._workers.remove(worker)
-        self._kill(worker)
-        for stream in (worker.proc.stdin, worker.proc.stdout, worker.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        with _signals_held():
+            self._selector.unregister(worker.proc.stdout)
+            self._workers.remove(worker)
+            self._kill(worker)
+            for stream in (worker.proc.stdin, worker.proc.stdout, worker.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
 
     def close(self) -> None:
-        """Stop every worker at once: they hold nothing worth a graceful exit."""
-        for worker in list(self._workers):
-            self._retire(worker)
+        """Stop every worker at once: they hold nothing worth a graceful exit.
+
+        A second Ctrl-C or SIGTERM while it runs waits until every worker is killed.
+        """
+        with _signals_held():
+            for worker in list(self._workers):
+                self._retire(worker)
 
     # ------------------------------------------------------------------ I/O
 
     def _send(self, worker: _Worker, request: dict[str, Any]) -> None:
         worker.task = request
         worker.sent = time.monotonic()
-        worker.deadline = worker.sent + self.timeout
+        # See the module docstring: the first request also pays for the warm-up.
+        warmup = 0.0 if worker.served else min(worker.startup, self.timeout)
+        worker.deadline = worker.sent + self.timeout + warmup
+        worker.served += 1
         worker.stderr_from = os.fstat(worker.stderr.fileno()).st_size
         try:
             worker.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -223,6 +272,7 @@ class WorkerPool:
                 answers.extend(self._died(worker))
             elif message.get("type") == "hello":
                 worker.ready = True
+                worker.startup = time.monotonic() - worker.started
                 self.hello = self.hello or message
             else:
                 request, worker.task = worker.task, None

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from detaudit.runner import lifeline
 from detaudit.runner.protocol import Hello, ProtocolError, Refused, decode_request, encode
 
 __all__ = ["HANDLERS", "handle", "main"]
@@ -65,6 +66,7 @@ def _numpy_version() -> str | None:
 
 def main() -> None:
     """Serve requests until stdin closes (or a handler says the process must retire)."""
+    lifeline.hold()  # first, before torch starts threads: die with the parent
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # anything printed to fd 1 from now on lands in stderr
     sys.stdout = sys.stderr

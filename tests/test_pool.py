@@ -1,0 +1,181 @@
+"""The worker pool: hello, answers, crashes, timeouts, several jobs, workers that cannot start.
+
+Timeouts here are generous next to what the requests take (milliseconds), and
+deadlines count from a worker's hello, so a loaded machine cannot fail them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from detaudit.errors import WorkerError
+from detaudit.runner.pool import WorkerPool
+
+from .conftest import USER_CATALOG
+from .processes import LIFELINE, alive, group, wait_gone
+
+
+def run(probe: str, request_id: str, folder: Path = LIFELINE) -> dict:
+    return {
+        "type": "run", "id": request_id, "probe": probe, "probe_path": str(folder),
+        "device": "cpu", "repeat": 1, "seed": 0,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def markers(tmp_path, monkeypatch) -> Path:
+    """The folder the hanging probes write their pids into (the workers inherit the variable)."""
+    monkeypatch.setenv("DETAUDIT_TEST_MARKERS", str(tmp_path))
+    return tmp_path
+
+
+def test_a_worker_says_hello_and_answers():
+    with WorkerPool(1) as pool:
+        hello = pool.wait_ready()
+        assert hello["type"] == "hello" and hello["torch"] == torch.__version__
+        assert alive(hello["pid"])
+        env = pool.request({"type": "environment", "cuda": False})
+        assert env["type"] == "environment" and env["environment"]["torch"] == torch.__version__
+        answer = pool.request(run("lifeprobes:hello", "h"))
+    assert answer["type"] == "result" and answer["id"] == "h" and answer["device"] == "cpu"
+    assert answer["strict"]["outcome"] == "ran" and answer["digests_on"]
+    assert wait_gone({hello["pid"]}) == set()  # closed
+
+
+def test_a_crash_is_an_answer_and_a_new_worker_serves_the_next():
+    with WorkerPool(1, timeout=600) as pool:
+        first = pool.wait_ready()["pid"]
+        answers = {
+            a["id"]: a
+            for a in pool.run(
+                [
+                    run("lifeprobes:crash", "exit"),
+                    run("userprobes:abort", "abort", USER_CATALOG.parent),
+                    run("lifeprobes:hello", "after"),
+                ]
+            )
+        }
+    assert answers["exit"]["crashed"] == "worker exited with code 3"
+    assert answers["exit"]["device"] == "cpu" and answers["exit"]["request"] == "run"
+    assert "about to exit with code 3" in answers["exit"]["stderr"]
+    assert answers["abort"]["crashed"] == "worker killed by SIGABRT"
+    assert "about to exit" not in answers["abort"]["stderr"]  # the tail of its own worker only
+    assert answers["after"]["strict"]["outcome"] == "ran"
+    assert not alive(first)
+
+
+def test_a_hang_is_a_timeout_and_its_worker_group_is_killed(markers):
+    timeout = 4.0
+    with WorkerPool(1, timeout=timeout) as pool:
+        pool.wait_ready()
+        answers = list(
+            pool.run(
+                [
+                    run("lifeprobes:hello", "warm"),  # the hang is not the worker's first request
+                    run("lifeprobes:hang_with_child", "hang"),
+                    run("lifeprobes:hello", "after"),
+                ]
+            )
+        )
+        assert [a["id"] for a in answers] == ["warm", "hang", "after"]
+        hang = answers[1]
+        assert hang["timeout"] == timeout and hang["seconds"] >= timeout
+        assert answers[2]["strict"]["outcome"] == "ran"
+        (marker,) = markers.glob("*.json")
+        record = json.loads(marker.read_text())
+        assert record["children"]
+        assert wait_gone({record["worker"], *record["children"]}) == set()
+
+
+def test_several_requests_on_two_jobs():
+    requests = [run("lifeprobes:hello", f"r{i}") for i in range(8)]
+    with WorkerPool(2) as pool:
+        pool.wait_ready()
+        answers = list(pool.run(requests))
+    assert sorted(a["id"] for a in answers) == sorted(r["id"] for r in requests)
+    assert {a["strict"]["outcome"] for a in answers} == {"ran"}
+
+
+def test_a_missing_interpreter_is_a_worker_error(tmp_path):
+    missing = str(tmp_path / "no" / "python")
+    with (
+        pytest.raises(WorkerError, match="cannot start a worker with .*no/python"),
+        WorkerPool(1, python=missing),
+    ):
+        pass
+
+
+def _fake_python(folder: Path, body: str) -> str:
+    """An executable that runs ``body`` (Python) in place of ``python -m detaudit.runner.worker``."""
+    script = folder / "fake_worker.py"
+    script.write_text(textwrap.dedent(body))
+    python = folder / "python"
+    python.write_text(f"#!/bin/sh\nexec '{sys.executable}' '{script}'\n")
+    python.chmod(0o755)
+    return str(python)
+
+
+def test_an_interpreter_that_exits_at_start_is_a_worker_error(tmp_path):
+    python = _fake_python(
+        tmp_path, "import sys\nprint('no torch here', file=sys.stderr)\nsys.exit(5)\n"
+    )
+    with WorkerPool(1, python=python) as pool, pytest.raises(WorkerError) as info:
+        pool.wait_ready()
+    assert "exited with code 5 at start: no torch here" in str(info.value)
+
+
+def test_a_failed_start_leaves_no_worker_behind(tmp_path, monkeypatch):
+    started = []
+    spawn = WorkerPool._spawn
+
+    def spawn_once(self):
+        if started:
+            raise WorkerError("the second one fails")
+        started.append(spawn(self))
+        return started[-1]
+
+    monkeypatch.setattr(WorkerPool, "_spawn", spawn_once)
+    with pytest.raises(WorkerError), WorkerPool(2):
+        pass
+    assert started and started[0].proc.returncode is not None
+
+
+SLOW = 3.0
+SLOW_WORKER = f"""
+import json, sys, time
+
+time.sleep({SLOW})  # a slow start: torch's import on a loaded machine
+print(json.dumps({{"type": "hello"}}), flush=True)
+for line in sys.stdin:
+    time.sleep({SLOW})  # every request as slow as the start, the first one included
+    print(json.dumps({{"type": "result", "id": json.loads(line)["id"]}}), flush=True)
+"""
+
+
+def test_the_first_request_of_a_worker_gets_its_start_up_time_on_top(tmp_path):
+    # A worker's first request pays for lazy imports and first calls, which a
+    # loaded machine slows as much as the start; later requests get the timeout alone.
+    # Budget of the first: 2.5 s + min(start-up >= 3 s, 2.5 s) = 5 s for 3 s of work.
+    timeout = SLOW - 0.5
+    with WorkerPool(1, python=_fake_python(tmp_path, SLOW_WORKER), timeout=timeout) as pool:
+        first, second = list(pool.run([{"id": "first"}, {"id": "second"}]))
+    assert first == {"id": "first", "device": None, "request": None, "type": "result"}
+    assert second["id"] == "second" and second["timeout"] == timeout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_leads_its_own_group_with_a_warden():
+    with WorkerPool(1) as pool:
+        pid = pool.wait_ready()["pid"]
+        members = group(pid)
+        (warden,) = members - {pid}
+        assert Path(f"/proc/{warden}/comm").read_text().strip() == "detaudit-warden"
+        assert os.getpgid(pid) == pid
+    assert wait_gone(members) == set()
