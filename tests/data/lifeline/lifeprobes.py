@@ -45,6 +45,8 @@ def crash(device: Any) -> None:
     os._exit(3)
 
 
-def hello(device: Any) -> list[int]:
-    """Return at once."""
-    return [1, 2, 3]
+def hello(device: Any) -> Any:
+    """Return at once (a tensor: a probe returns the tensors whose bits must repeat)."""
+    import torch
+
+    return torch.arange(3, device=device)
