@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detaudit.catalog import load_catalog
-from detaudit.scanner.static import Scanner, python_files
+from detaudit.scan.static import Scanner, python_files
 
 TARGET = 1.5
 

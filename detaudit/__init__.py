@@ -8,6 +8,8 @@ it does not use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from ._version import __version__
@@ -58,48 +60,79 @@ _WHERE = {
     "load_catalog": "catalog",
     "Catalog": "catalog",
     "Entry": "catalog",
-    "Report": "results",
-    "ProbeResult": "results",
-    "Environment": "results",
-    "Observation": "results",
-    "Status": "results",
-    "SCHEMA_VERSION": "results",
-    "Cost": "results",
-    "Discovery": "discover",
-    "check_docs": "docscheck",
-    "parse_docstring": "docstring",
+    "Report": "model.report",
+    "ProbeResult": "model.report",
+    "Environment": "model.report",
+    "Observation": "model.report",
+    "Status": "model.report",
+    "SCHEMA_VERSION": "model.report",
+    "Cost": "model.report",
+    "Discovery": "docs.discover",
+    "check_docs": "docs.check",
+    "parse_docstring": "docs.docstring",
     "DetauditError": "errors",
     "CatalogError": "errors",
     "UsageError": "errors",
     "EnvironmentUnsupported": "errors",
     "ReportError": "errors",
     "WorkerError": "errors",
-    "seed_everything": "helpers",
-    "deterministic": "helpers",
-    "seed_worker": "helpers",
-    "dataloader_generator": "helpers",
-    "assert_reproducible": "helpers",
-    "SavedState": "helpers",
-    "ReproducibilityWarning": "helpers",
-    "first_difference": "compare",
-    "env_report": "envreport",
-    "EnvReport": "envreport",
-    "load_report": "reportfile",
-    "diff_reports": "diff",
-    "Diff": "diff",
-    "build_table": "table",
-    "Table": "table",
-    "scan": "scanner.dynamic",
-    "scan_static": "scanner.static",
+    "seed_everything": "repro.helpers",
+    "deterministic": "repro.helpers",
+    "seed_worker": "repro.helpers",
+    "dataloader_generator": "repro.helpers",
+    "assert_reproducible": "repro.helpers",
+    "SavedState": "repro.helpers",
+    "ReproducibilityWarning": "repro.helpers",
+    "first_difference": "repro.bitwise",
+    "env_report": "repro.envreport",
+    "EnvReport": "repro.envreport",
+    "load_report": "model.reportfile",
+    "diff_reports": "compare.diff",
+    "Diff": "compare.diff",
+    "build_table": "compare.table",
+    "Table": "compare.table",
+    "scan": "scan.dynamic",
+    "scan_static": "scan.static",
 }
+
+
+def _load(name: str) -> Any:
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
 
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        value = _load(name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'detaudit' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """This package's module type: it keeps ``detaudit.scan`` the public function.
+
+    ``detaudit/scan/`` is also a subpackage, and importing any of its modules
+    (the catalogue loader and the worker do) binds the package attribute
+    ``scan`` to that subpackage. This property wins over that binding, so
+    ``detaudit.scan(...)`` works whatever was imported first; reach the
+    subpackage's modules by importing them (``from detaudit.scan.static import ...``).
+    """
+
+    @property
+    def scan(self) -> Any:
+        return self.__dict__.get("_scan_override") or _load("scan")
+
+    @scan.setter
+    def scan(self, value: Any) -> None:
+        if value is not sys.modules.get(f"{__name__}.scan"):  # a user's patch, not the import
+            self.__dict__["_scan_override"] = value
+
+    @scan.deleter
+    def scan(self) -> None:
+        self.__dict__.pop("_scan_override", None)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __dir__() -> list[str]:

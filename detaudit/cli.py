@@ -202,7 +202,7 @@ def _add_env_parser(commands) -> None:
 
 def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     """``diff`` and ``table``: commands over report files that `audit` wrote."""
-    from .diff import FAIL_ON
+    from .compare.diff import FAIL_ON
     from .render.diff import DIFF_RENDERERS
     from .render.table import TABLE_RENDERERS
 
@@ -313,7 +313,7 @@ def _add_check_docs_parser(catalog_commands) -> None:
 
 
 def _add_scan_parser(commands) -> None:
-    from .scanner.render import FORMATS
+    from .render.scan import FORMATS
 
     scan = commands.add_parser(
         "scan",
@@ -576,7 +576,7 @@ def _cost_summary(console, report, shown: int = 5) -> None:
 
 def _run_scan(args: argparse.Namespace) -> int:
     from .errors import ReportError
-    from .scanner.render import FORMATS
+    from .render.scan import FORMATS
 
     render = FORMATS[args.format]
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
@@ -585,7 +585,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         if args.static:
             if args.report or args.signatures:
                 raise UsageError("scan --static reads no --report and has no --signatures")
-            from .scanner.static import scan_static
+            from .scan.static import scan_static
 
             found = scan_static(target, catalogs=args.catalog, builtin=not args.no_builtin)
             _emit(render.static(found), args.output)
@@ -594,7 +594,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS if flagged else EXIT_OK
         if args.signatures:
             return _print_signatures(args)
-        from .scanner.dynamic import parse_command, run_program, scan
+        from .scan.dynamic import parse_command, run_program, scan
 
         parse_command(target)  # a bad command is exit 2 before anything loads
         with scan(
@@ -625,8 +625,8 @@ def _print_signatures(args: argparse.Namespace) -> int:
     import torch
 
     from .catalog import load_catalog
-    from .scanner.render import render_signatures
-    from .scanner.signatures import load_signatures
+    from .render.scan import render_signatures
+    from .scan.signatures import load_signatures
 
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
     signatures = load_signatures(catalog, torch.__version__)
@@ -657,7 +657,7 @@ def _run_catalog(args: argparse.Namespace) -> int:
 
 
 def _run_env(args: argparse.Namespace) -> int:
-    from .envreport import env_report
+    from .repro.envreport import env_report
 
     report = env_report(with_cuda=True)
     if args.format == "json":
@@ -694,9 +694,9 @@ def _run_env(args: argparse.Namespace) -> int:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    from .diff import ChangeKind, diff_reports
+    from .compare.diff import ChangeKind, diff_reports
+    from .model.reportfile import load_report
     from .render.diff import DIFF_RENDERERS
-    from .reportfile import load_report
 
     _check_output_file("-o", args.output)
     result = diff_reports(
@@ -719,9 +719,9 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _run_table(args: argparse.Namespace) -> int:
+    from .compare.table import build_table
+    from .model.reportfile import load_reports
     from .render.table import TABLE_RENDERERS
-    from .reportfile import load_reports
-    from .table import build_table
 
     fmt = args.format
     if fmt is None and args.output:
@@ -739,7 +739,7 @@ def _run_table(args: argparse.Namespace) -> int:
 
 
 def _run_discover(args: argparse.Namespace) -> int:
-    from .discover import discover, emit_catalog, render_json, render_text
+    from .docs.discover import discover, emit_catalog, render_json, render_text
 
     emit = Path(args.emit_yaml) if args.emit_yaml else None
     _check_output_file("--emit-yaml", args.emit_yaml)
@@ -782,8 +782,8 @@ def _run_discover(args: argparse.Namespace) -> int:
 
 def _run_check_docs(args: argparse.Namespace) -> int:
     from .catalog import load_catalog, parse_version
-    from .docscheck import check_docs, render_json, render_text
-    from .docstring import installed_docstring, parse_docstring
+    from .docs.check import check_docs, render_json, render_text
+    from .docs.docstring import installed_docstring, parse_docstring
 
     if args.docstring is None:
         if args.torch_version is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "detaudit"
@@ -90,6 +92,32 @@ def test_worker_side_modules_import_no_parent_side_module():
         "detaudit.runner.isolation",
         "detaudit.runner.cost",
     }
-    allowed = worker_side | {"detaudit.torchstate", "detaudit.probes", "detaudit.environment"}
+    allowed = worker_side | {
+        "detaudit.torchstate",
+        "detaudit.probes",
+        "detaudit.runner.fingerprint",
+    }
     for name in worker_side:
         assert graph[name] <= allowed, (name, graph[name] - allowed)
+
+
+def test_public_scan_stays_the_function_after_the_scan_subpackage_is_imported():
+    """``detaudit.scan`` is the public function though ``detaudit/scan/`` is a subpackage.
+
+    Importing a module of the subpackage binds the attribute to it; a fresh
+    interpreter imports one first (as the catalogue loader and the worker do).
+    """
+    code = (
+        "import detaudit, detaudit.scan.static\n"
+        "from detaudit.scan.dynamic import scan\n"
+        "assert detaudit.scan is scan, detaudit.scan\n"
+        "from detaudit import scan as public\n"
+        "assert public is scan\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )

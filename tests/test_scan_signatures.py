@@ -7,8 +7,8 @@ import torch
 
 from detaudit.catalog import Condition, load_catalog
 from detaudit.errors import CatalogError
-from detaudit.scanner.matching import Matcher
-from detaudit.scanner.signatures import derive, load_signatures, op_key, trace_probes
+from detaudit.scan.matching import Matcher
+from detaudit.scan.signatures import derive, load_signatures, op_key, trace_probes
 
 from .conftest import USER_CATALOG
 

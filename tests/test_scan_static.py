@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from detaudit.catalog import load_catalog
-from detaudit.scanner.static import Scanner, patterns, scan_static
+from detaudit.scan.static import Scanner, patterns, scan_static
 
 from .conftest import DATA, run_cli
 from .test_scan_dynamic import FIVE, MODEL, marked_lines

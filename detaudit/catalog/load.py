@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import CatalogError
-from ..scanner.parameters import signature_parameters
+from ..scan.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import (
     CLAIMS,

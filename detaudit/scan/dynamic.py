@@ -2,7 +2,7 @@
 
 Modelled on ``torch/utils/flop_counter.py``: a public context manager
 (:func:`scan`) over a private ``TorchDispatchMode`` that consults a registry
-keyed by aten op (:class:`~detaudit.scanner.matching.Matcher`). Unlike the
+keyed by aten op (:class:`~detaudit.scan.matching.Matcher`). Unlike the
 audit, this runs in the user's process, so it imports torch.
 
 Source lines: a forward op is located at the first frame of user code on the
@@ -39,11 +39,12 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .. import reportfile, torchstate
+from .. import torchstate
 from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
+from ..model import reportfile
+from ..model.report import Report
 from ..render.markdown import title
-from ..results import Report
 from ..runner.probing import alert_kernel
 from .matching import Matcher, report_device, status_in
 from .records import Elsewhere, Hit, ReportRef, ScanResult
@@ -273,7 +274,7 @@ def _shown_file(path: str, cwd: str) -> str:
 class Findings:
     """What a scan has found: live while its ``with`` block runs, final after it ends.
 
-    ``findings.result`` is a :class:`~detaudit.scanner.records.ScanResult`;
+    ``findings.result`` is a :class:`~detaudit.scan.records.ScanResult`;
     ``findings.hits`` its hits.
     """
 
@@ -391,7 +392,7 @@ def scan(
     has it). The user's deterministic flag is restored afterwards.
 
     The first scan with a given torch traces every probe in a worker (seconds)
-    and caches what they dispatched; see :mod:`detaudit.scanner.signatures`.
+    and caches what they dispatched; see :mod:`detaudit.scan.signatures`.
     """
     if device not in (None, "cpu", "cuda"):
         raise UsageError(f"--device must be cpu or cuda, got {device!r}")

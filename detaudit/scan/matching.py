@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..catalog import Catalog, Condition
-from ..results import Report
+from ..model.report import Report
 from .signatures import Signature
 
 __all__ = ["Matcher", "Rule", "report_device", "status_in"]
 
-#: ``get(argument, part)`` -> (feature value, present); see :func:`detaudit.scanner.trace.feature`.
+#: ``get(argument, part)`` -> (feature value, present); see :func:`detaudit.scan.trace.feature`.
 Getter = Callable[[str, str], tuple[object, bool]]
 
 

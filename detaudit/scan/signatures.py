@@ -1,7 +1,7 @@
 """Derive each catalogue entry's aten signature from what its probe dispatches.
 
 A probe worker runs every probe on CPU under a recording dispatch mode
-(:mod:`detaudit.scanner.trace`); the records are cached per torch version,
+(:mod:`detaudit.scan.trace`); the records are cached per torch version,
 detaudit version and probe source. :func:`derive` (pure) turns them into one
 :class:`Signature` per entry:
 

@@ -3,7 +3,7 @@
 Runs inside a probe worker (``{"type": "trace"}`` requests), so like the
 worker it uses only the standard library and torch, and syntax that Python
 3.9 runs. The scanner derives each entry's aten signature from these records
-(:mod:`detaudit.scanner.signatures`); the feature helpers here are shared with
+(:mod:`detaudit.scan.signatures`); the feature helpers here are shared with
 the dynamic scan so that both describe an argument the same way.
 """
 

@@ -1,0 +1,1 @@
+"""Reproducibility helpers: seeding, deterministic(), bitwise first difference, env report, pytest plugin."""
