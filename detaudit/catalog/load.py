@@ -1,4 +1,4 @@
-"""Load and validate catalogue YAML files into frozen :class:`~detaudit.catalog.records.Entry` records.
+"""Load and validate catalogue YAML files into frozen :class:`~.records.Entry` records.
 
 Every problem is collected with its file and line; the built-in catalogue is
 found inside the wheel or in a checkout.

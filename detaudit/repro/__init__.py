@@ -1,1 +1,1 @@
-"""Reproducibility helpers: seeding, deterministic(), bitwise first difference, env report, pytest plugin."""
+"""Reproducibility: seeding, deterministic(), bitwise first difference, env report, pytest plugin."""
