@@ -9,7 +9,7 @@ from pathlib import Path
 from ._version import __version__
 from .catalog import Catalog, load_catalog
 from .errors import UsageError, WorkerError
-from .results import Environment, ProbeResult, Report
+from .model.report import Environment, ProbeResult, Report
 from .runner.classify import classify
 from .runner.pool import WorkerPool
 from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer

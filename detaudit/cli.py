@@ -206,7 +206,7 @@ def _add_env_parser(commands) -> None:
 
 def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     """``diff`` and ``table``: commands over report files that `audit` wrote."""
-    from .diff import FAIL_ON
+    from .compare.diff import FAIL_ON
     from .render.diff import DIFF_RENDERERS
     from .render.table import TABLE_RENDERERS
 
@@ -317,7 +317,7 @@ def _add_check_docs_parser(catalog_commands) -> None:
 
 
 def _add_scan_parser(commands) -> None:
-    from .scanner.render import FORMATS
+    from .render.scan import FORMATS
 
     scan = commands.add_parser(
         "scan",
@@ -580,7 +580,7 @@ def _cost_summary(console, report, shown: int = 5) -> None:
 
 def _run_scan(args: argparse.Namespace) -> int:
     from .errors import ReportError
-    from .scanner.render import FORMATS
+    from .render.scan import FORMATS
 
     render = FORMATS[args.format]
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
@@ -629,7 +629,7 @@ def _print_signatures(args: argparse.Namespace) -> int:
     import torch
 
     from .catalog import load_catalog
-    from .scanner.render import render_signatures
+    from .render.scan import render_signatures
     from .scanner.signatures import load_signatures
 
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
@@ -661,7 +661,7 @@ def _run_catalog(args: argparse.Namespace) -> int:
 
 
 def _run_env(args: argparse.Namespace) -> int:
-    from .envreport import env_report
+    from .repro.envreport import env_report
 
     report = env_report(with_cuda=True)
     if args.format == "json":
@@ -698,9 +698,9 @@ def _run_env(args: argparse.Namespace) -> int:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    from .diff import ChangeKind, diff_reports
+    from .compare.diff import ChangeKind, diff_reports
+    from .model.reportfile import load_report
     from .render.diff import DIFF_RENDERERS
-    from .reportfile import load_report
 
     _check_output_file("-o", args.output)
     result = diff_reports(
@@ -723,9 +723,9 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _run_table(args: argparse.Namespace) -> int:
+    from .compare.table import build_table
+    from .model.reportfile import load_reports
     from .render.table import TABLE_RENDERERS
-    from .reportfile import load_reports
-    from .table import build_table
 
     fmt = args.format
     if fmt is None and args.output:
@@ -743,7 +743,7 @@ def _run_table(args: argparse.Namespace) -> int:
 
 
 def _run_discover(args: argparse.Namespace) -> int:
-    from .discover import discover, emit_catalog, render_json, render_text
+    from .docs.discover import discover, emit_catalog, render_json, render_text
 
     emit = Path(args.emit_yaml) if args.emit_yaml else None
     _check_output_file("--emit-yaml", args.emit_yaml)
@@ -786,8 +786,8 @@ def _run_discover(args: argparse.Namespace) -> int:
 
 def _run_check_docs(args: argparse.Namespace) -> int:
     from .catalog import load_catalog, parse_version
-    from .docscheck import check_docs, render_json, render_text
-    from .docstring import installed_docstring, parse_docstring
+    from .docs.check import check_docs, render_json, render_text
+    from .docs.docstring import installed_docstring, parse_docstring
 
     if args.docstring is None:
         if args.torch_version is not None:

@@ -13,7 +13,7 @@ import pytest
 import detaudit
 from detaudit.catalog import builtin_catalog_files, load_catalog
 from detaudit.errors import CatalogError, ReportError, UsageError
-from detaudit.reportfile import load_report
+from detaudit.model.reportfile import load_report
 
 from .conftest import OLD_GPU, run_cli
 
@@ -55,7 +55,7 @@ def test_timeout_must_be_a_finite_positive_number(command, value):
 def test_api_timeout_must_be_a_finite_positive_number(value):
     with pytest.raises(UsageError, match="--timeout must be a positive, finite number"):
         detaudit.audit(timeout=value)
-    from detaudit.discover import discover
+    from detaudit.docs.discover import discover
 
     with pytest.raises(UsageError, match="--timeout must be a positive, finite number"):
         discover(timeout=value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detaudit.catalog import Entry
-from detaudit.results import Status
+from detaudit.model.report import Status
 from detaudit.runner.classify import classify, drift_of
 from detaudit.runner.probing import alert_kernel
 from detaudit.runner.protocol import Lost, RunAnswer, RunRequest

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from detaudit.compare import first_difference
+from detaudit.repro.bitwise import first_difference
 
 
 def _with_element(t: torch.Tensor, index: tuple, value: float) -> torch.Tensor:
@@ -145,7 +145,7 @@ def test_object_arrays_and_cycles():
 
 def test_comparing_plain_python_does_not_import_torch():
     code = (
-        "import sys; from detaudit.compare import first_difference as f; "
+        "import sys; from detaudit.repro.bitwise import first_difference as f; "
         "print(f({'a': [1.0]}, {'a': [2.0]}), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 import pytest
 
-from detaudit.diff import ChangeKind, diff_reports
+from detaudit.compare.diff import ChangeKind, diff_reports
 from detaudit.errors import ReportError
+from detaudit.model.report import Report, Status
+from detaudit.model.reportfile import load_report
 from detaudit.render import RENDERERS
 from detaudit.render.diff import DIFF_RENDERERS
-from detaudit.reportfile import load_report
-from detaudit.results import Report, Status
 
 from .conftest import DATA, NEW_GPU, OLD_GPU, check_golden, run_cli
 

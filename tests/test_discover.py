@@ -16,7 +16,14 @@ import pytest
 import yaml
 
 from detaudit.catalog import builtin_catalog_files, load_catalog
-from detaudit.discover import Alert, Discovery, OpAlerts, _snake, covering_entries, emit_catalog
+from detaudit.docs.discover import (
+    Alert,
+    Discovery,
+    OpAlerts,
+    _snake,
+    covering_entries,
+    emit_catalog,
+)
 
 from .conftest import run_cli
 
@@ -134,7 +141,7 @@ def test_emitted_entries_validate_and_audit_raises(sweep, tmp_path):
 
 def test_text_output_and_a_parent_without_torch():
     code = (
-        "import sys; from detaudit.discover import discover, render_text; "
+        "import sys; from detaudit.docs.discover import discover, render_text; "
         "print(render_text(discover(ops=['put'], samples=4))); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -223,7 +230,7 @@ def test_emit_catalog_gives_unique_ids_per_kernel(tmp_path):
 
 @pytest.mark.cuda
 def test_cuda_sweep_finds_documented_alerts():
-    from detaudit.discover import discover
+    from detaudit.docs.discover import discover
 
     found = discover(device="cuda", ops=["histc", "nn.functional.avg_pool3d"], samples=8)
     assert found.device == "cuda"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from detaudit.catalog import Catalog, builtin_catalog_files, load_catalog
-from detaudit.docscheck import check_docs
-from detaudit.docstring import parse_docstring
+from detaudit.docs.check import check_docs
+from detaudit.docs.docstring import parse_docstring
 
 from .conftest import DATA, run_cli
 

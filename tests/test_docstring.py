@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from detaudit.docstring import DocLists, installed_docstring, parse_docstring
+from detaudit.docs.docstring import DocLists, installed_docstring, parse_docstring
 
 from .conftest import DATA
 
@@ -117,7 +117,7 @@ def test_installed_docstring_is_read_without_importing_torch():
     import torch
 
     code = (
-        "import sys; from detaudit.docstring import installed_docstring; "
+        "import sys; from detaudit.docs.docstring import installed_docstring; "
         "installed_docstring(); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

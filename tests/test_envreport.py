@@ -9,7 +9,7 @@ import torch
 
 import detaudit
 from detaudit.cli import main
-from detaudit.envreport import ADVICE
+from detaudit.repro.envreport import ADVICE
 
 from .conftest import run_cli
 

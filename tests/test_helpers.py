@@ -15,8 +15,8 @@ import torch
 
 import detaudit
 from detaudit import torchstate
-from detaudit.compare import first_difference
-from detaudit.helpers import (
+from detaudit.repro.bitwise import first_difference
+from detaudit.repro.helpers import (
     DETERMINISTIC_FLAGS,
     ReproducibilityWarning,
     capture,

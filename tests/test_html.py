@@ -15,11 +15,11 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from detaudit.compare.table import build_table
+from detaudit.model.report import Status
+from detaudit.model.reportfile import load_report, load_reports
 from detaudit.render import RENDERERS
 from detaudit.render.html import PALETTE, render_table
-from detaudit.reportfile import load_report, load_reports
-from detaudit.results import Status
-from detaudit.table import build_table
 
 from .conftest import NEW_GPU, OLD_GPU, REPORTS, run_cli
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from detaudit import audit
-from detaudit.results import Status
+from detaudit.model.report import Status
 
 from .conftest import USER_CATALOG, run_cli
 

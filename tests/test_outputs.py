@@ -195,7 +195,7 @@ def test_audit_writes_every_format_or_none(tmp_path, monkeypatch, capsys):
 
 
 def test_discover_emit_yaml_writes_both_files_or_none(tmp_path, monkeypatch, capsys):
-    from detaudit import discover
+    from detaudit.docs import discover
 
     yaml_path = tmp_path / "found.yaml"
     probes = tmp_path / "found_probes.py"
@@ -216,7 +216,7 @@ def test_discover_emit_yaml_writes_both_files_or_none(tmp_path, monkeypatch, cap
 
 
 def test_discover_emit_yaml_both_files_when_the_disk_works(tmp_path, monkeypatch, capsys):
-    from detaudit import discover
+    from detaudit.docs import discover
 
     yaml_path = tmp_path / "new" / "found.yaml"
     probes = yaml_path.with_name("found_probes.py")

@@ -45,7 +45,10 @@ def test_wheel_contains_catalogue_and_probes(wheel):
     assert "detaudit/runner/worker.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "detaudit = detaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "detaudit = detaudit.pytest_plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert (
+        "detaudit = detaudit.repro.pytest_plugin"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
 
 
 def _install(wheel: Path, tmp_path: Path) -> tuple[Path, Path]:

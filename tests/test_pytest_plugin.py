@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from detaudit.compare import first_difference
-from detaudit.helpers import capture
+from detaudit.repro.bitwise import first_difference
+from detaudit.repro.helpers import capture
 
 pytest_plugins = ["pytester"]
 
@@ -57,7 +57,9 @@ def run(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
     def run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest("-p", "detaudit.pytest_plugin", "-p", "no:cacheprovider", *args)
+        return pytester.runpytest(
+            "-p", "detaudit.repro.pytest_plugin", "-p", "no:cacheprovider", *args
+        )
 
     return run
 
@@ -224,6 +226,6 @@ def test_assert_reproducible_fixture(pytester, run, flag):
 
 
 def test_importing_the_plugin_does_not_import_torch():
-    code = "import sys, detaudit.pytest_plugin; print('torch' in sys.modules)"
+    code = "import sys, detaudit.repro.pytest_plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

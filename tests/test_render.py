@@ -11,8 +11,8 @@ import json
 
 import pytest
 
+from detaudit.model.report import Report
 from detaudit.render import RENDERERS
-from detaudit.results import Report
 
 from .conftest import DATA, check_golden, run_cli
 

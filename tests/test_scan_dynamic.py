@@ -18,8 +18,8 @@ import torch
 
 import detaudit
 from detaudit import torchstate
+from detaudit.render.scan import render_json, summary
 from detaudit.scanner.records import ScanResult
-from detaudit.scanner.render import render_json, summary
 
 from .conftest import DATA, run_cli
 

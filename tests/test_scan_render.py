@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from detaudit.catalog import load_catalog
+from detaudit.render.scan import FORMATS, render_text, summary
 from detaudit.scanner.records import Hit, ScanResult, StaticResult
-from detaudit.scanner.render import FORMATS, render_text, summary
 from detaudit.scanner.static import Scanner
 
 from .conftest import DATA

@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import pytest
 
+from detaudit.compare.table import build_table, column_label, version_key
+from detaudit.model.report import Status
+from detaudit.model.reportfile import load_report, load_reports
 from detaudit.render.table import TABLE_RENDERERS
-from detaudit.reportfile import load_report, load_reports
-from detaudit.results import Status
-from detaudit.table import build_table, column_label, version_key
 
 from .conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from detaudit import audit
-from detaudit.results import Status
+from detaudit.model.report import Status
 from detaudit.runner.probing import alert_kernel, digest
 
 from .conftest import DATA, run_cli

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ..results import Report
+from ..model.report import Report
 from . import html as _html
 from . import json as _json
 from . import markdown as _markdown

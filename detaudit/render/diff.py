@@ -1,12 +1,12 @@
-"""``detaudit diff`` output: text, Markdown and JSON views of a :class:`~detaudit.diff.Diff`."""
+"""``detaudit diff`` output: text, Markdown and JSON views of a :class:`~detaudit.compare.diff.Diff`."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ..diff import CHANGE_MEANING, Change, ChangeKind, Diff
-from ..results import ProbeResult
+from ..compare.diff import CHANGE_MEANING, Change, ChangeKind, Diff
+from ..model.report import ProbeResult
 from . import Renderer
 from .markdown import _table, title
 

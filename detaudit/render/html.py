@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from html import escape
 from typing import TYPE_CHECKING
 
-from .. import table as _table
 from .._version import __version__
-from ..results import STATUS_MEANING, ProbeResult, Report, Status
+from ..compare import table as _table
+from ..model.report import STATUS_MEANING, ProbeResult, Report, Status
 from .markdown import environment_rows, title
 
 if TYPE_CHECKING:
-    from ..table import Column, Row, Table
+    from ..compare.table import Column, Row, Table
 
 __all__ = ["PALETTE", "render", "render_table"]
 

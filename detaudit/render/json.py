@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..results import Report
+from ..model.report import Report
 
 __all__ = ["render"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..catalog import GROUPS
-from ..results import STATUS_MEANING, Cost, ProbeResult, Report, Status
+from ..model.report import STATUS_MEANING, Cost, ProbeResult, Report, Status
 
 __all__ = ["cost_reading", "cost_verdict", "duration", "environment_rows", "render", "title"]
 

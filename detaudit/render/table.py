@@ -1,4 +1,4 @@
-"""``detaudit table`` output: Markdown and CSV views of a :class:`~detaudit.table.Table`. Pure.
+"""``detaudit table`` output: Markdown and CSV views of a :class:`~detaudit.compare.table.Table`. Pure.
 
 The HTML view lives in :mod:`detaudit.render.html`; :data:`TABLE_RENDERERS` lists all three.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import csv
 import io
 
-from ..results import STATUS_MEANING, ProbeResult, Status
-from ..table import Table, bits_differ
+from ..compare.table import Table, bits_differ
+from ..model.report import STATUS_MEANING, ProbeResult, Status
 from . import Renderer
 from . import html as _html
 from .markdown import _table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..results import Cost, Observation, ProbeResult, Status
+from ..model.report import Cost, Observation, ProbeResult, Status
 from .protocol import Lost, RunAnswer
 from .spec import Planned
 
@@ -36,7 +36,7 @@ def _failed_mode_on(later: Sequence[Observation]) -> Observation | None:
 
 
 def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
-    """Classify what the worker observed; see :class:`~detaudit.results.Status`.
+    """Classify what the worker observed; see :class:`~detaudit.model.report.Status`.
 
     The status is the strict run's. A later mode-on run that failed where the
     strict one ran makes it ``error``: the probe does not behave the same under

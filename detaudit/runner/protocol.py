@@ -129,7 +129,7 @@ class Hello:
 
 @dataclass(frozen=True)
 class EnvironmentAnswer:
-    """The fingerprint (:func:`detaudit.environment.fingerprint`)."""
+    """The fingerprint (:func:`detaudit.runner.fingerprint.fingerprint`)."""
 
     kind: ClassVar[str] = "environment"
     environment: Mapping[str, Any]
@@ -185,7 +185,7 @@ class OpInfoListAnswer:
 
 @dataclass(frozen=True)
 class OpInfoSweepAnswer:
-    """One OpInfo op swept: sample counts and the alerts seen (see :mod:`detaudit.opinfo`)."""
+    """One OpInfo op swept: sample counts and the alerts seen (see :mod:`detaudit.docs.opinfo`)."""
 
     kind: ClassVar[str] = "opinfo"
     id: str

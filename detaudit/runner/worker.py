@@ -30,11 +30,11 @@ __all__ = ["HANDLERS", "handle", "main"]
 
 #: Request kind -> ``module:function`` that answers it (a request record in, an answer out).
 HANDLERS: dict[str, str] = {
-    "environment": "detaudit.environment:handle",
+    "environment": "detaudit.runner.fingerprint:handle",
     "run": "detaudit.runner.observe:handle",
     "trace": "detaudit.scanner.trace:handle",
-    "opinfo-list": "detaudit.opinfo:handle_list",
-    "opinfo-sweep": "detaudit.opinfo:handle_sweep",
+    "opinfo-list": "detaudit.docs.opinfo:handle_list",
+    "opinfo-sweep": "detaudit.docs.opinfo:handle_sweep",
 }
 
 _LOADED: dict[str, Callable[[Any], Any]] = {}

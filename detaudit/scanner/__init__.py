@@ -1,0 +1,1 @@
+"""The scanner: dispatch mode, signatures, matching, static linter, program runner."""

@@ -39,11 +39,12 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .. import reportfile, torchstate
+from .. import torchstate
 from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
+from ..model import reportfile
+from ..model.report import Report
 from ..render.markdown import title
-from ..results import Report
 from ..runner.probing import alert_kernel
 from .matching import Matcher, report_device, status_in
 from .records import Elsewhere, Hit, ReportRef, ScanResult

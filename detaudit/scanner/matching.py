@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..catalog import Catalog, Condition
-from ..results import Report
+from ..model.report import Report
 from .signatures import Signature
 
 __all__ = ["Matcher", "Rule", "report_device", "status_in"]

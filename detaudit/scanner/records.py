@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..errors import ReportError
-from ..results import _from_mapping
+from ..model.report import _from_mapping
 
 __all__ = [
     "SCAN_SCHEMA",

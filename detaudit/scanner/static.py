@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from ..catalog import Catalog, Condition, Entry, load_catalog, signature_parameters
+from ..catalog import Catalog, Condition, Entry, load_catalog
 from ..errors import UsageError
+from .parameters import signature_parameters
 from .records import Skipped, StaticFinding, StaticResult
 
 __all__ = ["Pattern", "Scanner", "patterns", "python_files", "scan_static"]

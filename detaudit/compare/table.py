@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 
-from .catalog import GROUPS
+from ..catalog import GROUPS
+from ..errors import UsageError
+from ..model.report import ProbeResult, Report, Status
 from .diff import REPEATS, results_by_key
-from .errors import UsageError
-from .results import ProbeResult, Report, Status
 
 __all__ = [
     "Column",
@@ -48,7 +48,7 @@ def column_label(report: Report, device: str) -> str:
 def bits_differ(result: ProbeResult) -> bool:
     """It ran without alert under deterministic mode, yet its bits differed across the runs.
 
-    Only where the mode promises repeating bits (:data:`~detaudit.diff.REPEATS`):
+    Only where the mode promises repeating bits (:data:`~detaudit.compare.diff.REPEATS`):
     an op that raises or warns runs its nondeterministic kernel in warn-only mode.
     """
     return result.status in REPEATS and result.repeatable is False

@@ -6,8 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import torchstate
-from .environment import fingerprint
+from .. import torchstate
+from ..runner.fingerprint import fingerprint
 from .helpers import CUBLAS_DETERMINISTIC_CONFIGS, DETERMINISTIC_FLAGS
 
 __all__ = ["EnvReport", "Setting", "env_report"]

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import EnvironmentUnsupported
+from ..errors import EnvironmentUnsupported
 
 __all__ = ["DocItem", "DocLists", "installed_docstring", "parse_docstring"]
 

@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import ReportError, UsageError
-from .results import Environment, ProbeResult, Report, Status
+from ..errors import ReportError, UsageError
+from ..model.report import Environment, ProbeResult, Report, Status
 
 __all__ = [
     "CHANGE_MEANING",

@@ -137,7 +137,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Any:
 
 def _alert(exc: BaseException | None) -> tuple[str, BaseException] | None:
     """The kernel named by a nondeterministic-alert RuntimeError in ``exc``'s chain."""
-    from .runner.probing import alert_kernel
+    from ..runner.probing import alert_kernel
 
     seen = set()
     while exc is not None and id(exc) not in seen:

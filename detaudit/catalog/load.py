@@ -1,292 +1,45 @@
-"""Load and validate catalogue YAML files into frozen :class:`Entry` records.
+"""Load and validate catalogue YAML files into frozen :class:`~.records.Entry` records.
 
-The catalogue holds facts: which op, under which condition, on which devices,
-what each version of the ``torch.use_deterministic_algorithms`` docstring
-claims, and which probe exercises it. It never holds an observed status.
+Every problem is collected with its file and line; the built-in catalogue is
+found inside the wheel or in a checkout.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
-import importlib.util
-import json
 import os
 import re
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from .errors import CatalogError
+from ..errors import CatalogError
+from ..scanner.parameters import signature_parameters
+from .probes import _probe_unresolved, _UnreadableProbeModule
+from .records import (
+    CLAIMS,
+    DEVICES,
+    GROUPS,
+    PASSES,
+    Catalog,
+    Condition,
+    Entry,
+    Match,
+    parse_version,
+)
 
-__all__ = [
-    "DEVICES",
-    "GROUPS",
-    "PASSES",
-    "Catalog",
-    "Condition",
-    "Entry",
-    "Match",
-    "builtin_catalog_files",
-    "load_catalog",
-    "parse_version",
-]
+__all__ = ["builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]
 
-GROUPS = ("converted", "raises")
-DEVICES = ("cpu", "cuda")
-PASSES = ("forward", "backward")
-CLAIMS = ("converted", "raises")
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
 OPTIONAL_KEYS = ("claims", "notes", "match")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
-
-
-def parse_version(version: str) -> tuple[int, int]:
-    """``"2.11.0+cu130"`` -> ``(2, 11)``: the docs are per minor release."""
-    match = _VERSION_RE.match(version)
-    if not match:
-        raise ValueError(f"not a torch version: {version!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
-_Scalar = str | int | float | bool | None
 _OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
 _ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
 MATCH_KEYS = ("signature", "call", "aten", "ops")
-
-
-def _same(a: object, b: object) -> bool:
-    """Equality in which a bool equals only a bool (in Python, True == 1)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return a == b
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """What one argument must be: one of ``values``, a number in [``min``, ``max``], or given.
-
-    YAML forms: a scalar (``mode: max``), a list (``dtype: [float, complex]``),
-    ``{min: 2}`` / ``{max: 3}``, and ``{given: true}`` (passed and not None).
-    """
-
-    values: tuple[_Scalar, ...] = ()
-    min: float | None = None
-    max: float | None = None
-    given: bool | None = None
-
-    def test(self, value: object, present: bool = True) -> bool:
-        """Does ``value`` (``present``: the caller passed it, or it has a default) satisfy this?"""
-        if self.given is not None:
-            return (present and value is not None) == self.given
-        if not present:
-            return False
-        if self.values:
-            return any(_same(value, v) for v in self.values)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-    def to_data(self) -> object:
-        """The YAML/JSON form this condition was read from."""
-        if self.given is not None:
-            return {"given": self.given}
-        if self.values:
-            return self.values[0] if len(self.values) == 1 else list(self.values)
-        return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """How the scanner recognises an entry, where the probe alone cannot tell.
-
-    ``signature`` and ``call`` serve the static scan: the parameters of
-    ``api`` (as Python source, ``self`` left out for a Tensor method) and
-    conditions on its call's arguments. ``aten`` serves the dynamic scan:
-    conditions on the aten op's arguments (schema names; ``ARG.ndim``,
-    ``ARG.dtype``, ``ARG.layout``, ``overload``), used instead of the ones
-    derived from sibling probes. ``ops`` pins the aten ops (``aten::put_.default``)
-    where deriving them from the probe picks the wrong ones.
-    """
-
-    signature: str = ""
-    call: tuple[tuple[str, Condition], ...] = ()
-    aten: tuple[tuple[str, Condition], ...] = ()
-    ops: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {}
-        if self.signature:
-            data["signature"] = self.signature
-        for key in ("call", "aten"):
-            conditions = getattr(self, key)
-            if conditions:
-                data[key] = {name: cond.to_data() for name, cond in conditions}
-        if self.ops:
-            data["ops"] = list(self.ops)
-        return data
-
-
-def signature_parameters(signature: str) -> list[tuple[str, bool, object]]:
-    """``"index, source, accumulate=False"`` -> [(name, has_default, default), ...].
-
-    Raises ValueError for text that is not a Python parameter list with literal defaults.
-    """
-    try:
-        tree = ast.parse(f"def _({signature}): pass")
-    except SyntaxError as exc:
-        raise ValueError(f"not a Python parameter list ({exc.msg})") from None
-    args = tree.body[0].args  # type: ignore[attr-defined]
-    positional = [*args.posonlyargs, *args.args]
-    defaults: list[object] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    params = [(a.arg, d is not None, d) for a, d in zip(positional, defaults)]
-    params += [(a.arg, d is not None, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)]
-    result = []
-    for name, has_default, node in params:
-        try:
-            value = ast.literal_eval(node) if has_default else None
-        except ValueError:
-            raise ValueError(f"the default of {name!r} must be a literal") from None
-        result.append((name, has_default, value))
-    return result
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One op under one documented condition."""
-
-    id: str
-    api: str
-    group: str
-    condition: str
-    devices: tuple[str, ...]
-    pass_: str
-    probe: str
-    source: str
-    claims: tuple[tuple[str, str], ...] = ()
-    notes: str = ""
-    file: str = ""
-    line: int = 0
-    probe_path: str | None = None
-    match: Match | None = None
-
-    def claim_for(
-        self, torch_version: str, docs_versions: Sequence[str] = ()
-    ) -> tuple[str | None, str | None]:
-        """What the docs of the newest sampled release <= ``torch_version`` claim.
-
-        ``docs_versions`` are every release whose docs were read (the
-        catalogue's); a release among them that this entry's claims lack did
-        not list the entry. Returns ``(claim, basis)``: claim is ``converted``,
-        ``raises`` or None (not listed, or older than every sampled release);
-        basis names the docs (``"docs 2.13"``), or is ``"catalog"`` for a user
-        entry without claims, which claims its group for every version.
-        """
-        if not self.claims:
-            return self.group, "catalog"
-        claims = dict(self.claims)
-        wanted = parse_version(torch_version)
-        sampled = [v for v in {*docs_versions, *claims} if parse_version(v) <= wanted]
-        if not sampled:
-            return None, None
-        newest = max(sampled, key=parse_version)
-        return claims.get(newest), f"docs {newest}"
-
-    def to_dict(self) -> dict[str, object]:
-        """The entry as ``catalog list --format json`` prints it."""
-        return {
-            "id": self.id,
-            "api": self.api,
-            "group": self.group,
-            "condition": self.condition,
-            "devices": list(self.devices),
-            "pass": self.pass_,
-            "probe": self.probe,
-            "source": self.source,
-            "claims": dict(self.claims),
-            "notes": self.notes,
-            "file": self.file,
-            "line": self.line,
-            **({"match": self.match.to_dict()} if self.match is not None else {}),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """The loaded catalogue: entries in file order, and the files they came from."""
-
-    entries: tuple[Entry, ...]
-    files: tuple[str, ...] = ()
-    docs_versions: tuple[str, ...] = field(default=())
-
-    def __iter__(self):
-        return iter(self.entries)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def get(self, entry_id: str) -> Entry:
-        """The entry with this id (KeyError when absent)."""
-        for entry in self.entries:
-            if entry.id == entry_id:
-                return entry
-        raise KeyError(entry_id)
-
-    def select(self, ids: Sequence[str]) -> Catalog:
-        """Only the given ids, in catalogue order; unknown ids are a CatalogError."""
-        known = {entry.id for entry in self.entries}
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise CatalogError(
-                f"--only: unknown entry id {', '.join(map(repr, unknown))} "
-                "(see `detaudit catalog list`)"
-            )
-        wanted = set(ids)
-        return Catalog(
-            tuple(e for e in self.entries if e.id in wanted), self.files, self.docs_versions
-        )
-
-    @property
-    def hash(self) -> str:
-        """A short digest of every entry's facts: reports made from equal catalogues match."""
-        facts = [
-            {k: v for k, v in entry.to_dict().items() if k not in ("file", "line")}
-            for entry in self.entries
-        ]
-        blob = json.dumps(facts, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
-
-    def expected(
-        self, entry: Entry, device: str, torch_version: str
-    ) -> tuple[str | None, str | None]:
-        """What the docs for ``torch_version`` claim ``entry`` does on ``device``.
-
-        ``converts``/``raises`` where the entry's condition covers the device;
-        ``ok`` where it does not (the op should run without an alert there),
-        unless another entry with the same probe covers that device (put_ with
-        accumulate=True is split into a CPU and a CUDA entry): then that entry
-        makes the claim and this one makes none (None).
-        """
-        claim, basis = entry.claim_for(torch_version, self.docs_versions)
-        if claim is None:
-            return None, basis
-        if device in entry.devices:
-            return ("converts" if claim == "converted" else "raises"), basis
-        for other in self.entries:
-            if other.id != entry.id and other.probe == entry.probe and device in other.devices:
-                return None, f"see {other.id}"
-        return "ok", basis
-
-
-# --------------------------------------------------------------------------- loading
 
 
 class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
@@ -319,7 +72,7 @@ def builtin_catalog_dir() -> Path:
     packaged = resources.files("detaudit") / "_catalog"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "catalog"
+    return Path(__file__).resolve().parents[2] / "catalog"  # detaudit/catalog/load.py
 
 
 def builtin_catalog_files() -> list[Path]:
@@ -595,60 +348,3 @@ def _validate_match(raw: object, bad) -> Match | None:
         bad(f"match: ops must be a list like ['aten::put_.default'], got {ops!r}")
         ops = []
     return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops))
-
-
-class _UnreadableProbeModule(Exception):
-    """A probe module that cannot be read or parsed: one problem for the file, not per entry."""
-
-
-def _probe_unresolved(probe: str, folder: str | None) -> str | None:
-    """Why ``module:function`` cannot be found, without importing (and so running) it.
-
-    Importing a probe module imports torch; the parent process stays light and
-    leaves that to the workers. The module is found with importlib's finder and
-    the function looked up in its source with ``ast``.
-    """
-    module, function = probe.split(":")
-    added = folder is not None and folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
-        return f"cannot find module {module!r} ({exc})"
-    finally:
-        if added:
-            sys.path.remove(folder)
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        where = f" in {folder} or on the import path" if folder else ""
-        return f"no module {module!r}{where}"
-    try:
-        # Bytes, so that ast honours a coding declaration as Python's import would.
-        tree = ast.parse(Path(spec.origin).read_bytes(), spec.origin)
-    except OSError as exc:
-        raise _UnreadableProbeModule(f"{spec.origin}: cannot read: {exc.strerror or exc}") from None
-    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, before Python 3.12
-        msg = getattr(exc, "msg", None) or str(exc)
-        if "(unicode error)" in msg:
-            msg = "not UTF-8 text (and no coding declaration); save it as UTF-8"
-        line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
-        raise _UnreadableProbeModule(
-            f"{spec.origin}{line}: probe module cannot be parsed: {msg}"
-        ) from None
-    if function not in _top_level_names(tree):
-        return f"{spec.origin} defines no {function!r}"
-    return None
-
-
-def _top_level_names(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, (ast.AnnAssign,)) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names

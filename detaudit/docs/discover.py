@@ -2,7 +2,7 @@
 
 The parent side of ``detaudit discover``: it plans one request per op, runs
 them in the audit's isolated workers (:class:`~detaudit.runner.pool.WorkerPool`;
-the OpInfo side is :mod:`detaudit.opinfo`), and marks each alert the
+the OpInfo side is :mod:`detaudit.docs.opinfo`), and marks each alert the
 catalogue does not cover. Coverage comes from the catalogue's data: an entry
 covers an alert on a device it lists when its API names the op (``torch.nn.
 MaxUnpool2d`` and ``nn.functional.max_unpool2d`` both give ``max_unpool2d``)
@@ -22,17 +22,17 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog, load_catalog
-from .errors import EnvironmentUnsupported, UsageError, WorkerError
-from .runner.pool import WorkerPool
-from .runner.protocol import (
+from ..catalog import Catalog, load_catalog
+from ..errors import EnvironmentUnsupported, UsageError, WorkerError
+from ..runner.pool import WorkerPool
+from ..runner.protocol import (
     Lost,
     OpInfoListAnswer,
     OpInfoListRequest,
     OpInfoSweepAnswer,
     OpInfoSweepRequest,
 )
-from .runner.spec import check_timeout, resolve_devices
+from ..runner.spec import check_timeout, resolve_devices
 
 __all__ = [
     "Alert",
@@ -364,7 +364,7 @@ def emit_catalog(found: Discovery, yaml_path: str | Path) -> dict[Path, str]:
 
     One ``raises`` entry per (op, pass, kernel) not covered, probed by one small
     function in ``<stem>_probes.py`` beside the YAML that runs the alerting
-    OpInfo sample through :func:`detaudit.opinfo.sample_probe`. Empty when
+    OpInfo sample through :func:`detaudit.docs.opinfo.sample_probe`. Empty when
     every alert is covered.
     """
     yaml_path = Path(yaml_path)
@@ -413,6 +413,6 @@ def emit_catalog(found: Discovery, yaml_path: str | Path) -> dict[Path, str]:
     probes = (
         f'"""Probes for {yaml_path.name}, written by `detaudit discover`: '
         'each runs one OpInfo sample."""\n\n'
-        "from detaudit.opinfo import sample_probe\n\n\n" + "\n\n".join(functions)
+        "from detaudit.docs.opinfo import sample_probe\n\n\n" + "\n\n".join(functions)
     )
     return {yaml_path: header + body, yaml_path.with_name(f"{module}.py"): probes}

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import ReportError
-from .results import Report
+from ..errors import ReportError
+from .report import Report
 
 __all__ = ["load_report", "load_reports"]
 

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .catalog import Catalog, Entry, parse_version
+from ..catalog import Catalog, Entry, parse_version
 from .docstring import DocItem, DocLists, plain
 
 __all__ = ["DocsCheck", "DocsFinding", "check_docs", "render_json", "render_text"]

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from ..catalog import Catalog
-from .records import Hit, ScanResult, StaticResult
-from .signatures import Signature
+from ..scanner.records import Hit, ScanResult, StaticResult
+from ..scanner.signatures import Signature
 
 __all__ = [
     "FORMATS",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-from .errors import ReportError
+from ..errors import ReportError
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from . import torchstate
-from .compare import first_difference
+from .. import torchstate
+from .bitwise import first_difference
 
 if TYPE_CHECKING:
     import torch

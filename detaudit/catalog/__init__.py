@@ -1,0 +1,24 @@
+"""The catalogue: YAML facts loaded and validated into frozen records.
+
+``records`` holds the records and the claim semantics, ``load`` the YAML
+loading and validation, ``probes`` the probe lookup that imports nothing.
+"""
+
+from __future__ import annotations
+
+from .load import builtin_catalog_dir, builtin_catalog_files, load_catalog
+from .records import DEVICES, GROUPS, PASSES, Catalog, Condition, Entry, Match, parse_version
+
+__all__ = [
+    "DEVICES",
+    "GROUPS",
+    "PASSES",
+    "Catalog",
+    "Condition",
+    "Entry",
+    "Match",
+    "builtin_catalog_dir",
+    "builtin_catalog_files",
+    "load_catalog",
+    "parse_version",
+]

@@ -1,0 +1,1 @@
+"""Reproducibility: seeding, deterministic(), bitwise first difference, env report, pytest plugin."""
