@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["flag_names", "restore", "set_deterministic_algorithms", "set_flags", "snapshot"]
+__all__ = ["restore", "set_deterministic_algorithms", "set_flags", "snapshot"]
 
 _INDUCTOR_CONFIG = "torch._inductor.config"
 
@@ -89,11 +89,6 @@ def _flags() -> list[_Flag]:
     flags.append(_Flag("grad_enabled", torch.is_grad_enabled, torch.set_grad_enabled))
     flags.append(_Flag("default_dtype", torch.get_default_dtype, torch.set_default_dtype))
     return flags
-
-
-def flag_names() -> list[str]:
-    """Names of the flags a snapshot holds now, in order."""
-    return [flag.name for flag in _flags()]
 
 
 def snapshot() -> dict[str, Any]:

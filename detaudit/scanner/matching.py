@@ -52,10 +52,7 @@ class Matcher:
         for (op, pass_, conditions), ids in grouped.items():
             self._rules.setdefault((op, pass_), []).append(Rule(tuple(ids), conditions))
         self._devices = {e.id: e.devices for e in catalog}
-
-    def ops(self) -> set[str]:
-        """Every op key some entry matches on."""
-        return {op for op, _ in self._rules}
+        self._order = {e.id: index for index, e in enumerate(catalog)}
 
     def rules(self, op: str, pass_: str) -> list[Rule]:
         """The rules for ``op`` (``op_key`` form) dispatched in ``pass_``."""
@@ -64,7 +61,7 @@ class Matcher:
     def match(self, op: str, pass_: str, get: Getter) -> tuple[str, ...]:
         """Every entry whose rule for ``op`` in ``pass_`` holds, in catalogue order."""
         ids = {i for rule in self.rules(op, pass_) if rule.test(get) for i in rule.entries}
-        return tuple(e.id for e in self.catalog if e.id in ids)
+        return tuple(sorted(ids, key=self._order.__getitem__))
 
     def shown(self, entries: Sequence[str], device: str) -> str:
         """The entry to name for ``device``: the first whose condition covers it."""
