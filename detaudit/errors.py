@@ -7,6 +7,7 @@ __all__ = [
     "DetauditError",
     "EnvironmentUnsupported",
     "ReportError",
+    "TorchUnsupported",
     "UsageError",
     "WorkerError",
 ]
@@ -30,6 +31,10 @@ class CatalogError(DetauditError):
 
 class EnvironmentUnsupported(DetauditError):
     """This machine cannot do what was asked (e.g. ``--device cuda`` without a GPU)."""
+
+
+class TorchUnsupported(EnvironmentUnsupported):
+    """The installed torch lacks an API a feature needs (the dynamic scan's private torch names)."""
 
 
 class ReportError(DetauditError):

@@ -117,7 +117,11 @@ def _tensors(obj: Any) -> list[Any]:
 
 def _recorder_class() -> type:
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from detaudit.scanner.torchapi import CURRENT_NODE, DISPATCH_MODE, resolve
+
+    TorchDispatchMode = resolve(DISPATCH_MODE)
+    current_node = resolve(CURRENT_NODE)
 
     class Recorder(TorchDispatchMode):
         """Record (op, pass, parent forward op, argument features) of every dispatch."""
@@ -136,7 +140,7 @@ def _recorder_class() -> type:
                 if node is not None and NODE_OP not in node.metadata:
                     node.metadata[NODE_OP] = name
             self.pending = []
-            node = torch._C._current_autograd_node()
+            node = current_node()
             name = op_name(func)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
