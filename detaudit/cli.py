@@ -598,7 +598,8 @@ def _run_scan(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS if flagged else EXIT_OK
         if args.signatures:
             return _print_signatures(args)
-        from .scanner.dynamic import parse_command, run_program, scan
+        from .scanner.dynamic import scan
+        from .scanner.program import parse_command, run_program
 
         parse_command(target)  # a bad command is exit 2 before anything loads
         with scan(

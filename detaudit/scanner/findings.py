@@ -1,0 +1,99 @@
+"""Assemble a scan's counted hits into a :class:`~detaudit.scanner.records.ScanResult`.
+
+Each hit gets its catalogue entry, what deterministic mode did to it here,
+and what each report observed for it on that report's machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from ..catalog import Catalog
+from ..model.report import Report
+from ..render.markdown import title
+from .matching import Matcher, report_device, status_in
+from .mode import HitKey
+from .records import Elsewhere, Hit, ReportRef, ScanResult
+
+__all__ = ["assemble"]
+
+
+def _shown_file(path: str, cwd: str) -> str:
+    if path.startswith(cwd + os.sep):
+        return os.path.relpath(path, cwd)
+    return path
+
+
+def assemble(
+    catalog: Catalog,
+    matcher: Matcher,
+    counts: Mapping[HitKey, int],
+    alerts: Mapping[HitKey, str],
+    reports: Sequence[tuple[Report, str]],
+    device: str | None,
+    observe: bool,
+) -> ScanResult:
+    """The result of a scan that counted ``counts`` and saw ``alerts``, read against ``reports``.
+
+    ``reports`` are (report, where it came from); ``device`` is the device whose
+    results to read in them (default: cuda where a report has it); ``observe``
+    says whether the scan ran under warn-only mode, and so knows what raises here.
+    """
+    refs = []
+    for report, source in reports:
+        refs.append(
+            ReportRef(
+                title=title(report),
+                source=source,
+                device=report_device(report, device),
+                torch=report.environment.torch,
+            )
+        )
+    cwd = os.getcwd()
+    hits = []
+    for key, calls in list(counts.items()):
+        entries, op, pass_, hit_device, location, located = key
+        kernel = alerts.get(key)
+        file, line, function = location or ("?", 0, "?")
+        entry = matcher.shown(entries, hit_device) if entries else None
+        info = catalog.get(entry) if entry else None
+        here = None
+        if observe:
+            covered = info is not None and hit_device in info.devices
+            here = "raises" if kernel else ("converts" if covered else "ok")
+        elsewhere = tuple(
+            Elsewhere(index, *status_in(report, entries, ref.device, matcher.shown))
+            for index, ((report, _), ref) in enumerate(zip(reports, refs))
+            if entries
+        )
+        hits.append(
+            Hit(
+                entry=entry,
+                entries=entries,
+                api=info.api if info else "",
+                group=info.group if info else "",
+                op=op,
+                pass_=pass_,
+                device=hit_device,
+                calls=calls,
+                file=_shown_file(file, cwd),
+                line=line,
+                function=function,
+                located=located,
+                here=here,
+                kernel=kernel,
+                elsewhere=elsewhere,
+            )
+        )
+    hits.sort(key=lambda h: (h.file, h.line, h.pass_ != "forward", h.op))
+    return ScanResult(
+        torch=torch.__version__,
+        devices=tuple(dict.fromkeys(h.device for h in hits)),
+        observed=observe,
+        hits=tuple(hits),
+        reports=tuple(refs),
+        catalog_hash=catalog.hash,
+    )
