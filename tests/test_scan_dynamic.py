@@ -19,6 +19,7 @@ import torch
 import detaudit
 from detaudit import torchstate
 from detaudit.render.scan import render_json, summary
+from detaudit.scanner.matching import Matcher
 from detaudit.scanner.records import ScanResult
 
 from .conftest import DATA, run_cli
@@ -249,3 +250,30 @@ def test_cli_bad_input_is_exit_2_in_one_line(scan_cache, tmp_path):
         result = run_cli("scan", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_the_mode_matches_by_matcher_match(scan_cache, model, monkeypatch):
+    """One implementation of matching: what Matcher.match answers is what the scan reports."""
+    answers = []
+    real = Matcher.match
+
+    def spy(self, op, pass_, get):
+        entries = real(self, op, pass_, get)
+        answers.append((pass_, entries))
+        return entries
+
+    monkeypatch.setattr(Matcher, "match", spy)
+    with detaudit.scan() as found:
+        model.run()
+    assert {h.entry for h in found.hits} == FIVE
+    assert {(h.pass_, h.entries) for h in found.hits} == {a for a in answers if a[1]}
+
+    def stub(self, op, pass_, get):
+        return ("index-add",) if (op, pass_) == ("aten::put.default", "forward") else ()
+
+    monkeypatch.setattr(Matcher, "match", stub)
+    with detaudit.scan() as found:
+        model.run()
+    assert [(h.entries, h.op, h.kernel) for h in found.hits] == [
+        (("index-add",), "aten::put_", "put_")
+    ]
