@@ -44,6 +44,7 @@ from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
 from ..model import reportfile
 from ..model.report import Report
+from ..model.vocabulary import DEVICES, Status, clean_run_status
 from ..render.markdown import title
 from ..runner.probing import alert_kernel
 from .matching import Matcher, report_device, status_in
@@ -334,8 +335,8 @@ class Findings:
             info = self._catalog.get(entry) if entry else None
             here = None
             if self._observe:
-                covered = info is not None and device in info.devices
-                here = "raises" if kernel else ("converts" if covered else "ok")
+                covered = info.devices if info is not None else ()
+                here = Status.RAISES if kernel else clean_run_status(device, covered)
             elsewhere = tuple(
                 Elsewhere(index, *status_in(report, entries, ref.device, matcher.shown))
                 for index, ((report, _), ref) in enumerate(zip(self._reports, refs))
@@ -394,8 +395,8 @@ def scan(
     The first scan with a given torch traces every probe in a worker (seconds)
     and caches what they dispatched; see :mod:`detaudit.scanner.signatures`.
     """
-    if device not in (None, "cpu", "cuda"):
-        raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+    if device is not None and device not in DEVICES:
+        raise UsageError(f"--device must be {' or '.join(DEVICES)}, got {device!r}")
     if catalog is None:
         catalog = load_catalog(catalogs, builtin=builtin)
     loaded = [load_report(r) for r in reports]
