@@ -27,6 +27,7 @@ from .errors import (
     UsageError,
     WorkerError,
 )
+from .model.vocabulary import DEVICES, STATUS_INFO
 
 __all__ = ["main"]
 
@@ -255,7 +256,7 @@ def _add_discover_parser(commands) -> None:
         "that raise or warn, with the kernel, and mark those the catalogue does not cover "
         "(exit 1 if any). Needs the 'expecttest' package: pip install 'detaudit[discover]'.",
     )
-    discover.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    discover.add_argument("--device", choices=DEVICES, default="cpu")
     discover.add_argument(
         "--op",
         action="append",
@@ -337,7 +338,7 @@ def _add_scan_parser(commands) -> None:
     )
     scan.add_argument(
         "--device",
-        choices=("cpu", "cuda"),
+        choices=DEVICES,
         default=None,
         help="the device whose results to read from each --report (default: cuda when it has them)",
     )
@@ -431,16 +432,8 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-_STATUS_STYLE = {
-    "raises": "bold red",
-    "warns": "yellow",
-    "converts": "green",
-    "ok": "dim green",
-    "skipped": "dim",
-    "error": "magenta",
-    "crashed": "bold magenta",
-    "timeout": "bold magenta",
-}
+#: Status -> rich style, from the vocabulary's table (a status looks up as its value too).
+_STATUS_STYLE = {status: info.style for status, info in STATUS_INFO.items()}
 
 
 def _run_audit(args: argparse.Namespace) -> int:

@@ -6,8 +6,9 @@ loading and validation, ``probes`` the probe lookup that imports nothing.
 
 from __future__ import annotations
 
+from ..model.vocabulary import DEVICES, GROUPS, PASSES
 from .load import builtin_catalog_dir, builtin_catalog_files, load_catalog
-from .records import DEVICES, GROUPS, PASSES, Catalog, Condition, Entry, Match, parse_version
+from .records import Catalog, Condition, Entry, Match, parse_version
 
 __all__ = [
     "DEVICES",

@@ -15,19 +15,10 @@ from pathlib import Path
 import yaml
 
 from ..errors import CatalogError
+from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Pass
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
-from .records import (
-    CLAIMS,
-    DEVICES,
-    GROUPS,
-    PASSES,
-    Catalog,
-    Condition,
-    Entry,
-    Match,
-    parse_version,
-)
+from .records import Catalog, Condition, Entry, Match, parse_version
 
 __all__ = ["builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]
 
@@ -252,10 +243,10 @@ def _validate_entry(
     return Entry(
         id=raw["id"],
         api=raw["api"],
-        group=group,
+        group=Claim(group),
         condition=raw["condition"],
-        devices=tuple(d for d in DEVICES if d in devices),
-        pass_=raw["pass"],
+        devices=tuple(d for d in Device if d in devices),
+        pass_=Pass(raw["pass"]),
         probe=probe,
         source=raw["source"],
         claims=claims,
@@ -267,7 +258,7 @@ def _validate_entry(
     )
 
 
-def _validate_claims(claims: object, bad) -> tuple[tuple[str, str], ...]:
+def _validate_claims(claims: object, bad) -> tuple[tuple[str, Claim], ...]:
     if not isinstance(claims, dict):
         bad('claims must be a mapping like {"2.13": raises}')
         return ()
@@ -278,7 +269,7 @@ def _validate_claims(claims: object, bad) -> tuple[tuple[str, str], ...]:
         elif claim not in CLAIMS:
             bad(f"claims: {version}: must be {' or '.join(CLAIMS)}, got {claim!r}")
         else:
-            result.append((version, claim))
+            result.append((version, Claim(claim)))
     return tuple(sorted(result, key=lambda vc: parse_version(vc[0])))
 
 

@@ -14,23 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import CatalogError
+from ..model.vocabulary import Claim, Device, Pass, Status
 
 __all__ = [
-    "CLAIMS",
-    "DEVICES",
-    "GROUPS",
-    "PASSES",
     "Catalog",
     "Condition",
     "Entry",
     "Match",
     "parse_version",
 ]
-
-GROUPS = ("converted", "raises")
-DEVICES = ("cpu", "cuda")
-PASSES = ("forward", "backward")
-CLAIMS = ("converted", "raises")
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
 
@@ -124,13 +116,13 @@ class Entry:
 
     id: str
     api: str
-    group: str
+    group: Claim  # the seed group: what a user entry without claims claims
     condition: str
-    devices: tuple[str, ...]
-    pass_: str
+    devices: tuple[Device, ...]
+    pass_: Pass
     probe: str
     source: str
-    claims: tuple[tuple[str, str], ...] = ()
+    claims: tuple[tuple[str, Claim], ...] = ()
     notes: str = ""
     file: str = ""
     line: int = 0
@@ -139,7 +131,7 @@ class Entry:
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
-    ) -> tuple[str | None, str | None]:
+    ) -> tuple[Claim | None, str | None]:
         """What the docs of the newest sampled release <= ``torch_version`` claim.
 
         ``docs_versions`` are every release whose docs were read (the
@@ -225,7 +217,7 @@ class Catalog:
 
     def expected(
         self, entry: Entry, device: str, torch_version: str
-    ) -> tuple[str | None, str | None]:
+    ) -> tuple[Status | None, str | None]:
         """What the docs for ``torch_version`` claim ``entry`` does on ``device``.
 
         ``converts``/``raises`` where the entry's condition covers the device;
@@ -238,8 +230,8 @@ class Catalog:
         if claim is None:
             return None, basis
         if device in entry.devices:
-            return ("converts" if claim == "converted" else "raises"), basis
+            return Claim(claim).status, basis
         for other in self.entries:
             if other.id != entry.id and other.probe == entry.probe and device in other.devices:
                 return None, f"see {other.id}"
-        return "ok", basis
+        return Status.OK, basis

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ReportError, UsageError
 from ..model.report import Environment, ProbeResult, Report, Status
+from ..model.vocabulary import STATUS_INFO
 
 __all__ = [
     "CHANGE_MEANING",
@@ -21,13 +22,13 @@ __all__ = [
 ]
 
 #: Statuses under which the op ran in deterministic mode (a training run gets past it).
-RAN = frozenset({Status.CONVERTS, Status.OK, Status.WARNS})
+RAN = frozenset(status for status, info in STATUS_INFO.items() if info.ran)
 
 #: Statuses under which the mode is supposed to make the bits repeat: the op ran
 #: with no alert. Only there is a change of repeatability news. An entry that
 #: raises gets its mode-on bits from warn-only runs, where the nondeterministic
 #: kernel runs and is expected to vary; one that warns ran that kernel too.
-REPEATS = frozenset({Status.CONVERTS, Status.OK})
+REPEATS = frozenset(status for status, info in STATUS_INFO.items() if info.repeats)
 
 
 class ChangeKind(str, enum.Enum):

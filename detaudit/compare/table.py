@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 
-from ..catalog import GROUPS
 from ..errors import UsageError
 from ..model.report import ProbeResult, Report, Status
+from ..model.vocabulary import GROUPS
 from .diff import REPEATS, results_by_key
 
 __all__ = [

@@ -24,6 +24,7 @@ import yaml
 
 from ..catalog import Catalog, load_catalog
 from ..errors import EnvironmentUnsupported, UsageError, WorkerError
+from ..model.vocabulary import DEVICES, Device, Pass, Status
 from ..runner.pool import WorkerPool
 from ..runner.protocol import (
     Lost,
@@ -45,7 +46,7 @@ __all__ = [
     "render_text",
 ]
 
-DISCOVER_DEVICES = ("cpu", "cuda")
+DISCOVER_DEVICES = DEVICES
 Progress = Callable[[str, int, int], None]
 
 
@@ -53,8 +54,8 @@ Progress = Callable[[str, int, int], None]
 class Alert:
     """One kind of alert an op gave: a pass, a status and the kernel it named."""
 
-    pass_: str  # forward | backward
-    status: str  # raises | warns
+    pass_: Pass
+    status: Status  # raises | warns
     kernel: str
     count: int  # samples that gave it
     first_sample: int
@@ -112,7 +113,7 @@ class Discovery:
     """The outcome of one sweep."""
 
     torch: str
-    device: str
+    device: Device
     seconds: float
     ops: int  # ops swept
     samples: int  # samples run forward
@@ -193,8 +194,8 @@ def _op_alerts(catalog: Catalog, op: str, answer: OpInfoSweepAnswer, device: str
         samples=answer.samples,
         alerts=tuple(
             Alert(
-                pass_=a["pass"],
-                status=a["status"],
+                pass_=Pass(a["pass"]),
+                status=Status(a["status"]),
                 kernel=a["kernel"],
                 count=a["count"],
                 first_sample=a["first_sample"],
@@ -260,7 +261,7 @@ def discover(
                 f"{hello['torch']} (names as in op_db, e.g. put, nn.functional.max_unpool2d)"
             )
         requests = [
-            OpInfoSweepRequest(id=op, device=device, samples=samples, seed=seed)
+            OpInfoSweepRequest(id=op, device=str(device), samples=samples, seed=seed)
             for op in listing.ops
         ]
         answers: dict[str, Any] = {}
@@ -385,8 +386,9 @@ def emit_catalog(found: Discovery, yaml_path: str | Path) -> dict[Path, str]:
                     "id": entry_id,
                     "api": op.api,
                     "condition": f"OpInfo sample {a.first_sample} ({op.dtype}): {a.sample}",
-                    "devices": [found.device],
-                    "pass": a.pass_,
+                    # plain strings: yaml.safe_dump cannot represent an enum
+                    "devices": [str(found.device)],
+                    "pass": str(a.pass_),
                     "probe": f"{module}:{function}",
                     "source": f"detaudit discover on torch {found.torch} ({found.device})",
                     "notes": (
@@ -399,7 +401,7 @@ def emit_catalog(found: Discovery, yaml_path: str | Path) -> dict[Path, str]:
                 f"def {function}(device):\n"
                 f'    """{op.id}, OpInfo sample {a.first_sample} ({op.dtype}), {a.pass_}: '
                 f'{how} {a.kernel}."""\n'
-                f"    return sample_probe({op.id!r}, {a.first_sample}, {a.pass_!r}, "
+                f"    return sample_probe({op.id!r}, {a.first_sample}, {str(a.pass_)!r}, "
                 f"{op.dtype!r}, device)\n"
             )
     if not entries:

@@ -11,6 +11,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from ..errors import ReportError
+from .vocabulary import Pass, Status
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,39 +25,6 @@ __all__ = [
 
 #: Bump on any incompatible change of the JSON report; readers refuse newer ones.
 SCHEMA_VERSION = 1
-
-
-class Status(str, enum.Enum):
-    """What was observed for one (entry, device) under deterministic mode."""
-
-    RAISES = "raises"  # the nondeterministic-alert RuntimeError
-    WARNS = "warns"  # ran, but emitted a nondeterminism warning in strict mode
-    CONVERTS = "converts"  # ran with no alert on a device the condition covers
-    OK = "ok"  # ran with no alert on a device the condition does not cover
-    SKIPPED = "skipped"  # device absent, or the op does not exist in this torch
-    ERROR = "error"  # any other exception
-    CRASHED = "crashed"  # the probe killed its worker process
-    TIMEOUT = "timeout"  # the probe ran past --timeout
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def observed(self) -> bool:
-        """True for statuses that say what deterministic mode did (drift is defined)."""
-        return self in (Status.RAISES, Status.WARNS, Status.CONVERTS, Status.OK)
-
-
-STATUS_MEANING = {
-    Status.RAISES: "raised the nondeterministic-alert RuntimeError under use_deterministic_algorithms(True)",
-    Status.WARNS: "ran, but emitted a nondeterminism warning in strict mode",
-    Status.CONVERTS: "ran with no alert where the documented condition applies: a deterministic implementation is used",
-    Status.OK: "ran with no alert on a device the documented condition does not cover",
-    Status.SKIPPED: "not run: the device is absent or this torch lacks the op",
-    Status.ERROR: "failed with an exception other than the determinism alert",
-    Status.CRASHED: "the probe killed its worker process (segfault, abort, CUDA fatal error)",
-    Status.TIMEOUT: "the probe ran past --timeout seconds and its worker was killed",
-}
 
 
 def _from_mapping(cls, data: Mapping[str, Any]):
@@ -78,7 +46,15 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-_STATUS_VALUES = frozenset(s.value for s in Status)
+#: The vocabulary's annotations: a field so annotated is parsed into the enum by :func:`_checked`.
+_WORDS: dict[str, type[enum.Enum]] = {"Status": Status, "Pass": Pass}
+
+
+def _word(kind: type[enum.Enum]) -> tuple[Any, str]:
+    """The check of a vocabulary annotation: one of the enum's values."""
+    values = [w.value for w in kind]
+    return (lambda v: isinstance(v, str) and v in values), f"one of {', '.join(values)}"
+
 
 #: How a field's annotation is checked: (test, what a bad value should have been).
 _KINDS: dict[str, tuple[Any, str]] = {
@@ -90,10 +66,7 @@ _KINDS: dict[str, tuple[Any, str]] = {
         lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
         "a list of strings",
     ),
-    "Status": (
-        lambda v: isinstance(v, str) and v in _STATUS_VALUES,
-        f"one of {', '.join(s.value for s in Status)}",
-    ),
+    **{name: _word(kind) for name, kind in _WORDS.items()},
 }
 
 
@@ -104,7 +77,8 @@ def _checked(
 
     Fields are checked by their annotations; nested records (``Observation | None``)
     are left to the caller. A missing required field or a value of the wrong
-    type is a :class:`ReportError` naming ``where`` and the field.
+    type is a :class:`ReportError` naming ``where`` and the field. A field
+    annotated with a vocabulary word (``Status``, ``Pass``) is parsed into it.
     ``renamed`` maps a field to its JSON key (``pass_`` -> ``pass``).
     """
     if not isinstance(data, Mapping):
@@ -122,6 +96,8 @@ def _checked(
             continue
         if kind in _KINDS and not _KINDS[kind][0](value):
             raise ReportError(f"{where}.{key}: expected {_KINDS[kind][1]}, got {_shown(value)}")
+        if kind in _WORDS:
+            data[key] = _WORDS[kind](value)
     return data
 
 
@@ -222,16 +198,22 @@ class Cost:
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
-    """The classified result for one (entry, device)."""
+    """The classified result for one (entry, device).
+
+    ``group`` and ``device`` stay strings when read back: a report made by a
+    detaudit that knows more groups or devices (``mps``) still loads, and the
+    table sorts unknown groups last. An audit fills ``device`` with a
+    :class:`~detaudit.model.vocabulary.Device`, which equals its value.
+    """
 
     id: str
     api: str
     group: str
     condition: str
     device: str
-    pass_: str
+    pass_: Pass
     status: Status
-    expected: str | None = None
+    expected: Status | None = None
     expected_from: str | None = None
     drift: bool | None = None
     kernel: str | None = None
@@ -286,7 +268,6 @@ class ProbeResult:
         """Rebuild one; a missing field or one of the wrong type is a :class:`ReportError`."""
         data = _checked(cls, data, where, {"pass_": "pass"})
         data["pass_"] = data.pop("pass")
-        data["status"] = Status(data["status"])
         for key in ("strict", "warn_only"):
             if data.get(key) is not None:
                 data[key] = Observation.from_dict(data[key], where=f"{where}.{key}")

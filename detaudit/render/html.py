@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..compare import table as _table
-from ..model.report import STATUS_MEANING, ProbeResult, Report, Status
+from ..model.report import ProbeResult, Report, Status
+from ..model.vocabulary import STATUS_INFO
 from .markdown import environment_rows, title
 
 if TYPE_CHECKING:
@@ -27,20 +28,10 @@ GROUP_MEANING = {
     "converted": "the docs say these use a deterministic implementation under the mode",
     "raises": "the docs say these throw a RuntimeError under the mode",
 }
-_NOT_OBSERVED = (Status.ERROR, Status.CRASHED, Status.TIMEOUT)
 _SIDE_BY_SIDE = 2  # up to this many columns, the details sit beside the matrix
 
-#: Status -> (cell background, cell text, dot): light tints, strong text; crashes stand out.
-PALETTE = {
-    Status.RAISES: ("#fcd9d6", "#a51d14", "#e5392b"),
-    Status.WARNS: ("#feefc3", "#8a4b08", "#f0a30a"),
-    Status.CONVERTS: ("#c8f0d8", "#0b6b3a", "#17b26a"),
-    Status.OK: ("#eaf7ef", "#2f7a4e", "#9ad8b4"),
-    Status.SKIPPED: ("#f2f4f7", "#7a8494", "#c3c9d3"),
-    Status.ERROR: ("#ece4ff", "#5b2fc0", "#9b7bf5"),
-    Status.CRASHED: ("#6d3fd6", "#ffffff", "#6d3fd6"),
-    Status.TIMEOUT: ("#ffe2cc", "#9c3408", "#f2792b"),
-}
+#: Status -> (cell background, cell text, dot), from the vocabulary's table.
+PALETTE = {status: info.colour for status, info in STATUS_INFO.items()}
 
 _CSS = """
 :root {
@@ -154,7 +145,7 @@ footer { margin-top: 36px; color: var(--faint); font-size: 12px; }
 
 
 def _status_css() -> str:
-    """Two rules per status, from :data:`PALETTE`: the only place status colours are named."""
+    """Two rules per status, from :data:`PALETTE`: the vocabulary's colours, named nowhere else."""
     return "\n".join(
         f".st-{s.value} {{ background: {bg}; color: {fg}; }}\n"
         f".dot.st-{s.value} {{ background: {dot}; }}"
@@ -170,7 +161,7 @@ def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
     """The cell's ``title``: what was observed, the kernel, the docs' claim and the message."""
     lines = [
         f"{row.id} · {column.label}",
-        f"status: {result.status.value} ({STATUS_MEANING[result.status]})",
+        f"status: {result.status.value} ({STATUS_INFO[result.status].meaning})",
     ]
     if result.kernel:
         lines.append(f"kernel: {result.kernel}")
@@ -261,7 +252,7 @@ def _cards(table: Table) -> list[str]:
         if counts[status]:
             out.append(
                 f'<div class="card st-{status.value}"><b>{counts[status]}</b>'
-                f"<span>{status.value}</span><small>{_e(STATUS_MEANING[status])}</small></div>"
+                f"<span>{status.value}</span><small>{_e(STATUS_INFO[status].meaning)}</small></div>"
             )
     differ = sum(
         1
@@ -331,7 +322,7 @@ def _not_observed(table: Table) -> list[str]:
         (row, column, cell)
         for row, cells in zip(table.rows, table.cells)
         for column, cell in zip(table.columns, cells)
-        if cell is not None and cell.status in _NOT_OBSERVED
+        if cell is not None and STATUS_INFO[cell.status].failed
     ]
     if not found:
         return []

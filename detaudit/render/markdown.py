@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..catalog import GROUPS
-from ..model.report import STATUS_MEANING, Cost, ProbeResult, Report, Status
+from ..model.report import Cost, ProbeResult, Report, Status
+from ..model.vocabulary import GROUPS, STATUS_INFO
 
 __all__ = ["cost_reading", "cost_verdict", "duration", "environment_rows", "render", "title"]
 
@@ -153,7 +153,8 @@ def render(report: Report) -> str:
             for d in report.devices
         ]
         if sum(per_device):
-            rows.append((f"`{status.value}`", *per_device, sum(per_device), STATUS_MEANING[status]))
+            meaning = STATUS_INFO[status].meaning
+            rows.append((f"`{status.value}`", *per_device, sum(per_device), meaning))
     out += _table(("status", *report.devices, "total", "meaning"), rows)
 
     drifts = report.drifts()
@@ -219,11 +220,7 @@ def render(report: Report) -> str:
         )
         out.append("")
     out += _cost_section(report)
-    problems = [
-        r
-        for r in report.results
-        if r.status in (Status.ERROR, Status.CRASHED, Status.TIMEOUT, Status.SKIPPED)
-    ]
+    problems = [r for r in report.results if not r.status.observed]
     if problems:
         out += ["## Not observed", ""]
         out += _table(

@@ -9,7 +9,8 @@ import csv
 import io
 
 from ..compare.table import Table, bits_differ
-from ..model.report import STATUS_MEANING, ProbeResult, Status
+from ..model.report import ProbeResult, Status
+from ..model.vocabulary import STATUS_INFO
 from . import Renderer
 from . import html as _html
 from .markdown import _table
@@ -36,7 +37,7 @@ def render_markdown(table: Table) -> str:
     out += _table(
         ("status", *labels, "meaning"),
         (
-            (f"`{status.value}`", *(c[status] for c in counts), STATUS_MEANING[status])
+            (f"`{status.value}`", *(c[status] for c in counts), STATUS_INFO[status].meaning)
             for status in Status
             if any(c[status] for c in counts)
         ),

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model.report import Cost, Observation, ProbeResult, Status
+from ..model.vocabulary import clean_run_status
 from .protocol import Lost, RunAnswer
 from .spec import Planned
 
 __all__ = ["classify", "drift_of"]
 
 
-def drift_of(status: Status, expected: str | None) -> bool | None:
+def drift_of(status: Status, expected: Status | None) -> bool | None:
     """True when an observed status differs from the documented one; None if either is unknown."""
     if expected is None or not status.observed:
         return None
-    return status.value != expected
+    return status != expected
 
 
 def _distinct(digests: Sequence[str]) -> int | None:
@@ -75,7 +76,7 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         status = Status.WARNS
         message = strict.warnings[0]
     else:
-        status = Status.CONVERTS if planned.device in entry.devices else Status.OK
+        status = clean_run_status(planned.device, entry.devices)
     failed = _failed_mode_on(
         ([warn_only] if warn_only and warn_only.outcome == "error" else []) + list(later)
     )

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
+from ..model.vocabulary import DEVICES, Device, Status
 from .protocol import RunRequest
 
 __all__ = ["DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "all")
+DEVICE_CHOICES = ("auto", *DEVICES, "all")
 
 #: The longest ``timeout`` (a week, in seconds): the clock functions overflow far above it.
 MAX_TIMEOUT = 7 * 24 * 3600
@@ -25,24 +26,24 @@ def check_timeout(timeout: float) -> None:
         )
 
 
-def resolve_devices(requested: str, cuda_available: bool) -> tuple[str, ...]:
+def resolve_devices(requested: str, cuda_available: bool) -> tuple[Device, ...]:
     """Turn ``--device`` into the devices to audit.
 
-    ``auto`` (the default) is every device present; ``all`` is cpu and cuda,
+    ``auto`` (the default) is every device present; ``all`` is every device,
     with cuda results ``skipped`` when there is no GPU; ``cuda`` without a GPU
     is an :class:`EnvironmentUnsupported` error, not a report full of skips.
     """
     if requested == "auto":
-        return ("cpu", "cuda") if cuda_available else ("cpu",)
+        return (Device.CPU, Device.CUDA) if cuda_available else (Device.CPU,)
     if requested == "all":
-        return ("cpu", "cuda")
+        return tuple(Device)
     if requested == "cuda" and not cuda_available:
         raise EnvironmentUnsupported(
             "--device cuda: this torch sees no CUDA device (torch.cuda.is_available() is False); "
             "run on a GPU machine or use --device cpu"
         )
-    if requested in ("cpu", "cuda"):
-        return (requested,)
+    if requested in DEVICES:
+        return (Device(requested),)
     raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
 
 
@@ -55,9 +56,9 @@ class Planned:
     """
 
     entry: Entry
-    device: str
+    device: Device
     request: RunRequest
-    expected: str | None = None
+    expected: Status | None = None
     expected_from: str | None = None
 
     @property
@@ -67,7 +68,7 @@ class Planned:
 
 def plan(
     catalog: Catalog,
-    devices: tuple[str, ...],
+    devices: tuple[Device, ...],
     torch_version: str,
     *,
     repeat: int,
@@ -86,7 +87,7 @@ def plan(
                 id=entry.id,
                 probe=entry.probe,
                 probe_path=entry.probe_path,
-                device=device,
+                device=str(device),  # the wire carries plain strings
                 repeat=repeat,
                 seed=seed,
                 cost=cost or None,

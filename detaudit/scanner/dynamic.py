@@ -27,6 +27,7 @@ from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
 from ..model import reportfile
 from ..model.report import Report
+from ..model.vocabulary import DEVICES
 from ..runner.probing import alert_kernel
 from .findings import assemble
 from .frames import Frames
@@ -131,8 +132,8 @@ def scan(
     The first scan with a given torch traces every probe in a worker (seconds)
     and caches what they dispatched; see :mod:`detaudit.scanner.signatures`.
     """
-    if device not in (None, "cpu", "cuda"):
-        raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+    if device is not None and device not in DEVICES:
+        raise UsageError(f"--device must be {' or '.join(DEVICES)}, got {device!r}")
     api = scan_api()  # a torch without the names the scan needs fails before anything loads
     if catalog is None:
         catalog = load_catalog(catalogs, builtin=builtin)

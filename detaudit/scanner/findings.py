@@ -13,6 +13,7 @@ import torch
 
 from ..catalog import Catalog
 from ..model.report import Report
+from ..model.vocabulary import Status, clean_run_status
 from ..render.markdown import title
 from .matching import Matcher, report_device, status_in
 from .mode import HitKey
@@ -62,8 +63,8 @@ def assemble(
         info = catalog.get(entry) if entry else None
         here = None
         if observe:
-            covered = info is not None and hit_device in info.devices
-            here = "raises" if kernel else ("converts" if covered else "ok")
+            covered = info.devices if info is not None else ()
+            here = Status.RAISES if kernel else clean_run_status(hit_device, covered)
         elsewhere = tuple(
             Elsewhere(index, *status_in(report, entries, ref.device, matcher.shown))
             for index, ((report, _), ref) in enumerate(zip(reports, refs))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..catalog import Catalog, Condition
 from ..model.report import Report
+from ..model.vocabulary import Status
 from .signatures import Signature
 
 __all__ = ["Matcher", "Rule", "report_device", "status_in"]
@@ -77,11 +78,11 @@ def report_device(report: Report, wanted: str | None) -> str:
 
 def status_in(
     report: Report, entries: Iterable[str], device: str, shown: Callable[..., str]
-) -> tuple[str, str | None, str | None]:
+) -> tuple[str, Status | None, str | None]:
     """(entry, status, kernel) that ``report`` observed on ``device``; status None if absent."""
     entries = tuple(entries)
     entry = shown(entries, device)
     for result in report.results:
         if result.id == entry and result.device == device:
-            return entry, result.status.value, result.kernel
+            return entry, result.status, result.kernel
     return entry, None, None

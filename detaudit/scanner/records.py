@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ReportError
 from ..model.report import _from_mapping
+from ..model.vocabulary import Claim, Status
 
 __all__ = [
     "SCAN_SCHEMA",
@@ -37,13 +38,18 @@ def _build(cls, data: Mapping[str, Any]):
     return _from_mapping(cls, data)
 
 
+def _status(value: object) -> Status | None:
+    """A status read from JSON (None stays None; an unknown word is a ValueError)."""
+    return None if value is None else Status(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Elsewhere:
     """What one report's machine observed for a hit's entry, on the device the report was read for."""
 
     report: int  # index into ScanResult.reports
     entry: str
-    status: str | None  # raises, converts, ok, warns, error...; None: not in the report
+    status: Status | None  # None: not in the report
     kernel: str | None = None
 
 
@@ -73,7 +79,7 @@ class Hit:
     line: int
     function: str
     located: str
-    here: str | None = None
+    here: Status | None = None
     kernel: str | None = None
     elsewhere: tuple[Elsewhere, ...] = ()
 
@@ -92,7 +98,11 @@ class Hit:
     def from_dict(cls, data: Mapping[str, Any]) -> Hit:
         data = dict(data)
         data["entries"] = tuple(data.get("entries", ()))
-        data["elsewhere"] = tuple(_build(Elsewhere, e) for e in data.get("elsewhere", ()))
+        data["elsewhere"] = tuple(
+            _build(Elsewhere, {**e, "status": _status(e.get("status"))})
+            for e in data.get("elsewhere", ())
+        )
+        data["here"] = _status(data.get("here"))
         return _build(cls, data)
 
 
@@ -119,14 +129,14 @@ class ScanResult:
 
     def raising_here(self) -> list[Hit]:
         """Hits that raised the alert on this machine."""
-        return [h for h in self.hits if h.here == "raises"]
+        return [h for h in self.hits if h.here == Status.RAISES]
 
     def raising_in(self, report: int) -> list[Hit]:
         """Hits whose entry raised on the machine of ``self.reports[report]``."""
         return [
             h
             for h in self.hits
-            if any(e.report == report and e.status == "raises" for e in h.elsewhere)
+            if any(e.report == report and e.status == Status.RAISES for e in h.elsewhere)
         ]
 
     def raises_anywhere(self) -> bool:
@@ -179,7 +189,7 @@ class StaticFinding:
     entry: str
     api: str
     group: str
-    claim: str | None  # what the docs of the installed (or newest read) torch claim
+    claim: Claim | None  # what the docs of the installed (or newest read) torch claim
     claim_from: str | None
     condition: str
     unchecked: tuple[str, ...] = ()  # call conditions whose argument is not a literal
@@ -187,7 +197,7 @@ class StaticFinding:
     @property
     def message(self) -> str:
         """The linter message: the api, the docs' claim and the condition it depends on."""
-        claim = {"raises": "raises", "converted": "converts"}.get(self.claim or "", "listed")
+        claim = Claim(self.claim).status if self.claim else "listed"
         basis = f" ({self.claim_from})" if self.claim_from else ""
         unknown = f"; check {', '.join(self.unchecked)}" if self.unchecked else ""
         return f"{self.api} {claim} under deterministic mode {self.condition}{basis}{unknown}"
