@@ -248,7 +248,9 @@ def test_an_oserror_anywhere_is_exit_3_in_one_line(monkeypatch, capsys, error):
     def refuse(args):
         raise error
 
-    monkeypatch.setattr(cli, "_run_env", refuse)
+    from detaudit.cli import env
+
+    monkeypatch.setattr(env, "run", refuse)
     assert cli.main(["env"]) == 3
     err = capsys.readouterr().err
     where = "/some/where: " if error.filename else ""

@@ -165,6 +165,21 @@ class Diff:
             return False
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {policy!r}")
 
+    def failure(self, policy: str) -> str | None:
+        """Why ``--fail-on policy`` makes this diff a finding, in a few words; None if it does not.
+
+        ``2 results newly raise (--fail-on newly-raises)``.
+        """
+        if not self.fails(policy):
+            return None
+        if policy == "newly-raises":
+            n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
+            found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}"
+        else:
+            n = len(self.changes)
+            found = f"{n} result{'s' * (n != 1)} changed"
+        return f"{found} (--fail-on {policy})"
+
     def to_dict(self) -> dict[str, Any]:
         """The diff as ``detaudit diff --format json`` prints it."""
         return {

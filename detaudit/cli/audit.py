@@ -1,0 +1,133 @@
+"""``detaudit audit``: run every catalogued op and write the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .console import progress, summary, terminal
+from .exits import EXIT_OK
+from .options import add_catalog_options, positive_float, positive_int, report_formats
+from .output import check_output_folder, write_files
+
+__all__ = ["register", "run"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``audit`` to the command parser."""
+    from ..api import DEFAULT_REPEAT
+    from ..render import RENDERERS
+    from ..runner.spec import DEVICE_CHOICES
+
+    audit = commands.add_parser(
+        "audit",
+        help="run every catalogued op and write a report",
+        description="Run every catalogued op, forward and backward, on each device under "
+        "deterministic mode, and write the report for the installed torch.",
+    )
+    audit.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="auto (default): every device present; all: cpu and cuda, cuda skipped if absent",
+    )
+    add_catalog_options(audit)
+    audit.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="audit only this entry id (repeatable)",
+    )
+    audit.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=DEFAULT_REPEAT,
+        metavar="N",
+        help=f"runs with the mode on and with it off, compared bitwise (default {DEFAULT_REPEAT})",
+    )
+    audit.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds one entry may run on one device before its worker is killed (default 60)",
+    )
+    audit.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes (default 1: torch's CPU kernels already use every core)",
+    )
+    audit.add_argument(
+        "--seed", type=int, default=0, help="RNG seed set before every run (default 0)"
+    )
+    audit.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
+        help="run the probe workers under this interpreter (it needs torch; numpy optional)",
+    )
+    audit.add_argument(
+        "--out", default=".", metavar="DIR", help="folder for the report files (default .)"
+    )
+    audit.add_argument(
+        "--format",
+        type=report_formats,
+        default=["json", "md"],
+        metavar="FMT[,FMT]",
+        help=f"report formats, comma-separated, from {','.join(RENDERERS)} (default json,md)",
+    )
+    audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
+    audit.add_argument(
+        "--cost",
+        nargs="?",
+        type=positive_int,
+        const=5,
+        default=None,
+        metavar="K",
+        help="also time each entry that runs in deterministic mode, K runs with the mode "
+        "off and K on (default K 5), and report the slowdown",
+    )
+    audit.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import audit
+    from ..render import RENDERERS
+
+    out_dir = Path(args.out)
+    check_output_folder("--out", args.out)
+    err = terminal(stderr=True)
+    progress_cb, finish = progress(err, quiet=args.quiet)
+    try:
+        report = audit(
+            device=args.device,
+            catalogs=args.catalog,
+            builtin=not args.no_builtin,
+            only=args.only,
+            repeat=args.repeat,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            python=args.python,
+            seed=args.seed,
+            progress=progress_cb,
+            cost=args.cost,
+        )
+    finally:
+        finish()
+    texts = {fmt: RENDERERS[fmt].render(report) for fmt in args.format}
+    written = write_files(
+        "--out",
+        args.out,
+        {
+            out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}": text
+            for fmt, text in texts.items()
+        },
+    )
+    if not args.quiet:
+        summary(terminal(), report)
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK

@@ -1,0 +1,106 @@
+"""``detaudit catalog``: list, validate and check-docs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+from .exits import EXIT_FINDINGS, EXIT_OK
+from .options import add_catalog_options
+
+__all__ = ["register", "run", "run_check_docs"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``catalog`` and its actions (list, validate, check-docs) to the command parser."""
+    catalog = commands.add_parser("catalog", help="list or validate catalogue files")
+    catalog_commands = catalog.add_subparsers(
+        dest="catalog_command", metavar="ACTION", required=True
+    )
+    listing = catalog_commands.add_parser("list", help="list the catalogue's entries")
+    add_catalog_options(listing)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    validate = catalog_commands.add_parser("validate", help="check catalogue files (exit 2 if bad)")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    catalog.set_defaults(run=run)
+    _add_check_docs_parser(catalog_commands)
+
+
+def _add_check_docs_parser(catalog_commands) -> None:
+    check = catalog_commands.add_parser(
+        "check-docs",
+        help="compare torch's use_deterministic_algorithms docstring with the catalogue "
+        "(exit 1 if they disagree)",
+        description="Parse the installed torch's use_deterministic_algorithms docstring into "
+        "its two lists and compare them with the catalogue's claims for that release: items "
+        "the catalogue lacks, entries the docs no longer list, and groups that differ.",
+    )
+    add_catalog_options(check)
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--docstring",
+        metavar="FILE",
+        default=None,
+        help="check this docstring text instead of the installed torch's (needs --torch-version)",
+    )
+    check.add_argument(
+        "--torch-version",
+        metavar="VERSION",
+        default=None,
+        help="the torch release the --docstring FILE documents, e.g. 2.0.0",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..catalog import load_catalog
+
+    if args.catalog_command == "check-docs":
+        return run_check_docs(args)
+    if args.catalog_command == "validate":
+        catalog = load_catalog(args.paths, builtin=False)
+        print(f"ok: {len(catalog)} entries in {len(catalog.files)} file(s)")
+        return EXIT_OK
+    catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
+    if args.format == "json":
+        print(json.dumps({"entries": [e.to_dict() for e in catalog]}, indent=2))
+        return EXIT_OK
+    rows = [("ID", "GROUP", "DEVICES", "PASS", "API", "CONDITION")]
+    rows += [(e.id, e.group, ",".join(e.devices), e.pass_, e.api, e.condition) for e in catalog]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    print(f"{len(catalog)} entries from {len(catalog.files)} file(s)")
+    return EXIT_OK
+
+
+def run_check_docs(args: argparse.Namespace) -> int:
+    from ..catalog import load_catalog, parse_version
+    from ..docs.check import check_docs, render_json, render_text
+    from ..docs.docstring import installed_docstring, parse_docstring
+
+    if args.docstring is None:
+        if args.torch_version is not None:
+            raise UsageError("--torch-version goes with --docstring FILE")
+        version, text, source = installed_docstring()
+    else:
+        if args.torch_version is None:
+            raise UsageError(
+                "--docstring FILE needs --torch-version VERSION (the release it documents)"
+            )
+        version, source = args.torch_version, args.docstring
+        try:
+            text = Path(args.docstring).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--docstring {args.docstring}: {exc.strerror or exc}") from None
+    try:
+        parse_version(version)
+    except ValueError:
+        raise UsageError(f"--torch-version {version!r}: expected a version like 2.13.0") from None
+    catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
+    check = check_docs(catalog, parse_docstring(text), version, source)
+    render = render_json if args.format == "json" else render_text
+    sys.stdout.write(render(check))
+    return EXIT_OK if check.ok else EXIT_FINDINGS

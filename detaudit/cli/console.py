@@ -1,0 +1,145 @@
+"""The terminal: rich progress while an audit runs, and the summary after it."""
+
+from __future__ import annotations
+
+import sys
+
+from ..model.vocabulary import STATUS_INFO
+
+__all__ = ["STATUS_STYLE", "cost_summary", "progress", "summary", "terminal"]
+
+
+def terminal(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+#: Status -> rich style, from the vocabulary's table (a status looks up as its value too).
+STATUS_STYLE = {status: info.style for status, info in STATUS_INFO.items()}
+
+
+def progress(console, *, quiet: bool):
+    """A progress bar on a terminal, plain lines otherwise; returns (callback, finish)."""
+    if quiet:
+        return None, lambda: None
+    if console.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        bar = Progress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        )
+        task = bar.add_task("starting workers", total=None)
+        bar.start()
+
+        def update(result, done: int, total: int) -> None:
+            bar.update(
+                task, completed=done, total=total, description=f"{result.id} [{result.device}]"
+            )
+
+        return update, bar.stop
+
+    def line(result, done: int, total: int) -> None:
+        kernel = f" ({result.kernel})" if result.kernel else ""
+        print(
+            f"[{done}/{total}] {result.id} {result.device}: {result.status.value}{kernel}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return line, lambda: None
+
+
+def _styled(status) -> str:
+    return f"[{STATUS_STYLE[status.value]}]{status.value}[/]"
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def summary(console, report) -> None:
+    """What a user came for: the counts, what raises (with its kernel), the drift, the gaps."""
+    from rich.table import Table
+
+    from ..model.report import Status
+
+    console.print(f"[bold]detaudit[/bold]: {report.title}")
+    counts = Table(title="results per status", title_justify="left")
+    counts.add_column("status")
+    for device in report.devices:
+        counts.add_column(device, justify="right")
+    for status, total in report.counts().items():
+        if total:
+            per = [
+                str(sum(1 for r in report.results if r.status is status and r.device == d))
+                for d in report.devices
+            ]
+            counts.add_row(_styled(status), *per)
+    console.print(counts)
+    raising = [r for r in report.results if r.status is Status.RAISES]
+    if raising:
+        table = Table(
+            title=f"raises: {len(raising)} stop a run under deterministic mode",
+            title_justify="left",
+        )
+        for column in ("id", "device", "api", "kernel"):
+            table.add_column(column)
+        for r in raising:
+            table.add_row(r.id, r.device, r.api, r.kernel or "")
+        console.print(table)
+    drifts = report.drifts()
+    if drifts:
+        table = Table(
+            title=f"drift: {len(drifts)} differ from the docs of this torch", title_justify="left"
+        )
+        for column in ("id", "device", "docs claim", "observed", "kernel"):
+            table.add_column(column)
+        for r in drifts:
+            table.add_row(
+                r.id,
+                r.device,
+                f"{r.expected} ({r.expected_from})",
+                _styled(r.status),
+                r.kernel or "",
+            )
+        console.print(table)
+    else:
+        console.print("no drift: every observed status matches the docs of this torch")
+    missing = [r for r in report.results if not r.status.observed]
+    if missing:
+        table = Table(
+            title=f"not observed: {len(missing)} results say nothing about deterministic mode",
+            title_justify="left",
+        )
+        for column in ("id", "device", "status", "why"):
+            table.add_column(column)
+        for r in missing:
+            table.add_row(r.id, r.device, _styled(r.status), _first_line(r.message))
+        console.print(table)
+    cost_summary(console, report)
+
+
+def cost_summary(console, report, shown: int = 5) -> None:
+    """The slowest deterministic entries, when the audit timed them (``--cost``)."""
+    from ..render.markdown import cost_reading
+
+    timed = sorted((r for r in report.results if r.cost), key=lambda r: -r.cost.ratio)
+    if timed:
+        console.print(
+            f"cost of determinism, slowest first ({len(timed)} timed; all in the report):"
+        )
+        for result in timed[:shown]:
+            console.print(f"  {cost_reading(result)}")

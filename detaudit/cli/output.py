@@ -1,0 +1,62 @@
+"""The one place a command writes its output: stdout, or files written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import EnvironmentUnsupported, UsageError
+
+__all__ = ["check_output_file", "check_output_folder", "emit", "write_files"]
+
+# Where the output goes is checked before any
+# work starts (a bad place is exit 2 at once, not after a long audit); a write
+# that still fails (disk full, read-only filesystem) is exit 3 and leaves every
+# file as it was: all requested files are written, or none is.
+
+
+def check_output_folder(option: str, given: str, folder: Path | None = None) -> None:
+    """Exit 2 now, before any work, if files cannot be written into ``folder`` (``given``)."""
+    from ..atomic import unwritable_reason
+
+    why = unwritable_reason(given if folder is None else folder)
+    if why is not None:
+        raise UsageError(f"{option} {given}: {why}; give a folder you can write to")
+
+
+def check_output_file(option: str, given: str | None) -> None:
+    """Exit 2 now, before any work, if file ``given`` cannot be written (None: stdout)."""
+    if given is None:
+        return
+    path = Path(given)
+    if path.is_dir():
+        raise UsageError(f"{option} {given}: is a folder; give a file name")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{option} {given}: not writable; give a file you can write to")
+        return
+    check_output_folder(option, given, path.parent)
+
+
+def write_files(option: str, given: str, files: dict[Path, str]) -> list[Path]:
+    """Write every file or none; a failure is :class:`EnvironmentUnsupported` (exit 3)."""
+    from ..atomic import write_texts_atomic
+
+    try:
+        return write_texts_atomic(files)
+    except OSError as exc:
+        which = f" {exc.filename}" if exc.filename and exc.filename != given else ""
+        raise EnvironmentUnsupported(
+            f"{option} {given}: cannot write{which}: {exc.strerror or exc}; "
+            "no file was written or changed"
+        ) from None
+
+
+def emit(text: str, output: str | None) -> None:
+    """The document to stdout, or to file ``output`` with a ``wrote`` line on stderr."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    for path in write_files("-o", output, {Path(output): text}):
+        print(f"wrote {path}", file=sys.stderr)
