@@ -12,7 +12,7 @@ import pytest
 from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
 from detaudit.errors import CatalogError
 
-from .conftest import run_cli
+from .conftest import check_golden, run_cli
 
 PROBES = Path(__file__).resolve().parent.parent / "detaudit" / "probes"
 
@@ -290,3 +290,13 @@ def test_unknown_only_id_is_a_catalog_error(builtin):
 def test_dedent_guard():
     # the GOOD_ENTRY text above is valid YAML on its own
     assert textwrap.dedent(GOOD_ENTRY).startswith("- id: mine")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_catalog_list_golden(fmt, request, capsys):
+    from detaudit.cli import main
+
+    assert main(["catalog", "list", "--format", fmt]) == 0
+    check_golden(
+        request, f"catalog-list.{'txt' if fmt == 'text' else fmt}", capsys.readouterr().out
+    )

@@ -25,7 +25,7 @@ from detaudit.docs.discover import (
     emit_catalog,
 )
 
-from .conftest import run_cli
+from .conftest import check_golden, run_cli
 
 OPS = ("put", "nn.functional.max_unpool2d", "index_add", "cumsum", "nn.functional.interpolate")
 SAMPLES = 40
@@ -238,3 +238,13 @@ def test_cuda_sweep_finds_documented_alerts():
     assert "histc" in kernels[("histc", "forward")].kernel
     assert "avg_pool3d_backward" in kernels[("nn.functional.avg_pool3d", "backward")].kernel
     assert not found.uncovered, [op.id for op in found.uncovered]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_golden(fmt, request):
+    from detaudit.docs.discover import render_json, render_text
+
+    from .documents import discovery
+
+    render = {"text": render_text, "json": render_json}[fmt]
+    check_golden(request, f"discover.{'txt' if fmt == 'text' else fmt}", render(discovery()))

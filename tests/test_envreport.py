@@ -11,7 +11,7 @@ import detaudit
 from detaudit.cli import main
 from detaudit.repro.envreport import ADVICE
 
-from .conftest import run_cli
+from .conftest import check_golden, run_cli
 
 NAMES = [
     "use_deterministic_algorithms",
@@ -123,3 +123,15 @@ def test_cli_bad_format_is_a_usage_error():
     result = run_cli("env", "--format", "yaml", timeout=60)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_golden(fmt, request, capsys, monkeypatch):
+    from detaudit.repro import envreport
+
+    from .documents import env_report
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(envreport, "env_report", lambda **kwargs: env_report())
+    assert main(["env", "--format", fmt]) == 0
+    check_golden(request, f"env.{'txt' if fmt == 'text' else fmt}", capsys.readouterr().out)
