@@ -9,7 +9,6 @@ do what was asked; 4 internal failure; 130 interrupted (SIGINT), 143 terminated
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -70,11 +69,12 @@ def _positive_float(text: str) -> float:
 def _formats(text: str) -> list[str]:
     from .render import RENDERERS
 
+    formats = RENDERERS["report"]
     chosen = [f.strip() for f in text.split(",") if f.strip()]
-    unknown = [f for f in chosen if f not in RENDERERS]
+    unknown = [f for f in chosen if f not in formats]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(unknown) or text!r}; choose from {','.join(RENDERERS)}"
+            f"unknown format {', '.join(unknown) or text!r}; choose from {','.join(formats)}"
         )
     return chosen
 
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_formats,
         default=["json", "md"],
         metavar="FMT[,FMT]",
-        help=f"report formats, comma-separated, from {','.join(RENDERERS)} (default json,md)",
+        help=f"report formats, comma-separated, from {','.join(RENDERERS['report'])} "
+        "(default json,md)",
     )
     audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
     audit.add_argument(
@@ -182,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = catalog_commands.add_parser("list", help="list the catalogue's entries")
     _add_catalog_options(listing)
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--format", choices=tuple(RENDERERS["catalog-list"]), default="text")
     validate = catalog_commands.add_parser("validate", help="check catalogue files (exit 2 if bad)")
     validate.add_argument("paths", nargs="+", metavar="PATH")
     _add_env_parser(commands)
@@ -194,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_env_parser(commands) -> None:
+    from .render import RENDERERS
+
     env = commands.add_parser(
         "env",
         help="show this process's reproducibility settings, with advice",
@@ -201,14 +204,13 @@ def _add_env_parser(commands) -> None:
         "reproducibility depends on (deterministic mode, cuDNN, CUBLAS_WORKSPACE_CONFIG, "
         "PYTHONHASHSEED, ...), with one line of advice for each that is not as it should be.",
     )
-    env.add_argument("--format", choices=("text", "json"), default="text")
+    env.add_argument("--format", choices=tuple(RENDERERS["env"]), default="text")
 
 
 def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     """``diff`` and ``table``: commands over report files that `audit` wrote."""
     from .compare.diff import FAIL_ON
-    from .render.diff import DIFF_RENDERERS
-    from .render.table import TABLE_RENDERERS
+    from .render import RENDERERS
 
     diff = commands.add_parser(
         "diff",
@@ -220,7 +222,7 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     diff.add_argument("old", metavar="OLD.json", help="the report to compare from")
     diff.add_argument("new", metavar="NEW.json", help="the report to compare to")
     diff.add_argument(
-        "--format", choices=tuple(DIFF_RENDERERS), default="text", help="output (default text)"
+        "--format", choices=tuple(RENDERERS["diff"]), default="text", help="output (default text)"
     )
     diff.add_argument(
         "--fail-on",
@@ -239,7 +241,7 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
     table.add_argument("reports", nargs="+", metavar="REPORT.json")
     table.add_argument(
         "--format",
-        choices=tuple(TABLE_RENDERERS),
+        choices=tuple(RENDERERS["table"]),
         default=None,
         help="output; default: from the -o file's extension, else md",
     )
@@ -247,6 +249,8 @@ def _add_compare_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_discover_parser(commands) -> None:
+    from .render import RENDERERS
+
     discover = commands.add_parser(
         "discover",
         help="sweep PyTorch's OpInfo ops under deterministic mode and list those that alert",
@@ -278,7 +282,7 @@ def _add_discover_parser(commands) -> None:
         help="write catalogue entries for the uncovered alerts to PATH, and their probes "
         "to <stem>_probes.py beside it",
     )
-    discover.add_argument("--format", choices=("text", "json"), default="text")
+    discover.add_argument("--format", choices=tuple(RENDERERS["discovery"]), default="text")
     discover.add_argument(
         "--timeout",
         type=_positive_float,
@@ -292,6 +296,8 @@ def _add_discover_parser(commands) -> None:
 
 
 def _add_check_docs_parser(catalog_commands) -> None:
+    from .render import RENDERERS
+
     check = catalog_commands.add_parser(
         "check-docs",
         help="compare torch's use_deterministic_algorithms docstring with the catalogue "
@@ -301,7 +307,7 @@ def _add_check_docs_parser(catalog_commands) -> None:
         "the catalogue lacks, entries the docs no longer list, and groups that differ.",
     )
     _add_catalog_options(check)
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=tuple(RENDERERS["docs-check"]), default="text")
     check.add_argument(
         "--docstring",
         metavar="FILE",
@@ -317,7 +323,7 @@ def _add_check_docs_parser(catalog_commands) -> None:
 
 
 def _add_scan_parser(commands) -> None:
-    from .render.scan import FORMATS
+    from .render import RENDERERS
 
     scan = commands.add_parser(
         "scan",
@@ -348,7 +354,11 @@ def _add_scan_parser(commands) -> None:
         metavar="REPORT.json",
         help="an audit report of another machine: say what its deterministic mode did (repeatable)",
     )
-    scan.add_argument("--format", choices=sorted(FORMATS), default="text")
+    scan.add_argument(
+        "--format",
+        choices=sorted(RENDERERS["scan"].keys() | RENDERERS["static"].keys()),
+        default="text",
+    )
     scan.add_argument(
         "--fail-on",
         choices=("any", "raises", "none"),
@@ -467,12 +477,13 @@ def _run_audit(args: argparse.Namespace) -> int:
         )
     finally:
         finish()
-    texts = {fmt: RENDERERS[fmt].render(report) for fmt in args.format}
+    formats = RENDERERS["report"]
+    texts = {fmt: formats[fmt].render(report) for fmt in args.format}
     written = _write_files(
         "--out",
         args.out,
         {
-            out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}": text
+            out_dir / f"{report.file_stem}{formats[fmt].extension}": text
             for fmt, text in texts.items()
         },
     )
@@ -580,9 +591,12 @@ def _cost_summary(console, report, shown: int = 5) -> None:
 
 def _run_scan(args: argparse.Namespace) -> int:
     from .errors import ReportError
-    from .render.scan import FORMATS
+    from .render import RENDERERS
 
-    render = FORMATS[args.format]
+    document = "static" if args.static else "scan"
+    if args.format not in RENDERERS[document]:
+        raise UsageError(f"scan{' --static' * args.static} has no --format {args.format}")
+    render = RENDERERS[document][args.format].render
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
     _check_output_file("-o", args.output)
     try:
@@ -592,7 +606,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             from .scanner.static import scan_static
 
             found = scan_static(target, catalogs=args.catalog, builtin=not args.no_builtin)
-            _emit(render.static(found), args.output)
+            _emit(render(found), args.output)
             raising = [f for f in found.findings if f.claim == "raises"]
             flagged = {"any": found.findings, "raises": raising, "none": []}[args.fail_on]
             return EXIT_FINDINGS if flagged else EXIT_OK
@@ -611,7 +625,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     result = found.result
-    _emit(render.dynamic(result), args.output)
+    _emit(render(result), args.output)
     if program.error or program.exit_code:
         if program.error:
             print(program.error, file=sys.stderr, end="")
@@ -629,12 +643,13 @@ def _print_signatures(args: argparse.Namespace) -> int:
     import torch
 
     from .catalog import load_catalog
-    from .render.scan import render_signatures
+    from .render import RENDERERS
     from .scanner.signatures import load_signatures
 
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
     signatures = load_signatures(catalog, torch.__version__)
-    _emit(render_signatures(catalog, signatures), args.output)
+    pairs = [(entry, signatures.get(entry.id)) for entry in catalog]
+    _emit(RENDERERS["signatures"]["text"].render(pairs), args.output)
     return EXIT_OK
 
 
@@ -647,60 +662,26 @@ def _run_catalog(args: argparse.Namespace) -> int:
         catalog = load_catalog(args.paths, builtin=False)
         print(f"ok: {len(catalog)} entries in {len(catalog.files)} file(s)")
         return EXIT_OK
+    from .render import RENDERERS
+
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
-    if args.format == "json":
-        print(json.dumps({"entries": [e.to_dict() for e in catalog]}, indent=2))
-        return EXIT_OK
-    rows = [("ID", "GROUP", "DEVICES", "PASS", "API", "CONDITION")]
-    rows += [(e.id, e.group, ",".join(e.devices), e.pass_, e.api, e.condition) for e in catalog]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
-    print(f"{len(catalog)} entries from {len(catalog.files)} file(s)")
+    sys.stdout.write(RENDERERS["catalog-list"][args.format].render(catalog))
     return EXIT_OK
 
 
 def _run_env(args: argparse.Namespace) -> int:
+    from .render import RENDERERS
     from .repro.envreport import env_report
 
     report = env_report(with_cuda=True)
-    if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2))
-        return EXIT_OK
-    from rich.table import Table
-
-    env = report.environment
-    console = _console()
-    gpu = f"{env['gpu']} ({env['gpu_capability']}, driver {env['gpu_driver']})"
-    console.print(
-        f"[bold]detaudit env[/bold]: torch {env['torch']} · CUDA {env['cuda'] or 'none'} · "
-        f"cuDNN {env['cudnn'] or 'none'} · GPU {gpu if env['gpu'] else 'none'}\n"
-        f"Python {env['python']} · numpy {env['numpy']} · {env['os']}"
-    )
-    table = Table(title="reproducibility settings", title_justify="left")
-    for column in ("setting", "value", "status"):
-        table.add_column(column)
-    for s in report.settings:
-        value = (
-            s.value
-            if isinstance(s.value, str)
-            else {True: "on", False: "off", None: "unset"}[s.value]
-        )
-        status = {True: "[green]ok[/]", False: "[bold red]fix[/]", None: "[dim]n/a[/]"}[s.ok]
-        table.add_row(s.name, value, status)
-    console.print(table)
-    for s in report.settings:
-        if s.advice:
-            console.print(f"- [bold]{s.name}[/bold]: {s.advice}", soft_wrap=True)
-    if report.ok:
-        console.print("every setting is as reproducibility wants it")
+    sys.stdout.write(RENDERERS["env"][args.format].render(report))
     return EXIT_OK
 
 
 def _run_diff(args: argparse.Namespace) -> int:
     from .compare.diff import ChangeKind, diff_reports
     from .model.reportfile import load_report
-    from .render.diff import DIFF_RENDERERS
+    from .render import RENDERERS
 
     _check_output_file("-o", args.output)
     result = diff_reports(
@@ -709,7 +690,7 @@ def _run_diff(args: argparse.Namespace) -> int:
         old_source=args.old,
         new_source=args.new,
     )
-    _emit(DIFF_RENDERERS[args.format].render(result), args.output)
+    _emit(RENDERERS["diff"][args.format].render(result), args.output)
     if not result.fails(args.fail_on):
         return EXIT_OK
     if args.fail_on == "newly-raises":
@@ -725,25 +706,27 @@ def _run_diff(args: argparse.Namespace) -> int:
 def _run_table(args: argparse.Namespace) -> int:
     from .compare.table import build_table
     from .model.reportfile import load_reports
-    from .render.table import TABLE_RENDERERS
+    from .render import RENDERERS
 
+    formats = RENDERERS["table"]
     fmt = args.format
     if fmt is None and args.output:
         suffix = Path(args.output).suffix.lower()
-        fmt = next((f for f, r in TABLE_RENDERERS.items() if r.extension == suffix), None)
+        fmt = next((f for f, r in formats.items() if r.extension == suffix), None)
         if fmt is None:
             raise UsageError(
                 f"-o {args.output}: cannot tell the format from {suffix or 'no extension'}; "
-                f"give --format {'|'.join(TABLE_RENDERERS)}"
+                f"give --format {'|'.join(formats)}"
             )
     _check_output_file("-o", args.output)
     table = build_table(load_reports(args.reports), args.reports)
-    _emit(TABLE_RENDERERS[fmt or "md"].render(table), args.output)
+    _emit(formats[fmt or "md"].render(table), args.output)
     return EXIT_OK
 
 
 def _run_discover(args: argparse.Namespace) -> int:
-    from .docs.discover import discover, emit_catalog, render_json, render_text
+    from .docs.discover import discover, emit_catalog
+    from .render import RENDERERS
 
     emit = Path(args.emit_yaml) if args.emit_yaml else None
     _check_output_file("--emit-yaml", args.emit_yaml)
@@ -774,7 +757,7 @@ def _run_discover(args: argparse.Namespace) -> int:
     finally:
         if status is not None:
             status.stop()
-    sys.stdout.write(render_json(found) if args.format == "json" else render_text(found))
+    sys.stdout.write(RENDERERS["discovery"][args.format].render(found))
     if emit is not None:
         files = emit_catalog(found, emit)
         for path in _write_files("--emit-yaml", args.emit_yaml, files) if files else ():
@@ -786,8 +769,9 @@ def _run_discover(args: argparse.Namespace) -> int:
 
 def _run_check_docs(args: argparse.Namespace) -> int:
     from .catalog import load_catalog, parse_version
-    from .docs.check import check_docs, render_json, render_text
+    from .docs.check import check_docs
     from .docs.docstring import installed_docstring, parse_docstring
+    from .render import RENDERERS
 
     if args.docstring is None:
         if args.torch_version is not None:
@@ -809,8 +793,7 @@ def _run_check_docs(args: argparse.Namespace) -> int:
         raise UsageError(f"--torch-version {version!r}: expected a version like 2.13.0") from None
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
     check = check_docs(catalog, parse_docstring(text), version, source)
-    render = render_json if args.format == "json" else render_text
-    sys.stdout.write(render(check))
+    sys.stdout.write(RENDERERS["docs-check"][args.format].render(check))
     return EXIT_OK if check.ok else EXIT_FINDINGS
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
 from detaudit.errors import CatalogError
+from detaudit.render import RENDERERS
 
 from .conftest import check_golden, run_cli
 
@@ -292,11 +293,7 @@ def test_dedent_guard():
     assert textwrap.dedent(GOOD_ENTRY).startswith("- id: mine")
 
 
-@pytest.mark.parametrize("fmt", ["text", "json"])
-def test_catalog_list_golden(fmt, request, capsys):
-    from detaudit.cli import main
-
-    assert main(["catalog", "list", "--format", fmt]) == 0
-    check_golden(
-        request, f"catalog-list.{'txt' if fmt == 'text' else fmt}", capsys.readouterr().out
-    )
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["catalog-list"]))
+def test_catalog_list_golden(fmt, request):
+    renderer = RENDERERS["catalog-list"][fmt]
+    check_golden(request, f"catalog-list{renderer.extension}", renderer.render(load_catalog()))

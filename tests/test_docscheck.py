@@ -11,6 +11,7 @@ import yaml
 from detaudit.catalog import Catalog, builtin_catalog_files, load_catalog
 from detaudit.docs.check import check_docs
 from detaudit.docs.docstring import parse_docstring
+from detaudit.render import RENDERERS
 
 from .conftest import DATA, check_golden, run_cli
 
@@ -166,10 +167,9 @@ def test_cli_bad_input_is_one_line(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["docs-check"]))
 def test_golden(builtin, fmt, request):
-    from detaudit.docs.check import render_json, render_text
-
-    found = check(builtin, "2.13")
-    render = {"text": render_text, "json": render_json}[fmt]
-    check_golden(request, f"docs-check.{'txt' if fmt == 'text' else fmt}", render(found))
+    renderer = RENDERERS["docs-check"][fmt]
+    check_golden(
+        request, f"docs-check{renderer.extension}", renderer.render(check(builtin, "2.13"))
+    )
