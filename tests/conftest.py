@@ -75,7 +75,7 @@ def cpu_report_file(tmp_path_factory) -> Path:
 
     report = audit(device="cpu", only=list(CPU_AUDIT_IDS), repeat=1)
     path = tmp_path_factory.mktemp("cpu-audit") / f"{report.file_stem}.json"
-    path.write_text(RENDERERS["json"].render(report))
+    path.write_text(RENDERERS["report"]["json"].render(report))
     return path
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
 from detaudit.errors import CatalogError
+from detaudit.render import RENDERERS
 
-from .conftest import run_cli
+from .conftest import check_golden, run_cli
 
 PROBES = Path(__file__).resolve().parent.parent / "detaudit" / "probes"
 
@@ -290,3 +291,9 @@ def test_unknown_only_id_is_a_catalog_error(builtin):
 def test_dedent_guard():
     # the GOOD_ENTRY text above is valid YAML on its own
     assert textwrap.dedent(GOOD_ENTRY).startswith("- id: mine")
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["catalog-list"]))
+def test_catalog_list_golden(fmt, request):
+    renderer = RENDERERS["catalog-list"][fmt]
+    check_golden(request, f"catalog-list{renderer.extension}", renderer.render(load_catalog()))

@@ -72,13 +72,17 @@ def test_default_audit_plans_no_timing():
 # --------------------------------------------------------------------------- rendering
 
 
-@pytest.mark.parametrize("fmt", sorted(RENDERERS))
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["report"]))
 def test_golden(fixture, fmt, request):
-    check_golden(request, f"fixture-cost{RENDERERS[fmt].extension}", RENDERERS[fmt].render(fixture))
+    check_golden(
+        request,
+        f"fixture-cost{RENDERERS['report'][fmt].extension}",
+        RENDERERS["report"][fmt].render(fixture),
+    )
 
 
 def test_cost_table_is_sorted_and_flags_noise(fixture):
-    md = RENDERERS["md"].render(fixture)
+    md = RENDERERS["report"]["md"].render(fixture)
     section = md[md.index("## Cost of determinism (7)") : md.index("## Not observed")]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
     ids = [row.split(" | ")[0].lstrip("| ") + "/" + row.split(" | ")[2] for row in rows[1:]]
@@ -97,7 +101,7 @@ def test_reading_names_entry_and_device(fixture):
 
 def test_no_cost_section_without_cost():
     report = Report.from_dict(json.loads((DATA / "reports" / "fixture-gpu.json").read_text()))
-    assert "Cost of determinism" not in RENDERERS["md"].render(report)
+    assert "Cost of determinism" not in RENDERERS["report"]["md"].render(report)
 
 
 # --------------------------------------------------------------------------- a real audit
@@ -118,12 +122,12 @@ def test_every_entry_that_ran_has_a_ratio(timed):
 
 
 def test_every_timed_entry_is_a_row_of_the_cost_table(timed):
-    md = RENDERERS["md"].render(timed)
+    md = RENDERERS["report"]["md"].render(timed)
     section = md[md.index("## Cost of determinism") :]
     for result in timed.results:
         if result.cost is not None:
             assert f"| {result.id} | `{result.api}` | cpu |" in section, result.id
-    again = Report.from_dict(json.loads(RENDERERS["json"].render(timed)))
+    again = Report.from_dict(json.loads(RENDERERS["report"]["json"].render(timed)))
     assert again == timed
 
 

@@ -18,7 +18,6 @@ from detaudit.errors import ReportError
 from detaudit.model.report import Report, Status
 from detaudit.model.reportfile import load_report
 from detaudit.render import RENDERERS
-from detaudit.render.diff import DIFF_RENDERERS
 
 from .conftest import DATA, NEW_GPU, OLD_GPU, check_golden, run_cli
 
@@ -94,15 +93,15 @@ def test_fail_on_policies(gpu_diff):
     assert not any(same.fails(p) for p in ("newly-raises", "any-change", "none"))
 
 
-@pytest.mark.parametrize("fmt", sorted(DIFF_RENDERERS))
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["diff"]))
 def test_golden(gpu_diff, fmt, request):
     check_golden(
-        request, f"diff{DIFF_RENDERERS[fmt].extension}", DIFF_RENDERERS[fmt].render(gpu_diff)
+        request, f"diff{RENDERERS['diff'][fmt].extension}", RENDERERS["diff"][fmt].render(gpu_diff)
     )
 
 
 def test_json_output_is_complete(gpu_diff):
-    data = json.loads(DIFF_RENDERERS["json"].render(gpu_diff))
+    data = json.loads(RENDERERS["diff"]["json"].render(gpu_diff))
     assert data["counts"]["newly-raises"] == 1 and data["unchanged"] == 10
     assert {c["kind"] for c in data["changes"]} == {k.value for k in ChangeKind} - {
         "repeatability-gained"
@@ -159,7 +158,7 @@ def _edited(path, tmp_path, name: str, **statuses: Status):
         for r in report.results
     )
     edited = tmp_path / name
-    edited.write_text(RENDERERS["json"].render(replace(report, results=results)))
+    edited.write_text(RENDERERS["report"]["json"].render(replace(report, results=results)))
     return edited
 
 
@@ -276,7 +275,7 @@ def test_readme_example_is_the_real_output(gpu_diff):
     readme = (DATA.parent.parent / "README.md").read_text()
     start = readme.index("```\ndetaudit diff: torch 2.10.0+cu128")
     block = readme[start + 4 : readme.index("```", start + 4)]
-    output = DIFF_RENDERERS["text"].render(gpu_diff).splitlines()
+    output = RENDERERS["diff"]["text"].render(gpu_diff).splitlines()
     for line in block.splitlines():
         assert line in output, line
 

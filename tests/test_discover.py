@@ -24,8 +24,10 @@ from detaudit.docs.discover import (
     covering_entries,
     emit_catalog,
 )
+from detaudit.render import RENDERERS
 
-from .conftest import run_cli
+from .conftest import check_golden, run_cli
+from .documents import discovery
 
 OPS = ("put", "nn.functional.max_unpool2d", "index_add", "cumsum", "nn.functional.interpolate")
 SAMPLES = 40
@@ -141,8 +143,10 @@ def test_emitted_entries_validate_and_audit_raises(sweep, tmp_path):
 
 def test_text_output_and_a_parent_without_torch():
     code = (
-        "import sys; from detaudit.docs.discover import discover, render_text; "
-        "print(render_text(discover(ops=['put'], samples=4))); print('torch' in sys.modules)"
+        "import sys; from detaudit.docs.discover import discover; "
+        "from detaudit.render import RENDERERS; "
+        "print(RENDERERS['discovery']['text'].render(discover(ops=['put'], samples=4))); "
+        "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = out.stdout.strip().splitlines()
@@ -238,3 +242,9 @@ def test_cuda_sweep_finds_documented_alerts():
     assert "histc" in kernels[("histc", "forward")].kernel
     assert "avg_pool3d_backward" in kernels[("nn.functional.avg_pool3d", "backward")].kernel
     assert not found.uncovered, [op.id for op in found.uncovered]
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["discovery"]))
+def test_golden(fmt, request):
+    renderer = RENDERERS["discovery"][fmt]
+    check_golden(request, f"discover{renderer.extension}", renderer.render(discovery()))

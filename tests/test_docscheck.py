@@ -11,8 +11,9 @@ import yaml
 from detaudit.catalog import Catalog, builtin_catalog_files, load_catalog
 from detaudit.docs.check import check_docs
 from detaudit.docs.docstring import parse_docstring
+from detaudit.render import RENDERERS
 
-from .conftest import DATA, run_cli
+from .conftest import DATA, check_golden, run_cli
 
 DOCSTRINGS = DATA / "docstrings"
 RELEASES = {"1.11": "1.11.0", "2.0": "2.0.0", "2.13": "2.13.0"}
@@ -164,3 +165,11 @@ def test_cli_bad_input_is_one_line(args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["docs-check"]))
+def test_golden(builtin, fmt, request):
+    renderer = RENDERERS["docs-check"][fmt]
+    check_golden(
+        request, f"docs-check{renderer.extension}", renderer.render(check(builtin, "2.13"))
+    )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
 import detaudit
 from detaudit.cli import main
-from detaudit.repro.envreport import ADVICE
+from detaudit.render import RENDERERS
+from detaudit.repro.envreport import ADVICE, Setting
 
-from .conftest import run_cli
+from .conftest import check_golden, run_cli
+from .documents import env_report as fixed_env_report
 
 NAMES = [
     "use_deterministic_algorithms",
@@ -123,3 +126,16 @@ def test_cli_bad_format_is_a_usage_error():
     result = run_cli("env", "--format", "yaml", timeout=60)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["env"]))
+def test_golden(fmt, request):
+    """A fixed report, not this machine's: the text is rich's table at a fixed width."""
+    renderer = RENDERERS["env"][fmt]
+    check_golden(request, f"env{renderer.extension}", renderer.render(fixed_env_report()))
+
+
+def test_text_takes_values_as_plain_text():
+    report = fixed_env_report()
+    odd = replace(report, settings=(Setting("PYTHONHASHSEED", "[bold]:smile:", True, None),))
+    assert "│ PYTHONHASHSEED │ [bold]:smile: │ ok     │" in RENDERERS["env"]["text"].render(odd)

@@ -241,8 +241,8 @@ def test_chromium_renders_the_page(page, tmp_path):
 
 
 def test_html_is_a_registered_audit_format():
-    assert RENDERERS["html"].extension == ".html"
+    assert RENDERERS["report"]["html"].extension == ".html"
     report = load_report(REPORTS / "fixture-gpu.json")
-    text = RENDERERS["html"].render(report)
+    text = RENDERERS["report"]["html"].render(report)
     assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n")
     assert len(_parse(text).cells) == len(report.results)

@@ -13,6 +13,7 @@ import pytest
 
 from detaudit import cli
 from detaudit.atomic import unwritable_reason, write_texts_atomic
+from detaudit.render import RENDERERS, Renderer
 
 from .conftest import NEW_GPU, OLD_GPU, run_cli
 
@@ -200,7 +201,7 @@ def test_discover_emit_yaml_writes_both_files_or_none(tmp_path, monkeypatch, cap
     yaml_path = tmp_path / "found.yaml"
     probes = tmp_path / "found_probes.py"
     monkeypatch.setattr(discover, "discover", lambda **kwargs: SimpleNamespace(uncovered=["x"]))
-    monkeypatch.setattr(discover, "render_text", lambda found: "swept\n")
+    monkeypatch.setitem(RENDERERS["discovery"], "text", Renderer(lambda found: "swept\n", ".txt"))
     monkeypatch.setattr(
         discover, "emit_catalog", lambda found, path: {path: "raises: []\n", probes: "# p\n"}
     )
@@ -221,7 +222,7 @@ def test_discover_emit_yaml_both_files_when_the_disk_works(tmp_path, monkeypatch
     yaml_path = tmp_path / "new" / "found.yaml"
     probes = yaml_path.with_name("found_probes.py")
     monkeypatch.setattr(discover, "discover", lambda **kwargs: SimpleNamespace(uncovered=["x"]))
-    monkeypatch.setattr(discover, "render_text", lambda found: "swept\n")
+    monkeypatch.setitem(RENDERERS["discovery"], "text", Renderer(lambda found: "swept\n", ".txt"))
     monkeypatch.setattr(
         discover, "emit_catalog", lambda found, path: {path: "raises: []\n", probes: "# p\n"}
     )

@@ -1,4 +1,4 @@
-"""The built wheel carries the catalogue, and a non-editable install finds it."""
+"""The built wheel carries the catalogue and the HTML stylesheet, and an install finds them."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def test_wheel_contains_catalogue_and_probes(wheel):
         assert f"detaudit/_catalog/{yaml_file.name}" in names
     assert "detaudit/probes/indexing.py" in names
     assert "detaudit/runner/worker.py" in names
+    assert "detaudit/render/report.css" in names  # package data, read by importlib.resources
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "detaudit = detaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert (
@@ -78,16 +79,18 @@ def _install(wheel: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_non_editable_install_finds_the_catalogue(wheel, tmp_path):
     env_dir, python = _install(wheel, tmp_path)
     code = (
-        "import detaudit, detaudit.catalog as c; "
-        "print(detaudit.__file__); print(c.builtin_catalog_dir()); print(len(c.load_catalog()))"
+        "import detaudit, detaudit.catalog as c, detaudit.render.html as h; "
+        "print(detaudit.__file__); print(c.builtin_catalog_dir()); print(len(c.load_catalog())); "
+        "print(len(h._CSS))"
     )
     out = subprocess.run(
         [str(python), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True
     )
-    package_file, catalog_dir, count = out.stdout.split()
+    package_file, catalog_dir, count, css = out.stdout.split()
     assert package_file.startswith(str(env_dir))
     assert catalog_dir.startswith(str(env_dir)) and catalog_dir.endswith("_catalog")
     assert int(count) >= 50
+    assert int(css) > 1000  # the stylesheet, read from the installed package
 
 
 def test_installed_wheel_registers_the_pytest_plugin(wheel, tmp_path):

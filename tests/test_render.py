@@ -24,13 +24,17 @@ def report() -> Report:
     return Report.from_dict(json.loads(FIXTURE.read_text()), source=str(FIXTURE))
 
 
-@pytest.mark.parametrize("fmt", sorted(RENDERERS))
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["report"]))
 def test_golden(report, fmt, request):
-    check_golden(request, f"fixture-gpu{RENDERERS[fmt].extension}", RENDERERS[fmt].render(report))
+    check_golden(
+        request,
+        f"fixture-gpu{RENDERERS['report'][fmt].extension}",
+        RENDERERS["report"][fmt].render(report),
+    )
 
 
 def test_markdown_sections(report):
-    md = RENDERERS["md"].render(report)
+    md = RENDERERS["report"]["md"].render(report)
     assert md.startswith(
         "# detaudit report: torch 2.11.0+cu130 · cpu + cuda · NVIDIA H100 80GB HBM3 (sm_90)"
     )
@@ -51,7 +55,7 @@ def test_markdown_escapes_pipes_and_newlines(report):
     results = tuple(
         replace(r, message="a | b\nc") if r.status.value == "crashed" else r for r in report.results
     )
-    md = RENDERERS["md"].render(replace(report, results=results))
+    md = RENDERERS["report"]["md"].render(replace(report, results=results))
     assert "| index-copy | cuda | crashed | a \\| b c |" in md
     header_cells = md.splitlines()[md.splitlines().index("## Not observed") + 2].count(" | ")
     assert all(
@@ -62,11 +66,11 @@ def test_markdown_escapes_pipes_and_newlines(report):
 
 
 def test_json_round_trip(report):
-    again = Report.from_dict(json.loads(RENDERERS["json"].render(report)))
+    again = Report.from_dict(json.loads(RENDERERS["report"]["json"].render(report)))
     assert again == report
 
 
-@pytest.mark.parametrize("fmt", sorted(RENDERERS))
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["report"]))
 def test_every_format_is_a_cli_choice(fmt, tmp_path):
     result = run_cli(
         "audit",
@@ -83,7 +87,7 @@ def test_every_format_is_a_cli_choice(fmt, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 1 and files[0].endswith(RENDERERS[fmt].extension)
+    assert len(files) == 1 and files[0].endswith(RENDERERS["report"][fmt].extension)
     assert files[0].startswith("detaudit-torch") and "-cpu" in files[0]
 
 
@@ -97,7 +101,7 @@ def test_unknown_format_is_usage_error(tmp_path):
 def test_newer_schema_is_refused(report):
     from detaudit.errors import ReportError
 
-    data = json.loads(RENDERERS["json"].render(report))
+    data = json.loads(RENDERERS["report"]["json"].render(report))
     data["schema_version"] = 99
     with pytest.raises(ReportError, match="newer"):
         Report.from_dict(data)

@@ -1,27 +1,27 @@
 """Scan renderers are pure: a result in, a string out; golden files pin their output.
 
 tests/data/scan/result.json is the JSON of a real scan of tests/data/scan/model.py
-(torch 2.13.0+cpu, with the two hand-made GPU reports), frozen. Regenerate the
-golden files with ``pytest tests/test_scan_render.py --update-golden``.
+(torch 2.13.0+cpu, with the two hand-made GPU reports), frozen: an input, never
+rewritten. The outputs are under tests/data/golden; regenerate them with
+``pytest tests/test_scan_render.py --update-golden``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from detaudit.catalog import load_catalog
-from detaudit.render.scan import FORMATS, render_text, summary
+from detaudit.render import RENDERERS
+from detaudit.render.scan import render_json, render_text, summary
 from detaudit.scanner.records import Hit, ScanResult, StaticResult
 from detaudit.scanner.static import Scanner
 
-from .conftest import DATA
+from .conftest import DATA, check_golden
 
 RESULT = DATA / "scan" / "result.json"
-GOLDEN = DATA / "golden"
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +37,19 @@ def static_result():
     return StaticResult(tuple(findings), (skipped,), 2)
 
 
-def check_golden(text: str, golden: Path, request) -> None:
-    if request.config.getoption("--update-golden"):
-        golden.write_text(text)
-    assert text == golden.read_text()
-
-
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+# The golden files keep the names they had before the registry: scan.text, static.json, ...
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["scan"]))
 def test_dynamic_golden(result, fmt, request):
-    # the JSON renderer must give back the fixture it was read from
-    golden = RESULT if fmt == "json" else GOLDEN / f"scan.{fmt}"
-    check_golden(FORMATS[fmt].dynamic(result), golden, request)
+    check_golden(request, f"scan.{fmt}", RENDERERS["scan"][fmt].render(result))
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["static"]))
 def test_static_golden(static_result, fmt, request):
-    check_golden(FORMATS[fmt].static(static_result), GOLDEN / f"static.{fmt}", request)
+    check_golden(request, f"static.{fmt}", RENDERERS["static"][fmt].render(static_result))
+
+
+def test_json_gives_back_the_result_it_was_read_from(result):
+    assert render_json(result) == RESULT.read_text()
 
 
 def test_text_names_every_hit_and_the_reports(result):

@@ -15,7 +15,7 @@ import pytest
 from detaudit.compare.table import build_table, column_label, version_key
 from detaudit.model.report import Status
 from detaudit.model.reportfile import load_report, load_reports
-from detaudit.render.table import TABLE_RENDERERS
+from detaudit.render import RENDERERS
 
 from .conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli
 
@@ -113,17 +113,17 @@ def test_column_label_reuses_the_report_title():
     )
 
 
-@pytest.mark.parametrize("fmt", sorted(TABLE_RENDERERS))
+@pytest.mark.parametrize("fmt", sorted(RENDERERS["table"]))
 def test_golden(fixture_table, fmt, request):
     check_golden(
         request,
-        f"table{TABLE_RENDERERS[fmt].extension}",
-        TABLE_RENDERERS[fmt].render(fixture_table),
+        f"table{RENDERERS['table'][fmt].extension}",
+        RENDERERS["table"][fmt].render(fixture_table),
     )
 
 
 def test_markdown_marks_drift_and_missing(fixture_table):
-    md = TABLE_RENDERERS["md"].render(fixture_table)
+    md = RENDERERS["table"]["md"].render(fixture_table)
     assert md.index("## converted (seed group)") < md.index("## raises (seed group)")
     assert "## Drift (3)" in md
     row = next(line for line in md.splitlines() if "| `torch.nn.MaxPool3d` |" in line)

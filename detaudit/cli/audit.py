@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..render import RENDERERS
 from .console import progress, summary, terminal
 from .exits import EXIT_OK
 from .options import add_catalog_options, positive_float, positive_int, report_formats
@@ -16,7 +17,6 @@ __all__ = ["register", "run"]
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``audit`` to the command parser."""
     from ..api import DEFAULT_REPEAT
-    from ..render import RENDERERS
     from ..runner.spec import DEVICE_CHOICES
 
     audit = commands.add_parser(
@@ -77,7 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=report_formats,
         default=["json", "md"],
         metavar="FMT[,FMT]",
-        help=f"report formats, comma-separated, from {','.join(RENDERERS)} (default json,md)",
+        help=f"report formats, comma-separated, from {','.join(RENDERERS['report'])} "
+        "(default json,md)",
     )
     audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
     audit.add_argument(
@@ -95,7 +96,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import audit
-    from ..render import RENDERERS
 
     out_dir = Path(args.out)
     check_output_folder("--out", args.out)
@@ -117,12 +117,13 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         finish()
-    texts = {fmt: RENDERERS[fmt].render(report) for fmt in args.format}
+    formats = RENDERERS["report"]
+    texts = {fmt: formats[fmt].render(report) for fmt in args.format}
     written = write_files(
         "--out",
         args.out,
         {
-            out_dir / f"{report.file_stem}{RENDERERS[fmt].extension}": text
+            out_dir / f"{report.file_stem}{formats[fmt].extension}": text
             for fmt, text in texts.items()
         },
     )

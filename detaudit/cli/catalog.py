@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..render import RENDERERS
 from .exits import EXIT_FINDINGS, EXIT_OK
 from .options import add_catalog_options
 
@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     listing = catalog_commands.add_parser("list", help="list the catalogue's entries")
     add_catalog_options(listing)
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--format", choices=tuple(RENDERERS["catalog-list"]), default="text")
     validate = catalog_commands.add_parser("validate", help="check catalogue files (exit 2 if bad)")
     validate.add_argument("paths", nargs="+", metavar="PATH")
     catalog.set_defaults(run=run)
@@ -39,7 +39,7 @@ def _add_check_docs_parser(catalog_commands) -> None:
         "the catalogue lacks, entries the docs no longer list, and groups that differ.",
     )
     add_catalog_options(check)
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=tuple(RENDERERS["docs-check"]), default="text")
     check.add_argument(
         "--docstring",
         metavar="FILE",
@@ -64,21 +64,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"ok: {len(catalog)} entries in {len(catalog.files)} file(s)")
         return EXIT_OK
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
-    if args.format == "json":
-        print(json.dumps({"entries": [e.to_dict() for e in catalog]}, indent=2))
-        return EXIT_OK
-    rows = [("ID", "GROUP", "DEVICES", "PASS", "API", "CONDITION")]
-    rows += [(e.id, e.group, ",".join(e.devices), e.pass_, e.api, e.condition) for e in catalog]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
-    print(f"{len(catalog)} entries from {len(catalog.files)} file(s)")
+    sys.stdout.write(RENDERERS["catalog-list"][args.format].render(catalog))
     return EXIT_OK
 
 
 def run_check_docs(args: argparse.Namespace) -> int:
     from ..catalog import load_catalog, parse_version
-    from ..docs.check import check_docs, render_json, render_text
+    from ..docs.check import check_docs
     from ..docs.docstring import installed_docstring, parse_docstring
 
     if args.docstring is None:
@@ -101,6 +93,5 @@ def run_check_docs(args: argparse.Namespace) -> int:
         raise UsageError(f"--torch-version {version!r}: expected a version like 2.13.0") from None
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
     check = check_docs(catalog, parse_docstring(text), version, source)
-    render = render_json if args.format == "json" else render_text
-    sys.stdout.write(render(check))
+    sys.stdout.write(RENDERERS["docs-check"][args.format].render(check))
     return EXIT_OK if check.ok else EXIT_FINDINGS

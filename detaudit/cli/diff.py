@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..render import RENDERERS
 from .exits import EXIT_FINDINGS, EXIT_OK
 from .output import check_output_file, emit
 
@@ -14,7 +15,6 @@ __all__ = ["register", "run"]
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``diff`` to the command parser."""
     from ..compare.diff import FAIL_ON
-    from ..render.diff import DIFF_RENDERERS
 
     diff = commands.add_parser(
         "diff",
@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     diff.add_argument("old", metavar="OLD.json", help="the report to compare from")
     diff.add_argument("new", metavar="NEW.json", help="the report to compare to")
     diff.add_argument(
-        "--format", choices=tuple(DIFF_RENDERERS), default="text", help="output (default text)"
+        "--format", choices=tuple(RENDERERS["diff"]), default="text", help="output (default text)"
     )
     diff.add_argument(
         "--fail-on",
@@ -41,7 +41,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..compare.diff import diff_reports
     from ..model.reportfile import load_report
-    from ..render.diff import DIFF_RENDERERS
 
     check_output_file("-o", args.output)
     result = diff_reports(
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         old_source=args.old,
         new_source=args.new,
     )
-    emit(DIFF_RENDERERS[args.format].render(result), args.output)
+    emit(RENDERERS["diff"][args.format].render(result), args.output)
     failure = result.failure(args.fail_on)
     if failure is None:
         return EXIT_OK

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..model.vocabulary import DEVICES
+from ..render import RENDERERS
 from .console import terminal
 from .exits import EXIT_FINDINGS, EXIT_OK
 from .options import add_catalog_options, positive_float, positive_int
@@ -48,7 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="write catalogue entries for the uncovered alerts to PATH, and their probes "
         "to <stem>_probes.py beside it",
     )
-    discover.add_argument("--format", choices=("text", "json"), default="text")
+    discover.add_argument("--format", choices=tuple(RENDERERS["discovery"]), default="text")
     discover.add_argument(
         "--timeout",
         type=positive_float,
@@ -63,7 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..docs.discover import discover, emit_catalog, render_json, render_text
+    from ..docs.discover import discover, emit_catalog
 
     emit = Path(args.emit_yaml) if args.emit_yaml else None
     check_output_file("--emit-yaml", args.emit_yaml)
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if status is not None:
             status.stop()
-    sys.stdout.write(render_json(found) if args.format == "json" else render_text(found))
+    sys.stdout.write(RENDERERS["discovery"][args.format].render(found))
     if emit is not None:
         files = emit_catalog(found, emit)
         for path in write_files("--emit-yaml", args.emit_yaml, files) if files else ():

@@ -34,11 +34,12 @@ def positive_float(text: str) -> float:
 def report_formats(text: str) -> list[str]:
     from ..render import RENDERERS
 
+    formats = RENDERERS["report"]
     chosen = [f.strip() for f in text.split(",") if f.strip()]
-    unknown = [f for f in chosen if f not in RENDERERS]
+    unknown = [f for f in chosen if f not in formats]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(unknown) or text!r}; choose from {','.join(RENDERERS)}"
+            f"unknown format {', '.join(unknown) or text!r}; choose from {','.join(formats)}"
         )
     return chosen
 

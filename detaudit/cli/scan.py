@@ -7,6 +7,7 @@ import sys
 
 from ..errors import UsageError
 from ..model.vocabulary import DEVICES
+from ..render import RENDERERS
 from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .options import add_catalog_options
 from .output import check_output_file, emit
@@ -16,8 +17,6 @@ __all__ = ["register", "run"]
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``scan`` to the command parser."""
-    from ..render.scan import FORMATS
-
     scan = commands.add_parser(
         "scan",
         help="find the catalogued ops your code runs (or, with --static, calls)",
@@ -47,7 +46,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="REPORT.json",
         help="an audit report of another machine: say what its deterministic mode did (repeatable)",
     )
-    scan.add_argument("--format", choices=sorted(FORMATS), default="text")
+    scan.add_argument(
+        "--format",
+        choices=sorted(RENDERERS["scan"].keys() | RENDERERS["static"].keys()),
+        default="text",
+    )
     scan.add_argument(
         "--fail-on",
         choices=("any", "raises", "none"),
@@ -70,9 +73,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ReportError
-    from ..render.scan import FORMATS
 
-    render = FORMATS[args.format]
+    document = "static" if args.static else "scan"
+    if args.format not in RENDERERS[document]:
+        raise UsageError(f"scan{' --static' * args.static} has no --format {args.format}")
+    render = RENDERERS[document][args.format].render
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
     check_output_file("-o", args.output)
     try:
@@ -82,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             from ..scanner.static import scan_static
 
             found = scan_static(target, catalogs=args.catalog, builtin=not args.no_builtin)
-            emit(render.static(found), args.output)
+            emit(render(found), args.output)
             raising = [f for f in found.findings if f.claim == "raises"]
             flagged = {"any": found.findings, "raises": raising, "none": []}[args.fail_on]
             return EXIT_FINDINGS if flagged else EXIT_OK
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     result = found.result
-    emit(render.dynamic(result), args.output)
+    emit(render(result), args.output)
     if program.error or program.exit_code:
         if program.error:
             print(program.error, file=sys.stderr, end="")
@@ -120,10 +125,10 @@ def _print_signatures(args: argparse.Namespace) -> int:
     import torch
 
     from ..catalog import load_catalog
-    from ..render.scan import render_signatures
     from ..scanner.signatures import load_signatures
 
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
     signatures = load_signatures(catalog, torch.__version__)
-    emit(render_signatures(catalog, signatures), args.output)
+    pairs = [(entry, signatures.get(entry.id)) for entry in catalog]
+    emit(RENDERERS["signatures"]["text"].render(pairs), args.output)
     return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UsageError
+from ..render import RENDERERS
 from .exits import EXIT_OK
 from .output import check_output_file, emit
 
@@ -14,8 +15,6 @@ __all__ = ["register", "run"]
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``table`` to the command parser."""
-    from ..render.table import TABLE_RENDERERS
-
     table = commands.add_parser(
         "table",
         help="one compatibility matrix for many reports",
@@ -25,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     table.add_argument("reports", nargs="+", metavar="REPORT.json")
     table.add_argument(
         "--format",
-        choices=tuple(TABLE_RENDERERS),
+        choices=tuple(RENDERERS["table"]),
         default=None,
         help="output; default: from the -o file's extension, else md",
     )
@@ -36,18 +35,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..compare.table import build_table
     from ..model.reportfile import load_reports
-    from ..render.table import TABLE_RENDERERS
 
+    formats = RENDERERS["table"]
     fmt = args.format
     if fmt is None and args.output:
         suffix = Path(args.output).suffix.lower()
-        fmt = next((f for f, r in TABLE_RENDERERS.items() if r.extension == suffix), None)
+        fmt = next((f for f, r in formats.items() if r.extension == suffix), None)
         if fmt is None:
             raise UsageError(
                 f"-o {args.output}: cannot tell the format from {suffix or 'no extension'}; "
-                f"give --format {'|'.join(TABLE_RENDERERS)}"
+                f"give --format {'|'.join(formats)}"
             )
     check_output_file("-o", args.output)
     table = build_table(load_reports(args.reports), args.reports)
-    emit(TABLE_RENDERERS[fmt or "md"].render(table), args.output)
+    emit(formats[fmt or "md"].render(table), args.output)
     return EXIT_OK

@@ -1,33 +1,88 @@
-"""Report renderers: one pure module per format, each returning a ``str``.
+"""Every document detaudit writes, in every format: pure functions that return a ``str``.
 
-The CLI's ``--format`` choices come from :data:`RENDERERS`.
+:data:`RENDERERS` is the one registry, keyed by document then format; each
+command's ``--format`` choices come from it, and a test runs every pair. A
+renderer does no I/O: the CLI writes what it returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
-from ..model.report import Report
-from . import html as _html
-from . import json as _json
-from . import markdown as _markdown
+from . import (
+    catalog_list,
+    diff,
+    discovery,
+    docs_check,
+    env,
+    html,
+    json,
+    markdown,
+    scan,
+    signatures,
+    static,
+    table,
+)
 
-__all__ = ["RENDERERS", "Renderer", "render"]
+__all__ = ["RENDERERS", "Renderer"]
 
 
-class Renderer(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """One format of one document: a pure function to ``str``, and the file extension it suits."""
+
+    render: Callable[[Any], str]
     extension: str
-    render: Callable[[Any], str]  # a Report here; a Diff or a Table in render.diff/render.table
 
 
-RENDERERS: dict[str, Renderer] = {
-    "json": Renderer(".json", _json.render),
-    "md": Renderer(".md", _markdown.render),
-    "html": Renderer(".html", _html.render),
+#: Document -> format -> renderer. The input of each document:
+#: ``report`` a Report; ``diff`` a Diff; ``table`` a Table; ``scan`` a ScanResult;
+#: ``static`` a StaticResult; ``signatures`` each entry with its Signature (or None);
+#: ``discovery`` a Discovery; ``docs-check`` a DocsCheck; ``env`` an EnvReport;
+#: ``catalog-list`` a Catalog.
+RENDERERS: dict[str, dict[str, Renderer]] = {
+    "report": {
+        "json": Renderer(json.render, ".json"),
+        "md": Renderer(markdown.render, ".md"),
+        "html": Renderer(html.render, ".html"),
+    },
+    "diff": {
+        "text": Renderer(diff.render_text, ".txt"),
+        "md": Renderer(diff.render_markdown, ".md"),
+        "json": Renderer(diff.render_json, ".json"),
+    },
+    "table": {
+        "md": Renderer(table.render_markdown, ".md"),
+        "csv": Renderer(table.render_csv, ".csv"),
+        "html": Renderer(html.render_table, ".html"),
+    },
+    "scan": {
+        "text": Renderer(scan.render_text, ".txt"),
+        "json": Renderer(scan.render_json, ".json"),
+    },
+    "static": {
+        "text": Renderer(static.render_text, ".txt"),
+        "json": Renderer(static.render_json, ".json"),
+    },
+    "signatures": {
+        "text": Renderer(signatures.render_text, ".txt"),
+    },
+    "discovery": {
+        "text": Renderer(discovery.render_text, ".txt"),
+        "json": Renderer(discovery.render_json, ".json"),
+    },
+    "docs-check": {
+        "text": Renderer(docs_check.render_text, ".txt"),
+        "json": Renderer(docs_check.render_json, ".json"),
+    },
+    "env": {
+        "text": Renderer(env.render_text, ".txt"),
+        "json": Renderer(env.render_json, ".json"),
+    },
+    "catalog-list": {
+        "text": Renderer(catalog_list.render_text, ".txt"),
+        "json": Renderer(catalog_list.render_json, ".json"),
+    },
 }
-
-
-def render(report: Report, fmt: str) -> str:
-    """Render ``report`` in format ``fmt`` (a key of :data:`RENDERERS`)."""
-    return RENDERERS[fmt].render(report)

@@ -1,4 +1,4 @@
-"""``detaudit diff`` output: text, Markdown and JSON views of a :class:`~detaudit.compare.diff.Diff`."""
+"""The ``diff`` document: text, Markdown and JSON views of a :class:`~detaudit.compare.diff.Diff`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from ..compare.diff import CHANGE_MEANING, Change, ChangeKind, Diff
 from ..model.report import ProbeResult
-from . import Renderer
+from .columns import columns
 from .markdown import _table, title
 
-__all__ = ["DIFF_RENDERERS", "describe", "render_json", "render_markdown", "render_text"]
+__all__ = ["describe", "render_json", "render_markdown", "render_text"]
 
 ENV_LABELS = {
     "torch": "torch",
@@ -79,14 +79,6 @@ def _summary(diff: Diff) -> str:
     return f"{counts}; {diff.unchanged} unchanged"
 
 
-def _columns(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return [
-        indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1]
-        for row in rows
-    ]
-
-
 def render_text(diff: Diff) -> str:
     """The diff as plain text for a terminal or a CI log."""
     out = [
@@ -97,11 +89,12 @@ def render_text(diff: Diff) -> str:
     ]
     if diff.environment:
         out.append("environment")
-        out += _columns(
+        out += columns(
             [
                 (ENV_LABELS.get(e.field, e.field), _value(e.old), "->", _value(e.new))
                 for e in diff.environment
-            ]
+            ],
+            indent="  ",
         )
     else:
         out.append("environment: the same")
@@ -110,8 +103,9 @@ def render_text(diff: Diff) -> str:
         if not changes:
             continue
         out += ["", _heading(kind, len(changes))]
-        out += _columns(
-            [(c.result.id, c.result.device, c.result.pass_, describe(c)) for c in changes]
+        out += columns(
+            [(c.result.id, c.result.device, c.result.pass_, describe(c)) for c in changes],
+            indent="  ",
         )
     if not diff.changes:
         out += ["", "no result changed"]
@@ -155,11 +149,3 @@ def render_markdown(diff: Diff) -> str:
 def render_json(diff: Diff) -> str:
     """The diff as indented JSON (see :meth:`Diff.to_dict`)."""
     return json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-
-#: ``detaudit diff --format`` choices.
-DIFF_RENDERERS: dict[str, Renderer] = {
-    "text": Renderer(".txt", render_text),
-    "md": Renderer(".md", render_markdown),
-    "json": Renderer(".json", render_json),
-}

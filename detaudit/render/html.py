@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
+from importlib.resources import files
 from typing import TYPE_CHECKING
 
 from .._version import __version__
@@ -33,115 +34,8 @@ _SIDE_BY_SIDE = 2  # up to this many columns, the details sit beside the matrix
 #: Status -> (cell background, cell text, dot), from the vocabulary's table.
 PALETTE = {status: info.colour for status, info in STATUS_INFO.items()}
 
-_CSS = """
-:root {
-  --ink: #101828; --muted: #667085; --faint: #98a2b3; --line: #e4e7ec; --paper: #ffffff;
-  --wash: #f8f9fb; --accent: #3538cd; --drift: #e8590c;
-}
-* { box-sizing: border-box; }
-html { background: var(--wash); }
-body {
-  margin: 0; padding: 28px 36px 48px; color: var(--ink);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-    "Noto Sans", "DejaVu Sans", sans-serif;
-}
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono",
-  monospace; font-size: 12.5px; }
-header { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; margin-bottom: 4px; }
-.brand { font-weight: 800; letter-spacing: -0.02em; font-size: 15px; color: #fff;
-  background: var(--accent); border-radius: 6px; padding: 2px 9px; }
-h1 { font-size: 22px; margin: 0; letter-spacing: -0.01em; }
-h2 { font-size: 16px; margin: 34px 0 10px; }
-.sub { color: var(--muted); margin: 2px 0 20px; }
-.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 8px; }
-.card { border-radius: 10px; padding: 8px 14px 9px; width: 200px;
-  border: 1px solid rgba(16, 24, 40, 0.06); }
-.card b { font-size: 24px; line-height: 1.1; font-variant-numeric: tabular-nums; margin-right: 6px; }
-.card span { font-weight: 650; font-size: 14px; }
-.card small { display: block; font-size: 11.5px; line-height: 1.3; opacity: 0.85; margin-top: 2px;
-  overflow-wrap: anywhere; }
-.card.flag { background: var(--paper); color: var(--drift); border-color: #f6c7ab; }
-.card.flag.differ { color: var(--ink); border-color: var(--line); }
-.legend { color: var(--muted); font-size: 12.5px; margin: 10px 0 18px; display: flex;
-  flex-wrap: wrap; gap: 6px 22px; }
-.legend b { font-weight: 600; color: #475467; }
-.legend .m { margin-right: 5px; }
-.wrap { overflow: auto; max-height: 86vh; width: fit-content; max-width: 100%;
-  background: var(--paper); border: 1px solid var(--line);
-  border-radius: 12px; box-shadow: 0 1px 3px rgba(16, 24, 40, 0.06); }
-table.matrix { border-collapse: separate; border-spacing: 0; }
-.matrix th, .matrix td { border-bottom: 1px solid var(--line); }
-.matrix thead th { position: sticky; top: 0; z-index: 2; background: var(--paper);
-  vertical-align: bottom; text-align: left; padding: 12px 10px 10px; font-weight: 600;
-  border-bottom: 2px solid #d0d5dd; }
-.matrix thead th.col { min-width: 150px; max-width: 210px; font-size: 12.5px; }
-.col .torch { display: block; font-size: 13.5px; color: var(--ink); white-space: nowrap; }
-.col .dev { display: block; color: var(--muted); font-weight: 500; }
-.matrix th.entry { position: sticky; left: 0; z-index: 1; background: var(--paper);
-  text-align: left; font-weight: 400; padding: 7px 14px 7px 16px; min-width: 330px;
-  max-width: 460px; border-right: 1px solid var(--line); }
-.matrix thead th.entry { z-index: 3; color: var(--muted); font-weight: 600; }
-.entry .id { font-weight: 650; font-size: 13px; color: var(--ink); }
-.entry .pass { font-size: 10.5px; text-transform: uppercase; letter-spacing: 0.04em;
-  color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px;
-  margin-left: 6px; vertical-align: 1px; }
-.entry .api { color: var(--muted); font-size: 12px; margin-top: 1px; }
-.entry .api code { font-size: 11.5px; color: #344054; }
-tr.group th { position: sticky; left: 0; background: #f2f4f7; text-align: left;
-  padding: 9px 16px; font-size: 13px; letter-spacing: 0.02em; border-bottom: 1px solid var(--line); }
-tr.group th span { color: var(--muted); font-weight: 400; margin-left: 8px; }
-td.c { text-align: center; padding: 4px 6px; }
-td.c .s { display: inline-block; min-width: 92px; padding: 5px 8px; border-radius: 7px;
-  font-weight: 600; font-size: 12.5px; letter-spacing: 0.01em; cursor: help; }
-td.c.d .s { box-shadow: inset 0 0 0 2px var(--drift); }
-.m { font-style: normal; font-weight: 700; }
-.m.drift { color: var(--drift); }
-.m.differ { color: var(--ink); }
-td.c .m { margin-left: 5px; }
-td.c .k { display: block; max-width: 190px; margin: 2px auto 0; overflow: hidden;
-  text-overflow: ellipsis; white-space: nowrap; font-size: 10.5px; color: var(--muted); }
-td.c.none { color: var(--faint); }
-tbody tr:hover td, tbody tr:hover th.entry { background-color: #f9fafb; }
-tfoot th, tfoot td { background: var(--wash); font-size: 12.5px; padding: 5px 10px;
-  border-bottom: 1px solid var(--line); }
-tfoot th { text-align: left; font-weight: 600; position: sticky; left: 0; }
-tfoot td { text-align: center; font-variant-numeric: tabular-nums; color: #344054; }
-tfoot td.zero { color: var(--faint); }
-.dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 7px;
-  vertical-align: 0; }
-table.list { border-collapse: collapse; background: var(--paper); border: 1px solid var(--line);
-  border-radius: 10px; overflow: hidden; }
-table.list th, table.list td { text-align: left; padding: 6px 12px; border-bottom: 1px solid
-  var(--line); vertical-align: top; }
-table.list th { background: var(--wash); font-weight: 600; font-size: 12.5px; color: #344054; }
-table.list td { white-space: nowrap; }
-table.list .mono { white-space: nowrap; }
-table.list pre { margin: 0; white-space: pre-wrap; max-width: 760px; font-size: 12px; }
-p.none { color: var(--muted); }
-.envs { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 14px; }
-.env { background: var(--paper); border: 1px solid var(--line); border-radius: 12px;
-  padding: 12px 16px 10px; }
-.env h3 { font-size: 13.5px; margin: 0 0 2px; }
-.env .src { color: var(--muted); font-size: 12px; margin-bottom: 6px; word-break: break-all; }
-.env table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
-.env th { text-align: left; color: var(--muted); font-weight: 500; padding: 2px 12px 2px 0;
-  white-space: nowrap; vertical-align: top; width: 1%; font-size: 11.5px; }
-.env td { padding: 2px 0; word-break: break-word; }
-.split { display: grid; grid-template-columns: max-content minmax(380px, 1fr); gap: 28px;
-  align-items: start; }
-.split aside { position: sticky; top: 16px; min-width: 0; }
-.split aside h2:first-child { margin-top: 0; }
-.split .envs { grid-template-columns: 1fr; }
-.split table.list { width: 100%; }
-.split table.list td { white-space: normal; }
-.split table.list th, .split table.list td { padding: 6px 9px; }
-footer { margin-top: 36px; color: var(--faint); font-size: 12px; }
-@media print {
-  body { padding: 0; } html { background: #fff; }
-  .wrap { overflow: visible; max-height: none; box-shadow: none; }
-  td.c .s, .card, .dot { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-}
-"""
+# The page's stylesheet ships in the package beside this module; the status colours follow it.
+_CSS = "\n" + files(__package__).joinpath("report.css").read_text(encoding="utf-8")
 
 
 def _status_css() -> str:

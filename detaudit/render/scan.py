@@ -1,44 +1,14 @@
-"""Scan renderers: text and JSON for the dynamic and the static scan. Pure: each returns a ``str``.
-
-The CLI's ``scan --format`` choices come from :data:`FORMATS`.
-"""
+"""The ``scan`` document: text and JSON views of a dynamic scan's result (``ScanResult``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
 
-from ..catalog import Catalog
-from ..scanner.records import Hit, ScanResult, StaticResult
-from ..scanner.signatures import Signature
+from ..scanner.records import Hit, ScanResult
+from .columns import columns
 
-__all__ = [
-    "FORMATS",
-    "ScanFormat",
-    "render_json",
-    "render_signatures",
-    "render_static_json",
-    "render_static_text",
-    "render_text",
-    "summary",
-]
-
-
-class ScanFormat(NamedTuple):
-    dynamic: Callable[[ScanResult], str]
-    static: Callable[[StaticResult], str]
-
-
-def _columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.rjust(w) if i in right else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths))
-        ).rstrip()
-        for row in rows
-    ]
+__all__ = ["render_json", "render_text", "summary"]
 
 
 def _entry(hit: Hit) -> str:
@@ -125,7 +95,7 @@ def render_text(result: ScanResult) -> str:
                 seen = next((e for e in hit.elsewhere if e.report == index), None)
                 row.append(seen.status if seen is not None and seen.status else "–")
             rows.append(row)
-        out += _columns(rows, right=(4,))
+        out += columns(rows, right=(4,))
         out.append("")
     out += summary(result)
     return "\n".join(out) + "\n"
@@ -134,43 +104,3 @@ def render_text(result: ScanResult) -> str:
 def render_json(result: ScanResult) -> str:
     """The scan result as JSON (``ScanResult.from_dict`` reads it back)."""
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-
-def render_static_text(result: StaticResult) -> str:
-    """``file:line:col: entry-id message``, one line a finding, like a linter; then skipped files."""
-    lines = [f"{f.file}:{f.line}:{f.col}: {f.entry} {f.message}" for f in result.findings]
-    lines += [f"{s.file}:{s.line}:{s.col}: skipped: {s.error}" for s in result.skipped]
-    return "".join(f"{line}\n" for line in lines)
-
-
-def render_static_json(result: StaticResult) -> str:
-    """The static scan result as JSON."""
-    return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-
-FORMATS: dict[str, ScanFormat] = {
-    "text": ScanFormat(render_text, render_static_text),
-    "json": ScanFormat(render_json, render_static_json),
-}
-
-
-def render_signatures(catalog: Catalog, signatures: Mapping[str, Signature]) -> str:
-    """How the dynamic scan recognises each entry: its aten ops, conditions, and where they came from."""
-    rows = [["entry", "pass", "aten op [conditions]", "op found by", "conditions from"]]
-    for entry in catalog:
-        sig = signatures.get(entry.id)
-        if sig is None or not sig.ops:
-            why = sig.problem if sig is not None else "no signature"
-            rows.append([entry.id, entry.pass_, f"(not matched: {why})", "", ""])
-            continue
-        ops = "; ".join(
-            op.op
-            + (
-                " [" + ", ".join(f"{k}={json.dumps(c.to_data())}" for k, c in op.conditions) + "]"
-                if op.conditions
-                else ""
-            )
-            for op in sig.ops
-        )
-        rows.append([entry.id, sig.pass_, ops, sig.ops_from, sig.conditions_from or "–"])
-    return "\n".join(_columns(rows)) + "\n"

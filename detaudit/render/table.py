@@ -1,6 +1,6 @@
-"""``detaudit table`` output: Markdown and CSV views of a :class:`~detaudit.compare.table.Table`. Pure.
+"""The ``table`` document: Markdown and CSV views of a :class:`~detaudit.compare.table.Table`.
 
-The HTML view lives in :mod:`detaudit.render.html`; :data:`TABLE_RENDERERS` lists all three.
+The HTML view is :func:`detaudit.render.html.render_table`, beside the report's page.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import io
 from ..compare.table import Table, bits_differ
 from ..model.report import ProbeResult, Status
 from ..model.vocabulary import STATUS_INFO
-from . import Renderer
-from . import html as _html
 from .markdown import _table
 
-__all__ = ["TABLE_RENDERERS", "render_csv", "render_markdown"]
+__all__ = ["render_csv", "render_markdown"]
 
 
 def _md_cell(result: ProbeResult | None) -> str | None:
@@ -98,11 +96,3 @@ def render_csv(table: Table) -> str:
             ]
         )
     return buffer.getvalue()
-
-
-#: ``detaudit table --format`` choices.
-TABLE_RENDERERS: dict[str, Renderer] = {
-    "md": Renderer(".md", render_markdown),
-    "csv": Renderer(".csv", render_csv),
-    "html": Renderer(".html", _html.render_table),
-}
