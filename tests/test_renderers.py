@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from detaudit.catalog import Condition, load_catalog
-from detaudit.cli import _formats, build_parser
+from detaudit.cli.app import build_parser
+from detaudit.cli.options import report_formats
 from detaudit.compare.diff import diff_reports
 from detaudit.compare.table import build_table
 from detaudit.docs.check import check_docs
@@ -111,7 +112,7 @@ def test_format_choices_come_from_the_registry(command, documents):
 
 
 def test_audit_formats_are_the_report_formats():
-    assert _formats(",".join(RENDERERS["report"])) == list(RENDERERS["report"])
+    assert report_formats(",".join(RENDERERS["report"])) == list(RENDERERS["report"])
 
 
 def test_scan_and_static_have_the_same_formats():

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from detaudit import cli
 from detaudit.catalog import load_catalog
+from detaudit.cli import console
 from detaudit.compare import diff
 from detaudit.errors import ReportError
 from detaudit.model.report import ProbeResult, Report, Status
@@ -94,8 +94,8 @@ def test_a_clean_run_converts_only_where_the_condition_covers_the_device():
 
 def test_consumers_derive_from_the_table():
     assert html.PALETTE == {s: i.colour for s, i in STATUS_INFO.items()}
-    assert cli._STATUS_STYLE == {s: i.style for s, i in STATUS_INFO.items()}
-    assert all(cli._STATUS_STYLE[s.value] == STATUS_INFO[s].style for s in Status)
+    assert console.STATUS_STYLE == {s: i.style for s, i in STATUS_INFO.items()}
+    assert all(console.STATUS_STYLE[s.value] == STATUS_INFO[s].style for s in Status)
     assert diff.RAN == {s for s, i in STATUS_INFO.items() if i.ran}
     assert diff.REPEATS == {s for s, i in STATUS_INFO.items() if i.repeats}
     assert {s for s in Status if s.observed} == {s for s, i in STATUS_INFO.items() if i.observed}
