@@ -112,22 +112,30 @@ def test_json_round_trips(report):
 
 
 def test_api_leaves_callers_torch_flags_alone():
+    """Neither way: the caller's flags stay as they were, and do not reach the audit."""
     torch.use_deterministic_algorithms(False)
     torch.backends.cudnn.benchmark = True  # something a caller might have set
     try:
         before = snapshot()
-        audit(device="cpu", only=["put-accumulate-false", "index-copy"], repeat=1)
+        report = audit(device="cpu", only=["put-accumulate-false", "index-copy"], repeat=1)
         assert snapshot() == before
         assert not torch.are_deterministic_algorithms_enabled()
     finally:
         torch.backends.cudnn.benchmark = False
+    statuses = {r.id: r.status for r in report.results}
+    # The audit ran under its own strict mode although the caller's was off.
+    assert statuses == {"put-accumulate-false": Status.RAISES, "index-copy": Status.CONVERTS}
 
 
 def test_api_keeps_callers_deterministic_mode_on():
+    """A caller in warn-only mode keeps it, and the audit's strict run still raises."""
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         before = snapshot()
-        audit(device="cpu", only=["put-accumulate-false"], repeat=1)
+        report = audit(device="cpu", only=["put-accumulate-false"], repeat=1)
         assert snapshot() == before
     finally:
         torch.use_deterministic_algorithms(False)
+    (result,) = report.results
+    assert result.status is Status.RAISES  # not "warns": the caller's warn_only did not leak
+    assert result.warn_only is not None and result.warn_only.outcome == "ran"

@@ -218,10 +218,22 @@ def test_bad_seeds_are_refused_with_a_clear_message(seed, error, words):
     assert torchstate.snapshot() == flags  # refused before changing anything
 
 
+def _draws() -> tuple[float, float, float]:
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
 def test_numpy_integers_and_the_limits_are_accepted():
+    """A numpy integer seeds like the same Python int; both ends of numpy's range work."""
     detaudit.seed_everything(np.int64(5), deterministic=False)
-    detaudit.seed_everything(0, deterministic=False)
-    detaudit.seed_everything(2**32 - 1, deterministic=False)
+    from_numpy = _draws()
+    detaudit.seed_everything(5, deterministic=False)
+    assert _draws() == from_numpy
+    for seed in (0, 2**32 - 1):
+        detaudit.seed_everything(seed, deterministic=False)
+        first = _draws()
+        detaudit.seed_everything(seed, deterministic=False)
+        assert _draws() == first
+        assert torch.initial_seed() == seed
 
 
 def test_cublas_config_set_when_unset_and_restored():
