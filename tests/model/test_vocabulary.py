@@ -30,7 +30,7 @@ from detaudit.model.vocabulary import (
 from detaudit.render import html, markdown
 from detaudit.runner.spec import DEVICE_CHOICES
 
-from .conftest import NEW_GPU
+from ..conftest import NEW_GPU
 
 WORDS = (Status, Claim, Device, Pass)
 _COLOUR = re.compile(r"^#[0-9a-f]{6}$")

@@ -22,7 +22,7 @@ from detaudit.render.scan import render_json, summary
 from detaudit.scanner.matching import Matcher
 from detaudit.scanner.records import ScanResult
 
-from .conftest import DATA, run_cli
+from ..conftest import DATA, run_cli
 
 MODEL = DATA / "scan" / "model.py"
 SCAN_GPU = DATA / "reports" / "scan-gpu.json"

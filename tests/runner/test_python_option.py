@@ -21,7 +21,7 @@ import numpy
 import pytest
 import torch
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 
 def _venv(path: Path) -> Path:

@@ -19,7 +19,7 @@ from detaudit.model.report import Report, Status
 from detaudit.model.reportfile import load_report
 from detaudit.render import RENDERERS
 
-from .conftest import DATA, NEW_GPU, OLD_GPU, check_golden, run_cli
+from ..conftest import DATA, NEW_GPU, OLD_GPU, check_golden, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 tests/data/reports/fixture-cost.json is fixture-gpu.json with hand-made timings
 (made with ``Cost.from_samples``), not a measurement. Its golden files are
-regenerated with ``pytest tests/test_cost.py --update-golden``.
+regenerated with ``pytest tests/runner/test_cost.py --update-golden``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from detaudit.render import RENDERERS
 from detaudit.render.markdown import cost_reading
 from detaudit.runner.spec import plan
 
-from .conftest import DATA, check_golden
+from ..conftest import DATA, check_golden
 
 FIXTURE = DATA / "reports" / "fixture-cost.json"
 RAN = (Status.CONVERTS, Status.OK, Status.WARNS)
@@ -132,7 +132,7 @@ def test_every_timed_entry_is_a_row_of_the_cost_table(timed):
 
 
 def test_cli_cost_flag(tmp_path):
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     result = run_cli(
         "audit",

@@ -13,9 +13,9 @@ from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
 from detaudit.errors import CatalogError
 from detaudit.render import RENDERERS
 
-from .conftest import check_golden, run_cli
+from ..conftest import check_golden, run_cli
 
-PROBES = Path(__file__).resolve().parent.parent / "detaudit" / "probes"
+PROBES = Path(__file__).resolve().parents[2] / "detaudit" / "probes"
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from detaudit.docs.discover import (
 )
 from detaudit.render import RENDERERS
 
-from .conftest import check_golden, run_cli
-from .documents import discovery
+from ..conftest import check_golden, run_cli
+from ..documents import discovery
 
 OPS = ("put", "nn.functional.max_unpool2d", "index_add", "cumsum", "nn.functional.interpolate")
 SAMPLES = 40

@@ -2,7 +2,7 @@
 
 tests/data/reports/fixture-gpu.json is hand-made (statuses edited to look like
 a CUDA machine's), not a measurement: it exercises drift, crash and sibling rows.
-Regenerate the golden files with ``pytest tests/test_render.py --update-golden``.
+Regenerate the golden files with ``pytest tests/render/test_render.py --update-golden``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from detaudit.model.report import Report
 from detaudit.render import RENDERERS
 
-from .conftest import DATA, check_golden, run_cli
+from ..conftest import DATA, check_golden, run_cli
 
 FIXTURE = DATA / "reports" / "fixture-gpu.json"
 

@@ -17,7 +17,7 @@ from detaudit.model.report import Status
 from detaudit.model.reportfile import load_report, load_reports
 from detaudit.render import RENDERERS
 
-from .conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli
+from ..conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli
 
 FIXTURES = [NEW_GPU, REPORTS / "fixture-gpu.json", OLD_GPU]  # deliberately not in column order
 

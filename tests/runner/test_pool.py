@@ -18,8 +18,8 @@ import torch
 from detaudit.errors import WorkerError
 from detaudit.runner.pool import WorkerPool
 
-from .conftest import USER_CATALOG
-from .processes import LIFELINE, alive, group, wait_gone
+from ..conftest import USER_CATALOG
+from ..processes import LIFELINE, alive, group, wait_gone
 
 
 def run(probe: str, request_id: str, folder: Path = LIFELINE) -> dict:

@@ -13,8 +13,8 @@ from detaudit.cli import main
 from detaudit.render import RENDERERS
 from detaudit.repro.envreport import ADVICE, Setting
 
-from .conftest import check_golden, run_cli
-from .documents import env_report as fixed_env_report
+from ..conftest import check_golden, run_cli
+from ..documents import env_report as fixed_env_report
 
 NAMES = [
     "use_deterministic_algorithms",

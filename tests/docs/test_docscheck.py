@@ -13,7 +13,7 @@ from detaudit.docs.check import check_docs
 from detaudit.docs.docstring import parse_docstring
 from detaudit.render import RENDERERS
 
-from .conftest import DATA, check_golden, run_cli
+from ..conftest import DATA, check_golden, run_cli
 
 DOCSTRINGS = DATA / "docstrings"
 RELEASES = {"1.11": "1.11.0", "2.0": "2.0.0", "2.13": "2.13.0"}

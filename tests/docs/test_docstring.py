@@ -6,7 +6,7 @@ import pytest
 
 from detaudit.docs.docstring import DocLists, installed_docstring, parse_docstring
 
-from .conftest import DATA
+from ..conftest import DATA
 
 DOCSTRINGS = DATA / "docstrings"
 

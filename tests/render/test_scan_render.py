@@ -3,7 +3,7 @@
 tests/data/scan/result.json is the JSON of a real scan of tests/data/scan/model.py
 (torch 2.13.0+cpu, with the two hand-made GPU reports), frozen: an input, never
 rewritten. The outputs are under tests/data/golden; regenerate them with
-``pytest tests/test_scan_render.py --update-golden``.
+``pytest tests/render/test_scan_render.py --update-golden``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from detaudit.render.scan import render_json, render_text, summary
 from detaudit.scanner.records import Hit, ScanResult, StaticResult
 from detaudit.scanner.static import Scanner
 
-from .conftest import DATA, check_golden
+from ..conftest import DATA, check_golden
 
 RESULT = DATA / "scan" / "result.json"
 

@@ -15,7 +15,7 @@ from detaudit.catalog import builtin_catalog_files, load_catalog
 from detaudit.errors import CatalogError, ReportError, UsageError
 from detaudit.model.reportfile import load_report
 
-from .conftest import OLD_GPU, run_cli
+from ..conftest import OLD_GPU, run_cli
 
 FAST = 20.0  # seconds: far below a worker's start, so nothing ran
 

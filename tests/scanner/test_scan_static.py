@@ -12,7 +12,7 @@ import pytest
 from detaudit.catalog import load_catalog
 from detaudit.scanner.static import Scanner, patterns, scan_static
 
-from .conftest import DATA, run_cli
+from ..conftest import DATA, run_cli
 from .test_scan_dynamic import FIVE, MODEL, marked_lines
 
 # The text each static finding's column points at: the start of the call.

@@ -11,7 +11,7 @@ from detaudit import audit
 from detaudit.model.report import Status
 from detaudit.runner.probing import alert_kernel, digest
 
-from .conftest import DATA, run_cli
+from ..conftest import DATA, run_cli
 
 TRUST = DATA / "user" / "trust.yaml"
 STATE = DATA / "user" / "state.yaml"

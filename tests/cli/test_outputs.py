@@ -15,7 +15,7 @@ from detaudit import cli
 from detaudit.atomic import unwritable_reason, write_texts_atomic
 from detaudit.render import RENDERERS, Renderer
 
-from .conftest import NEW_GPU, OLD_GPU, run_cli
+from ..conftest import NEW_GPU, OLD_GPU, run_cli
 
 #: Far below a worker's start (it imports torch): the check ran before any work.
 FAST = 20.0

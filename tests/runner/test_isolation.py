@@ -14,7 +14,7 @@ import pytest
 from detaudit import audit
 from detaudit.model.report import Status
 
-from .conftest import USER_CATALOG, run_cli
+from ..conftest import USER_CATALOG, run_cli
 
 
 @pytest.fixture(scope="module")

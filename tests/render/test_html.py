@@ -21,7 +21,7 @@ from detaudit.model.reportfile import load_report, load_reports
 from detaudit.render import RENDERERS
 from detaudit.render.html import PALETTE, render_table
 
-from .conftest import NEW_GPU, OLD_GPU, REPORTS, run_cli
+from ..conftest import NEW_GPU, OLD_GPU, REPORTS, run_cli
 
 WIDTH, HEIGHT = 1400, 1000
 

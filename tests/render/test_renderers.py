@@ -23,8 +23,8 @@ from detaudit.scanner.records import ScanResult, StaticResult
 from detaudit.scanner.signatures import OpMatch, Signature
 from detaudit.scanner.static import Scanner
 
-from .conftest import DATA, NEW_GPU, OLD_GPU
-from .documents import discovery, env_report
+from ..conftest import DATA, NEW_GPU, OLD_GPU
+from ..documents import discovery, env_report
 
 
 def _static() -> StaticResult:

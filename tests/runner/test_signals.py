@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .processes import LIFELINE, LIFELINE_CATALOG, group, wait_for_marker, wait_gone
+from ..processes import LIFELINE, LIFELINE_CATALOG, group, wait_for_marker, wait_gone
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(args: list[str], markers: Path, **env: str) -> subprocess.Popen:

@@ -10,7 +10,7 @@ from detaudit.errors import CatalogError
 from detaudit.scanner.matching import Matcher
 from detaudit.scanner.signatures import derive, load_signatures, op_key, trace_probes
 
-from .conftest import USER_CATALOG
+from ..conftest import USER_CATALOG
 
 
 @pytest.fixture(scope="module")
