@@ -1,0 +1,54 @@
+"""The plan: one request per (entry, device), each with what the docs expect there, attached once."""
+
+from __future__ import annotations
+
+import pytest
+
+from detaudit.catalog import load_catalog
+from detaudit.errors import EnvironmentUnsupported, UsageError
+from detaudit.model.report import Status
+from detaudit.runner.spec import check_timeout, plan, resolve_devices
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_one_planned_probe_per_entry_and_device_in_catalogue_order(catalog):
+    planned = plan(catalog, ("cpu", "cuda"), "2.13.0", repeat=4, seed=7)
+    assert [p.key for p in planned] == [(e.id, d) for e in catalog for d in ("cpu", "cuda")]
+    first = planned[0]
+    assert first.request.id == first.entry.id and first.request.device == first.device
+    assert (first.request.repeat, first.request.seed, first.request.cost) == (4, 7, None)
+    assert first.request.probe == first.entry.probe
+
+
+def test_expectations_come_from_the_docs_of_this_torch(catalog):
+    planned = {p.key: p for p in plan(catalog, ("cpu", "cuda"), "2.13.0", repeat=1, seed=0)}
+    put = planned[("put-accumulate-false", "cpu")]
+    assert (put.expected, put.expected_from) == (Status.RAISES, "docs 2.13")
+    assert planned[("index-add", "cuda")].expected is Status.CONVERTS
+    assert planned[("index-add", "cpu")].expected is Status.OK  # the condition names CUDA only
+    # put_ with accumulate=True is split by device: the other entry makes the claim.
+    split = planned[("put-accumulate-true-cuda", "cpu")]
+    assert split.expected is None and split.expected_from == "see put-accumulate-true-cpu"
+
+
+def test_a_torch_older_than_every_docs_version_expects_nothing(catalog):
+    planned = plan(catalog, ("cpu",), "1.8.0", repeat=1, seed=0)
+    assert all(p.expected is None for p in planned)
+
+
+def test_devices_and_timeouts():
+    assert resolve_devices("auto", False) == ("cpu",)
+    assert resolve_devices("auto", True) == ("cpu", "cuda")
+    assert resolve_devices("all", False) == ("cpu", "cuda")
+    with pytest.raises(EnvironmentUnsupported, match="--device cuda"):
+        resolve_devices("cuda", False)
+    with pytest.raises(UsageError):
+        resolve_devices("tpu", True)
+    check_timeout(0.5)
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(UsageError):
+            check_timeout(bad)
