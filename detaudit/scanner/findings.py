@@ -14,7 +14,6 @@ import torch
 from ..catalog import Catalog
 from ..model.report import Report
 from ..model.vocabulary import Status, clean_run_status
-from ..render.markdown import title
 from .matching import Matcher, report_device, status_in
 from .mode import HitKey
 from .records import Elsewhere, Hit, ReportRef, ScanResult
@@ -47,7 +46,7 @@ def assemble(
     for report, source in reports:
         refs.append(
             ReportRef(
-                title=title(report),
+                title=report.title,
                 source=source,
                 device=report_device(report, device),
                 torch=report.environment.torch,
