@@ -66,6 +66,7 @@ class _Worker:
     served: int = 0  # requests sent to it
     buffer: bytes = b""
     task: dict[str, Any] | None = None
+    limit: float = 0.0  # the seconds its task may take
     deadline: float = 0.0
     sent: float = 0.0
     stderr_from: int = 0
@@ -179,12 +180,13 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ I/O
 
-    def _send(self, worker: _Worker, request: dict[str, Any]) -> None:
+    def _send(self, worker: _Worker, request: dict[str, Any], timeout: float) -> None:
         worker.task = request
+        worker.limit = timeout
         worker.sent = time.monotonic()
         # See the module docstring: the first request also pays for the warm-up.
-        warmup = 0.0 if worker.served else min(worker.startup, self.timeout)
-        worker.deadline = worker.sent + self.timeout + warmup
+        warmup = 0.0 if worker.served else min(worker.startup, timeout)
+        worker.deadline = worker.sent + timeout + warmup
         worker.served += 1
         worker.stderr_from = os.fstat(worker.stderr.fileno()).st_size
         try:
@@ -222,48 +224,45 @@ class WorkerPool:
     def wait_ready(self) -> dict[str, Any]:
         """Block until one worker has said hello; return its greeting."""
         while self.hello is None:
-            self._step([])
+            self._step(deque(), self.timeout)
         return self.hello
 
-    def request(self, request: dict[str, Any]) -> dict[str, Any]:
+    def request(
+        self, request: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
         """Run one request on one worker and return its answer (crash/timeout included)."""
-        return next(self.run([request]))
+        return next(self.run([request], timeout=timeout))
 
-    def run(self, requests: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def run(
+        self, requests: Iterable[dict[str, Any]], *, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Dispatch ``requests``; yield one answer per request, in completion order.
 
         A request whose worker died yields ``{..., "crashed": {...}}``; one past
         the timeout yields ``{..., "timeout": seconds}``; both keep the
         request's ``id`` and ``device`` and the worker's stderr tail.
-        """
-        pending = deque(requests)
-        while pending or any(w.task is not None for w in self._workers):
-            yield from self._step(pending)
-
-    def ask(self, record: Any, *, timeout: float | None = None) -> Any:
-        """Send one request record (:mod:`~detaudit.runner.protocol`); return its answer record.
-
-        ``timeout`` overrides the pool's for this request (the environment
+        ``timeout`` overrides the pool's for these requests (the environment
         fingerprint has its own limit, whatever ``--timeout`` one entry gets).
         """
-        saved = self.timeout
-        if timeout is not None:
-            self.timeout = timeout
-        try:
-            return decode_answer(self.request(encode(record)))
-        finally:
-            self.timeout = saved
+        limit = self.timeout if timeout is None else timeout
+        pending = deque(requests)
+        while pending or any(w.task is not None for w in self._workers):
+            yield from self._step(pending, limit)
+
+    def ask(self, record: Any, *, timeout: float | None = None) -> Any:
+        """Send one request record (:mod:`~detaudit.runner.protocol`); return its answer record."""
+        return decode_answer(self.request(encode(record), timeout=timeout))
 
     def ask_all(self, records: Iterable[Any]) -> Iterator[Any]:
         """Send request records; yield their answer records in completion order."""
         for answer in self.run(encode(record) for record in records):
             yield decode_answer(answer)
 
-    def _step(self, pending: deque) -> list[dict[str, Any]]:
+    def _step(self, pending: deque, timeout: float) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []
         for worker in self._workers:
             if worker.ready and worker.task is None and pending:
-                self._send(worker, pending.popleft())
+                self._send(worker, pending.popleft(), timeout)
         now = time.monotonic()
         deadlines = [w.deadline for w in self._workers if w.task is not None]
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
@@ -284,7 +283,7 @@ class WorkerPool:
                 answers.append(
                     {
                         **_identity(request),
-                        "timeout": self.timeout,
+                        "timeout": worker.limit,
                         "seconds": now - worker.sent,
                         "stderr": worker.stderr_tail(),
                     }
