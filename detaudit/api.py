@@ -76,7 +76,9 @@ def audit(
         if only:
             catalog = catalog.select(only)
         hello = pool.wait_ready()
-        devices = resolve_devices(device, bool(hello.get("cuda_available")))
+        devices = resolve_devices(
+            device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
+        )
         planned = plan(catalog, devices, hello["torch"], repeat=repeat, seed=seed, cost=cost)
         # The fingerprint has its own limit: --timeout is what one entry may take.
         answer = pool.ask(
