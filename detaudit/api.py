@@ -118,7 +118,13 @@ def audit(
     }
     if cost:
         settings["cost_runs"] = cost
-    return Report(environment=environment, results=ordered, devices=devices, settings=settings)
+    return Report(
+        environment=environment,
+        results=ordered,
+        devices=devices,
+        settings=settings,
+        catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
+    )
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:
