@@ -76,7 +76,9 @@ def audit(
         if only:
             catalog = catalog.select(only)
         hello = pool.wait_ready()
-        devices = resolve_devices(device, bool(hello.get("cuda_available")))
+        devices = resolve_devices(
+            device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
+        )
         planned = plan(catalog, devices, hello["torch"], repeat=repeat, seed=seed, cost=cost)
         # The fingerprint has its own limit: --timeout is what one entry may take.
         answer = pool.ask(
@@ -116,7 +118,13 @@ def audit(
     }
     if cost:
         settings["cost_runs"] = cost
-    return Report(environment=environment, results=ordered, devices=devices, settings=settings)
+    return Report(
+        environment=environment,
+        results=ordered,
+        devices=devices,
+        settings=settings,
+        catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
+    )
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:

@@ -29,7 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--device",
         choices=DEVICE_CHOICES,
         default="auto",
-        help="auto (default): every device present; all: cpu and cuda, cuda skipped if absent",
+        help="auto (default): every device present; "
+        "all: cpu, cuda and mps, each absent one skipped",
     )
     add_catalog_options(audit)
     audit.add_argument(

@@ -72,11 +72,14 @@ def _first_line(text: str | None) -> str:
 
 def summary(console, report) -> None:
     """What a user came for: the counts, what raises (with its kernel), the drift, the gaps."""
+    from rich.markup import escape
     from rich.table import Table
 
     from ..model.report import Status
 
     console.print(f"[bold]detaudit[/bold]: {report.title}")
+    if report.newer_than_docs:
+        console.print(f"[yellow]note[/yellow]: {escape(report.newer_than_docs)}")
     counts = Table(title="results per status", title_justify="left")
     counts.add_column("status")
     for device in report.devices:

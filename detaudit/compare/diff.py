@@ -151,6 +151,11 @@ class Diff:
         """How many changes of each kind (every kind present, zeros included)."""
         return {kind: len(self.of_kind(kind)) for kind in ChangeKind}
 
+    def notes(self) -> list[tuple[str, str]]:
+        """(``old``/``new``, sentence) for each side whose torch is newer than its catalogue's docs."""
+        sides = (("old", self.old), ("new", self.new))
+        return [(side, r.newer_than_docs) for side, r in sides if r.newer_than_docs]
+
     def fails(self, policy: str) -> bool:
         """Whether ``--fail-on policy`` makes this diff a finding (exit 1).
 
@@ -189,6 +194,8 @@ class Diff:
             "counts": {kind.value: n for kind, n in self.counts().items()},
             "unchanged": self.unchanged,
             "changes": [c.to_dict() for c in self.changes],
+            # only when there is one: diffs of reports current with their catalogue keep their shape
+            **({"notes": dict(self.notes())} if self.notes() else {}),
         }
 
 

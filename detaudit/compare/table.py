@@ -121,6 +121,11 @@ class Table:
         return list(seen.values())
 
 
+    def notes(self) -> list[tuple[str, str]]:
+        """(source, sentence) for each report whose torch is newer than its catalogue's docs."""
+        return [(source, r.newer_than_docs) for source, r in self.reports if r.newer_than_docs]
+
+
 def _sort_key(column: Column) -> tuple:
     env = column.report.environment
     return (version_key(env.torch), column.device, env.gpu or "", env.hostname, env.time)

@@ -78,8 +78,8 @@ def _similarity(a: str, b: str) -> float:
 
 
 def _devices(condition: str) -> set[str]:
-    """The devices a docs condition covers: its CPU/CUDA words, or both when it names none."""
-    named = _words(condition) & {"cpu", "cuda"}
+    """The devices a docs condition covers: its CPU/CUDA/MPS words, or CPU and CUDA when none."""
+    named = _words(condition) & {"cpu", "cuda", "mps"}
     return named or {"cpu", "cuda"}
 
 

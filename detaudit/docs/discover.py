@@ -246,7 +246,9 @@ def discover(
         if catalog is None:
             catalog = load_catalog(catalogs, builtin=builtin)
         hello = pool.wait_ready()
-        (device,) = resolve_devices(device, bool(hello.get("cuda_available")))
+        (device,) = resolve_devices(
+            device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
+        )
         listing = pool.ask(OpInfoListRequest(ops=tuple(ops)))
         if not isinstance(listing, OpInfoListAnswer):
             raise WorkerError(f"listing the OpInfo database failed: {_failure(listing)}")

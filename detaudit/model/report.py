@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping
@@ -323,6 +324,9 @@ class Report:
     devices: tuple[str, ...]
     settings: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    #: The newest torch docs version the catalogue has claims from (``"2.14"``); None
+    #: in reports made before it was recorded, or from a catalogue without claims.
+    catalog_docs_newest: str | None = None
 
     def counts(self) -> dict[Status, int]:
         """How many results have each status (every status present, zeros included)."""
@@ -343,6 +347,22 @@ class Report:
         return " · ".join(parts)
 
     @property
+    def newer_than_docs(self) -> str | None:
+        """The sentence saying this torch is newer than every docs version the catalogue read.
+
+        None when it is not, or when the report does not say which docs the
+        catalogue read. The docs are per minor release: 2.14.1 is not newer than 2.14.
+        """
+        newest = self.catalog_docs_newest
+        torch, docs = _minor(self.environment.torch), _minor(newest or "")
+        if newest is None or torch is None or docs is None or torch <= docs:
+            return None
+        return (
+            f"torch {self.environment.torch} is newer than the newest docs this catalogue "
+            f"has read ({newest}): drift is computed against the docs of {newest}"
+        )
+
+    @property
     def file_stem(self) -> str:
         """``detaudit-torch2.13.0-cpu``: names the torch version and devices."""
         return f"detaudit-torch{self.environment.torch}-{'-'.join(self.devices)}"
@@ -353,6 +373,12 @@ class Report:
             "environment": self.environment.to_dict(),
             "devices": list(self.devices),
             "settings": dict(self.settings),
+            # optional: reports whose catalogue has no claims keep their old shape
+            **(
+                {"catalog_docs_newest": self.catalog_docs_newest}
+                if self.catalog_docs_newest is not None
+                else {}
+            ),
             "counts": {s.value: n for s, n in self.counts().items()},
             "results": [r.to_dict() for r in self.results],
         }
@@ -399,6 +425,9 @@ class Report:
         settings = data.get("settings", {})
         if not isinstance(settings, Mapping):
             raise ReportError(f"settings: expected an object, got {_shown(settings)}")
+        newest = data.get("catalog_docs_newest")
+        if newest is not None and not isinstance(newest, str):
+            raise ReportError(f"catalog_docs_newest: expected a string, got {_shown(newest)}")
         return cls(
             environment=Environment.from_dict(data["environment"]),
             results=tuple(
@@ -407,4 +436,14 @@ class Report:
             devices=tuple(devices),
             settings=dict(settings),
             schema_version=version,
+            catalog_docs_newest=newest,
         )
+
+
+_MINOR_RE = re.compile(r"^(\d+)\.(\d+)")
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    """``"2.15.0+cpu"`` -> ``(2, 15)``; None when it is not a version."""
+    match = _MINOR_RE.match(version)
+    return (int(match.group(1)), int(match.group(2))) if match else None

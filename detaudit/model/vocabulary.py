@@ -87,6 +87,7 @@ class Device(_Word):
 
     CPU = "cpu"
     CUDA = "cuda"
+    MPS = "mps"  # Apple silicon; no result on it has been observed by this project
 
 
 class Pass(_Word):

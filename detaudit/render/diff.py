@@ -85,6 +85,7 @@ def render_text(diff: Diff) -> str:
         f"detaudit diff: {title(diff.old)}  ->  {title(diff.new)}",
         f"old: {diff.old_source}",
         f"new: {diff.new_source}",
+        *(f"note ({side}): {note}" for side, note in diff.notes()),
         "",
     ]
     if diff.environment:
@@ -116,6 +117,8 @@ def render_text(diff: Diff) -> str:
 def render_markdown(diff: Diff) -> str:
     """The diff as GitHub-flavoured Markdown (a CI job summary or a PR comment)."""
     out = [f"# detaudit diff: {title(diff.old)} → {title(diff.new)}", ""]
+    for side, note in diff.notes():
+        out += [f"> **Note ({side})**: {note}.", ""]
     rows: list[tuple[object, ...]] = [("report", f"`{diff.old_source}`", f"`{diff.new_source}`")]
     rows += [(ENV_LABELS.get(e.field, e.field), e.old, e.new) for e in diff.environment]
     out += _table(("", "old", "new"), rows)

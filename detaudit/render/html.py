@@ -274,6 +274,15 @@ def _body(table: Table, *, sources: bool) -> list[str]:
     ]
 
 
+def _notes(table: Table) -> list[str]:
+    """One line per report whose torch is newer than the docs its catalogue has read."""
+    many = len(table.reports) > 1
+    return [
+        f'<p class="sub note"><b>Note</b>: {_e(f"{source}: " if many else "")}{_e(note)}.</p>'
+        for source, note in table.notes()
+    ]
+
+
 def _page(heading: str, subtitle: str, table: Table, *, sources: bool) -> str:
     body = [
         "<!DOCTYPE html>",
@@ -284,6 +293,7 @@ def _page(heading: str, subtitle: str, table: Table, *, sources: bool) -> str:
         f"<style>{_CSS}{_status_css()}\n</style></head><body>",
         f'<header><span class="brand">detaudit</span><h1>{_e(heading)}</h1></header>',
         f'<p class="sub">{_e(subtitle)}</p>',
+        *_notes(table),
         *_cards(table),
         *_body(table, sources=sources),
         (

@@ -133,6 +133,8 @@ def _cost_section(report: Report) -> list[str]:
 def render(report: Report) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     out = [f"# detaudit report: {title(report)}", ""]
+    if report.newer_than_docs:
+        out += [f"> **Note**: {report.newer_than_docs}.", ""]
     out += ["## Environment", ""]
     out += _table(("", ""), environment_rows(report))
     settings = report.settings

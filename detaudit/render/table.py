@@ -27,6 +27,8 @@ def render_markdown(table: Table) -> str:
     """The matrix as GitHub-flavoured Markdown: counts, drift, then one table per seed group."""
     labels = [c.label for c in table.columns]
     out = [f"# detaudit table: {len(table.rows)} entries × {len(labels)} columns", ""]
+    for source, note in table.notes():
+        out += [f"> **Note** (`{source}`): {note}.", ""]
     out += _table(
         ("column", "report"), ((label, f"`{c.source}`") for label, c in zip(labels, table.columns))
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detaudit import torchstate
-from detaudit.runner.probing import seed_all, short
+from detaudit.runner.probing import seed_all, short, synchronize
 
 __all__ = ["measure"]
 
@@ -27,13 +27,11 @@ def measure(
     """Seconds per run of ``fn`` with the mode off and on: ``runs`` each, after ``warmup``.
 
     The two modes alternate, and which goes first alternates too, so that a
-    change in machine load hits both; every run is seeded alike, and CUDA is
+    change in machine load hits both; every run is seeded alike, and CUDA (or MPS) is
     synchronised before and after it. Returns ``{"off": [...], "on": [...]}``
     (seconds), or ``{"error": ...}`` when a run fails.
     """
-    import torch
 
-    cuda = device.type == "cuda"
     times: dict[bool, list[float]] = {False: [], True: []}
     saved = torchstate.snapshot()
     try:
@@ -43,12 +41,10 @@ def measure(
                 for mode in (False, True) if round_ % 2 == 0 else (True, False):
                     seed_all(seed)
                     torchstate.set_deterministic_algorithms(mode, False)
-                    if cuda:
-                        torch.cuda.synchronize(device)
+                    synchronize(device)
                     start = time.perf_counter()
                     fn(device)
-                    if cuda:
-                        torch.cuda.synchronize(device)
+                    synchronize(device)
                     if round_ >= warmup:
                         times[mode].append(time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - a failed timing gives no cost, not a failed entry

@@ -26,8 +26,10 @@ from detaudit.runner.probing import (
     check_output,
     digest,
     load_probe,
+    mps_available,
     seed_all,
     short,
+    synchronize,
     where,
 )
 from detaudit.runner.protocol import RunAnswer, RunRequest
@@ -66,7 +68,6 @@ def run_once(
 
     The process state is put back afterwards; ``retire`` says what could not be.
     """
-    import torch
 
     saved = isolation.snapshot()
     started = saved
@@ -80,8 +81,7 @@ def run_once(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = fn(device)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
         changed = _mode_changed(mode, warn_only)
         if changed:
             obs = {"outcome": "error", "exc_type": "ProbeChangedMode", "message": changed}
@@ -143,6 +143,8 @@ def handle(request: RunRequest) -> RunAnswer:
 
     if request.device == "cuda" and not torch.cuda.is_available():
         return answer(skip="no CUDA device is available to this torch")
+    if request.device == "mps" and not mps_available():
+        return answer(skip="no MPS device is available to this torch")
     try:
         fn = load_probe(request.probe, request.probe_path)
     except Exception as exc:  # noqa: BLE001

@@ -25,8 +25,10 @@ __all__ = [
     "check_output",
     "digest",
     "load_probe",
+    "mps_available",
     "seed_all",
     "short",
+    "synchronize",
     "where",
 ]
 
@@ -54,6 +56,24 @@ def alert_kernel(message: str) -> str | None:
     if _CUBLAS_PHRASE in message:
         return "cublas"
     return None
+
+
+def mps_available() -> bool:
+    """Whether this torch can run on Apple silicon's GPU (False on builds without MPS)."""
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def synchronize(device: Any) -> None:
+    """Wait for ``device``'s queued kernels (CUDA or MPS); nothing to wait for on the CPU."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def short(text: str) -> str:

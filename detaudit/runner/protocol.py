@@ -125,6 +125,7 @@ class Hello:
     cuda_available: bool
     python: str = ""
     numpy: str | None = None
+    mps_available: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,25 +26,35 @@ def check_timeout(timeout: float) -> None:
         )
 
 
-def resolve_devices(requested: str, cuda_available: bool) -> tuple[Device, ...]:
+def resolve_devices(
+    requested: str, cuda_available: bool, mps_available: bool = False
+) -> tuple[Device, ...]:
     """Turn ``--device`` into the devices to audit.
 
     ``auto`` (the default) is every device present; ``all`` is every device,
-    with cuda results ``skipped`` when there is no GPU; ``cuda`` without a GPU
-    is an :class:`EnvironmentUnsupported` error, not a report full of skips.
+    with cuda and mps results ``skipped`` where the device is absent; ``cuda``
+    without a GPU (or ``mps`` without Apple silicon's) is an
+    :class:`EnvironmentUnsupported` error, not a report full of skips.
     """
+    present = {Device.CPU: True, Device.CUDA: cuda_available, Device.MPS: mps_available}
     if requested == "auto":
-        return (Device.CPU, Device.CUDA) if cuda_available else (Device.CPU,)
+        return tuple(d for d in Device if present[d])
     if requested == "all":
         return tuple(Device)
-    if requested == "cuda" and not cuda_available:
-        raise EnvironmentUnsupported(
-            "--device cuda: this torch sees no CUDA device (torch.cuda.is_available() is False); "
-            "run on a GPU machine or use --device cpu"
-        )
+    if requested in DEVICES and not present[Device(requested)]:
+        raise EnvironmentUnsupported(_ABSENT[requested])
     if requested in DEVICES:
         return (Device(requested),)
     raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
+
+
+_ABSENT = {
+    "cuda": "--device cuda: this torch sees no CUDA device (torch.cuda.is_available() is False); "
+    "run on a GPU machine or use --device cpu",
+    "mps": "--device mps: this torch sees no MPS device "
+    "(torch.backends.mps.is_available() is False); "
+    "run on Apple silicon with an MPS build of torch or use --device cpu",
+}
 
 
 @dataclass(frozen=True, slots=True)

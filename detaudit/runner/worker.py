@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detaudit.runner import lifeline
+from detaudit.runner.probing import mps_available
 from detaudit.runner.protocol import Hello, ProtocolError, Refused, decode_request, encode
 
 __all__ = ["HANDLERS", "handle", "main"]
@@ -84,6 +85,7 @@ def main() -> None:
             cuda_available=torch.cuda.is_available(),
             python=platform.python_version(),
             numpy=_numpy_version(),
+            mps_available=mps_available(),
         )
     )
     for line in sys.stdin:

@@ -43,9 +43,14 @@ def test_a_torch_older_than_every_docs_version_expects_nothing(catalog):
 def test_devices_and_timeouts():
     assert resolve_devices("auto", False) == ("cpu",)
     assert resolve_devices("auto", True) == ("cpu", "cuda")
-    assert resolve_devices("all", False) == ("cpu", "cuda")
+    assert resolve_devices("auto", False, True) == ("cpu", "mps")
+    assert resolve_devices("auto", True, True) == ("cpu", "cuda", "mps")
+    assert resolve_devices("all", False) == ("cpu", "cuda", "mps")
+    assert resolve_devices("mps", False, True) == ("mps",)
     with pytest.raises(EnvironmentUnsupported, match="--device cuda"):
         resolve_devices("cuda", False)
+    with pytest.raises(EnvironmentUnsupported, match=r"--device mps: .*mps\.is_available"):
+        resolve_devices("mps", True, False)
     with pytest.raises(UsageError):
         resolve_devices("tpu", True)
     check_timeout(0.5)
