@@ -277,3 +277,30 @@ def test_the_mode_matches_by_matcher_match(scan_cache, model, monkeypatch):
     assert [(h.entries, h.op, h.kernel) for h in found.hits] == [
         (("index-add",), "aten::put_", "put_")
     ]
+
+
+CHECKPOINTED = DATA / "scan" / "checkpointed.py"
+
+
+@pytest.mark.parametrize("kind", ["reentrant", "nonreentrant", "sequential"])
+def test_checkpoint_recomputation_is_not_a_backward_op(scan_cache, kind):
+    # scatter_add recomputed in backward used to show as gather-nd-backward (gather's
+    # backward is a scatter_add) at the line of the node being run
+    spec = importlib.util.spec_from_file_location("scan_checkpointed", CHECKPOINTED)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with detaudit.scan() as found:
+        module.run(kind)
+    lines = marked_lines(CHECKPOINTED, ("forward", "backward"))
+    seen = {(h.entry, h.pass_, h.line, h.located, h.calls) for h in found.hits}
+    assert seen == {
+        ("scatter-add-nd", "forward", lines["scatter-add-nd"], "call", 1),
+        (
+            "interpolate-bilinear-backward",
+            "backward",
+            lines["interpolate-bilinear-backward"],
+            "forward",
+            1,
+        ),
+    }
+    assert all(Path(h.file).resolve() == CHECKPOINTED.resolve() for h in found.hits)
