@@ -18,8 +18,13 @@ def _entry(hit: Hit) -> str:
     return f"{hit.entry} (+{more})" if more else hit.entry
 
 
+def _at(hit: Hit) -> str:
+    """``lib.py:3 via train.py:10`` when the line is in a library, else ``train.py:10``."""
+    return f"{hit.where} via {hit.via}" if hit.via else hit.where
+
+
 def _where(hit: Hit) -> str:
-    return f"{hit.where} (in backward)" if hit.located == "backward" else hit.where
+    return f"{_at(hit)} (in backward)" if hit.located == "backward" else _at(hit)
 
 
 def _listing(hits: Sequence[Hit], kernel: Callable[[Hit], str | None]) -> str:
@@ -27,7 +32,7 @@ def _listing(hits: Sequence[Hit], kernel: Callable[[Hit], str | None]) -> str:
     for hit in hits:
         name = hit.entry or hit.op
         k = kernel(hit)
-        parts.append(f"{name} ({hit.where}{', ' + k if k else ''})")
+        parts.append(f"{name} ({_at(hit)}{', ' + k if k else ''})")
     return ", ".join(parts)
 
 

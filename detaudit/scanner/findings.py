@@ -57,7 +57,7 @@ def assemble(
     for key, calls in list(counts.items()):
         entries, op, pass_, hit_device, location, located = key
         kernel = alerts.get(key)
-        file, line, function = location or ("?", 0, "?")
+        file, line, function, via = location or ("?", 0, "?", None)
         entry = matcher.shown(entries, hit_device) if entries else None
         info = catalog.get(entry) if entry else None
         here = None
@@ -83,6 +83,7 @@ def assemble(
                 line=line,
                 function=function,
                 located=located,
+                via=None if via is None else f"{_shown_file(via[0], cwd)}:{via[1]}",
                 here=here,
                 kernel=kernel,
                 elsewhere=elsewhere,

@@ -64,7 +64,8 @@ class Hit:
     backward ran; the forward call is unknown) or ``unknown``. ``here`` is what deterministic mode did on
     this machine: ``raises`` (the alert, naming ``kernel``), ``converts``
     (no alert, on a device the entry's condition covers) or ``ok``; None
-    when the scan did not observe.
+    when the scan did not observe. ``via`` is the user's own call site
+    (``file:line``) when ``file:line`` is inside an installed library, else None.
     """
 
     entry: str | None
@@ -82,6 +83,7 @@ class Hit:
     here: Status | None = None
     kernel: str | None = None
     elsewhere: tuple[Elsewhere, ...] = ()
+    via: str | None = None
 
     @property
     def where(self) -> str:
@@ -92,6 +94,8 @@ class Hit:
         data = _plain(self)
         data["entries"] = list(self.entries)
         data["elsewhere"] = [_plain(e) for e in self.elsewhere]
+        if self.via is None:
+            del data["via"]  # absent, as in scans written before it existed
         return data
 
     @classmethod
