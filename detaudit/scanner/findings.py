@@ -27,6 +27,22 @@ def _shown_file(path: str, cwd: str) -> str:
     return path
 
 
+def _elsewhere(
+    catalog: Catalog,
+    index: int,
+    report: Report,
+    ref: ReportRef,
+    entries: Sequence[str],
+    matcher: Matcher,
+) -> Elsewhere:
+    """What ``report`` observed for the hit; when nothing, what its torch's docs claim."""
+    entry, status, kernel = status_in(report, entries, ref.device, matcher.shown)
+    if status is not None:
+        return Elsewhere(index, entry, status, kernel)
+    claim, basis = catalog.expected(catalog.get(entry), ref.device, ref.torch)
+    return Elsewhere(index, entry, None, None, claim, basis)
+
+
 def assemble(
     catalog: Catalog,
     matcher: Matcher,
@@ -65,7 +81,7 @@ def assemble(
             covered = info.devices if info is not None else ()
             here = Status.RAISES if kernel else clean_run_status(hit_device, covered)
         elsewhere = tuple(
-            Elsewhere(index, *status_in(report, entries, ref.device, matcher.shown))
+            _elsewhere(catalog, index, report, ref, entries, matcher)
             for index, ((report, _), ref) in enumerate(zip(reports, refs))
             if entries
         )

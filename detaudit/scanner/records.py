@@ -51,6 +51,15 @@ class Elsewhere:
     entry: str
     status: Status | None  # None: not in the report
     kernel: str | None = None
+    # when not in the report: what the docs of the report's torch claim, and which docs
+    claim: Status | None = None
+    claim_from: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _plain(self)
+        if self.claim is None and self.claim_from is None:
+            del data["claim"], data["claim_from"]  # absent, as in scans written before them
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,7 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)
         data["entries"] = list(self.entries)
-        data["elsewhere"] = [_plain(e) for e in self.elsewhere]
+        data["elsewhere"] = [e.to_dict() for e in self.elsewhere]
         if self.via is None:
             del data["via"]  # absent, as in scans written before it existed
         return data
@@ -103,7 +112,10 @@ class Hit:
         data = dict(data)
         data["entries"] = tuple(data.get("entries", ()))
         data["elsewhere"] = tuple(
-            _build(Elsewhere, {**e, "status": _status(e.get("status"))})
+            _build(
+                Elsewhere,
+                {**e, "status": _status(e.get("status")), "claim": _status(e.get("claim"))},
+            )
             for e in data.get("elsewhere", ())
         )
         data["here"] = _status(data.get("here"))
@@ -141,6 +153,14 @@ class ScanResult:
             h
             for h in self.hits
             if any(e.report == report and e.status == Status.RAISES for e in h.elsewhere)
+        ]
+
+    def unknown_in(self, report: int) -> list[Hit]:
+        """Catalogued hits that ``self.reports[report]`` has no result for."""
+        return [
+            h
+            for h in self.hits
+            if any(e.report == report and e.status is None for e in h.elsewhere)
         ]
 
     def raises_anywhere(self) -> bool:

@@ -366,3 +366,10 @@ def test_scans_written_before_via_still_load(scanned):
     for hit in old["hits"]:
         hit.pop("via", None)
     assert all(h.via is None for h in ScanResult.from_dict(old).hits)
+
+
+def test_a_report_without_a_result_gives_its_torchs_docs_claim(scanned):
+    result, _, _ = scanned
+    (seen,) = [e for e in by_entry(result)["index-add"].elsewhere if e.report == 1]
+    assert seen.status is None
+    assert (seen.claim, seen.claim_from) == ("converts", "docs 2.10")
