@@ -18,8 +18,20 @@ def _entry(hit: Hit) -> str:
     return f"{hit.entry} (+{more})" if more else hit.entry
 
 
+def _at(hit: Hit) -> str:
+    """``lib.py:3 via train.py:10`` when the line is in a library, else ``train.py:10``."""
+    return f"{hit.where} via {hit.via}" if hit.via else hit.where
+
+
 def _where(hit: Hit) -> str:
-    return f"{hit.where} (in backward)" if hit.located == "backward" else hit.where
+    return f"{_at(hit)} (in backward)" if hit.located == "backward" else _at(hit)
+
+
+#: Under the table whenever a cell is unknown.
+_LEGEND = (
+    "– : not known: here, the scan did not observe deterministic mode; under [n], that report "
+    "has no result for the entry on its device (in brackets: what that torch's docs claim)"
+)
 
 
 def _listing(hits: Sequence[Hit], kernel: Callable[[Hit], str | None]) -> str:
@@ -27,7 +39,7 @@ def _listing(hits: Sequence[Hit], kernel: Callable[[Hit], str | None]) -> str:
     for hit in hits:
         name = hit.entry or hit.op
         k = kernel(hit)
-        parts.append(f"{name} ({hit.where}{', ' + k if k else ''})")
+        parts.append(f"{name} ({_at(hit)}{', ' + k if k else ''})")
     return ", ".join(parts)
 
 
@@ -56,12 +68,38 @@ def summary(result: ScanResult) -> list[str]:
         def kernel(hit: Hit, index: int = index) -> str | None:
             return next((e.kernel for e in hit.elsewhere if e.report == index), None)
 
+        unknown = result.unknown_in(index)
         counted = f"these {len(there)} ops raise" if len(there) != 1 else "this op raises"
-        lines.append(
-            f"on {ref.title} [{index + 1}]: "
-            + (f"{counted}: {_listing(there, kernel)}" if there else "none of them raises")
-        )
+        if there:
+            said = f"{counted}: {_listing(there, kernel)}"
+        elif unknown:
+            # never "none of them raises" while some were not observed there
+            said = "none of the ops it has a result for raises"
+        else:
+            said = "none of them raises"
+        if unknown:
+            said += f"; {len(unknown)} not in this report: " + ", ".join(
+                f"{hit.entry}{_claimed(hit, index)}" for hit in unknown
+            )
+        lines.append(f"on {ref.title} [{index + 1}]: {said}")
     return lines
+
+
+def _claimed(hit: Hit, index: int) -> str:
+    """What the docs of report ``index``'s torch claim for a hit it has no result for."""
+    seen = next((e for e in hit.elsewhere if e.report == index), None)
+    if seen is None or seen.claim is None:
+        return ""  # no claim, or a scan written before claims were kept
+    return f" ({seen.claim_from or 'docs'}: {seen.claim})"
+
+
+def _cell(hit: Hit, index: int) -> str:
+    seen = next((e for e in hit.elsewhere if e.report == index), None)
+    if seen is not None and seen.status:
+        return seen.status
+    if seen is not None and seen.claim is not None:
+        return f"– ({seen.claim_from or 'docs'}: {seen.claim})"
+    return "–"
 
 
 def render_text(result: ScanResult) -> str:
@@ -91,11 +129,11 @@ def render_text(result: ScanResult) -> str:
                 _where(hit),
                 (f"{hit.here} ({hit.kernel})" if hit.kernel else hit.here) or "–",
             ]
-            for index in range(len(result.reports)):
-                seen = next((e for e in hit.elsewhere if e.report == index), None)
-                row.append(seen.status if seen is not None and seen.status else "–")
+            row += [_cell(hit, index) for index in range(len(result.reports))]
             rows.append(row)
         out += columns(rows, right=(4,))
+        if any(cell.startswith("–") for row in rows[1:] for cell in row[6:]):
+            out.append(_LEGEND)
         out.append("")
     out += summary(result)
     return "\n".join(out) + "\n"

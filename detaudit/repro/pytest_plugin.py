@@ -161,6 +161,26 @@ def _source_line(exc: BaseException, item: pytest.Item) -> tuple[str, str]:
     return f"{path}:{frame.lineno}", f" in {frame.name}:\n    {(frame.line or '').strip()}"
 
 
+def _outside_line(exc: BaseException, item: pytest.Item) -> str | None:
+    """``file:line`` of the innermost frame outside torch, when it is not in the test's file.
+
+    That is the library (or helper module) the op ran in; the test's own line
+    is then its call site (``via``), as in ``detaudit scan``.
+    """
+    from ..scanner.frames import Frames
+
+    stack = [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(exc.__traceback__)]
+    place = Frames().place(stack)
+    if place is None or Path(place[0]) == Path(item.path):
+        return None
+    path = Path(place[0])
+    try:
+        path = path.relative_to(item.config.rootpath)
+    except ValueError:
+        pass
+    return f"{path}:{place[1]}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     outcome = yield
@@ -172,6 +192,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         return
     kernel, exc = found
     where, code = _source_line(exc, item)
+    outside = _outside_line(exc, item)
+    if outside is not None:
+        where = f"{outside} via {where}"
     headline = f"nondeterministic op {kernel} at {where}"
     detail = (
         f"{headline}{code}\n"

@@ -27,6 +27,22 @@ def _shown_file(path: str, cwd: str) -> str:
     return path
 
 
+def _elsewhere(
+    catalog: Catalog,
+    index: int,
+    report: Report,
+    ref: ReportRef,
+    entries: Sequence[str],
+    matcher: Matcher,
+) -> Elsewhere:
+    """What ``report`` observed for the hit; when nothing, what its torch's docs claim."""
+    entry, status, kernel = status_in(report, entries, ref.device, matcher.shown)
+    if status is not None:
+        return Elsewhere(index, entry, status, kernel)
+    claim, basis = catalog.expected(catalog.get(entry), ref.device, ref.torch)
+    return Elsewhere(index, entry, None, None, claim, basis)
+
+
 def assemble(
     catalog: Catalog,
     matcher: Matcher,
@@ -57,7 +73,7 @@ def assemble(
     for key, calls in list(counts.items()):
         entries, op, pass_, hit_device, location, located = key
         kernel = alerts.get(key)
-        file, line, function = location or ("?", 0, "?")
+        file, line, function, via = location or ("?", 0, "?", None)
         entry = matcher.shown(entries, hit_device) if entries else None
         info = catalog.get(entry) if entry else None
         here = None
@@ -65,7 +81,7 @@ def assemble(
             covered = info.devices if info is not None else ()
             here = Status.RAISES if kernel else clean_run_status(hit_device, covered)
         elsewhere = tuple(
-            Elsewhere(index, *status_in(report, entries, ref.device, matcher.shown))
+            _elsewhere(catalog, index, report, ref, entries, matcher)
             for index, ((report, _), ref) in enumerate(zip(reports, refs))
             if entries
         )
@@ -83,6 +99,7 @@ def assemble(
                 line=line,
                 function=function,
                 located=located,
+                via=None if via is None else f"{_shown_file(via[0], cwd)}:{via[1]}",
                 here=here,
                 kernel=kernel,
                 elsewhere=elsewhere,

@@ -1,56 +1,85 @@
-"""Which source line an op belongs to: the innermost frame of the user's code on the stack."""
+"""Which source line an op belongs to: the innermost frame outside torch, and the user's own call."""
 
 from __future__ import annotations
 
 import os
 import site
 import sysconfig
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["Frames", "Location"]
+__all__ = ["Frames", "Line", "Location"]
 
-#: (file, line, function) of a frame of user code.
-Location = tuple[str, int, str]
+#: (file, line, function) of one frame.
+Line = tuple[str, int, str]
+#: (file, line, function, via): the innermost frame outside torch, detaudit and the
+#: standard library; ``via`` is the innermost frame of the program's own files when
+#: that frame is in an installed library (site-packages), else None.
+Location = tuple[str, int, str, Line | None]
+
+_SKIP, _LIBRARY, _OWN = 0, 1, 2
 
 
 class Frames:
-    """Find the innermost frame of user code: not torch, not detaudit, not the standard library."""
+    """Find the innermost frame outside torch, detaudit and the standard library, and the user's.
 
-    def __init__(self) -> None:
+    Installed libraries (``site-packages``, ``dist-packages``: every path of
+    ``sysconfig.get_paths()`` and ``site.getsitepackages()``, plus ``library``)
+    count as code outside torch, so they give the line; the program's own
+    files are the rest, and give the ``via`` line.
+    """
+
+    def __init__(self, library: Iterable[str | os.PathLike[str]] = ()) -> None:
         skip = [Path(torch.__file__).parent, Path(__file__).resolve().parents[1]]
         paths = sysconfig.get_paths()
         stdlib = {paths["stdlib"], paths["platstdlib"]}
-        sites = {paths["purelib"], paths["platlib"], *site.getsitepackages()}
+        sites = {paths["purelib"], paths["platlib"], *site.getsitepackages(), *library}
         if site.ENABLE_USER_SITE:
             sites.add(site.getusersitepackages())
         self._skip = tuple(f"{os.path.realpath(p)}{os.sep}" for p in skip)
         self._stdlib = tuple(f"{os.path.realpath(p)}{os.sep}" for p in stdlib)
         self._sites = tuple(f"{os.path.realpath(p)}{os.sep}" for p in sites)
-        self._user: dict[str, bool] = {}
+        self._kinds: dict[str, int] = {}
 
-    def _is_user(self, filename: str) -> bool:
+    def _kind(self, filename: str) -> int:
         if filename.startswith("<"):
-            return not filename.startswith(("<frozen", "<built-in"))
+            return _SKIP if filename.startswith(("<frozen", "<built-in")) else _OWN
         path = os.path.realpath(filename)
         if path.startswith(self._skip):
-            return False
+            return _SKIP
         if path.startswith(self._sites):
-            return True  # third-party libraries count as the user's code
-        return not path.startswith(self._stdlib)
+            return _LIBRARY  # an installed library: outside torch, not the user's own code
+        return _SKIP if path.startswith(self._stdlib) else _OWN
 
     def find(self, frame: Any) -> Location | None:
-        """(file, line, function) of the innermost user frame from ``frame`` outwards."""
-        user = self._user
+        """The :data:`Location` of the innermost frame outside torch, from ``frame`` outwards."""
+        kinds = self._kinds
+        found: tuple[str, int, str] | None = None
         while frame is not None:
             code = frame.f_code
             name = code.co_filename
-            known = user.get(name)
-            if known is None:
-                known = user[name] = self._is_user(name)
-            if known:
-                return name, frame.f_lineno, code.co_name
+            kind = kinds.get(name)
+            if kind is None:
+                kind = kinds[name] = self._kind(name)
+            if kind == _OWN:
+                line = (name, frame.f_lineno, code.co_name)
+                return (*found, line) if found else (*line, None)
+            if kind == _LIBRARY and found is None:
+                found = (name, frame.f_lineno, code.co_name)
             frame = frame.f_back
-        return None
+        return (*found, None) if found else None
+
+    def place(self, stack: Iterable[Line]) -> Location | None:
+        """:meth:`find` over a traceback's (file, line, function) entries, innermost last."""
+        found: Line | None = None
+        for name, lineno, function in reversed(list(stack)):
+            kind = self._kind(name)
+            if kind == _OWN:
+                line = (name, lineno, function)
+                return (*found, line) if found else (*line, None)
+            if kind == _LIBRARY and found is None:
+                found = (name, lineno, function)
+        return (*found, None) if found else None

@@ -10,6 +10,12 @@ forward location is left in the metadata of the autograd node the forward op
 created; during backward, ``torch._C._current_autograd_node()`` names the node
 being run, so its backward ops report the forward line.
 
+Activation checkpointing (``torch.utils.checkpoint``, reentrant or not, and
+``checkpoint_sequential``) runs forward ops again during backward. Such an op
+is recomputation, not a backward op (:meth:`ScanMode._recomputing`): it is not
+counted again (its first run, in the forward pass, was), and the nodes it
+creates are labelled with its forward line.
+
 Alerts: each op is called through ``torch._C._disabled_torch_function_impl``,
 a C entry point that flushes torch's warnings when the op returns, so an
 alert is seen while its op is still the one being dispatched
@@ -27,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.utils.checkpoint
 
 from .. import torchstate
 from .frames import Frames, Location
@@ -45,6 +52,8 @@ HitKey = tuple[tuple[str, ...], str, str, str, Location | None, str]
 
 _grad_enabled = torch.is_grad_enabled
 _warn_only = torch.is_deterministic_algorithms_warn_only_enabled
+#: The file whose frames are on the stack while checkpointing recomputes a forward pass.
+_CHECKPOINT_FILE = torch.utils.checkpoint.__file__
 
 
 def _op_label(func: Any) -> str:
@@ -95,6 +104,8 @@ class ScanMode:
         self.alerts: dict[HitKey, str] = {}
         self.pending: list[tuple[torch.Tensor, Location]] = []
         self.current: tuple[Any, Sequence[Any], HitKey | None] | None = None
+        #: set while the op being dispatched is a forward op recomputed by checkpointing
+        self.recomputed = False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if self.pending:
@@ -104,6 +115,7 @@ class ScanMode:
             op = self.ops[func]
         except KeyError:
             op = self.ops[func] = self._op_for(func)
+        self.recomputed = False
         key = None if op is None else self._hit(func, args, kwargs, op)
         if self.observe and not _warn_only():
             # the scanned code asked for strict mode: keep alerts as warnings
@@ -121,7 +133,12 @@ class ScanMode:
 
     def _remember(self, out: Any) -> None:
         """Keep the user line of a forward op for the autograd node it is about to get."""
-        location = self.frames.find(sys._getframe(1))
+        frame = sys._getframe(1)
+        node = self._current_node()
+        if node is not None and _recomputing(frame):
+            location = self._recomputed_location(frame, node)
+        else:
+            location = self.frames.find(frame)
         if location is None:
             return
         if isinstance(out, torch.Tensor):
@@ -138,6 +155,28 @@ class ScanMode:
                 if NODE_LOCATION not in metadata:
                     metadata[NODE_LOCATION] = location
         self.pending = []
+
+    def _recomputed_location(self, frame: Any, node: Any) -> Location | None:
+        """The forward line of an op that checkpointing recomputes during backward.
+
+        The innermost user frame inside the recomputed function is its forward
+        line. When the function is all torch (``checkpoint_sequential`` over
+        ``nn.Linear``), the first user frame is outside the recomputation (the
+        ``backward()`` call); then the node being run, if it has a line, is
+        better: for non-reentrant checkpointing it is the forward op's own node.
+        """
+        inner = frame
+        while inner is not None and inner.f_code.co_filename != _CHECKPOINT_FILE:
+            inner = inner.f_back
+        location = self.frames.find(frame)
+        if location is not None and inner is not None:
+            # is the user frame found inside the recomputation (before checkpoint.py's frame)?
+            probe = frame
+            while probe is not None and probe is not inner:
+                if probe.f_code.co_filename == location[0] and probe.f_lineno == location[1]:
+                    return location
+                probe = probe.f_back
+        return node.metadata.get(NODE_LOCATION) or location
 
     def _locate(self, node: Any) -> tuple[Location | None, str]:
         """Where the op's user code is: its forward call for a backward op, else its caller."""
@@ -162,6 +201,10 @@ class ScanMode:
         self, func: Any, args: Sequence[Any], kwargs: dict, op: tuple[str, tuple[str, ...]]
     ) -> HitKey | None:
         node = self._current_node()
+        if node is not None and _recomputing(sys._getframe(2)):
+            # checkpointing runs this forward op again: its forward run was counted
+            self.recomputed = True
+            return None
         pass_ = "forward" if node is None else "backward"
         key, passes = op
         if pass_ not in passes:
@@ -189,6 +232,8 @@ class ScanMode:
         while no op is being dispatched is kept too, with the op unknown.
         """
         func, args, key = self.current or (None, (), None)
+        if self.recomputed:
+            return  # the op's forward run raised this alert already, and was recorded
         if key is None:
             node = self._current_node()
             location, located = self._locate(node)
@@ -197,6 +242,26 @@ class ScanMode:
             key = ((), op, pass_, _device_of(args) if args else "?", location, located)
             self.counts[key] += 1
         self.alerts[key] = kernel
+
+
+def _recomputing(frame: Any) -> bool:
+    """Is this op, dispatched while an autograd node runs, a forward op recomputed by checkpointing?
+
+    Both checkpoint implementations recompute inside backward under
+    ``torch.enable_grad()`` (so that the recomputed ops build a graph), from a
+    function in ``torch/utils/checkpoint.py``: ``CheckpointFunction.backward``
+    (reentrant) or the saved-tensor unpack hook (non-reentrant). Ordinary
+    backward ops run with grad mode off, so the stack is only walked with grad
+    mode on (checkpointing, or ``backward(create_graph=True)``), and the
+    checkpoint frame tells the two apart.
+    """
+    if not _grad_enabled():
+        return False
+    while frame is not None:
+        if frame.f_code.co_filename == _CHECKPOINT_FILE:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @functools.cache

@@ -51,6 +51,15 @@ class Elsewhere:
     entry: str
     status: Status | None  # None: not in the report
     kernel: str | None = None
+    # when not in the report: what the docs of the report's torch claim, and which docs
+    claim: Status | None = None
+    claim_from: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _plain(self)
+        if self.claim is None and self.claim_from is None:
+            del data["claim"], data["claim_from"]  # absent, as in scans written before them
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +73,8 @@ class Hit:
     backward ran; the forward call is unknown) or ``unknown``. ``here`` is what deterministic mode did on
     this machine: ``raises`` (the alert, naming ``kernel``), ``converts``
     (no alert, on a device the entry's condition covers) or ``ok``; None
-    when the scan did not observe.
+    when the scan did not observe. ``via`` is the user's own call site
+    (``file:line``) when ``file:line`` is inside an installed library, else None.
     """
 
     entry: str | None
@@ -82,6 +92,7 @@ class Hit:
     here: Status | None = None
     kernel: str | None = None
     elsewhere: tuple[Elsewhere, ...] = ()
+    via: str | None = None
 
     @property
     def where(self) -> str:
@@ -91,7 +102,9 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)
         data["entries"] = list(self.entries)
-        data["elsewhere"] = [_plain(e) for e in self.elsewhere]
+        data["elsewhere"] = [e.to_dict() for e in self.elsewhere]
+        if self.via is None:
+            del data["via"]  # absent, as in scans written before it existed
         return data
 
     @classmethod
@@ -99,7 +112,10 @@ class Hit:
         data = dict(data)
         data["entries"] = tuple(data.get("entries", ()))
         data["elsewhere"] = tuple(
-            _build(Elsewhere, {**e, "status": _status(e.get("status"))})
+            _build(
+                Elsewhere,
+                {**e, "status": _status(e.get("status")), "claim": _status(e.get("claim"))},
+            )
             for e in data.get("elsewhere", ())
         )
         data["here"] = _status(data.get("here"))
@@ -137,6 +153,14 @@ class ScanResult:
             h
             for h in self.hits
             if any(e.report == report and e.status == Status.RAISES for e in h.elsewhere)
+        ]
+
+    def unknown_in(self, report: int) -> list[Hit]:
+        """Catalogued hits that ``self.reports[report]`` has no result for."""
+        return [
+            h
+            for h in self.hits
+            if any(e.report == report and e.status is None for e in h.elsewhere)
         ]
 
     def raises_anywhere(self) -> bool:

@@ -58,8 +58,42 @@ def test_text_names_every_hit_and_the_reports(result):
         assert f"{hit.entry} " in text and hit.where in text
     assert "[1] torch 2.11.0+cu130 · cuda · NVIDIA H100 80GB HBM3 (sm_90): cuda results of" in text
     assert text.rstrip().endswith(
-        "[2]: this op raises: put-accumulate-false (tests/data/scan/model.py:31, put_)"
+        "[2]: this op raises: put-accumulate-false (tests/data/scan/model.py:31, put_); "
+        "4 not in this report: adaptive-avg-pool2d-backward, interpolate-bilinear-backward, "
+        "index-add, embedding-bag-max-backward"
     )
+
+
+def test_hits_a_report_has_no_result_for_are_listed_with_the_docs_claim(result):
+    claimed = tuple(
+        replace(
+            h,
+            elsewhere=tuple(
+                replace(e, claim="raises", claim_from="docs 2.10") if e.status is None else e
+                for e in h.elsewhere
+            ),
+        )
+        for h in result.hits
+    )
+    quiet = tuple(
+        replace(
+            h,
+            elsewhere=tuple(
+                replace(e, status=None, claim="raises", claim_from="docs 2.10")
+                for e in h.elsewhere
+            ),
+        )
+        for h in claimed
+    )
+    text = render_text(replace(result, hits=quiet))
+    assert "– (docs 2.10: raises)" in text
+    assert "– : not known" in text
+    assert "none of them raises" not in text
+    assert "[2]: none of the ops it has a result for raises; 5 not in this report: " in text
+    assert "[1]: none of the ops it has a result for raises; 5 not in this report: " in text
+    assert "index-add (docs 2.10: raises)" in text
+    back = ScanResult.from_dict(json.loads(render_json(replace(result, hits=claimed))))
+    assert back.hits == claimed
 
 
 def test_uncatalogued_and_unobserved_hits(result):

@@ -229,3 +229,29 @@ def test_importing_the_plugin_does_not_import_torch():
     code = "import sys, detaudit.repro.pytest_plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_op_in_a_helper_module_names_it_and_the_tests_call_site(pytester, run):
+    pytester.makepyfile(
+        helper="""
+        import torch
+
+        def put(target):
+            target.put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]))
+        """,
+        test_helped="""
+        import torch
+        import helper
+
+        def test_helped():
+            helper.put(torch.zeros(3))
+        """,
+    )
+    inner = _line_of(pytester, "helper.py", "target.put_(")
+    outer = _line_of(pytester, "test_helped.py", "helper.put(")
+    result = run("--detaudit", "-rf", "-vv")
+    result.assert_outcomes(failed=1)
+    assert (
+        f"nondeterministic op put_ at helper.py:{inner} via test_helped.py:{outer} in test_helped"
+        in result.stdout.str()
+    )

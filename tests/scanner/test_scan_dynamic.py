@@ -18,7 +18,7 @@ import torch
 
 import detaudit
 from detaudit import torchstate
-from detaudit.render.scan import render_json, summary
+from detaudit.render.scan import render_json, render_text, summary
 from detaudit.scanner.matching import Matcher
 from detaudit.scanner.records import ScanResult
 
@@ -277,3 +277,99 @@ def test_the_mode_matches_by_matcher_match(scan_cache, model, monkeypatch):
     assert [(h.entries, h.op, h.kernel) for h in found.hits] == [
         (("index-add",), "aten::put_", "put_")
     ]
+
+
+CHECKPOINTED = DATA / "checkpoint" / "checkpointed.py"  # not in scan/: the static tests read that
+
+
+@pytest.mark.parametrize("kind", ["reentrant", "nonreentrant", "sequential"])
+def test_checkpoint_recomputation_is_not_a_backward_op(scan_cache, kind):
+    # scatter_add recomputed in backward used to show as gather-nd-backward (gather's
+    # backward is a scatter_add) at the line of the node being run
+    spec = importlib.util.spec_from_file_location("scan_checkpointed", CHECKPOINTED)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with detaudit.scan() as found:
+        module.run(kind)
+    lines = marked_lines(CHECKPOINTED, ("forward", "backward"))
+    seen = {(h.entry, h.pass_, h.line, h.located, h.calls) for h in found.hits}
+    assert seen == {
+        ("scatter-add-nd", "forward", lines["scatter-add-nd"], "call", 1),
+        (
+            "interpolate-bilinear-backward",
+            "backward",
+            lines["interpolate-bilinear-backward"],
+            "forward",
+            1,
+        ),
+    }
+    assert all(Path(h.file).resolve() == CHECKPOINTED.resolve() for h in found.hits)
+
+
+LIBRARY = '''
+import torch
+
+
+def add_rows(x, index):
+    return x.index_add(0, index, x)  # library line
+'''
+USER = '''
+import torch
+import fakelib
+
+
+def step():
+    x = torch.ones(3, 2)
+    return fakelib.add_rows(x, torch.tensor([0, 0, 1]))  # user line
+'''
+
+
+def _line(text: str, marker: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if marker in line)
+
+
+def test_a_hit_in_a_library_names_the_users_call_site(scan_cache, tmp_path, monkeypatch):
+    from detaudit.scanner import dynamic
+    from detaudit.scanner.frames import Frames
+
+    library, program = tmp_path / "site", tmp_path / "program"
+    library.mkdir()
+    program.mkdir()
+    (library / "fakelib.py").write_text(LIBRARY)
+    (program / "user.py").write_text(USER)
+    monkeypatch.syspath_prepend(str(library))
+    monkeypatch.syspath_prepend(str(program))
+    monkeypatch.chdir(tmp_path)
+    # the temporary folder counts as an installed library, like site-packages
+    monkeypatch.setattr(dynamic, "Frames", lambda: Frames(library=[library]))
+    import user
+
+    with detaudit.scan() as found:
+        user.step()
+    (hit,) = [h for h in found.hits if h.entry == "index-add"]
+    assert hit.where == f"site/fakelib.py:{_line(LIBRARY, 'library line')}"
+    assert hit.via == f"program/user.py:{_line(USER, 'user line')}"
+    assert f"{hit.where} via {hit.via}" in render_text(found.result)
+    data = found.result.to_dict()
+    assert ScanResult.from_dict(data).hits == found.result.hits
+    # without the folder among the libraries, its line is the user's own: no via
+    monkeypatch.setattr(dynamic, "Frames", Frames)
+    with detaudit.scan() as found:
+        user.step()
+    (hit,) = [h for h in found.hits if h.entry == "index-add"]
+    assert hit.via is None and "via" not in hit.to_dict()
+
+
+def test_scans_written_before_via_still_load(scanned):
+    result, _, _ = scanned
+    old = result.to_dict()
+    for hit in old["hits"]:
+        hit.pop("via", None)
+    assert all(h.via is None for h in ScanResult.from_dict(old).hits)
+
+
+def test_a_report_without_a_result_gives_its_torchs_docs_claim(scanned):
+    result, _, _ = scanned
+    (seen,) = [e for e in by_entry(result)["index-add"].elsewhere if e.report == 1]
+    assert seen.status is None
+    assert (seen.claim, seen.claim_from) == ("converts", "docs 2.10")
