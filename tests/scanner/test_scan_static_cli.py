@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+
+import yaml
 
 from ..conftest import DATA, run_cli
 from .test_scan_dynamic import FIVE, MODEL
@@ -76,3 +79,73 @@ def test_the_readme_example_runs_as_printed():
     assert result.returncode == 2 and "tests/data/scan/model.py:31:9: put-accumulate-false" in (
         result.stdout
     )
+
+
+# --------------------------------------------------------------------------- sarif and pre-commit
+
+
+def _check_sarif(log: dict) -> None:
+    """The properties SARIF 2.1.0 requires (sarifLog, run, tool, toolComponent, result, ...)."""
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    assert isinstance(log["runs"], list) and log["runs"]
+    for run in log["runs"]:
+        driver = run["tool"]["driver"]
+        assert isinstance(driver["name"], str) and driver["name"]
+        ids = [rule["id"] for rule in driver["rules"]]
+        assert len(ids) == len(set(ids))
+        for rule in driver["rules"]:
+            assert rule["shortDescription"]["text"]
+        for invocation in run.get("invocations", []):
+            assert isinstance(invocation["executionSuccessful"], bool)
+            for note in invocation.get("toolExecutionNotifications", []):
+                assert note["message"]["text"]
+        for result in run["results"]:
+            assert result["message"]["text"]  # a message is required of every result
+            assert result["level"] in ("none", "note", "warning", "error")
+            assert ids[result["ruleIndex"]] == result["ruleId"]
+            for location in result["locations"]:
+                physical = location["physicalLocation"]
+                assert physical["artifactLocation"]["uri"]
+                region = physical["region"]
+                assert region["startLine"] >= 1 and region["startColumn"] >= 1
+
+
+def test_sarif_output_has_the_required_fields_and_relative_paths():
+    result = run_cli("scan", "--static", "tests/data/scan", "--format", "sarif", cwd=ROOT)
+    assert result.returncode == 1, result.stderr
+    log = json.loads(result.stdout)
+    _check_sarif(log)
+    (run,) = log["runs"]
+    assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == FIVE
+    put = next(r for r in run["results"] if r["ruleId"] == "put-accumulate-false")
+    physical = put["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"] == {
+        "uri": "tests/data/scan/model.py",
+        "uriBaseId": "%SRCROOT%",
+    }
+    assert physical["region"] == {"startLine": 31, "startColumn": 9}
+    assert put["level"] == "error"  # the docs say it raises
+    index_add = next(r for r in run["results"] if r["ruleId"] == "index-add")
+    assert index_add["level"] == "warning"  # the docs say it converts
+
+
+def test_sarif_is_refused_for_the_dynamic_scan():
+    result = run_cli("scan", "--format", "sarif", str(MODEL))
+    assert result.returncode == 2
+    assert result.stderr == "detaudit: error: scan has no --format sarif\n"
+
+
+def test_the_pre_commit_hook_runs_its_entry_with_the_files_appended(tmp_path):
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "detaudit-static" and hook["language"] == "python"
+    assert hook["types"] == ["python"] and hook["name"]
+    program, *args = shlex.split(hook["entry"])
+    assert program == "detaudit"  # the console script; here, this checkout's `-m detaudit`
+    clean = tmp_path / "clean.py"
+    clean.write_text("import torch\nprint(torch.ones(2))\n")
+    found = run_cli(*args, "tests/data/scan/model.py", str(clean), cwd=ROOT)
+    assert found.returncode == 1, found.stderr
+    assert len(found.stdout.splitlines()) == 5 and found.stderr == ""
+    assert found.stdout.startswith("tests/data/scan/model.py:21:21: adaptive-avg-pool2d-backward")
+    passed = run_cli(*args, str(clean), cwd=ROOT)
+    assert passed.returncode == 0 and passed.stdout == "" and passed.stderr == ""
