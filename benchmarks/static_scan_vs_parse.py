@@ -1,13 +1,15 @@
 """Time the static scan of torch's installed package against a bare ``ast.parse`` of the same files.
 
-Target (issue 4): ``detaudit scan --static`` over torch's own Python files
-(about 2,300 files, 1.2M lines) takes at most 1.5x a bare ``ast.parse`` of
-them, the floor for any AST linter.
+Target: ``detaudit scan --static`` over torch's own Python files (about
+2,300 files, 1.2M lines) takes at most 1.0x a bare ``ast.parse`` of them
+(issue "Scanner precision on real code", part 6; the target was 1.5x before the scan
+skipped the files that call no catalogued name without parsing them).
 
     python benchmarks/static_scan_vs_parse.py [--rounds 3] [PATH]
 
-Both sides read every file from disk and parse it; the scan also finds
-imports and catalogued calls. Rounds alternate the two in one process, so a
+Both sides read every file from disk; the bare side parses every one, the
+scan only those its byte-level check lets through, then finds imports and
+catalogued calls. Rounds alternate the two in one process, so a
 change in machine load hits both; the median of each is compared. torch is
 located without importing it.
 """
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detaudit.catalog import load_catalog
 from detaudit.scanner.static import Scanner, python_files
 
-TARGET = 1.5
+TARGET = 1.0
 
 
 def bare_parse(files: list[Path]) -> int:

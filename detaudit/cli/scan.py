@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 from ..model.vocabulary import DEVICES
@@ -26,8 +29,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "With --static, read Python files with ast instead (nothing runs).",
         usage="detaudit scan [options] [--] [python] SCRIPT ARGS...\n"
         "       detaudit scan [options] -- python -m MODULE ARGS...\n"
-        "       detaudit scan --static [options] PATH...",
+        "       detaudit scan --static [options] PATH... [options]",
     )
+    _add_options(scan)
+    # The dynamic scan's program command, which keeps its own options (train.py --epochs 1);
+    # for --static, run() parses it again, so that options may follow the paths.
+    scan.add_argument("target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    scan.set_defaults(run=run)
+
+
+def _add_options(scan: argparse.ArgumentParser) -> None:
+    """The options of ``scan``, for the command's parser and for --static's second pass."""
     scan.add_argument(
         "--static",
         action="store_true",
@@ -67,13 +79,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="print how the dynamic scan recognises each entry (aten ops, conditions) and exit",
     )
     add_catalog_options(scan)
-    scan.add_argument("target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    scan.set_defaults(run=run)
+
+
+def _static_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the options found among --static's paths (``PATH... --format json``).
+
+    The first pass stops at the first path (everything after it is the dynamic
+    scan's program command); this pass reads options and paths intermixed. An
+    option given on both sides takes its later value; ``--report``/``--catalog``
+    add up.
+    """
+    parser = argparse.ArgumentParser(prog="detaudit scan --static")
+    _add_options(parser)
+    parser.add_argument("paths", nargs="*", metavar="PATH")
+    return parser.parse_intermixed_args(args.target, namespace=argparse.Namespace(**vars(args)))
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ReportError
 
+    if args.static:
+        args = _static_arguments(args)
     document = "static" if args.static else "scan"
     if args.format not in RENDERERS[document]:
         raise UsageError(f"scan{' --static' * args.static} has no --format {args.format}")
@@ -84,13 +110,7 @@ def run(args: argparse.Namespace) -> int:
         if args.static:
             if args.report or args.signatures:
                 raise UsageError("scan --static reads no --report and has no --signatures")
-            from ..scanner.static import scan_static
-
-            found = scan_static(target, catalogs=args.catalog, builtin=not args.no_builtin)
-            emit(render(found), args.output)
-            raising = [f for f in found.findings if f.claim == "raises"]
-            flagged = {"any": found.findings, "raises": raising, "none": []}[args.fail_on]
-            return EXIT_FINDINGS if flagged else EXIT_OK
+            return _run_static(args, render)
         if args.signatures:
             return _print_signatures(args)
         from ..scanner.dynamic import scan
@@ -119,6 +139,30 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     flagged = {"any": bool(result.hits), "raises": result.raises_anywhere(), "none": False}
     return EXIT_FINDINGS if flagged[args.fail_on] else EXIT_OK
+
+
+def _run_static(args: argparse.Namespace, render: Callable[[Any], str]) -> int:
+    """Scan the paths that exist; name each missing one on stderr, and exit 2 if any was.
+
+    Exit: 2 when a path is missing (after scanning the others), else 1 when
+    ``--fail-on`` finds something, else 0.
+    """
+    from ..scanner.static import scan_static
+
+    if not args.paths:
+        raise UsageError("scan --static: give at least one file or folder")
+    paths = [p for p in args.paths if Path(p).exists()]
+    for missing in (p for p in args.paths if p not in paths):
+        print(f"detaudit: error: scan --static: {missing}: no such file or folder", file=sys.stderr)
+    if not paths:
+        return EXIT_USAGE
+    found = scan_static(paths, catalogs=args.catalog, builtin=not args.no_builtin)
+    emit(render(found), args.output)
+    if len(paths) < len(args.paths):
+        return EXIT_USAGE
+    raising = [f for f in found.findings if f.claim == "raises"]
+    flagged = {"any": found.findings, "raises": raising, "none": []}[args.fail_on]
+    return EXIT_FINDINGS if flagged else EXIT_OK
 
 
 def _print_signatures(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from . import (
     html,
     json,
     markdown,
+    sarif,
     scan,
     signatures,
     static,
@@ -65,6 +66,7 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
     "static": {
         "text": Renderer(static.render_text, ".txt"),
         "json": Renderer(static.render_json, ".json"),
+        "sarif": Renderer(sarif.render, ".sarif"),  # for code scanning; the dynamic scan has none
     },
     "signatures": {
         "text": Renderer(signatures.render_text, ".txt"),

@@ -115,6 +115,6 @@ def test_audit_formats_are_the_report_formats():
     assert report_formats(",".join(RENDERERS["report"])) == list(RENDERERS["report"])
 
 
-def test_scan_and_static_have_the_same_formats():
-    """``scan --format`` serves both; a format only one had would be refused for the other."""
-    assert set(RENDERERS["scan"]) == set(RENDERERS["static"])
+def test_static_has_every_scan_format_and_sarif():
+    """``scan --format`` serves both; sarif is the static scan's alone (refused for the other)."""
+    assert set(RENDERERS["static"]) == set(RENDERERS["scan"]) | {"sarif"}

@@ -1,0 +1,93 @@
+"""The ``static`` document as SARIF 2.1.0, the format code-scanning services read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import quote
+
+from ..model.vocabulary import Claim
+from ..scanner.records import StaticFinding, StaticResult
+
+__all__ = ["render"]
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _location(file: str, line: int, col: int) -> dict[str, Any]:
+    """A physical location: a relative path stays relative (to ``%SRCROOT%``), else a file URI."""
+    path = PurePath(file)
+    if path.is_absolute():
+        artifact = {"uri": path.as_uri()}
+    else:
+        artifact = {"uri": quote(path.as_posix()), "uriBaseId": "%SRCROOT%"}
+    region = {"startLine": line, "startColumn": col} if line > 0 else {}
+    physical: dict[str, Any] = {"artifactLocation": artifact}
+    if region:
+        physical["region"] = region
+    return {"physicalLocation": physical}
+
+
+def _level(finding: StaticFinding) -> str:
+    """error where the docs say the op raises, warning where it converts (or says nothing)."""
+    return "error" if finding.claim == "raises" else "warning"
+
+
+def _describe(finding: StaticFinding) -> str:
+    """The rule's one line: the api, the docs' claim, the condition (no file, no version)."""
+    claim = Claim(finding.claim).status if finding.claim else "listed"
+    return f"{finding.api} {claim} under deterministic mode {finding.condition}".strip()
+
+
+def render(result: StaticResult) -> str:
+    """One SARIF run: a rule per catalogue entry found, a result per finding."""
+    rules: dict[str, dict[str, Any]] = {}
+    for f in result.findings:
+        rules.setdefault(
+            f.entry,
+            {
+                "id": f.entry,
+                "shortDescription": {"text": _describe(f)},
+                "defaultConfiguration": {"level": _level(f)},
+            },
+        )
+    order = {entry: index for index, entry in enumerate(rules)}
+    results = [
+        {
+            "ruleId": f.entry,
+            "ruleIndex": order[f.entry],
+            "level": _level(f),
+            "message": {"text": f.message},
+            "locations": [_location(f.file, f.line, f.col)],
+        }
+        for f in result.findings
+    ]
+    notifications = [
+        {
+            "level": "error",
+            "message": {"text": f"skipped: {s.error}"},
+            "locations": [_location(s.file, s.line, s.col)],
+        }
+        for s in result.skipped
+    ]
+    document = {
+        "version": SARIF_VERSION,
+        "$schema": SARIF_SCHEMA,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "detaudit",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
