@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..model.vocabulary import DEVICES, GROUPS, PASSES
 from .load import builtin_catalog_dir, builtin_catalog_files, load_catalog
-from .records import Catalog, Condition, Entry, Match, parse_version
+from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
 
 __all__ = [
     "DEVICES",
@@ -17,7 +17,9 @@ __all__ = [
     "Catalog",
     "Condition",
     "Entry",
+    "Form",
     "Match",
+    "Static",
     "builtin_catalog_dir",
     "builtin_catalog_files",
     "load_catalog",

@@ -18,12 +18,12 @@ from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Pass
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
-from .records import Catalog, Condition, Entry, Match, parse_version
+from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
 
 __all__ = ["builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes", "match")
+OPTIONAL_KEYS = ("claims", "notes", "match", "static")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -31,6 +31,10 @@ _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
 _OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
 _ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
 MATCH_KEYS = ("signature", "call", "aten", "ops")
+STATIC_KEYS = ("forms", "needs_tensor")
+FORM_KEYS = ("api", "signature", "call")
+_API_RE = re.compile(r"^torch(\.[A-Za-z_]\w*)+$")
+_NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 
 
 class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
@@ -225,6 +229,7 @@ def _validate_entry(
         bad(f"pass must be one of {', '.join(PASSES)}, got {raw['pass']!r}")
     claims = _validate_claims(raw.get("claims", {}), bad)
     match = _validate_match(raw["match"], bad) if "match" in raw else None
+    static = _validate_static(raw["static"], bad) if "static" in raw else None
     probe = raw["probe"]
     probe_path = str(path.resolve().parent) if user else None
     if not _PROBE_RE.match(probe):
@@ -255,6 +260,7 @@ def _validate_entry(
         line=line,
         probe_path=probe_path,
         match=match,
+        static=static,
     )
 
 
@@ -273,7 +279,7 @@ def _validate_claims(claims: object, bad) -> tuple[tuple[str, Claim], ...]:
     return tuple(sorted(result, key=lambda vc: parse_version(vc[0])))
 
 
-def _validate_condition(where: str, data: object, bad) -> Condition | None:
+def _validate_condition(key: str, data: object, bad, where: str = "match") -> Condition | None:
     scalar = (str, int, float, bool, type(None))
     if isinstance(data, scalar):
         return Condition(values=(data,))
@@ -287,27 +293,90 @@ def _validate_condition(where: str, data: object, bad) -> Condition | None:
     if isinstance(data, dict) and set(data) == {"given"} and isinstance(data["given"], bool):
         return Condition(given=data["given"])
     bad(
-        f"match: {where}: expected a value, a list of values, {{min: N, max: N}} "
+        f"{where}: {key}: expected a value, a list of values, {{min: N, max: N}} "
         f"or {{given: true}}, got {data!r}"
     )
     return None
 
 
-def _validate_conditions(key: str, data: object, bad) -> tuple[tuple[str, Condition], ...]:
+def _validate_conditions(
+    key: str, data: object, bad, where: str = "match"
+) -> tuple[tuple[str, Condition], ...]:
     if not isinstance(data, dict) or not data:
-        bad(f"match: {key} must be a mapping of argument name to condition")
+        bad(f"{where}: {key} must be a mapping of argument name to condition")
         return ()
     result = []
     for name, cond in data.items():
         if not isinstance(name, str) or (key == "aten" and not _ARG_RE.match(name)):
             bad(
-                f"match: {key}: {name!r} is not an argument name (NAME, NAME.ndim, NAME.dtype, ...)"
+                f"{where}: {key}: {name!r} is not an argument name "
+                "(NAME, NAME.ndim, NAME.dtype, ...)"
             )
             continue
-        condition = _validate_condition(f"{key}.{name}", cond, bad)
+        condition = _validate_condition(f"{key}.{name}", cond, bad, where)
         if condition is not None:
             result.append((name, condition))
     return tuple(result)
+
+
+def _validate_call(raw: dict, where: str, bad) -> tuple[str, tuple[tuple[str, Condition], ...]]:
+    """``signature`` and ``call`` of a ``match`` or of a static form, problems named by ``where``."""
+    signature = raw.get("signature", "")
+    names: set[str] = set()
+    if not isinstance(signature, str):
+        bad(f"{where}: signature must be a string of Python parameters")
+        signature = ""
+    elif signature:
+        try:
+            names = {name for name, _, _ in signature_parameters(signature)}
+        except ValueError as exc:
+            bad(f"{where}: signature {signature!r}: {exc}")
+    call = _validate_conditions("call", raw["call"], bad, where) if "call" in raw else ()
+    if call and not signature:
+        bad(f"{where}: call needs a signature (for positional arguments and defaults)")
+    for name, _ in call:
+        if names and name not in names:
+            bad(f"{where}: call: {name!r} is not a parameter of the signature")
+    return signature, call
+
+
+def _validate_static(raw: object, bad) -> Static | None:
+    """The optional ``static`` field: more call forms, and method names that need a tensor."""
+    if not isinstance(raw, dict) or not raw:
+        bad(f"static must be a mapping with keys among {', '.join(STATIC_KEYS)}")
+        return None
+    for key in raw:
+        if key not in STATIC_KEYS:
+            bad(f"static: unknown key {key!r} (allowed: {', '.join(STATIC_KEYS)})")
+    items = raw.get("forms", [])
+    if not isinstance(items, list):
+        bad("static: forms must be a list of {api: torch.X, signature: ..., call: {...}}")
+        items = []
+    forms = []
+    for index, item in enumerate(items):
+        where = f"static: forms[{index}]"
+        if isinstance(item, str):
+            item = {"api": item}
+        if not isinstance(item, dict):
+            bad(f"{where}: expected a dotted name or a mapping with keys {', '.join(FORM_KEYS)}")
+            continue
+        unknown = [k for k in item if k not in FORM_KEYS]
+        for key in unknown:
+            bad(f"{where}: unknown key {key!r} (allowed: {', '.join(FORM_KEYS)})")
+        api = item.get("api")
+        if not isinstance(api, str) or not _API_RE.match(api):
+            bad(f"{where}: api must be a dotted name under torch, got {api!r}")
+            continue
+        signature, call = _validate_call(item, where, bad)
+        if not unknown:
+            forms.append(Form(api, signature, call))
+    names = raw.get("needs_tensor", [])
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and _NAME_RE.match(n) for n in names
+    ):
+        bad(f"static: needs_tensor must be a list of method names like [put], got {names!r}")
+        names = []
+    return Static(tuple(forms), tuple(names))
 
 
 def _validate_match(raw: object, bad) -> Match | None:
@@ -318,21 +387,7 @@ def _validate_match(raw: object, bad) -> Match | None:
     for key in raw:
         if key not in MATCH_KEYS:
             bad(f"match: unknown key {key!r} (allowed: {', '.join(MATCH_KEYS)})")
-    signature = raw.get("signature", "")
-    names: set[str] = set()
-    if not isinstance(signature, str):
-        bad("match: signature must be a string of Python parameters")
-    elif signature:
-        try:
-            names = {name for name, _, _ in signature_parameters(signature)}
-        except ValueError as exc:
-            bad(f"match: signature {signature!r}: {exc}")
-    call = _validate_conditions("call", raw["call"], bad) if "call" in raw else ()
-    if call and not signature:
-        bad("match: call needs a signature (for positional arguments and defaults)")
-    for name, _ in call:
-        if names and name not in names:
-            bad(f"match: call: {name!r} is not a parameter of the signature")
+    signature, call = _validate_call(raw, "match", bad)
     aten = _validate_conditions("aten", raw["aten"], bad) if "aten" in raw else ()
     ops = raw.get("ops", [])
     if not isinstance(ops, list) or not all(isinstance(o, str) and _OP_RE.match(o) for o in ops):

@@ -20,7 +20,9 @@ __all__ = [
     "Catalog",
     "Condition",
     "Entry",
+    "Form",
     "Match",
+    "Static",
     "parse_version",
 ]
 
@@ -111,6 +113,28 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Form:
+    """One more call form that reaches an entry's kernel, for the static scan.
+
+    ``api`` is dotted like an entry's (``torch.nn.functional.pad``); ``signature``
+    and ``call`` select the entry by literal arguments, as in :class:`Match`.
+    """
+
+    api: str
+    signature: str = ""
+    call: tuple[tuple[str, Condition], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Static:
+    """The static scan's extra facts about an entry: more ``forms``, and method names
+    (``needs_tensor``) that everyday Python also uses, matched only on a known tensor."""
+
+    forms: tuple[Form, ...] = ()
+    needs_tensor: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One op under one documented condition."""
 
@@ -128,6 +152,7 @@ class Entry:
     line: int = 0
     probe_path: str | None = None
     match: Match | None = None
+    static: Static | None = None  # scanner data only: not in to_dict, so not in the hash
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
