@@ -205,7 +205,13 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class StaticFinding:
-    """A call in source code that matches a catalogue entry (``col`` is 1-based)."""
+    """A call in source code that matches catalogue entries (``col`` is 1-based).
+
+    One finding per call: ``entries`` names every entry the call may be (when its
+    arguments cannot tell, ``F.pad(x, p, mode='reflect')`` is reflection-pad 1d, 2d
+    or 3d); ``entry`` is the first of them, the one ``api``, ``claim`` and
+    ``condition`` describe: the first that raises, else the first in catalogue order.
+    """
 
     file: str
     line: int
@@ -217,18 +223,27 @@ class StaticFinding:
     claim_from: str | None
     condition: str
     unchecked: tuple[str, ...] = ()  # call conditions whose argument is not a literal
+    entries: tuple[str, ...] = ()  # every entry the call may be, ``entry`` first
+
+    def __post_init__(self) -> None:
+        if not self.entries:
+            object.__setattr__(self, "entries", (self.entry,))
 
     @property
     def message(self) -> str:
-        """The linter message: the api, the docs' claim and the condition it depends on."""
+        """The linter message: the api, the docs' claim, the condition, the other candidates."""
         claim = Claim(self.claim).status if self.claim else "listed"
         basis = f" ({self.claim_from})" if self.claim_from else ""
+        others = f"; or {', '.join(self.entries[1:])}" if len(self.entries) > 1 else ""
         unknown = f"; check {', '.join(self.unchecked)}" if self.unchecked else ""
-        return f"{self.api} {claim} under deterministic mode {self.condition}{basis}{unknown}"
+        return (
+            f"{self.api} {claim} under deterministic mode {self.condition}{basis}{others}{unknown}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)
         data["unchecked"] = list(self.unchecked)
+        data["entries"] = list(self.entries)
         data["message"] = self.message
         return data
 

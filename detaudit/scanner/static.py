@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..catalog import Catalog, Condition, Entry, load_catalog
 from ..errors import UsageError
+from ..model.vocabulary import Claim
 from .parameters import signature_parameters
 from .records import Skipped, StaticFinding, StaticResult
 
@@ -43,7 +44,7 @@ _Param = tuple[str, bool, object]
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """What calls of one entry's api look like, and which arguments select the entry."""
+    """What calls of one form of an entry look like, and which arguments select the entry."""
 
     entry: Entry
     qualified: frozenset[str]  # dotted names a call may resolve to: torch.nn.functional.interpolate
@@ -51,17 +52,18 @@ class Pattern:
     function_params: tuple[_Param, ...] | None = None  # parameters of the qualified form
     method_params: tuple[_Param, ...] | None = None  # parameters after the receiver
     call: tuple[tuple[str, Condition], ...] = ()
+    needs_tensor: frozenset[str] = frozenset()  # methods matched only on a known tensor
 
 
-def _pattern(entry: Entry) -> Pattern | None:
-    """The pattern for ``entry``; None for an operator (``x[i]``) that source cannot tell apart."""
-    parts = entry.api.split(".")
+def _form(
+    entry: Entry, api: str, signature: str, call: tuple[tuple[str, Condition], ...]
+) -> Pattern | None:
+    """The pattern for one call form of ``entry``; None for an operator (``x[i]``)."""
+    parts = api.split(".")
     leaf = parts[-1]
     if leaf.startswith("__"):
         return None
-    match = entry.match
-    params = tuple(signature_parameters(match.signature)) if match and match.signature else None
-    call = match.call if match is not None else ()
+    params = tuple(signature_parameters(signature)) if signature else None
     if parts[0] == "torch" and (len(parts) == 2 or (len(parts) == 3 and parts[1] == "Tensor")):
         # a tensor op: torch.f(x, ...), torch.Tensor.f(x, ...) and x.f(...), in- or out-of-place
         base = leaf.removesuffix("_")
@@ -69,6 +71,7 @@ def _pattern(entry: Entry) -> Pattern | None:
         qualified = frozenset(f"torch.{p}{n}" for p in ("", "Tensor.") for n in names)
         method = parts[1] == "Tensor"
         self_param: tuple[_Param, ...] = (("self", False, None),)
+        needs = entry.static.needs_tensor if entry.static is not None else ()
         return Pattern(
             entry,
             qualified,
@@ -76,13 +79,23 @@ def _pattern(entry: Entry) -> Pattern | None:
             function_params=(self_param + params if method else params) if params else None,
             method_params=(params if method else params[1:]) if params else None,
             call=call,
+            needs_tensor=frozenset(needs) & names,
         )
-    return Pattern(entry, frozenset((entry.api,)), function_params=params, call=call)
+    return Pattern(entry, frozenset((api,)), function_params=params, call=call)
+
+
+def _patterns(entry: Entry) -> list[Pattern]:
+    """The patterns of ``entry``: its ``api`` with ``match``, then each of its ``static`` forms."""
+    match = entry.match
+    found = [_form(entry, entry.api, match.signature if match else "", match.call if match else ())]
+    if entry.static is not None:
+        found += [_form(entry, f.api, f.signature, f.call) for f in entry.static.forms]
+    return [p for p in found if p is not None]
 
 
 def patterns(catalog: Catalog) -> list[Pattern]:
-    """One pattern per statically recognisable entry, in catalogue order."""
-    return [p for p in (_pattern(e) for e in catalog) if p is not None]
+    """The patterns of every statically recognisable entry, in catalogue order."""
+    return [p for e in catalog for p in _patterns(e)]
 
 
 def _value(expr: ast.expr) -> tuple[bool, object]:
@@ -152,7 +165,9 @@ class Scanner:
                 self._index.qualified.setdefault(name, []).append(pattern)
                 leaves.add(name.rpartition(".")[2])
             for name in pattern.methods:
-                self._index.methods.setdefault(name, []).append(pattern)
+                candidates = self._index.methods.setdefault(name, [])
+                if pattern not in candidates:
+                    candidates.append(pattern)
                 leaves.add(name)
         self._leaves = _word_regex(leaves)
         self._gate = _word_regex(leaves, _CALL_OR_ALIAS)
@@ -209,11 +224,14 @@ class Scanner:
                 if more:
                     calls += _walk(tree, more)[0]
         findings = []
+        tensors = _Tensors(tree, aliases)
         for call in sorted(set(calls), key=lambda c: (c.lineno, c.col_offset)):
-            findings += self._match(call, aliases, name)
+            findings += self._match(call, aliases, name, tensors)
         return findings, None
 
-    def _match(self, call: ast.Call, aliases: dict[str, str], name: str) -> list[StaticFinding]:
+    def _match(
+        self, call: ast.Call, aliases: dict[str, str], name: str, tensors: _Tensors
+    ) -> list[StaticFinding]:
         func = call.func
         target = _resolve(func, aliases)
         if target in self._index.qualified:
@@ -226,29 +244,106 @@ class Scanner:
             candidates, method = self._index.methods[func.attr], True
         else:
             return []
-        found = []
+        entries: dict[str, Entry] = {}
+        unchecked: list[str] = []
         for pattern in candidates:
-            params = pattern.method_params if method else pattern.function_params
-            ok, unchecked = _check(call, params, pattern.call)
-            if not ok:
+            if pattern.entry.id in entries:
                 continue
-            entry = pattern.entry
-            claim, basis = entry.claim_for(self.torch_version, self.catalog.docs_versions)
-            found.append(
-                StaticFinding(
-                    file=name,
-                    line=call.lineno,
-                    col=call.col_offset + 1,
-                    entry=entry.id,
-                    api=entry.api,
-                    group=entry.group,
-                    claim=claim,
-                    claim_from=basis,
-                    condition=entry.condition,
-                    unchecked=tuple(unchecked),
-                )
+            if method and func.attr in pattern.needs_tensor and not tensors.known(call):
+                continue  # queue.put(x), img.resize(size): everyday Python, not a tensor
+            params = pattern.method_params if method else pattern.function_params
+            ok, names = _check(call, params, pattern.call)
+            if ok:
+                entries[pattern.entry.id] = pattern.entry
+                unchecked += [n for n in names if n not in unchecked]
+        if not entries:
+            return []
+        claims = {
+            i: e.claim_for(self.torch_version, self.catalog.docs_versions)
+            for i, e in entries.items()
+        }
+        # The finding speaks for the first entry that raises, else the first: one call, one line.
+        first = next((i for i, (c, _) in claims.items() if c == Claim.RAISES), next(iter(entries)))
+        entry = entries[first]
+        claim, basis = claims[first]
+        return [
+            StaticFinding(
+                file=name,
+                line=call.lineno,
+                col=call.col_offset + 1,
+                entry=entry.id,
+                api=entry.api,
+                group=entry.group,
+                claim=claim,
+                claim_from=basis,
+                condition=entry.condition,
+                unchecked=tuple(unchecked),
+                entries=(first, *(i for i in entries if i != first)),
             )
-        return found
+        ]
+
+
+class _Tensors:
+    """Which calls' receivers are known tensors, worked out for a file only when first asked.
+
+    Known: a name assigned from a ``torch.`` call (``x = torch.zeros(3)``) or a parameter
+    annotated ``torch.Tensor``, in the same function (or at module level); or a receiver
+    that is itself a ``torch.`` call (``torch.zeros(3).put(i, v)``).
+    """
+
+    def __init__(self, tree: ast.AST, aliases: dict[str, str]) -> None:
+        self._tree = tree
+        self._aliases = aliases
+        self._scope: dict[int, frozenset[str]] | None = None
+
+    def _torch(self, expr: ast.expr | None) -> bool:
+        target = _resolve(expr, self._aliases) if expr is not None else None
+        return target is not None and target.startswith("torch.")
+
+    def known(self, call: ast.Call) -> bool:
+        """Is the receiver of the method call ``call`` known to be a tensor?"""
+        receiver = call.func.value  # type: ignore[attr-defined]
+        if isinstance(receiver, ast.Call):
+            return self._torch(receiver.func)
+        if not isinstance(receiver, ast.Name):
+            return False
+        if self._scope is None:
+            self._scope = {}
+            self._visit(self._tree)
+        return receiver.id in self._scope.get(id(call), frozenset())
+
+    def _visit(self, scope: ast.AST) -> None:
+        names: set[str] = set()
+        calls: list[ast.Call] = []
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = scope.args
+            for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
+                if self._torch(arg.annotation):
+                    names.add(arg.arg)
+        stack = list(ast.iter_child_nodes(scope))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                self._visit(node)
+                continue
+            value = getattr(node, "value", None) if isinstance(node, ast.stmt) else None
+            if isinstance(value, ast.Call) and self._torch(value.func):
+                if isinstance(node, ast.Assign):
+                    names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    names.add(node.target.id)
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and self._torch(node.annotation)
+            ):
+                names.add(node.target.id)
+            if isinstance(node, ast.Call):
+                calls.append(node)
+            stack.extend(ast.iter_child_nodes(node))
+        known = frozenset(names)
+        for call in calls:
+            self._scope[id(call)] = known  # type: ignore[index]
 
 
 def _word_regex(words: Iterable[str], after: bytes = rb"\b") -> re.Pattern[bytes]:
@@ -295,7 +390,7 @@ def _walk(tree: ast.AST, lines: list[int] | None) -> tuple[list[ast.Call], list[
 
 
 def _aliases(imports: Iterable[ast.stmt]) -> dict[str, str]:
-    """Local name -> dotted name it was imported as (relative imports are not torch's)."""
+    """Local name -> dotted name it was imported as (``.name`` for relative imports)."""
     aliases: dict[str, str] = {}
     for node in imports:
         if isinstance(node, ast.Import):
@@ -305,10 +400,14 @@ def _aliases(imports: Iterable[ast.stmt]) -> dict[str, str]:
                 else:
                     top = alias.name.partition(".")[0]
                     aliases[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        elif isinstance(node, ast.ImportFrom):
+            # relative: `from . import functional as F` is the package's own module, not torch's
+            # and not a tensor, so it resolves to a name that starts with a dot
+            module = "." * node.level + (node.module or "")
             for alias in node.names:
                 if alias.name != "*":
-                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                    dotted = f"{module}.{alias.name}" if node.module else f"{module}{alias.name}"
+                    aliases[alias.asname or alias.name] = dotted
     return aliases
 
 
