@@ -219,7 +219,10 @@ def test_the_prefilter_never_drops_a_finding():
     fast = Scanner(catalog, torch_version="2.13.0")
     full = Scanner(catalog, torch_version="2.13.0", prefilter=False)
     root = DATA.parent.parent
-    files = [*python_files([DATA / "scan", root / "detaudit", root / "tests"]), *_torch_sample()]
+    files = [
+        *python_files([DATA / "scan", FORMS, root / "detaudit", root / "tests"]),
+        *_torch_sample(),
+    ]
     total = 0
     for path in files:
         found, skipped = fast.scan_file(path)
@@ -253,3 +256,23 @@ def test_the_prefilter_keeps_calls_split_over_lines_and_renamed_imports():
     ]
     # A name that is neither called nor renamed on import: the file is not even parsed.
     assert Scanner(catalog).scan_source(b"def f(:\n    x = nn.Conv2d\n", "x.py") == ([], None)
+
+
+FORMS = DATA / "scan_forms"
+
+
+def test_functional_and_class_forms_are_found_one_finding_per_call(scanner):
+    findings, skipped = scanner.scan_file(FORMS / "forms.py")
+    assert skipped is None
+    expected = {
+        number: tuple(line.partition("# static: ")[2].split(","))
+        for number, line in enumerate((FORMS / "forms.py").read_text().splitlines(), 1)
+        if "# static: " in line and not line.startswith("``")
+    }
+    assert {f.line: f.entries for f in findings} == expected
+    assert len(findings) == len(expected)
+
+
+def test_everyday_put_resize_and_relative_imports_give_no_finding(scanner):
+    findings, skipped = scanner.scan_file(FORMS / "everyday.py")
+    assert skipped is None and findings == []
