@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import CatalogError
-from ..model.vocabulary import Claim, Device, Pass, Status
+from ..model.vocabulary import Claim, Device, Pass, Status, parse_version
 
 __all__ = [
     "Catalog",
@@ -26,15 +25,6 @@ __all__ = [
     "parse_version",
 ]
 
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
-
-
-def parse_version(version: str) -> tuple[int, int]:
-    """``"2.11.0+cu130"`` -> ``(2, 11)``: the docs are per minor release."""
-    match = _VERSION_RE.match(version)
-    if not match:
-        raise ValueError(f"not a torch version: {version!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 _Scalar = str | int | float | bool | None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping
@@ -12,7 +11,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from ..errors import ReportError
-from .vocabulary import Pass, Status
+from .vocabulary import Pass, Status, parse_version
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -440,10 +439,11 @@ class Report:
         )
 
 
-_MINOR_RE = re.compile(r"^(\d+)\.(\d+)")
 
 
 def _minor(version: str) -> tuple[int, int] | None:
     """``"2.15.0+cpu"`` -> ``(2, 15)``; None when it is not a version."""
-    match = _MINOR_RE.match(version)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    try:
+        return parse_version(version)
+    except ValueError:
+        return None

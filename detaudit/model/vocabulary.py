@@ -13,6 +13,7 @@ the diff's :data:`~detaudit.compare.diff.RAN` and ``REPEATS``,
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -29,6 +30,7 @@ __all__ = [
     "Status",
     "StatusInfo",
     "clean_run_status",
+    "parse_version",
 ]
 
 
@@ -215,3 +217,14 @@ def clean_run_status(device: str, covered: Collection[str]) -> Status:
     audit's classification and the dynamic scan both decide with this.
     """
     return Status.CONVERTS if device in covered else Status.OK
+
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    """``"2.11.0+cu130"`` -> ``(2, 11)``: the docs are per minor release."""
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise ValueError(f"not a torch version: {version!r}")
+    return int(match.group(1)), int(match.group(2))
