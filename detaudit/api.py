@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from .catalog import Catalog, load_catalog
 from .errors import UsageError, WorkerError
 from .model.report import Environment, ProbeResult, Report
 from .runner.classify import classify
+from .runner.compilecache import compile_cache
 from .runner.pool import WorkerPool
 from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer
 from .runner.spec import check_timeout, plan, resolve_devices
@@ -27,6 +29,10 @@ DEFAULT_REPEAT = 5
 #: Seconds the environment fingerprint may take (it may query nvidia-smi).
 FINGERPRINT_TIMEOUT = 120.0
 
+#: Seconds an entry may take on top of ``--timeout`` with ``--compile``: a worker's first
+#: compile with the audit's empty cache took 27 s on the 2-core build machine.
+COMPILE_TIMEOUT = 300.0
+
 
 def audit(
     *,
@@ -42,6 +48,9 @@ def audit(
     catalog: Catalog | None = None,
     progress: Progress | None = None,
     cost: int | None = None,
+    compile: str | None = None,
+    compile_deterministic: bool = False,
+    compile_timeout: float = COMPILE_TIMEOUT,
 ) -> Report:
     """Run every catalogued op on every requested device under deterministic mode.
 
@@ -50,6 +59,10 @@ def audit(
     ``progress(result, done, total)`` is called as each result arrives.
     ``cost=K`` also times each entry that runs under deterministic mode, K
     runs with the mode off and K with it on (``ProbeResult.cost``).
+    ``compile=BACKEND`` also runs each probe through ``torch.compile``
+    (``ProbeResult.compiled``), with Inductor's determinism settings on if
+    ``compile_deterministic``; an entry then may take ``timeout + compile_timeout``
+    seconds, and the workers compile into a cache of this audit's, removed after it.
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
@@ -66,11 +79,19 @@ def audit(
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if cost is not None and cost < 1:
         raise UsageError(f"--cost must be at least 1 run, got {cost}")
+    if compile is not None:
+        if not compile.strip():
+            raise UsageError("--compile needs a backend name, e.g. --compile inductor")
+        check_timeout(compile_timeout)
+    elif compile_deterministic:
+        raise UsageError("--compile-deterministic needs --compile")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-    # Workers start first: they import torch (seconds) while this process
-    # loads and validates the catalogue; a bad catalogue kills them unused.
-    with WorkerPool(jobs, python=python, timeout=timeout) as pool:
+    # Only --compile makes a compile cache: the default audit does nothing more.
+    with ExitStack() as stack:
+        env = stack.enter_context(compile_cache()) if compile else None
+        # Workers start first: they import torch (seconds) while this process
+        # loads and validates the catalogue; a bad catalogue kills them unused.
+        pool = stack.enter_context(WorkerPool(jobs, python=python, timeout=timeout, env=env))
         if catalog is None:
             catalog = load_catalog(catalogs, builtin=builtin)
         if only:
@@ -79,16 +100,28 @@ def audit(
         devices = resolve_devices(
             device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
         )
-        planned = plan(catalog, devices, hello["torch"], repeat=repeat, seed=seed, cost=cost)
+        planned = plan(
+            catalog,
+            devices,
+            hello["torch"],
+            repeat=repeat,
+            seed=seed,
+            cost=cost,
+            compile=compile,
+            compile_deterministic=compile_deterministic,
+        )
         # The fingerprint has its own limit: --timeout is what one entry may take.
         answer = pool.ask(
-            EnvironmentRequest(cuda="cuda" in devices), timeout=FINGERPRINT_TIMEOUT
+            EnvironmentRequest(cuda="cuda" in devices, compile=bool(compile)),
+            timeout=FINGERPRINT_TIMEOUT + (compile_timeout if compile else 0),
         )
         if not isinstance(answer, EnvironmentAnswer):
             _fingerprint_failed(answer)
         by_key = {p.key: p for p in planned}
         results: dict[tuple[str, str], ProbeResult] = {}
-        for raw in pool.ask_all(p.request for p in planned):
+        # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
+        limit = timeout + compile_timeout if compile else None
+        for raw in pool.ask_all((p.request for p in planned), timeout=limit):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
             item = by_key[(raw.id, raw.device)]
@@ -118,6 +151,12 @@ def audit(
     }
     if cost:
         settings["cost_runs"] = cost
+    if compile:
+        settings.update(
+            compile=compile,
+            compile_deterministic=compile_deterministic,
+            compile_timeout=compile_timeout,
+        )
     return Report(
         environment=environment,
         results=ordered,

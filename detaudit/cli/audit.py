@@ -92,7 +92,35 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="also time each entry that runs in deterministic mode, K runs with the mode "
         "off and K on (default K 5), and report the slowdown",
     )
+    _add_compile_options(audit)
     audit.set_defaults(run=run)
+
+
+def _add_compile_options(audit: argparse.ArgumentParser) -> None:
+    from ..api import COMPILE_TIMEOUT
+
+    audit.add_argument(
+        "--compile",
+        nargs="?",
+        const="inductor",
+        default=None,
+        metavar="BACKEND",
+        help="also run each probe through torch.compile with this backend (default inductor) "
+        "and record the compiled observation; costs seconds per entry",
+    )
+    audit.add_argument(
+        "--compile-deterministic",
+        action="store_true",
+        help="with --compile: turn Inductor's determinism settings on for the compiled runs",
+    )
+    audit.add_argument(
+        "--compile-timeout",
+        type=positive_float,
+        default=COMPILE_TIMEOUT,
+        metavar="S",
+        help="with --compile: seconds an entry may take on top of --timeout "
+        f"(default {COMPILE_TIMEOUT:g})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress_cb,
             cost=args.cost,
+            compile=args.compile,
+            compile_deterministic=args.compile_deterministic,
+            compile_timeout=args.compile_timeout,
         )
     finally:
         finish()

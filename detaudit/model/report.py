@@ -15,6 +15,7 @@ from .vocabulary import Pass, Status, parse_version
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Compiled",
     "Cost",
     "Environment",
     "Observation",
@@ -196,6 +197,67 @@ class Cost:
         return _from_mapping(cls, _checked(cls, data, where))
 
 
+def _bool_map(value: object, where: str) -> dict[str, bool]:
+    """``value`` as a {name: bool} mapping (Inductor's settings); else a :class:`ReportError`."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
+    ):
+        raise ReportError(f"{where}: expected an object of true/false values, got {_shown(value)}")
+    return dict(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """The runs of one probe through ``torch.compile`` with the mode on (``audit --compile``).
+
+    ``outcome``: ran, alert, error or skipped; ``reason`` is ``compile-error``
+    when dynamo, AOTAutograd or Inductor raised; ``runs`` and ``distinct``: how
+    many runs returned and how many bit patterns they gave; ``same_as_eager``:
+    whether the first compiled bits equal the first eager mode-on bits (None when
+    either is missing); ``settings``: Inductor's determinism settings during the runs.
+    """
+
+    backend: str
+    outcome: str
+    kernel: str | None = None
+    message: str | None = None
+    exc_type: str | None = None
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    runs: int = 0
+    distinct: int | None = None
+    digest: str | None = None
+    same_as_eager: bool | None = None
+    settings: Mapping[str, bool] = field(default_factory=dict)
+    seconds: float = 0.0
+    restored: tuple[str, ...] = ()
+
+    @property
+    def repeatable(self) -> bool | None:
+        """One bit pattern over at least two runs; None with fewer runs."""
+        return self.distinct == 1 if self.runs >= 2 else None
+
+    def patterns(self) -> str | None:
+        """``1 of 5``: distinct bit patterns over the compiled runs; None if none returned."""
+        return f"{self.distinct} of {self.runs}" if self.distinct is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        data["settings"] = dict(self.settings)
+        data["restored"] = list(self.restored)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "compiled") -> Compiled:
+        """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
+        data = _checked(cls, data, where)
+        data["warnings"] = tuple(data.get("warnings") or ())
+        data["restored"] = tuple(data.get("restored") or ())
+        data["settings"] = _bool_map(data.get("settings") or {}, f"{where}.settings")
+        return _from_mapping(cls, data)
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     """The classified result for one (entry, device).
@@ -234,6 +296,7 @@ class ProbeResult:
     later: tuple[Observation, ...] = ()
     stderr: str | None = None
     cost: Cost | None = None  # only with ``audit --cost``, for entries that ran
+    compiled: Compiled | None = None  # only with ``audit --compile``
 
     def patterns(self, mode_on: bool = True) -> str | None:
         """``1 of 5``: distinct bit patterns over the runs with the mode on (or off); None if none.
@@ -261,6 +324,10 @@ class ProbeResult:
             del data["cost"]  # optional: reports without --cost keep their old shape
         else:
             data["cost"] = self.cost.to_dict()
+        if self.compiled is None:
+            del data["compiled"]  # optional: reports without --compile keep their old shape
+        else:
+            data["compiled"] = self.compiled.to_dict()
         return data
 
     @classmethod
@@ -279,6 +346,8 @@ class ProbeResult:
         )
         if data.get("cost") is not None:
             data["cost"] = Cost.from_dict(data["cost"], where=f"{where}.cost")
+        if data.get("compiled") is not None:
+            data["compiled"] = Compiled.from_dict(data["compiled"], where=f"{where}.compiled")
         return _from_mapping(cls, data)
 
 
@@ -304,14 +373,24 @@ class Environment:
     time: str = ""
     catalog_hash: str = ""
     detaudit: str = ""
+    #: Inductor's determinism settings as installed (``audit --compile`` only; None otherwise).
+    inductor: Mapping[str, bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.inductor is None:
+            del data["inductor"]  # optional: reports without --compile keep their old shape
+        else:
+            data["inductor"] = dict(self.inductor)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "environment") -> Environment:
         """Rebuild one; a missing ``torch`` or a field of the wrong type is a :class:`ReportError`."""
-        return _from_mapping(cls, _checked(cls, data, where))
+        data = _checked(cls, data, where)
+        if data.get("inductor") is not None:
+            data["inductor"] = _bool_map(data["inductor"], f"{where}.inductor")
+        return _from_mapping(cls, data)
 
 
 @dataclass(frozen=True, slots=True)

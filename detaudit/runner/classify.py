@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..model.report import Cost, Observation, ProbeResult, Status
+from ..model.report import Compiled, Cost, Observation, ProbeResult, Status
 from ..model.vocabulary import clean_run_status
 from .protocol import Lost, RunAnswer
 from .spec import Planned
@@ -105,5 +105,6 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         digest=on[0] if on else None,
         later=later,
         cost=cost,
+        compiled=Compiled.from_dict(answer.compiled) if answer.compiled else None,
         **common,
     )

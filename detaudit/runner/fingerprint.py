@@ -96,4 +96,17 @@ def handle(request: Any) -> Any:
     """Answer an :class:`~detaudit.runner.protocol.EnvironmentRequest` in a worker."""
     from detaudit.runner.protocol import EnvironmentAnswer
 
-    return EnvironmentAnswer(environment=fingerprint(bool(request.cuda)))
+    environment = fingerprint(bool(request.cuda))
+    if getattr(request, "compile", False):
+        environment["inductor"] = _inductor_settings()
+    return EnvironmentAnswer(environment=environment)
+
+
+def _inductor_settings() -> dict[str, bool] | None:
+    """Inductor's determinism settings as installed (``audit --compile``); None without Inductor."""
+    from detaudit.runner.compiled import inductor_settings
+
+    try:
+        return inductor_settings()
+    except ImportError:
+        return None

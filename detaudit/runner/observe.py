@@ -203,6 +203,13 @@ def handle(request: RunRequest) -> RunAnswer:
             isolation.restore(saved)
         except isolation.Unrestorable as exc:
             retire = f"the probe changed {exc}, which cannot be restored"
+    compiled = None
+    if request.compile and not retire:
+        from detaudit.runner.compiled import observe as observe_compiled
+
+        compiled, retire = observe_compiled(
+            fn, device, seed, repeat, request.compile, bool(request.compile_deterministic), first
+        )
     return answer(
         strict=strict,
         warn_only=warn_only,
@@ -211,4 +218,5 @@ def handle(request: RunRequest) -> RunAnswer:
         digests_off=tuple(off),
         cost=cost,
         retire=retire,
+        compiled=compiled,
     )

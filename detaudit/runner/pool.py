@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,12 +93,20 @@ class WorkerPool:
     end themselves (see :mod:`detaudit.runner.lifeline`).
     """
 
-    def __init__(self, jobs: int = 1, *, python: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        jobs: int = 1,
+        *,
+        python: str | None = None,
+        timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
         self.python = python or sys.executable
         self.timeout = timeout
+        self.env = dict(env or {})  # set in every worker's environment, on top of ours
         self.hello: dict[str, Any] | None = None
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = []
@@ -118,7 +126,7 @@ class WorkerPool:
         self.close()
 
     def _spawn(self) -> _Worker:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env[PARENT_ENV] = str(os.getpid())
@@ -253,9 +261,9 @@ class WorkerPool:
         """Send one request record (:mod:`~detaudit.runner.protocol`); return its answer record."""
         return decode_answer(self.request(encode(record), timeout=timeout))
 
-    def ask_all(self, records: Iterable[Any]) -> Iterator[Any]:
+    def ask_all(self, records: Iterable[Any], *, timeout: float | None = None) -> Iterator[Any]:
         """Send request records; yield their answer records in completion order."""
-        for answer in self.run(encode(record) for record in records):
+        for answer in self.run((encode(record) for record in records), timeout=timeout):
             yield decode_answer(answer)
 
     def _step(self, pending: deque, timeout: float) -> list[dict[str, Any]]:

@@ -60,6 +60,8 @@ class EnvironmentRequest:
     kind: ClassVar[str] = "environment"
     cuda: bool = True
     id: str = "environment"
+    #: Also record Inductor's determinism settings (``audit --compile``; imports Inductor).
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class RunRequest:
     ``repeat``: runs with the mode on (the strict one included) and with it off.
     ``cost``: also time the probe, ``cost`` runs with the mode off and on each.
     ``probe_path``: a user catalogue's folder, where its probe module lives.
+    ``compile``: also run the probe through ``torch.compile`` with this backend
+    (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
+    determinism settings on.
     """
 
     kind: ClassVar[str] = "run"
@@ -79,6 +84,8 @@ class RunRequest:
     seed: int
     probe_path: str | None = None
     cost: int | None = None
+    compile: str | None = None
+    compile_deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,7 @@ class RunAnswer:
     run cleanly (an error, an alert), in order; ``digests_on``/``digests_off``:
     the bits of every run that returned, mode on (strict first) and off.
     ``retire``: why the worker leaves after this answer (state it cannot restore).
+    ``compiled``: the runs through ``torch.compile`` (:mod:`detaudit.runner.compiled`).
     """
 
     kind: ClassVar[str] = "result"
@@ -159,6 +167,7 @@ class RunAnswer:
     digests_off: tuple[str, ...] = ()
     cost: Mapping[str, Any] | None = None
     retire: str | None = None
+    compiled: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

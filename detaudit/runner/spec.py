@@ -84,10 +84,13 @@ def plan(
     repeat: int,
     seed: int,
     cost: int | None = None,
+    compile: str | None = None,
+    compile_deterministic: bool = False,
 ) -> list[Planned]:
     """One planned probe per (entry, device), in catalogue order, devices interleaved per entry.
 
     ``cost``: also time each probe with the mode off and on, ``cost`` runs each.
+    ``compile``: also run each probe through ``torch.compile`` with this backend.
     """
     planned = []
     for entry in catalog:
@@ -101,6 +104,8 @@ def plan(
                 repeat=repeat,
                 seed=seed,
                 cost=cost or None,
+                compile=compile,
+                compile_deterministic=compile_deterministic,
             )
             planned.append(Planned(entry, device, request, expected, basis))
     return planned
