@@ -6,7 +6,7 @@ import sys
 
 from ..model.vocabulary import STATUS_INFO
 
-__all__ = ["STATUS_STYLE", "cost_summary", "progress", "summary", "terminal"]
+__all__ = ["STATUS_STYLE", "compiled_summary", "cost_summary", "progress", "summary", "terminal"]
 
 
 def terminal(stderr: bool = False):
@@ -133,6 +133,28 @@ def summary(console, report) -> None:
             table.add_row(r.id, r.device, _styled(r.status), _first_line(r.message))
         console.print(table)
     cost_summary(console, report)
+    compiled_summary(console, report)
+
+
+def compiled_summary(console, report) -> None:
+    """Where torch.compile differs from eager, when the audit compiled (``--compile``)."""
+    from rich.markup import escape
+
+    from ..compare.compiled import compiled_state, divergence
+
+    compiled = [r for r in report.results if r.compiled is not None]
+    if not compiled:
+        return
+    differ = [r for r in compiled if divergence(r)]
+    console.print(
+        f"compiled ({compiled[0].compiled.backend}): {len(differ)} of {len(compiled)} "
+        "differ from eager"
+    )
+    for r in differ:
+        console.print(
+            f"  {escape(r.id)} on {r.device}: eager {r.status.value}, "
+            f"compiled {escape(compiled_state(r))} ({divergence(r)})"
+        )
 
 
 def cost_summary(console, report, shown: int = 5) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ReportError, UsageError
 from ..model.report import Environment, ProbeResult, Report, Status
 from ..model.vocabulary import STATUS_INFO
+from .compiled import CompiledChange, compiled_changes
 
 __all__ = [
     "CHANGE_MEANING",
@@ -142,6 +143,8 @@ class Diff:
     unchanged: int
     old_source: str = "old"
     new_source: str = "new"
+    #: Results whose ``torch.compile`` observation changed (both reports made with ``--compile``).
+    compiled: tuple[CompiledChange, ...] = ()
 
     def of_kind(self, kind: ChangeKind) -> list[Change]:
         """The changes of one kind, in report order."""
@@ -165,7 +168,7 @@ class Diff:
         if policy == "newly-raises":
             return bool(self.of_kind(ChangeKind.NEWLY_RAISES))
         if policy == "any-change":
-            return bool(self.changes)
+            return bool(self.changes or self.compiled)
         if policy == "none":
             return False
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {policy!r}")
@@ -181,7 +184,7 @@ class Diff:
             n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
             found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}"
         else:
-            n = len(self.changes)
+            n = len({c.key for c in (*self.changes, *self.compiled)})
             found = f"{n} result{'s' * (n != 1)} changed"
         return f"{found} (--fail-on {policy})"
 
@@ -196,6 +199,8 @@ class Diff:
             "changes": [c.to_dict() for c in self.changes],
             # only when there is one: diffs of reports current with their catalogue keep their shape
             **({"notes": dict(self.notes())} if self.notes() else {}),
+            # only with --compile on both sides, when a compiled observation changed
+            **({"compiled": [c.to_dict() for c in self.compiled]} if self.compiled else {}),
         }
 
 
@@ -272,4 +277,5 @@ def diff_reports(
         unchanged=unchanged,
         old_source=old_source,
         new_source=new_source,
+        compiled=compiled_changes(before, after),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..compare.compiled import CompiledChange, compiled_state, divergence
 from ..compare.diff import CHANGE_MEANING, Change, ChangeKind, Diff
 from ..model.report import ProbeResult
 from .columns import columns
@@ -30,6 +31,7 @@ ENV_LABELS = {
     "hostname": "host",
     "catalog_hash": "catalogue hash",
     "detaudit": "detaudit",
+    "inductor": "Inductor settings",
 }
 
 _MESSAGE_WIDTH = 100
@@ -70,13 +72,26 @@ def describe(change: Change) -> str:
     return text
 
 
+_COMPILED_MEANING = (
+    "the torch.compile observation changed (outcome, kernel, compile error or repeatability)"
+)
+
+
+def _compiled(change: CompiledChange) -> str:
+    """``ran, 1 of 5 -> ran, 3 of 5 (not-repeatable-compiled)``."""
+    text = f"{compiled_state(change.old)} -> {compiled_state(change.new)}"
+    found = divergence(change.new)
+    return f"{text} ({found})" if found else text
+
+
 def _heading(kind: ChangeKind, count: int) -> str:
     return f"{kind.label} ({count}): {CHANGE_MEANING[kind]}"
 
 
 def _summary(diff: Diff) -> str:
     counts = ", ".join(f"{n} {kind.label}" for kind, n in diff.counts().items())
-    return f"{counts}; {diff.unchanged} unchanged"
+    compiled = f", {len(diff.compiled)} compiled" if diff.compiled else ""
+    return f"{counts}{compiled}; {diff.unchanged} unchanged"
 
 
 def render_text(diff: Diff) -> str:
@@ -108,7 +123,13 @@ def render_text(diff: Diff) -> str:
             [(c.result.id, c.result.device, c.result.pass_, describe(c)) for c in changes],
             indent="  ",
         )
-    if not diff.changes:
+    if diff.compiled:
+        out += ["", f"compiled ({len(diff.compiled)}): {_COMPILED_MEANING}"]
+        out += columns(
+            [(c.new.id, c.new.device, c.new.pass_, _compiled(c)) for c in diff.compiled],
+            indent="  ",
+        )
+    if not diff.changes and not diff.compiled:
         out += ["", "no result changed"]
     out += ["", f"summary: {_summary(diff)}"]
     return "\n".join(out) + "\n"
@@ -144,6 +165,21 @@ def render_markdown(diff: Diff) -> str:
             (
                 (c.result.id, f"`{c.result.api}`", c.result.device, c.result.pass_, describe(c))
                 for c in changes
+            ),
+        )
+    if diff.compiled:
+        out += [
+            "",
+            f"## Compiled ({len(diff.compiled)})",
+            "",
+            _COMPILED_MEANING.capitalize() + ".",
+            "",
+        ]
+        out += _table(
+            ("id", "api", "device", "pass", "change"),
+            (
+                (c.new.id, f"`{c.new.api}`", c.new.device, c.new.pass_, _compiled(c))
+                for c in diff.compiled
             ),
         )
     return "\n".join(out) + "\n"

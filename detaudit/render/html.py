@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..compare import table as _table
+from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import STATUS_INFO
 from .markdown import environment_rows, title
@@ -73,7 +74,24 @@ def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
         )
     if result.message:
         lines.append(f"message: {result.message}")
+    lines += _compiled_lines(result)
     return "\n".join(lines)
+
+
+def _compiled_lines(result: ProbeResult) -> list[str]:
+    """The tooltip's lines on the ``torch.compile`` observation (``audit --compile`` only)."""
+    compiled = result.compiled
+    if compiled is None:
+        return []
+    lines = [f"compiled ({compiled.backend}): {compiled_state(result)}"]
+    if compiled.same_as_eager is not None:
+        lines.append(f"compiled bits same as eager: {'yes' if compiled.same_as_eager else 'no'}")
+    found = divergence(result)
+    if found:
+        lines.append(f"COMPILED DIFFERS: {found} ({DIVERGENCE_MEANING[found]})")
+    if compiled.message:
+        lines.append(f"compiled message: {compiled.message}")
+    return lines
 
 
 def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
@@ -85,6 +103,8 @@ def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
         marks += '<i class="m drift">◆</i>'
     if _table.bits_differ(result):
         marks += '<i class="m differ">≠</i>'
+    if divergence(result):
+        marks += '<i class="m compiled">⚙</i>'
     css = "c d" if result.drift else "c"
     kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
     return (
@@ -138,6 +158,13 @@ def _matrix(table: Table) -> list[str]:
     return out
 
 
+def _compiled_legend(table: Table) -> str:
+    """The compiled mark's legend, where some cell has a compiled observation."""
+    if not any(cell is not None and cell.compiled for cells in table.cells for cell in cells):
+        return ""
+    return '<span><i class="m compiled">⚙</i>torch.compile differs from eager</span>'
+
+
 def _cards(table: Table) -> list[str]:
     """Counts per status over the whole matrix; with the colours, they are the legend."""
     counts = table.counts()
@@ -167,7 +194,8 @@ def _cards(table: Table) -> list[str]:
     out.append(
         '<div class="legend"><span><i class="m drift">◆</i>drift: the cell is outlined</span>'
         '<span><i class="m differ">≠</i>bits differ across mode-on runs</span>'
-        "<span>– the report has no such result</span>"
+        + _compiled_legend(table)
+        + "<span>– the report has no such result</span>"
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import Cost, ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS, STATUS_INFO
 
-__all__ = ["cost_reading", "cost_verdict", "duration", "environment_rows", "render", "title"]
+__all__ = [
+    "cost_reading",
+    "cost_verdict",
+    "duration",
+    "environment_rows",
+    "render",
+    "settings_text",
+    "title",
+]
 
 
 def _cell(value: object) -> str:
@@ -35,7 +44,7 @@ def environment_rows(report: Report) -> list[tuple[str, object]]:
     """(label, value) pairs describing where the report was made."""
     env = report.environment
     torch = f"{env.torch} (git {env.torch_git[:12]})" if env.torch_git else env.torch
-    return [
+    rows: list[tuple[str, object]] = [
         ("torch", torch),
         ("CUDA", env.cuda),
         ("cuDNN", env.cudnn),
@@ -51,6 +60,14 @@ def environment_rows(report: Report) -> list[tuple[str, object]]:
         ("catalogue hash", env.catalog_hash),
         ("detaudit", env.detaudit),
     ]
+    if env.inductor is not None:  # only audits made with --compile record them
+        rows.append(("Inductor settings (installed)", settings_text(env.inductor)))
+    return rows
+
+
+def settings_text(settings: Mapping[str, bool]) -> str:
+    """``deterministic on, fallback_random off``: Inductor's settings, or ``none`` when empty."""
+    return ", ".join(f"{k} {'on' if v else 'off'}" for k, v in settings.items()) or "none"
 
 
 def _expected(result: ProbeResult) -> str:
@@ -125,6 +142,72 @@ def _cost_section(report: Report) -> list[str]:
                 cost_verdict(r.cost),
             )
             for r in timed
+        ),
+    )
+    return [*out, ""]
+
+
+def _compiled_section(report: Report) -> list[str]:
+    """Every compiled observation, the differences from eager first; nothing without --compile."""
+    compiled = [r for r in report.results if r.compiled is not None]
+    if not compiled:
+        return []
+    first = compiled[0].compiled
+    differ = [r for r in compiled if divergence(r)]
+    out = [
+        f"## Compiled: torch.compile, backend {first.backend} ({len(compiled)})",
+        "",
+        (
+            "Each probe also ran through `torch.compile` (the whole probe, inputs included, "
+            "with Inductor's `fallback_random` on so its inputs equal eager's), with "
+            "`torch.use_deterministic_algorithms(True)`. Inductor's settings during the "
+            f"compiled runs: {settings_text(first.settings)}."
+        ),
+        "",
+        f"Compiled differs from eager: {len(differ)}.",
+        "",
+    ]
+    if differ:
+        out += _table(
+            ("id", "device", "eager", "compiled", "difference", "meaning"),
+            (
+                (
+                    r.id,
+                    r.device,
+                    r.status.value,
+                    compiled_state(r),
+                    divergence(r).value,
+                    DIVERGENCE_MEANING[divergence(r)],
+                )
+                for r in differ
+            ),
+        )
+        out.append("")
+    out += _table(
+        (
+            "id",
+            "device",
+            "eager",
+            "bits, eager mode on",
+            "compiled",
+            "kernel",
+            "same bits as eager",
+            "s",
+            "message",
+        ),
+        (
+            (
+                r.id,
+                r.device,
+                r.status.value,
+                r.patterns(mode_on=True),
+                compiled_state(r),
+                r.compiled.kernel,
+                r.compiled.same_as_eager,
+                f"{r.compiled.seconds:.3f}",
+                r.compiled.message,
+            )
+            for r in compiled
         ),
     )
     return [*out, ""]
@@ -222,6 +305,7 @@ def render(report: Report) -> str:
         )
         out.append("")
     out += _cost_section(report)
+    out += _compiled_section(report)
     problems = [r for r in report.results if not r.status.observed]
     if problems:
         out += ["## Not observed", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
+from ..compare.compiled import divergence
 from ..compare.table import Table, bits_differ
 from ..model.report import ProbeResult, Status
 from ..model.vocabulary import STATUS_INFO
@@ -20,7 +21,9 @@ def _md_cell(result: ProbeResult | None) -> str | None:
     if result is None:
         return None
     text = f"**{result.status.value}** (drift)" if result.drift else result.status.value
-    return text + " (bits differ)" if bits_differ(result) else text
+    text = text + " (bits differ)" if bits_differ(result) else text
+    found = divergence(result)
+    return f"{text} (compiled: {found})" if found else text
 
 
 def render_markdown(table: Table) -> str:
