@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One command for a GPU machine: the CUDA tests, then a full --device cuda audit.
+# One command for a GPU machine: the CUDA tests, a full --device cuda audit, then a
+# --compile audit (torch.compile, Inductor/Triton) of the atomic-add entries.
 #   scripts/gpu-check.sh OUT_DIR
-# Writes OUT_DIR/pytest-cuda.log and the report (json, md) to OUT_DIR.
+# Writes OUT_DIR/pytest-cuda.log and the report (json, md) to OUT_DIR, the compiled
+# audit's report to OUT_DIR/compile.
 # Runs from a checkout without installing: PYTHONPATH points at it.
 set -uo pipefail
 out=${1:?usage: scripts/gpu-check.sh OUT_DIR}
@@ -18,6 +20,13 @@ tests_rc=${PIPESTATUS[0]}
 echo "== audit --device cuda"
 "$py" -m detaudit audit --device cuda --out "$out" 2>&1 | tee "$out/audit-cuda.log"
 audit_rc=${PIPESTATUS[0]}
-echo "== done: tests exit $tests_rc, audit exit $audit_rc; files in $out"
-ls -l "$out"
-[ "$tests_rc" -eq 0 ] && [ "$audit_rc" -eq 0 ]
+echo "== audit --device cuda --compile (index_add, scatter_add, index_put)"
+mkdir -p "$out/compile"
+"$py" -m detaudit audit --device cuda --compile --only index-add --only scatter-add-1d \
+  --only scatter-add-nd --only index-put-accumulate-false --out "$out/compile" 2>&1 |
+  tee "$out/compile/audit-cuda-compile.log"
+compile_rc=${PIPESTATUS[0]}
+echo "== done: tests exit $tests_rc, audit exit $audit_rc, compile audit exit $compile_rc;" \
+  "files in $out"
+ls -l "$out" "$out/compile"
+[ "$tests_rc" -eq 0 ] && [ "$audit_rc" -eq 0 ] && [ "$compile_rc" -eq 0 ]
