@@ -96,9 +96,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def _failure(exc: BaseException) -> dict[str, Any]:
     """The observation of a compiled run that raised: an alert, a compile error or an error."""
     chain = _chain(exc)
-    kernel = next((k for k in (alert_kernel(str(e)) for e in chain) if k), None)
+    # The innermost alert first: dynamo wraps it in messages that quote it (``RuntimeError("put_``).
+    alerting = next((e for e in reversed(chain) if alert_kernel(str(e))), None)
+    kernel = alert_kernel(str(alerting)) if alerting is not None else None
     if kernel:
-        alerting = next(e for e in chain if alert_kernel(str(e)))
         return {
             "outcome": "alert",
             "kernel": kernel,
