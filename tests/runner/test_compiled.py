@@ -329,3 +329,22 @@ def test_compiled_round_trips_and_is_validated(gpu):
     env = Environment.from_dict({"torch": "2.13.0", "inductor": {"deterministic": False}})
     assert Environment.from_dict(env.to_dict()) == env
     assert "inductor" not in Environment(torch="2.13.0").to_dict()
+
+
+def test_a_wrapped_alert_names_the_innermost_kernel():
+    from detaudit.runner.compiled import _failure
+
+    alert = RuntimeError(
+        "max_unpooling2d_forward_out does not have a deterministic implementation, but you set "
+        "'torch.use_deterministic_algorithms(True)'."
+    )
+    try:
+        try:
+            raise alert
+        except RuntimeError as inner:
+            raise RuntimeError(f"Dynamo failed to run FX node: got {inner!r}") from inner
+    except RuntimeError as outer:
+        obs = _failure(outer)
+    assert (obs["outcome"], obs["kernel"]) == ("alert", "max_unpooling2d_forward_out")
+    plain = _failure(ValueError("no alert here"))
+    assert plain["outcome"] == "error" and "reason" not in plain
