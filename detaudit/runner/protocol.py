@@ -13,7 +13,8 @@ An observation (``RunAnswer.strict`` and friends) is a plain mapping::
 
     {"outcome": "ran" | "alert" | "error" | "skipped", "kernel": str | None,
      "message": str | None, "exc_type": str | None, "warnings": [str, ...],
-     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...]}
+     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...],
+     "env": {NAME: value or None}}  # only for a request with env: what the probe ran under
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class RunRequest:
     ``repeat``: runs with the mode on (the strict one included) and with it off.
     ``cost``: also time the probe, ``cost`` runs with the mode off and on each.
     ``probe_path``: a user catalogue's folder, where its probe module lives.
+    ``env``: environment variables set (a string) or unset (None) for every run of the probe.
     """
 
     kind: ClassVar[str] = "run"
@@ -79,6 +81,7 @@ class RunRequest:
     seed: int
     probe_path: str | None = None
     cost: int | None = None
+    env: Mapping[str, str | None] | None = None
 
 
 @dataclass(frozen=True)

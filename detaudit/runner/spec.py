@@ -101,6 +101,7 @@ def plan(
                 repeat=repeat,
                 seed=seed,
                 cost=cost or None,
+                env=dict(entry.env) or None,  # the caller's own value stays in the report's env
             )
             planned.append(Planned(entry, device, request, expected, basis))
     return planned
