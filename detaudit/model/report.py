@@ -147,7 +147,9 @@ class Observation:
         env = data.get("env")
         if env is not None and not (
             isinstance(env, Mapping)
-            and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in env.items())
+            and all(
+                isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in env.items()
+            )
         ):
             raise ReportError(
                 f"{where}.env: expected an object of variable names to strings or null, "

@@ -62,7 +62,9 @@ def _antialias_grad(device: torch.device, mode: str) -> Tensor:
     # filters, and the CUDA backward adds those contributions with atomics.
     x = torch.randn(2, 8, 64, 64, device=device)
     return grad_of(
-        lambda t: F.interpolate(t, scale_factor=0.5, mode=mode, align_corners=False, antialias=True),
+        lambda t: F.interpolate(
+            t, scale_factor=0.5, mode=mode, align_corners=False, antialias=True
+        ),
         x,
     )
 

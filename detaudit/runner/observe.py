@@ -191,9 +191,7 @@ def handle(request: RunRequest) -> RunAnswer:
     runs = 0
     while True:
         runs += 1
-        obs, sample, retire = run_once(
-            fn, device, seed, True, True, f"warn-only {runs}", env
-        )
+        obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}", env)
         if warn_only is None:
             warn_only = obs
         elif _signature(obs) != _signature(warn_only):
@@ -207,9 +205,7 @@ def handle(request: RunRequest) -> RunAnswer:
     for runs in range(1, repeat + 1):
         if retire:
             break
-        obs, sample, retire = run_once(
-            fn, device, seed, False, False, f"mode-off {runs}", env
-        )
+        obs, sample, retire = run_once(fn, device, seed, False, False, f"mode-off {runs}", env)
         if first_off is None:
             first_off = obs
             if obs["outcome"] != "ran" or obs.get("warnings"):
