@@ -20,6 +20,16 @@ tests_rc=${PIPESTATUS[0]}
 echo "== audit --device cuda"
 "$py" -m detaudit audit --device cuda --out "$out" 2>&1 | tee "$out/audit-cuda.log"
 audit_rc=${PIPESTATUS[0]}
+echo "== entries from PyTorch's source (cuBLAS with CUBLAS_WORKSPACE_CONFIG unset/:4096:8, grid_sample 3-D, antialias)"
+"$py" - "$out" <<'PY' || true
+import json, pathlib, sys
+report = json.loads(next(pathlib.Path(sys.argv[1]).glob("*.json")).read_text())
+print("caller's CUBLAS_WORKSPACE_CONFIG:", report["environment"].get("cublas_workspace_config"))
+for r in report["results"]:
+    if r["id"].startswith(("cublas-", "grid-sample-3d-")) or r["id"].endswith("-antialias-backward"):
+        env = (r.get("strict") or {}).get("env")
+        print(f"{r['id']:42} {r['status']:9} kernel={r.get('kernel')} env={env} patterns={r.get('distinct_on')}/{r.get('runs_mode_on')}")
+PY
 echo "== audit --device cuda --compile (index_add, scatter_add, index_put)"
 mkdir -p "$out/compile"
 "$py" -m detaudit audit --device cuda --compile --only index-add --only scatter-add-1d \

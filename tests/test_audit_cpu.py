@@ -70,6 +70,25 @@ def test_cuda_only_entries_are_ok_or_skipped_on_cpu(report):
             assert r.status in (Status.OK, Status.SKIPPED), (r.id, r.status)
 
 
+@pytest.mark.parametrize(
+    "entry_id",
+    [
+        "grid-sample-3d-backward",
+        "interpolate-bilinear-antialias-backward",
+        "interpolate-bicubic-antialias-backward",
+        "cublas-mm-workspace-unset",
+        "cublas-bmm-workspace-4096-8",
+        "cublas-linear-workspace-unset",
+    ],
+)
+def test_source_driven_entries_run_ok_on_cpu(report, entry_id):
+    # CUDA-only conditions: on the CPU the probe runs without an alert and returns bits
+    r = result(report, entry_id)
+    assert r.status is Status.OK, (r.status, r.message)
+    assert r.strict.outcome == "ran" and r.kernel is None
+    assert r.runs_mode_on == 5 and r.digest
+
+
 def test_every_entry_has_one_cpu_result(report):
     from detaudit.catalog import load_catalog
 

@@ -20,10 +20,13 @@ from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
 
-__all__ = ["builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]
+__all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]
+
+#: The known-gaps list beside the catalogue (data, not entries): see detaudit.catalog.gaps.
+GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes", "match", "static")
+OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -35,6 +38,8 @@ STATIC_KEYS = ("forms", "needs_tensor")
 FORM_KEYS = ("api", "signature", "call")
 _API_RE = re.compile(r"^torch(\.[A-Za-z_]\w*)+$")
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
+_KERNEL_RE = re.compile(r"^\S(.*\S)?$")  # may have spaces: "median CUDA with indices output"
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
@@ -73,7 +78,7 @@ def builtin_catalog_dir() -> Path:
 def builtin_catalog_files() -> list[Path]:
     """The built-in catalogue's YAML files, sorted by name."""
     folder = builtin_catalog_dir()
-    files = sorted(folder.glob("*.yaml"))
+    files = sorted(f for f in folder.glob("*.yaml") if f.name != GAPS_FILE)
     if not files:
         raise CatalogError(f"{folder}: the built-in catalogue is missing (reinstall detaudit)")
     return files
@@ -230,6 +235,8 @@ def _validate_entry(
     claims = _validate_claims(raw.get("claims", {}), bad)
     match = _validate_match(raw["match"], bad) if "match" in raw else None
     static = _validate_static(raw["static"], bad) if "static" in raw else None
+    kernels = _validate_kernels(raw.get("kernels", []), bad)
+    env = _validate_env(raw["env"], bad) if "env" in raw else ()
     probe = raw["probe"]
     probe_path = str(path.resolve().parent) if user else None
     if not _PROBE_RE.match(probe):
@@ -261,7 +268,38 @@ def _validate_entry(
         probe_path=probe_path,
         match=match,
         static=static,
+        kernels=kernels,
+        env=env,
+        unlisted=raw.get("claims") == {},
     )
+
+
+def _validate_kernels(raw: object, bad) -> tuple[str, ...]:
+    """The optional ``kernels`` field: the names PyTorch passes to alertNotDeterministic."""
+    if (
+        not isinstance(raw, list)
+        or not all(isinstance(k, str) and _KERNEL_RE.match(k) for k in raw)
+        or len(set(raw)) != len(raw)
+    ):
+        bad(f"kernels must be a list of distinct alert names like [index_add_cuda_], got {raw!r}")
+        return ()
+    return tuple(raw)
+
+
+def _validate_env(raw: object, bad) -> tuple[tuple[str, str | None], ...]:
+    """The optional ``env`` field: variables set (a string) or unset (null) for the probe's runs."""
+    if (
+        not isinstance(raw, dict)
+        or not raw
+        or not all(isinstance(k, str) and _ENV_RE.match(k) for k in raw)
+        or not all(v is None or isinstance(v, str) for v in raw.values())
+    ):
+        bad(
+            "env must map variable names to a quoted string (set) or null (unset), "
+            f'like {{CUBLAS_WORKSPACE_CONFIG: ":4096:8"}}, got {raw!r}'
+        )
+        return ()
+    return tuple(raw.items())
 
 
 def _validate_claims(claims: object, bad) -> tuple[tuple[str, Claim], ...]:

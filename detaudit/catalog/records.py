@@ -143,6 +143,14 @@ class Entry:
     probe_path: str | None = None
     match: Match | None = None
     static: Static | None = None  # scanner data only: not in to_dict, so not in the hash
+    # The names PyTorch's source passes to alertNotDeterministic for this op ("cublas" for
+    # the cuBLAS workspace check): discover's coverage and catalog/known_gaps.yaml use them.
+    kernels: tuple[str, ...] = ()
+    # Environment variables the probe's runs need: (name, value), None meaning unset.
+    env: tuple[tuple[str, str | None], ...] = ()
+    # ``claims: {}`` given: no docstring read lists the entry (the cuBLAS entries), so it
+    # claims nothing; an entry with the key left out claims its group (a user entry).
+    unlisted: bool = False
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
@@ -154,9 +162,10 @@ class Entry:
         not list the entry. Returns ``(claim, basis)``: claim is ``converted``,
         ``raises`` or None (not listed, or older than every sampled release);
         basis names the docs (``"docs 2.13"``), or is ``"catalog"`` for a user
-        entry without claims, which claims its group for every version.
+        entry without claims, which claims its group for every version (an
+        entry with ``claims: {}`` is in no docstring read: it claims None).
         """
-        if not self.claims:
+        if not self.claims and not self.unlisted:
             return self.group, "catalog"
         claims = dict(self.claims)
         wanted = parse_version(torch_version)
@@ -182,6 +191,8 @@ class Entry:
             "file": self.file,
             "line": self.line,
             **({"match": self.match.to_dict()} if self.match is not None else {}),
+            **({"kernels": list(self.kernels)} if self.kernels else {}),
+            **({"env": dict(self.env)} if self.env else {}),
         }
 
 

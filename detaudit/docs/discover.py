@@ -6,7 +6,8 @@ the OpInfo side is :mod:`detaudit.docs.opinfo`), and marks each alert the
 catalogue does not cover. Coverage comes from the catalogue's data: an entry
 covers an alert on a device it lists when its API names the op (``torch.nn.
 MaxUnpool2d`` and ``nn.functional.max_unpool2d`` both give ``max_unpool2d``)
-or when the alert's kernel starts with that name (``reflection_pad1d_backward``).
+or when the alert's kernel starts with that name (``reflection_pad1d_backward``),
+or when the entry's ``kernels`` (PyTorch's alert names, as data) hold it.
 This process never imports torch.
 """
 
@@ -166,18 +167,31 @@ def covering_entries(
 
     ``names`` are the op's OpInfo name and aliases. An entry covers it when it
     lists ``device`` and its API's last part names the op, or the alert's
-    ``kernel`` is that name or starts with it and an underscore.
+    ``kernel`` is that name or starts with it and an underscore, or is one of
+    the entry's ``kernels``.
     """
     op_keys = {_key(n) for n in names}
-    kernel = kernel.strip("_")
+    named, kernel = kernel, kernel.strip("_")
     found = []
     for entry in catalog:
         key = _key(entry.api)
         if device in entry.devices and (
-            key in op_keys or kernel == key or kernel.startswith(key + "_")
+            key in op_keys
+            or kernel == key
+            or kernel.startswith(key + "_")
+            or _names_kernel(entry.kernels, named)
         ):
             found.append(entry.id)
     return tuple(found)
+
+
+def _names_kernel(kernels: Sequence[str], named: str) -> bool:
+    """Whether an entry's ``kernels`` (PyTorch's alert names) hold the one an alert named.
+
+    An alert message gives the last word before "does not have a deterministic
+    implementation", so "median CUDA with indices output" shows as ``output``.
+    """
+    return any(k == named or k.endswith(" " + named) for k in kernels)
 
 
 def _op_alerts(catalog: Catalog, op: str, answer: OpInfoSweepAnswer, device: str) -> OpAlerts:

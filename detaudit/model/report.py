@@ -108,7 +108,8 @@ class Observation:
 
     ``run`` names the run (``strict``, ``warn-only 2``, ``mode-off 1``);
     ``restored`` names the process state the probe changed and the runner put
-    back afterwards (``working directory``, ``default device``...).
+    back afterwards (``working directory``, ``default device``...); ``env`` the
+    environment variables the entry set for the run.
     """
 
     outcome: str  # "ran", "alert", "error" or "skipped"
@@ -118,10 +119,17 @@ class Observation:
     warnings: tuple[str, ...] = ()
     run: str | None = None
     restored: tuple[str, ...] = ()
+    # The variables the entry's ``env`` set (a string) or unset (None) for this run, as the
+    # probe saw them; None for an entry without ``env`` (the caller's environment).
+    env: Mapping[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["warnings"] = list(self.warnings)
+        if self.env is None:
+            del data["env"]
+        else:
+            data["env"] = dict(self.env)
         # Optional: reports keep their old shape where there is nothing to say.
         if self.run is None:
             del data["run"]
@@ -137,6 +145,17 @@ class Observation:
         data = _checked(cls, data, where)
         data["warnings"] = tuple(data.get("warnings") or ())
         data["restored"] = tuple(data.get("restored") or ())
+        env = data.get("env")
+        if env is not None and not (
+            isinstance(env, Mapping)
+            and all(
+                isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in env.items()
+            )
+        ):
+            raise ReportError(
+                f"{where}.env: expected an object of variable names to strings or null, "
+                f"got {_shown(env)}"
+            )
         return _from_mapping(cls, data)
 
 

@@ -1,4 +1,4 @@
-"""Probes for resampling: F.interpolate (linear family) and F.grid_sample, all backward."""
+"""Probes for resampling: F.interpolate (linear family, antialiased) and F.grid_sample, backward."""
 
 from __future__ import annotations
 
@@ -48,3 +48,32 @@ def grid_sample_backward(device: torch.device) -> tuple[Tensor, ...]:
     x = torch.randn(2, 4, 16, 16, device=device)
     grid = torch.rand(2, 48, 48, 2, device=device) * 2 - 1
     return grads_of(lambda t, g: F.grid_sample(t, g, align_corners=False), x, grid)
+
+
+def grid_sample_3d_backward(device: torch.device) -> tuple[Tensor, ...]:
+    """Gradients of a 5-D (volumetric) ``F.grid_sample``; the grid is denser than the input."""
+    x = torch.randn(2, 4, 8, 8, 8, device=device)
+    grid = torch.rand(2, 16, 16, 16, 3, device=device) * 2 - 1
+    return grads_of(lambda t, g: F.grid_sample(t, g, align_corners=False), x, grid)
+
+
+def _antialias_grad(device: torch.device, mode: str) -> Tensor:
+    # Downsampling by 2 with antialias: each input cell feeds several output cells' wide
+    # filters, and the CUDA backward adds those contributions with atomics.
+    x = torch.randn(2, 8, 64, 64, device=device)
+    return grad_of(
+        lambda t: F.interpolate(
+            t, scale_factor=0.5, mode=mode, align_corners=False, antialias=True
+        ),
+        x,
+    )
+
+
+def interpolate_bilinear_antialias_backward(device: torch.device) -> Tensor:
+    """Gradient of ``F.interpolate(mode='bilinear', antialias=True)``."""
+    return _antialias_grad(device, "bilinear")
+
+
+def interpolate_bicubic_antialias_backward(device: torch.device) -> Tensor:
+    """Gradient of ``F.interpolate(mode='bicubic', antialias=True)``."""
+    return _antialias_grad(device, "bicubic")

@@ -12,9 +12,10 @@ Runs in probe workers: standard library and torch only, Python 3.9 syntax.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from detaudit import torchstate
@@ -61,22 +62,41 @@ def _mode_changed(mode: bool, warn_only: bool) -> str | None:
     return None
 
 
+def _set_env(env: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (a string) or unset (None) each variable; return the values now in effect."""
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return {name: os.environ.get(name) for name in env}
+
+
 def run_once(
-    fn: Callable[[Any], Any], device: Any, seed: int, mode: bool, warn_only: bool, label: str
+    fn: Callable[[Any], Any],
+    device: Any,
+    seed: int,
+    mode: bool,
+    warn_only: bool,
+    label: str,
+    env: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, Any], str | None, str | None]:
     """Run ``fn`` once under the given mode; return (observation, digest or None, retire or None).
 
-    The process state is put back afterwards; ``retire`` says what could not be.
+    ``env``: variables set or unset (None) for this run only. The process state
+    (those variables included) is put back afterwards; ``retire`` says what could not be.
     """
 
     saved = isolation.snapshot()
     started = saved
     sample: str | None = None
+    ran_under = None
     try:
         seed_all(seed)
         # Eager flag only: the probes run eager kernels, and importing Inductor
         # (which torch.use_deterministic_algorithms does) would cost a second.
         torchstate.set_deterministic_algorithms(mode, warn_only)
+        ran_under = _set_env(env) if env else None
         started = isolation.snapshot()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -113,6 +133,8 @@ def run_once(
     except isolation.Unrestorable as exc:
         restored, retire = [str(exc)], f"the probe changed {exc}, which cannot be restored"
     obs["run"] = label
+    if ran_under is not None:
+        obs["env"] = ran_under
     if restored:
         obs["restored"] = restored
     return obs, sample, retire
@@ -156,9 +178,9 @@ def handle(request: RunRequest) -> RunAnswer:
         }
         return answer(strict=obs)
     device = torch.device(request.device)
-    repeat, seed = int(request.repeat), int(request.seed)
+    repeat, seed, env = int(request.repeat), int(request.seed), request.env
 
-    strict, first, retire = run_once(fn, device, seed, True, False, "strict")
+    strict, first, retire = run_once(fn, device, seed, True, False, "strict", env)
     if strict["outcome"] == "skipped":
         return answer(skip=strict["message"], retire=retire)
     if retire:
@@ -169,7 +191,7 @@ def handle(request: RunRequest) -> RunAnswer:
     runs = 0
     while True:
         runs += 1
-        obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}")
+        obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}", env)
         if warn_only is None:
             warn_only = obs
         elif _signature(obs) != _signature(warn_only):
@@ -183,7 +205,7 @@ def handle(request: RunRequest) -> RunAnswer:
     for runs in range(1, repeat + 1):
         if retire:
             break
-        obs, sample, retire = run_once(fn, device, seed, False, False, f"mode-off {runs}")
+        obs, sample, retire = run_once(fn, device, seed, False, False, f"mode-off {runs}", env)
         if first_off is None:
             first_off = obs
             if obs["outcome"] != "ran" or obs.get("warnings"):
@@ -198,6 +220,8 @@ def handle(request: RunRequest) -> RunAnswer:
         from detaudit.runner.cost import measure
 
         saved = isolation.snapshot()
+        if env:
+            _set_env(env)  # timed under the entry's environment too; restored below
         cost = measure(fn, device, seed, int(request.cost))
         try:
             isolation.restore(saved)

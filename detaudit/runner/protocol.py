@@ -13,7 +13,8 @@ An observation (``RunAnswer.strict`` and friends) is a plain mapping::
 
     {"outcome": "ran" | "alert" | "error" | "skipped", "kernel": str | None,
      "message": str | None, "exc_type": str | None, "warnings": [str, ...],
-     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...]}
+     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...],
+     "env": {NAME: value or None}}  # only for a request with env: what the probe ran under
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class RunRequest:
     ``compile``: also run the probe through ``torch.compile`` with this backend
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
     determinism settings on.
+    ``env``: environment variables set (a string) or unset (None) for every run of the probe.
     """
 
     kind: ClassVar[str] = "run"
@@ -86,6 +88,7 @@ class RunRequest:
     cost: int | None = None
     compile: str | None = None
     compile_deterministic: bool = False
+    env: Mapping[str, str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ def plan(
                 cost=cost or None,
                 compile=compile,
                 compile_deterministic=compile_deterministic,
+                env=dict(entry.env) or None,  # the caller's own value stays in the report's env
             )
             planned.append(Planned(entry, device, request, expected, basis))
     return planned

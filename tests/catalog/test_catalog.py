@@ -221,6 +221,12 @@ BAD = {
     ),
     "bad-claims": ("raises:\n" + GOOD_ENTRY + "    claims: {2.10: raises}\n", "quoted", 2),
     "not-a-mapping": ("- just a list\n", "expected a mapping", None),
+    "bad-kernels": ("raises:\n" + GOOD_ENTRY + "    kernels: put_\n", "kernels must be", 2),
+    "bad-env": (
+        "raises:\n" + GOOD_ENTRY + "    env: {CUBLAS_WORKSPACE_CONFIG: 4096}\n",
+        "env must map",
+        2,
+    ),
 }
 
 
@@ -264,6 +270,34 @@ def test_bad_catalog_fails_the_audit_too(user_dir, tmp_path):
     assert result.returncode == 2
     assert "duplicate id" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_kernels_env_and_empty_claims_are_read(user_dir):
+    path = user_dir / "env.yaml"
+    path.write_text(
+        "raises:\n"
+        + GOOD_ENTRY
+        + '    kernels: [put_, "median CUDA with indices output"]\n'
+        + '    env: {CUBLAS_WORKSPACE_CONFIG: null, OTHER: ":4096:8"}\n'
+        + "    claims: {}\n"
+    )
+    (entry,) = load_catalog([path], builtin=False)
+    assert entry.kernels == ("put_", "median CUDA with indices output")
+    assert entry.env == (("CUBLAS_WORKSPACE_CONFIG", None), ("OTHER", ":4096:8"))
+    # claims: {} is "no docstring lists it": no claim, where a missing key claims the group
+    assert entry.claim_for("2.13.0", ("2.13",)) == (None, "docs 2.13")
+    assert entry.to_dict()["env"] == {"CUBLAS_WORKSPACE_CONFIG": None, "OTHER": ":4096:8"}
+
+
+def test_cublas_entries_claim_nothing_and_expect_nothing(builtin):
+    for entry_id in ("cublas-mm-workspace-unset", "cublas-mm-workspace-4096-8"):
+        entry = builtin.get(entry_id)
+        assert entry.claims == () and entry.unlisted
+        assert builtin.expected(entry, "cuda", "2.13.0") == (None, "docs 2.13")
+    assert dict(builtin.get("cublas-bmm-workspace-unset").env) == {"CUBLAS_WORKSPACE_CONFIG": None}
+    assert dict(builtin.get("cublas-bmm-workspace-4096-8").env) == {
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8"
+    }
 
 
 def test_user_entry_clashing_with_builtin_id(user_dir):

@@ -1,0 +1,95 @@
+"""The known gaps: every nondeterministic alert read in PyTorch's source, and those no entry covers.
+
+``catalog/known_gaps.yaml`` is data beside the catalogue (not entries): ``alerts`` are the
+names PyTorch passes to ``alertNotDeterministic`` (``cublas`` for the cuBLAS check), ``gaps``
+the ones no entry's ``kernels`` lists, each with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import CatalogError
+from .load import GAPS_FILE, builtin_catalog_dir
+from .records import Catalog
+
+__all__ = ["Alert", "KnownGaps", "load_known_gaps", "uncovered"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert call site read in PyTorch's source; ``reason`` is set for a known gap."""
+
+    kernel: str
+    file: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownGaps:
+    """Every alert read (``alerts``), the uncovered ones (``gaps``) and what was read."""
+
+    alerts: tuple[Alert, ...]
+    gaps: tuple[Alert, ...]
+    read: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+
+
+def _alerts(items: object, path: Path, key: str) -> tuple[Alert, ...]:
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("kernel"), str) for i in items
+    ):
+        raise CatalogError(f"{path}: {key} must be a list of {{kernel: NAME, file: PATH}}")
+    return tuple(
+        Alert(i["kernel"], str(i.get("file", "")), str(i.get("reason", ""))) for i in items
+    )
+
+
+def load_known_gaps(path: str | Path | None = None) -> KnownGaps:
+    """Read the known-gaps file (the built-in one unless ``path``)."""
+    path = Path(path) if path is not None else builtin_catalog_dir() / GAPS_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{path}: cannot read the known gaps: {exc}") from None
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: expected a mapping with alerts and gaps")
+    gaps = _alerts(data.get("gaps", []), path, "gaps")
+    if any(not g.reason for g in gaps):
+        raise CatalogError(f"{path}: every gap needs a reason")
+    return KnownGaps(
+        alerts=_alerts(data.get("alerts", []), path, "alerts"),
+        gaps=gaps,
+        read=tuple(str(r) for r in data.get("read", [])),
+        pending=tuple(str(p.get("docs", "")) for p in data.get("pending", [])),
+    )
+
+
+def uncovered(catalog: Catalog, known: KnownGaps) -> list[str]:
+    """What breaks the two-way rule, one line each (empty when the catalogue and gaps agree).
+
+    Every alert read is in some entry's ``kernels`` or is a gap; no gap is in an
+    entry's ``kernels``; every entry's kernel is an alert read.
+    """
+    covered = {k for entry in catalog for k in entry.kernels}
+    alerts = {a.kernel for a in known.alerts}
+    gaps = {g.kernel for g in known.gaps}
+    problems = [
+        f"alert {k!r}: no entry lists it and it is no known gap"
+        for k in sorted(alerts - covered - gaps)
+    ]
+    problems += [
+        f"gap {k!r}: entry {', '.join(e.id for e in catalog if k in e.kernels)} covers it"
+        for k in sorted(gaps & covered)
+    ]
+    problems += [f"gap {k!r}: not among the alerts read" for k in sorted(gaps - alerts)]
+    problems += [
+        f"entry {e.id}: kernel {k!r} is not among the alerts read"
+        for e in catalog
+        for k in e.kernels
+        if k not in alerts
+    ]
+    return problems

@@ -1,0 +1,77 @@
+"""catalog/known_gaps.yaml against the catalogue: every alert read is covered or a known gap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from detaudit.catalog import load_catalog
+from detaudit.catalog.gaps import Alert, load_known_gaps, uncovered
+from detaudit.catalog.load import GAPS_FILE, builtin_catalog_files
+from detaudit.errors import CatalogError
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def known():
+    return load_known_gaps()
+
+
+def test_every_alert_read_is_covered_or_a_known_gap(catalog, known):
+    assert uncovered(catalog, known) == []
+
+
+def test_the_gaps_file_is_data_not_catalogue_entries():
+    assert GAPS_FILE not in {f.name for f in builtin_catalog_files()}
+
+
+def test_the_source_list_is_there(known):
+    kernels = {a.kernel for a in known.alerts}
+    assert len(kernels) == len(known.alerts)  # each alert once
+    for name in (
+        "cublas",
+        "grid_sampler_3d_backward_cuda",
+        "upsample_bilinear2d_aa_backward_out_cuda",
+        "upsample_bicubic2d_aa_backward_out_cuda",
+        "index_reduce_cuda",
+    ):
+        assert name in kernels
+    assert all(g.reason for g in known.gaps)
+    assert known.read and known.pending
+
+
+def test_new_entries_carry_their_kernel_names(catalog):
+    assert catalog.get("grid-sample-3d-backward").kernels == ("grid_sampler_3d_backward_cuda",)
+    assert catalog.get("interpolate-bilinear-antialias-backward").kernels == (
+        "upsample_bilinear2d_aa_backward_out_cuda",
+    )
+    assert catalog.get("cublas-mm-workspace-unset").kernels == ("cublas",)
+
+
+def test_an_uncovered_alert_a_covered_gap_and_an_unknown_kernel_are_each_found(catalog, known):
+    extra = Alert("made_up_cuda", "aten/src/ATen/native/cuda/MadeUp.cu")
+    assert uncovered(catalog, dataclasses.replace(known, alerts=(*known.alerts, extra))) == [
+        "alert 'made_up_cuda': no entry lists it and it is no known gap"
+    ]
+    covered_gap = Alert("put_", "aten/src/ATen/native/TensorAdvancedIndexing.cpp", "why")
+    problems = uncovered(catalog, dataclasses.replace(known, gaps=(*known.gaps, covered_gap)))
+    assert problems == [
+        "gap 'put_': entry put-accumulate-false, put-accumulate-true-cuda covers it"
+    ]
+    fewer = tuple(a for a in known.alerts if a.kernel != "cublas")
+    assert (
+        "entry cublas-mm-workspace-unset: kernel 'cublas' is not among the alerts read"
+        in uncovered(catalog, dataclasses.replace(known, alerts=fewer))
+    )
+
+
+def test_a_gap_without_a_reason_is_refused(tmp_path):
+    bad = tmp_path / GAPS_FILE
+    bad.write_text("alerts: [{kernel: a_cuda, file: x.cu}]\ngaps: [{kernel: a_cuda, file: x.cu}]\n")
+    with pytest.raises(CatalogError, match="every gap needs a reason"):
+        load_known_gaps(bad)
