@@ -196,7 +196,14 @@ def check_docs(catalog: Catalog, docs: DocLists, torch_version: str, source: str
             )
             findings.append(
                 DocsFinding(
-                    "missing", item.api, item.condition, item.group, None, unclaimed, **where, fix=fix
+                    "missing",
+                    item.api,
+                    item.condition,
+                    item.group,
+                    None,
+                    unclaimed,
+                    **where,
+                    fix=fix,
                 )
             )
             continue
@@ -205,7 +212,9 @@ def check_docs(catalog: Catalog, docs: DocLists, torch_version: str, source: str
             ids = tuple(e.id for e in differ if claims[e.id][0] == claim)
             fix = f'set "{key}": {item.group} in the claims of {_ids(ids)}'
             findings.append(
-                DocsFinding("group", item.api, item.condition, item.group, claim, ids, **where, fix=fix)
+                DocsFinding(
+                    "group", item.api, item.condition, item.group, claim, ids, **where, fix=fix
+                )
             )
         lacking = [d for d in named[index] if not any(d in e.devices for e in claimed)]
         if lacking:
