@@ -373,3 +373,16 @@ def test_a_release_the_catalogue_has_not_read_says_so(builtin):
     assert 'the catalogue has no claims from docs 2.11 (claims key "2.11")' in text
     (pool,) = result.findings
     assert pool.fix == 'set "2.11": converted in the claims of max-pool3d-backward'
+
+
+def test_readme_example_is_the_real_output():
+    readme = (DATA.parent.parent / "README.md").read_text(encoding="utf-8")
+    command = "$ detaudit catalog check-docs --docstring tests/data/docstrings/torch-1.11.txt"
+    start = readme.index(command)
+    block = readme[start : readme.index("```", start)].splitlines()
+    args = block[0].removeprefix("$ detaudit ").split()
+    result = run_cli(*args, cwd=DATA.parent.parent)
+    assert result.returncode == 1, result.stderr
+    output = result.stdout.splitlines()
+    for line in block[1:]:
+        assert line == "..." or line in output, line
