@@ -75,14 +75,12 @@ def _scatter_reduce(device: torch.device, reduce: str) -> Tensor:
         x, src = torch.ones_like(x), 1 + 0.01 * src
     elif reduce in ("amax", "amin"):
         # A maximum (minimum) does not depend on the order of the writes, except between
-        # equal values with different bits. Sources from {0.0, -0.0, -1, -2} ({0.0, -0.0, 1, 2}
-        # for amin), the target left out, give every target a tie between 0.0 and -0.0 at
-        # its extreme, which a racing kernel settles differently from run to run.
-        magnitude = torch.randint(0, 3, src.shape, device=device).to(src.dtype)
-        sign = torch.where(torch.rand_like(src) < 0.5, -1.0, 1.0)
-        src = torch.where(magnitude == 0, sign * 0.0, magnitude)
-        src = -src.abs() if reduce == "amax" else src.abs()
-        src = torch.where(magnitude == 0, sign * 0.0, src)
+        # equal values with different bits. Sources drawn from {0.0, -0.0, -1, -2} ({0.0, -0.0,
+        # 1, 2} for amin), the target left out, give every target a tie between 0.0 and -0.0
+        # at its extreme, which a racing kernel settles differently from run to run.
+        step = -1.0 if reduce == "amax" else 1.0
+        values = torch.tensor([0.0, -0.0, step, 2 * step], device=device)
+        src = values[(src.abs() * 2).long().clamp(max=3)]  # |src| < 0.5: 0.0, < 1: -0.0, ...
         return x.scatter_reduce(dim, index, src, reduce=reduce, include_self=False)
     return x.scatter_reduce(dim, index, src, reduce=reduce)
 
