@@ -103,7 +103,7 @@ def devices_named(condition: str) -> tuple[str, ...]:
 
 
 def _arguments(condition: str) -> dict[str, set[str]]:
-    """The argument values a condition names: ``reduce='sum' or reduce='mean'`` -> {reduce: {sum, mean}}."""
+    """The argument values a condition names: ``reduce='sum' or reduce='mean'``: sum and mean."""
     named: dict[str, set[str]] = {}
     for name, values in _ARGUMENT.findall(plain(condition)):
         named.setdefault(name.lower(), set()).update(re.findall(r"[\w.]+", values.lower()))
@@ -116,7 +116,9 @@ def _contradicts(entry: Entry, item: DocItem) -> bool:
     return any(not (mine[name] & theirs[name]) for name in mine.keys() & theirs.keys())
 
 
-def _match(entry: Entry, claim: str | None, items: tuple[DocItem, ...], cover) -> int | None:
+def _match(
+    entry: Entry, claim: str | None, items: tuple[DocItem, ...], cover: list[tuple[str, ...]]
+) -> int | None:
     """The index of the docs item ``entry`` stands for, or None.
 
     An item fits when it names the entry's API, covers one of its devices and

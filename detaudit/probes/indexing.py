@@ -1,4 +1,4 @@
-"""Probes for advanced indexing: __getitem__, index_put, put_, index_add/select/copy/reduce, repeat_interleave."""
+"""Probes for advanced indexing: __getitem__, index_put, put_, index_*, repeat_interleave."""
 
 from __future__ import annotations
 

@@ -43,8 +43,9 @@ def _header(check: DocsCheck) -> list[str]:
             f"this docstring names ({', '.join(check.devices)}): {', '.join(apis)}"
         )
     if check.not_compared:
+        count = len(check.not_compared)
         out.append(
-            f"not compared: {len(check.not_compared)} entr{'y' if len(check.not_compared) == 1 else 'ies'} "
+            f"not compared: {count} entr{'y' if count == 1 else 'ies'} "
             f"without docs claims (not from the docs): {', '.join(check.not_compared)}"
         )
     return out

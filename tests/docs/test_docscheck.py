@@ -175,7 +175,7 @@ def test_golden(builtin, fmt, request):
     )
 
 
-# ------------------------------------------------ the eight full texts (shared/reference/docstrings)
+# ------------------------------------- the eight full texts (shared/reference/docstrings)
 
 FULL_TEXTS = ("2.0.1", "2.2.2", "2.4.1", "2.6.0", "2.9.1", "2.13.0", "2.14.1", "2.15.0")
 

@@ -130,7 +130,7 @@ def test_installed_docstring_is_read_without_importing_torch():
     assert docs.converted and docs.raises
 
 
-# bullets (converted, raises) of the eight full texts; 2.15's MaxPool2d/MaxPool3d/AvgPool3d bullet once
+# bullets (converted, raises) of the eight full texts; 2.15's bullet naming three pools counts once
 FULL_SIZES = {
     "2.0.1": (17, 28),
     "2.2.2": (20, 29),
