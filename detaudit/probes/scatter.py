@@ -76,12 +76,14 @@ def _scatter_reduce(device: torch.device, reduce: str) -> Tensor:
     elif reduce in ("amax", "amin"):
         # A maximum (minimum) does not depend on the order of the writes, except between
         # equal values with different bits. Sources drawn from {0.0, -0.0, -1, -2} ({0.0, -0.0,
-        # 1, 2} for amin), the target left out, give every target a tie between 0.0 and -0.0
-        # at its extreme, which a racing kernel settles differently from run to run.
+        # 1, 2} for amin) into a target of -inf (+inf), which every source beats, give every
+        # target a tie between 0.0 and -0.0 at its extreme, which a racing kernel settles
+        # differently from run to run. (include_self stays at its default, as for the other
+        # reductions: the scanner tells these siblings apart by reduce alone.)
         step = -1.0 if reduce == "amax" else 1.0
         values = torch.tensor([0.0, -0.0, step, 2 * step], device=device)
         src = values[(src.abs() * 2).long().clamp(max=3)]  # |src| < 0.5: 0.0, < 1: -0.0, ...
-        return x.scatter_reduce(dim, index, src, reduce=reduce, include_self=False)
+        x = torch.full_like(x, step * float("inf"))
     return x.scatter_reduce(dim, index, src, reduce=reduce)
 
 
