@@ -12,9 +12,11 @@ The docstring lists the ops that "will act deterministically when ``mode=True``"
       - ``bilinear``
 
 A bullet may wrap onto continuation lines and may carry sub-bullets (the
-interpolate modes). Other bullet lists in the docstring (the cuBLAS ops of
-1.x and 2.0, Inductor's notes of 2.10+) belong to neither list. Formats seen:
-torch 1.10 to 2.14 (tests/data/docstrings holds 1.11, 2.0 and 2.13).
+interpolate modes). A bullet may name several APIs under one condition
+(2.15: "MaxPool2d, MaxPool3d, and AvgPool3d when attempting to differentiate
+an MPS tensor"): each API is an item of its own. Other bullet lists in the
+docstring (the cuBLAS ops of 1.x and 2.0, Inductor's notes of 2.10+) belong
+to neither list. Formats seen: torch 1.10 to 2.15 (tests/data/docstrings).
 
 Reading the installed torch's docstring (:func:`installed_docstring`) does not
 import torch: the function's source is read with :mod:`ast`.
@@ -42,6 +44,8 @@ _BULLET = re.compile(r"^(\s*)\* (.*)$")
 _SUB_BULLET = re.compile(r"^\s*- (.*)$")
 # :class:`torch.nn.Conv1d`, :func:`torch.bmm`, :meth:`...`, or a bare `torch.x`
 _API = re.compile(r"^(?::\w+:)?`+~?([\w.]+)`+\s*(.*)$", re.DOTALL)
+# ", :func:`torch.nn.MaxPool3d`" / ", and :func:`...`" / " and :func:`...`": one more API
+_MORE_API = re.compile(r"^(?:,\s*(?:and\s+)?|and\s+)(?::\w+:)?`+~?([\w.]+)`+\s*(.*)$", re.DOTALL)
 _LITERAL = re.compile(r"`+([^`]*)`+")
 
 
@@ -53,6 +57,8 @@ class DocItem:
     condition: str
     group: str
     options: tuple[str, ...] = ()  # sub-bullets, e.g. interpolate's modes
+    bullet: str = ""  # the whole bullet in plain text (several APIs where it names several)
+    line: int = 0  # the bullet's first line in the docstring text, from 1
 
     def expand(self) -> tuple[DocItem, ...]:
         """One item per sub-bullet (``"... modes is used: linear"``), or the item itself."""
@@ -70,6 +76,8 @@ class DocItem:
             "condition": self.condition,
             "group": self.group,
             "options": list(self.options),
+            "bullet": self.bullet,
+            "line": self.line,
         }
 
 
@@ -84,6 +92,10 @@ class DocLists:
     def items(self) -> tuple[DocItem, ...]:
         """Both lists, converted first."""
         return self.converted + self.raises
+
+    def bullets(self, group: str) -> int:
+        """How many bullets one list has (a bullet naming several APIs counts once)."""
+        return len({item.line for item in getattr(self, group)})
 
     def expanded(self) -> tuple[DocItem, ...]:
         """Both lists with every sub-bullet as its own item (one per catalogue condition)."""
@@ -115,14 +127,14 @@ def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def _bullets(lines: list[str], start: int, floor: int) -> list[tuple[str, list[str]]]:
+def _bullets(lines: list[str], start: int, floor: int) -> list[tuple[str, list[str], int]]:
     """The bullets from line ``start`` on, until a line indented at most ``floor``.
 
-    Returns (bullet text with its continuation lines, sub-bullets) pairs.
+    Returns (bullet text with its continuation lines, sub-bullets, line from 1) triples.
     """
-    bullets: list[tuple[list[str], list[str]]] = []
+    bullets: list[tuple[list[str], list[str], int]] = []
     bullet_indent = None
-    for line in lines[start:]:
+    for number, line in enumerate(lines[start:], start + 1):
         if not line.strip():
             continue
         if _indent(line) <= floor:
@@ -130,7 +142,7 @@ def _bullets(lines: list[str], start: int, floor: int) -> list[tuple[str, list[s
         bullet = _BULLET.match(line)
         if bullet and (bullet_indent is None or len(bullet.group(1)) == bullet_indent):
             bullet_indent = len(bullet.group(1))
-            bullets.append(([bullet.group(2)], []))
+            bullets.append(([bullet.group(2)], [], number))
             continue
         if not bullets:
             break  # the intro is not followed by a list
@@ -141,21 +153,31 @@ def _bullets(lines: list[str], start: int, floor: int) -> list[tuple[str, list[s
             bullets[-1][1][-1] += " " + line.strip()  # a wrapped sub-bullet
         else:
             bullets[-1][0].append(line.strip())
-    return [(" ".join(text), subs) for text, subs in bullets]
+    return [(" ".join(text), subs, number) for text, subs, number in bullets]
 
 
-def _item(text: str, subs: list[str], group: str) -> DocItem:
+def _items(text: str, subs: list[str], group: str, line: int) -> list[DocItem]:
+    """One item per API the bullet names, each under the bullet's condition."""
     match = _API.match(text.strip())
     if match:
-        api, rest = match.group(1), match.group(2)
+        apis, rest = [match.group(1)], match.group(2)
+        while more := _MORE_API.match(rest):
+            apis.append(more.group(1))
+            rest = more.group(2)
     else:  # no markup: the first word names the API
         api, _, rest = text.strip().partition(" ")
-    return DocItem(
-        api=api.strip("`"),
-        condition=plain(rest),
-        group=group,
-        options=tuple(plain(s) for s in subs),
-    )
+        apis = [api]
+    return [
+        DocItem(
+            api=api.strip("`"),
+            condition=plain(rest),
+            group=group,
+            options=tuple(plain(s) for s in subs),
+            bullet=plain(text),
+            line=line,
+        )
+        for api in apis
+    ]
 
 
 def parse_docstring(text: str) -> DocLists:
@@ -172,7 +194,9 @@ def parse_docstring(text: str) -> DocLists:
             if intro.search(paragraph) and not found[group]:
                 floor = _indent(lines[first])
                 found[group] = tuple(
-                    _item(text, subs, group) for text, subs in _bullets(lines, last + 1, floor)
+                    item
+                    for text, subs, line in _bullets(lines, last + 1, floor)
+                    for item in _items(text, subs, group, line)
                 )
     return DocLists(converted=found["converted"], raises=found["raises"])
 

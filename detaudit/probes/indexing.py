@@ -1,10 +1,11 @@
-"""Probes for advanced indexing: __getitem__, index_put, put_, index_add/select/copy, repeat_interleave."""
+"""Probes for advanced indexing: __getitem__, index_put, put_, index_*, repeat_interleave."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from detaudit.probes import skip
 from detaudit.probes._common import colliding_index, grad_of
 
 # Every probe writes many more values than there are targets, so most targets are hit
@@ -86,3 +87,24 @@ def index_copy(device: torch.device) -> Tensor:
     index = colliding_index(_TARGETS // _ROW, rows, device)
     x = torch.zeros(_TARGETS // _ROW, _ROW, device=device)
     return x.index_copy(0, index, torch.randn(rows, _ROW, device=device))
+
+
+def _index_reduce(device: torch.device, reduce: str) -> Tensor:
+    if not hasattr(torch.Tensor, "index_reduce"):
+        skip("torch < 1.12 lacks Tensor.index_reduce")
+    rows = _WRITES // _ROW
+    index = colliding_index(_TARGETS // _ROW, rows, device)
+    # Factors near 1 keep a product of ~64 of them finite and rounding-sensitive.
+    source = 1 + 0.01 * torch.randn(rows, _ROW, device=device)
+    x = torch.ones(_TARGETS // _ROW, _ROW, device=device)
+    return x.index_reduce(0, index, source, reduce)
+
+
+def index_reduce_prod(device: torch.device) -> Tensor:
+    """``Tensor.index_reduce`` with ``reduce='prod'`` into repeated destination rows."""
+    return _index_reduce(device, "prod")
+
+
+def index_reduce_mean(device: torch.device) -> Tensor:
+    """``Tensor.index_reduce`` with ``reduce='mean'`` into repeated destination rows."""
+    return _index_reduce(device, "mean")

@@ -36,6 +36,11 @@ def adaptive_avg_pool3d_backward(device: torch.device) -> Tensor:
     return _pool_grad(torch.nn.AdaptiveAvgPool3d(6), _VOLUME, device)
 
 
+def max_pool2d_backward(device: torch.device) -> Tensor:
+    """Gradient of ``nn.MaxPool2d`` with overlapping windows (one max can win several)."""
+    return _pool_grad(torch.nn.MaxPool2d(3, stride=1), _PLANE, device)
+
+
 def max_pool3d_backward(device: torch.device) -> Tensor:
     """Gradient of ``nn.MaxPool3d`` with overlapping windows (one max can win several)."""
     return _pool_grad(torch.nn.MaxPool3d(3, stride=1), _VOLUME, device)

@@ -73,6 +73,17 @@ def _scatter_reduce(device: torch.device, reduce: str) -> Tensor:
         # A target of ones (zeros would absorb everything) and factors near 1 keep a
         # product of ~64 of them finite and rounding-sensitive.
         x, src = torch.ones_like(x), 1 + 0.01 * src
+    elif reduce in ("amax", "amin"):
+        # A maximum (minimum) does not depend on the order of the writes, except between
+        # equal values with different bits. Sources drawn from {0.0, -0.0, -1, -2} ({0.0, -0.0,
+        # 1, 2} for amin) into a target of -inf (+inf), which every source beats, give every
+        # target a tie between 0.0 and -0.0 at its extreme, which a racing kernel settles
+        # differently from run to run. (include_self stays at its default, as for the other
+        # reductions: the scanner tells these siblings apart by reduce alone.)
+        step = -1.0 if reduce == "amax" else 1.0
+        values = torch.tensor([0.0, -0.0, step, 2 * step], device=device)
+        src = values[(src.abs() * 2).long().clamp(max=3)]  # |src| < 0.5: 0.0, < 1: -0.0, ...
+        x = torch.full_like(x, step * float("inf"))
     return x.scatter_reduce(dim, index, src, reduce=reduce)
 
 
@@ -89,3 +100,13 @@ def scatter_reduce_mean(device: torch.device) -> Tensor:
 def scatter_reduce_prod(device: torch.device) -> Tensor:
     """``Tensor.scatter_reduce`` with ``reduce='prod'``."""
     return _scatter_reduce(device, "prod")
+
+
+def scatter_reduce_amax(device: torch.device) -> Tensor:
+    """``Tensor.scatter_reduce`` with ``reduce='amax'`` (ties between 0.0 and -0.0)."""
+    return _scatter_reduce(device, "amax")
+
+
+def scatter_reduce_amin(device: torch.device) -> Tensor:
+    """``Tensor.scatter_reduce`` with ``reduce='amin'`` (ties between 0.0 and -0.0)."""
+    return _scatter_reduce(device, "amin")

@@ -335,3 +335,91 @@ def test_catalog_list_golden(fmt, request):
     renderer = RENDERERS["catalog-list"][fmt]
     text = renderer.render(load_catalog()).replace(str(builtin_catalog_dir()), "<catalog>")
     check_golden(request, f"catalog-list{renderer.extension}", text)
+
+
+# ------------------------------------------------------------ claims for every docs text read
+
+DOCS_TEXTS = Path(__file__).resolve().parents[1] / "data" / "docstrings"
+
+
+def test_every_docs_release_read_is_a_claims_key(builtin):
+    # the matrix's sampled releases and the full texts of tests/data/docstrings
+    matrix = {"1.10", "1.11", "1.13", "2.0", "2.4", "2.10", "2.13", "2.14"}
+    texts = {
+        ".".join(p.stem.removeprefix("torch-").split(".")[:2]) for p in DOCS_TEXTS.glob("*.txt")
+    }
+    assert texts >= {"2.0", "2.2", "2.4", "2.6", "2.9", "2.13", "2.14", "2.15"}
+    assert set(builtin.docs_versions) == matrix | texts
+
+
+def test_claims_of_the_full_texts(builtin):
+    def claim(entry_id: str, version: str):
+        return builtin.get(entry_id).claim_for(version, builtin.docs_versions)
+
+    # ReplicationPad1d/3d moved between 2.4.1 and 2.9.1; kthvalue still listed in 2.9.1
+    assert claim("replication-pad1d-backward", "2.6.0") == ("raises", "docs 2.6")
+    assert claim("replication-pad3d-backward", "2.9.1") == ("converted", "docs 2.9")
+    assert claim("kthvalue", "2.9.1") == ("raises", "docs 2.9")
+    assert claim("replication-pad2d-backward", "2.2.2") == ("converted", "docs 2.2")
+    assert claim("scatter-reduce-prod", "2.2.2") == ("raises", "docs 2.2")
+    assert claim("scatter-reduce-amax", "2.14.1") == (None, "docs 2.14")
+    assert claim("scatter-reduce-amax", "2.15.0") == ("raises", "docs 2.15")
+    assert claim("kthvalue-mps", "2.15.0") == ("raises", "docs 2.15")
+    assert claim("kthvalue", "2.15.0") == (None, "docs 2.15")
+
+
+MPS_ENTRIES = (
+    "scatter-reduce-sum-mps",
+    "scatter-reduce-mean-mps",
+    "scatter-reduce-prod-mps",
+    "scatter-reduce-amax-mps",
+    "scatter-reduce-amin-mps",
+    "index-put-accumulate-true-mps",
+    "index-reduce-prod-mps",
+    "index-reduce-mean-mps",
+    "kthvalue-mps",
+    "embedding-backward-mps",
+    "embedding-bag-backward-mps",
+    "grid-sample-backward-mps",
+    "max-pool2d-backward-mps",
+    "max-pool3d-backward-mps",
+    "avg-pool3d-backward-mps",
+    "interpolate-backward-mps",
+)
+
+
+def test_the_mps_bullets_of_2_15_are_catalogued(builtin):
+    mps = {e.id for e in builtin if "mps" in e.devices}
+    assert mps == set(MPS_ENTRIES)
+    for entry_id in MPS_ENTRIES:
+        entry = builtin.get(entry_id)
+        assert entry.devices == ("mps",)
+        assert dict(entry.claims) == {"2.15": "raises"}
+        assert entry.source == "torch docs 2.15.0"
+        assert "not observed by this project" in entry.notes
+
+
+@pytest.mark.parametrize("entry_id", [*MPS_ENTRIES, "scatter-reduce-amax", "scatter-reduce-amin"])
+def test_the_2_15_probes_run_on_cpu(builtin, entry_id):
+    import importlib
+
+    import torch
+
+    module, _, name = builtin.get(entry_id).probe.partition(":")
+    probe = getattr(importlib.import_module(module), name)
+    torch.manual_seed(0)
+    out = probe(torch.device("cpu"))
+    tensors = list(out) if isinstance(out, (tuple, list)) else [out]
+    assert tensors and all(isinstance(t, torch.Tensor) and t.numel() > 0 for t in tensors)
+
+
+def test_an_mps_entry_shares_the_probe_of_the_cuda_entry_of_its_op(builtin):
+    # so that on CUDA the CUDA entry claims, and on MPS the MPS entry
+    avg = builtin.get("avg-pool3d-backward-mps")
+    assert builtin.expected(avg, "cuda", "2.15.0") == (None, "see avg-pool3d-backward")
+    assert builtin.expected(avg, "mps", "2.15.0") == ("raises", "docs 2.15")
+    assert builtin.expected(builtin.get("avg-pool3d-backward"), "mps", "2.15.0") == (
+        None,
+        "see avg-pool3d-backward-mps",
+    )
+    assert builtin.expected(avg, "mps", "2.14.1") == (None, "docs 2.14")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from detaudit.catalog import Catalog, builtin_catalog_files, load_catalog
-from detaudit.docs.check import check_docs
+from detaudit.docs.check import check_docs, devices_named
 from detaudit.docs.docstring import parse_docstring
 from detaudit.render import RENDERERS
 
@@ -173,3 +173,220 @@ def test_golden(builtin, fmt, request):
     check_golden(
         request, f"docs-check{renderer.extension}", renderer.render(check(builtin, "2.13"))
     )
+
+
+# ------------------------------------- the eight full texts (shared/reference/docstrings)
+
+FULL_TEXTS = ("2.0.1", "2.2.2", "2.4.1", "2.6.0", "2.9.1", "2.13.0", "2.14.1", "2.15.0")
+
+
+def full(version: str):
+    return parse_docstring((DOCSTRINGS / f"torch-{version}.txt").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("version", FULL_TEXTS)
+def test_the_catalogue_agrees_with_every_full_docstring(builtin, version, request):
+    fixture = str(DOCSTRINGS / f"torch-{version}.txt")
+    result = run_cli("catalog", "check-docs", "--docstring", fixture, "--torch-version", version)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the catalogue has read this release: its claims, not an older release's, are compared
+    major, minor = version.split(".")[:2]
+    assert f"compared with the catalogue's claims as of docs {major}.{minor}\n" in result.stdout
+    check_golden(
+        request,
+        f"docs-check-{version}.txt",
+        RENDERERS["docs-check"]["text"].render(
+            check_docs(builtin, full(version), version, "fixture")
+        ),
+    )
+
+
+@pytest.mark.parametrize("version", FULL_TEXTS)
+def test_every_full_docstring_item_stands_for_an_entry(builtin, version):
+    result = check_docs(builtin, full(version), version, "fixture")
+    assert {index for _, index in result.matched} == set(range(len(result.docs.expanded())))
+
+
+def test_a_raises_entry_pairs_with_a_raises_bullet(builtin):
+    # 2.15 lists scatter_reduce in both lists: sum/mean converted, every reduction raises
+    result = check_docs(builtin, full("2.15.0"), "2.15.0", "fixture")
+    items, matched = result.docs.expanded(), dict(result.matched)
+    for entry_id in ("scatter-reduce-prod", "scatter-reduce-amax", "scatter-reduce-amin"):
+        assert items[matched[entry_id]].group == "raises", entry_id
+        assert items[matched[entry_id]].condition == "when called on CUDA or MPS tensor"
+    for entry_id in ("scatter-reduce-sum", "scatter-reduce-mean"):
+        assert items[matched[entry_id]].group == "converted", entry_id
+
+
+def test_a_group_change_is_reported_on_the_bullet_of_the_docs_group(tmp_path):
+    def edit(group, entries):
+        for entry in entries:
+            if entry["id"] == "scatter-reduce-prod":
+                entry["claims"]["2.15"] = "converted"  # a maintainer misled into "prod converts"
+        return entries
+
+    catalog = load_catalog(copy_catalogue(tmp_path, edit), builtin=False)
+    result = check_docs(catalog, full("2.15.0"), "2.15.0", "fixture")
+    (finding,) = result.findings
+    # prod contradicts the converted bullet's reduce='sum' or reduce='mean': the raises bullet
+    assert (finding.kind, finding.condition, finding.docs, finding.catalog, finding.entries) == (
+        "group",
+        "when called on CUDA or MPS tensor",
+        "raises",
+        "converted",
+        ("scatter-reduce-prod",),
+    )
+    assert finding.fix == 'set "2.15": raises in the claims of scatter-reduce-prod'
+    assert finding.bullet == "torch.Tensor.scatter_reduce when called on CUDA or MPS tensor"
+    assert finding.line == 80
+
+
+def test_the_widened_bullet_is_not_missing_on_a_catalogue_without_mps(tmp_path):
+    def edit(group, entries):
+        return [
+            e for e in entries if not e["id"].startswith("scatter-reduce-") or "mps" not in e["id"]
+        ]
+
+    catalog = load_catalog(copy_catalogue(tmp_path, edit), builtin=False)
+    result = check_docs(catalog, full("2.15.0"), "2.15.0", "fixture")
+    (finding,) = result.findings
+    # the CUDA entries stand for it; what the catalogue lacks is an entry on MPS
+    assert (finding.kind, finding.devices, finding.docs) == ("devices", ("cuda", "mps"), "raises")
+    assert finding.entries == ("scatter-reduce-prod", "scatter-reduce-amax", "scatter-reduce-amin")
+    assert "on mps with claims" in finding.fix and '"2.15": raises' in finding.fix
+
+
+def test_a_bullet_naming_three_classes_is_three_items(tmp_path):
+    def edit(group, entries):
+        return [e for e in entries if e["id"] != "max-pool3d-backward-mps"]
+
+    catalog = load_catalog(copy_catalogue(tmp_path, edit), builtin=False)
+    result = check_docs(catalog, full("2.15.0"), "2.15.0", "fixture")
+    (finding,) = result.findings
+    assert (finding.kind, finding.api, finding.entries) == ("missing", "torch.nn.MaxPool3d", ())
+    assert finding.condition == "when attempting to differentiate an MPS tensor"
+    assert finding.bullet == (
+        "torch.nn.MaxPool2d, torch.nn.MaxPool3d, and torch.nn.AvgPool3d "
+        "when attempting to differentiate an MPS tensor"
+    )
+    assert finding.fix == (
+        'add an entry for torch.nn.MaxPool3d on mps with claims {"2.15": raises} and a probe'
+    )
+    # the CUDA MaxPool3d entry (converted) does not stand for the MPS bullet
+    assert dict(result.matched)["max-pool3d-backward"] != (
+        result.docs.expanded().index(
+            next(
+                i
+                for i in result.docs.expanded()
+                if i.api == "torch.nn.MaxPool3d" and "MPS" in i.condition
+            )
+        )
+    )
+
+
+def test_an_mps_condition_is_not_read_as_cuda(tmp_path):
+    def edit(group, entries):
+        return [e for e in entries if e["id"] != "kthvalue-mps"]
+
+    catalog = load_catalog(copy_catalogue(tmp_path, edit), builtin=False)
+    result = check_docs(catalog, full("2.15.0"), "2.15.0", "fixture")
+    # the CUDA kthvalue entry (listed up to 2.9) is not paired with the MPS bullet
+    (finding,) = result.findings
+    assert (finding.kind, finding.api, finding.entries, finding.devices) == (
+        "missing",
+        "torch.kthvalue",
+        (),
+        ("mps",),
+    )
+
+
+def test_devices_a_condition_names():
+    assert devices_named("when called on CUDA or MPS tensor") == ("cuda", "mps")
+    assert devices_named("when called on a CPU or CUDA tensor") == ("cpu", "cuda")
+    assert devices_named("when attempting to differentiate an MPS tensor") == ("mps",)
+    assert devices_named("when accumulate=False") == ()
+
+
+@pytest.mark.parametrize("version,devices", [("2.14.1", "cpu, cuda"), ("2.15.0", "cpu, cuda, mps")])
+def test_a_condition_naming_no_device_covers_every_device_of_the_docstring(
+    builtin, version, devices
+):
+    result = check_docs(builtin, full(version), version, "fixture")
+    assert result.devices == tuple(devices.split(", "))
+    items = result.docs.expanded()
+    assert {items[i].api for i in result.unnamed} >= {"torch.nn.MaxUnpool2d", "torch.Tensor.put_"}
+    text = RENDERERS["docs-check"]["text"].render(result)
+    assert f"each is read as covering every device this docstring names ({devices})" in text
+
+
+def test_entries_without_claims_are_not_compared_and_are_counted(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text(
+        "raises:\n"
+        "  - id: my-mm\n"
+        "    api: torch.mm\n"
+        "    condition: when called on CUDA tensor without CUBLAS_WORKSPACE_CONFIG\n"
+        "    devices: [cuda]\n"
+        "    pass: forward\n"
+        "    probe: detaudit.probes.reduction:histc\n"
+        "    source: PyTorch's source\n"
+        # a second entry under a bullet that already has one (grid_sample 2-D and 3-D)
+        "  - id: my-grid-sample-3d-backward\n"
+        "    api: torch.nn.functional.grid_sample\n"
+        "    condition: when attempting to differentiate a CUDA tensor with 5-D input\n"
+        "    devices: [cuda]\n"
+        "    pass: backward\n"
+        "    probe: detaudit.probes.sampling:grid_sample_backward\n"
+        "    source: test\n"
+        '    claims: {"2.13": raises, "2.14": raises, "2.15": raises}\n',
+        encoding="utf-8",
+    )
+    catalog = load_catalog([user])
+    for version in ("2.13.0", "2.14.1", "2.15.0"):
+        result = check_docs(catalog, full(version), version, "fixture")
+        assert result.findings == (), version
+        # my-mm, and the built-in entries no docstring lists (cuBLAS: ``claims: {}``)
+        assert result.not_compared == tuple(e.id for e in catalog if not e.claims)
+        assert "my-mm" in result.not_compared
+        matched = dict(result.matched)
+        assert matched["my-grid-sample-3d-backward"] == matched["grid-sample-backward"]
+    text = RENDERERS["docs-check"]["text"].render(result)
+    n = len(result.not_compared)
+    assert f"not compared: {n} entries without docs claims (not from the docs): " in text
+    assert "my-mm" in text.split("not compared:")[1]
+
+
+def test_every_finding_says_what_to_change(builtin):
+    result = check(builtin, "1.11", "2.13.0")
+    assert result.findings
+    for finding in result.findings:
+        assert finding.entries or finding.kind == "missing"
+        assert '"2.13"' in finding.fix, finding
+    text = RENDERERS["docs-check"]["text"].render(result)
+    assert text.count("    fix: ") == len(result.findings)
+    (kthvalue,) = [f for f in result.findings if f.api == "torch.kthvalue"]
+    assert kthvalue.fix == 'add "2.13": raises to the claims of kthvalue'
+    (nd,) = [f for f in result.findings if "scatter-add-nd" in f.entries]
+    # the n-D entry stands for 1.11's n-D raises bullet, not the 1-D converted one
+    assert (nd.kind, nd.docs, nd.catalog) == ("group", "raises", "converted")
+
+
+def test_a_release_the_catalogue_has_not_read_says_so(builtin):
+    result = check(builtin, "2.13", "2.11.0")
+    text = RENDERERS["docs-check"]["text"].render(result)
+    assert 'the catalogue has no claims from docs 2.11 (claims key "2.11")' in text
+    (pool,) = result.findings
+    assert pool.fix == 'set "2.11": converted in the claims of max-pool3d-backward'
+
+
+def test_readme_example_is_the_real_output():
+    readme = (DATA.parent.parent / "README.md").read_text(encoding="utf-8")
+    command = "$ detaudit catalog check-docs --docstring tests/data/docstrings/torch-1.11.txt"
+    start = readme.index(command)
+    block = readme[start : readme.index("```", start)].splitlines()
+    args = block[0].removeprefix("$ detaudit ").split()
+    result = run_cli(*args, cwd=DATA.parent.parent)
+    assert result.returncode == 1, result.stderr
+    output = result.stdout.splitlines()
+    for line in block[1:]:
+        assert line == "..." or line in output, line

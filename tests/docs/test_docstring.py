@@ -128,3 +128,40 @@ def test_installed_docstring_is_read_without_importing_torch():
     assert source.endswith("__init__.py")
     docs = parse_docstring(text)
     assert docs.converted and docs.raises
+
+
+# bullets (converted, raises) of the eight full texts; 2.15's bullet naming three pools counts once
+FULL_SIZES = {
+    "2.0.1": (17, 28),
+    "2.2.2": (20, 29),
+    "2.4.1": (20, 29),
+    "2.6.0": (20, 29),
+    "2.9.1": (22, 27),
+    "2.13.0": (23, 25),
+    "2.14.1": (25, 24),
+    "2.15.0": (25, 32),
+}
+
+
+@pytest.mark.parametrize("version", sorted(FULL_SIZES))
+def test_full_text_bullet_counts(version):
+    docs = parsed(version)
+    assert (docs.bullets("converted"), docs.bullets("raises")) == FULL_SIZES[version]
+    assert all(i.line > 0 and i.api in i.bullet for i in docs.items)
+
+
+def test_a_bullet_naming_three_apis_gives_three_items():
+    docs = parsed("2.15.0")
+    pools = [i for i in docs.raises if "torch.nn.MaxPool2d," in i.bullet]
+    assert [i.api for i in pools] == [
+        "torch.nn.MaxPool2d",
+        "torch.nn.MaxPool3d",
+        "torch.nn.AvgPool3d",
+    ]
+    assert {i.condition for i in pools} == {"when attempting to differentiate an MPS tensor"}
+    assert len({i.line for i in pools}) == 1
+    assert len(docs.raises) == 34  # 32 bullets, one of them three items
+    assert listed(docs, "raises", "torch.Tensor.scatter_reduce") == [
+        "when called on CUDA or MPS tensor"
+    ]
+    assert listed(docs, "raises", "torch.kthvalue") == ["when called on an MPS tensor"]

@@ -115,18 +115,25 @@ def test_arguments_select_the_entry(scanner):
                 "interpolate-bilinear-backward",
                 "interpolate-bicubic-backward",
                 "interpolate-trilinear-backward",
+                "interpolate-backward-mps",  # 2.15's MPS bullet: "in some cases", any mode
             ),
             ("mode",),
         ),
         (5, ("put-accumulate-true-cuda", "put-accumulate-true-cpu"), ()),
     ]
+    # 2.15's MPS bullets name interpolate "in some cases" and EmbeddingBag in any mode, and
+    # 2.15 lists scatter_reduce amax on CUDA: the scan names those entries on lines 3, 13, 15
+    # (as it names kthvalue, unlisted from 2.10: an entry without a claim is still a candidate)
     assert [(line, e) for line, e, _ in result if line != 4] == [
+        (3, "interpolate-backward-mps"),
         (5, "put-accumulate-true-cuda"),
         (6, "put-accumulate-true-cuda"),
         (7, "index-put-accumulate-false"),
         (10, "bincount"),
         (12, "median-with-indices"),
+        (13, "scatter-reduce-amax"),
         (14, "scatter-reduce-prod"),
+        (15, "embedding-bag-backward-mps"),
         (16, "embedding-bag-max-backward"),
     ]
 
