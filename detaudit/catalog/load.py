@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import CatalogError
-from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Pass
+from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
@@ -160,7 +160,7 @@ def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
         problems.append(f"{where}: YAML error: {problem}")
         return []
     if not isinstance(data, dict) or not data:
-        problems.append(f"{name}: expected a mapping with the groups {' and '.join(GROUPS)}")
+        problems.append(f"{name}: expected a mapping with groups among {', '.join(GROUPS)}")
         return []
     entries: list[Entry] = []
     for group, items in data.items():
@@ -228,6 +228,11 @@ def _validate_entry(
     if raw["pass"] not in PASSES:
         bad(f"pass must be one of {', '.join(PASSES)}, got {raw['pass']!r}")
     claims = _validate_claims(raw.get("claims", {}), bad)
+    if group == Group.OBSERVED and claims:
+        bad(
+            "an observed entry claims nothing (the docs do not list it): remove its claims, "
+            "or file it under converted or raises"
+        )
     match = _validate_match(raw["match"], bad) if "match" in raw else None
     static = _validate_static(raw["static"], bad) if "static" in raw else None
     probe = raw["probe"]
@@ -248,7 +253,7 @@ def _validate_entry(
     return Entry(
         id=raw["id"],
         api=raw["api"],
-        group=Claim(group),
+        group=Group(group),
         condition=raw["condition"],
         devices=tuple(d for d in Device if d in devices),
         pass_=Pass(raw["pass"]),

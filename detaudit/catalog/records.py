@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import CatalogError
-from ..model.vocabulary import Claim, Device, Pass, Status, parse_version
+from ..model.vocabulary import Claim, Device, Group, Pass, Status, parse_version
 
 __all__ = [
     "Catalog",
@@ -130,7 +130,7 @@ class Entry:
 
     id: str
     api: str
-    group: Claim  # the seed group: what a user entry without claims claims
+    group: Group  # the seed group (what a user entry without claims claims), or observed
     condition: str
     devices: tuple[Device, ...]
     pass_: Pass
@@ -154,10 +154,12 @@ class Entry:
         not list the entry. Returns ``(claim, basis)``: claim is ``converted``,
         ``raises`` or None (not listed, or older than every sampled release);
         basis names the docs (``"docs 2.13"``), or is ``"catalog"`` for a user
-        entry without claims, which claims its group for every version.
+        entry without claims, which claims its group for every version. An
+        ``observed`` entry claims nothing: ``(None, None)``.
         """
         if not self.claims:
-            return self.group, "catalog"
+            claim = self.group.claim
+            return (claim, "catalog") if claim is not None else (None, None)
         claims = dict(self.claims)
         wanted = parse_version(torch_version)
         sampled = [v for v in {*docs_versions, *claims} if parse_version(v) <= wanted]
@@ -165,6 +167,15 @@ class Entry:
             return None, None
         newest = max(sampled, key=parse_version)
         return claims.get(newest), f"docs {newest}"
+
+    @property
+    def covered(self) -> tuple[Device, ...]:
+        """The devices where a run with no alert ``converts``: none for an ``observed`` entry.
+
+        ``converts`` says a documented deterministic implementation was used;
+        nothing documents an observed entry, so its clean runs are ``ok``.
+        """
+        return () if self.group is Group.OBSERVED else self.devices
 
     def to_dict(self) -> dict[str, object]:
         """The entry as ``catalog list --format json`` prints it."""

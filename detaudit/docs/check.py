@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..catalog import Catalog, Entry, parse_version
+from ..model.vocabulary import Group
 from .docstring import DocItem, DocLists, plain
 
 __all__ = ["DocsCheck", "DocsFinding", "check_docs"]
@@ -107,13 +108,15 @@ def check_docs(catalog: Catalog, docs: DocLists, torch_version: str, source: str
     Findings: docs items no entry stands for, or whose entries claim nothing
     for this release (``missing``); entries claiming a group for this release
     that no docs item stands for (``unlisted``); and entries whose claim is
-    not the docs item's group (``group``).
+    not the docs item's group (``group``). ``observed`` entries are left out.
     """
     items = docs.expanded()
-    matched: dict[str, int | None] = {e.id: _match(e, items) for e in catalog}
+    # Observed entries are in no docstring and claim nothing: there is nothing to compare.
+    listed = [e for e in catalog if e.group is not Group.OBSERVED]
+    matched: dict[str, int | None] = {e.id: _match(e, items) for e in listed}
     findings: list[DocsFinding] = []
     for index, item in enumerate(items):
-        entries = [e for e in catalog if matched[e.id] == index]
+        entries = [e for e in listed if matched[e.id] == index]
         claims = {e.id: e.claim_for(torch_version, catalog.docs_versions)[0] for e in entries}
         unclaimed = tuple(i for i, claim in claims.items() if claim is None)
         if not entries or unclaimed:
@@ -124,7 +127,7 @@ def check_docs(catalog: Catalog, docs: DocLists, torch_version: str, source: str
         for claim in sorted({claims[i] for i in differ}):
             ids = tuple(i for i in differ if claims[i] == claim)
             findings.append(DocsFinding("group", item.api, item.condition, item.group, claim, ids))
-    for entry in catalog:
+    for entry in listed:
         claim = entry.claim_for(torch_version, catalog.docs_versions)[0]
         if matched[entry.id] is None and claim is not None:
             findings.append(

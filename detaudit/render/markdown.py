@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..model.report import Cost, ProbeResult, Report, Status
-from ..model.vocabulary import GROUPS, STATUS_INFO
+from ..model.vocabulary import GROUPS, STATUS_INFO, group_heading
 
 __all__ = ["cost_reading", "cost_verdict", "duration", "environment_rows", "render", "title"]
 
@@ -188,7 +188,7 @@ def render(report: Report) -> str:
         members = [r for r in report.results if r.group == group]
         if not members:
             continue
-        out += [f"### {group} (seed group)", ""]
+        out += [f"### {group_heading(group)}", ""]
         out += _table(
             (
                 "id",
