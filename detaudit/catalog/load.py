@@ -398,4 +398,7 @@ def _validate_match(raw: object, bad) -> Match | None:
     if not isinstance(ops, list) or not all(isinstance(o, str) and _OP_RE.match(o) for o in ops):
         bad(f"match: ops must be a list like ['aten::put_.default'], got {ops!r}")
         ops = []
-    return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops))
+    no_ops = raw.get("ops") == []  # the entry has no aten op of its own
+    if no_ops and aten:
+        bad("match: aten conditions need ops to apply to; ops: [] says there are none")
+    return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops), no_ops=no_ops)

@@ -81,13 +81,15 @@ class Match:
     conditions on the aten op's arguments (schema names; ``ARG.ndim``,
     ``ARG.dtype``, ``ARG.layout``, ``overload``), used instead of the ones
     derived from sibling probes. ``ops`` pins the aten ops (``aten::put_.default``)
-    where deriving them from the probe picks the wrong ones.
+    where deriving them from the probe picks the wrong ones; ``ops: []`` says the
+    entry has no aten op of its own (``no_ops``), so the dynamic scan never names it.
     """
 
     signature: str = ""
     call: tuple[tuple[str, Condition], ...] = ()
     aten: tuple[tuple[str, Condition], ...] = ()
     ops: tuple[str, ...] = ()
+    no_ops: bool = False
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {}
@@ -97,7 +99,7 @@ class Match:
             conditions = getattr(self, key)
             if conditions:
                 data[key] = {name: cond.to_data() for name, cond in conditions}
-        if self.ops:
+        if self.ops or self.no_ops:
             data["ops"] = list(self.ops)
         return data
 
