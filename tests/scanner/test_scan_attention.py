@@ -1,6 +1,6 @@
 """Attention in the scanner: SDPA hits name the backend that ran; the static scan finds the calls.
 
-tests/data/scan/attention.py calls ``scaled_dot_product_attention`` three ways
+tests/data/scan_attention/model.py calls ``scaled_dot_product_attention`` three ways
 (causal, with a mask, forced to the math backend) and marks the line of each.
 """
 
@@ -19,7 +19,7 @@ from detaudit.scanner.static import Scanner
 from ..conftest import DATA
 from .test_scan_dynamic import marked_lines
 
-MODEL = DATA / "scan" / "attention.py"
+MODEL = DATA / "scan_attention" / "model.py"
 
 
 def load_model():
