@@ -18,7 +18,9 @@ echo "== CUDA tests"
 "$py" -m pytest -m cuda -q -p no:cacheprovider tests 2>&1 | tee "$out/pytest-cuda.log"
 tests_rc=${PIPESTATUS[0]}
 echo "== audit --device cuda"
-"$py" -m detaudit audit --device cuda --out "$out" 2>&1 | tee "$out/audit-cuda.log"
+# The whole built-in catalogue, the attention entries (catalog/attention.yaml) included; compiled
+# flex_attention builds Triton kernels once per mode, so one entry may take minutes.
+"$py" -m detaudit audit --device cuda --timeout 300 --out "$out" 2>&1 | tee "$out/audit-cuda.log"
 audit_rc=${PIPESTATUS[0]}
 echo "== entries from PyTorch's source (cuBLAS with CUBLAS_WORKSPACE_CONFIG unset/:4096:8, grid_sample 3-D, antialias)"
 "$py" - "$out" <<'PY' || true
@@ -36,6 +38,15 @@ mkdir -p "$out/compile"
   --only scatter-add-nd --only index-put-accumulate-false --out "$out/compile" 2>&1 |
   tee "$out/compile/audit-cuda-compile.log"
 compile_rc=${PIPESTATUS[0]}
+echo "== attention entries in the report"
+"$py" - "$out" <<'PY'
+import json, pathlib, sys
+for path in sorted(pathlib.Path(sys.argv[1]).glob("detaudit-*.json")):
+    rows = [r for r in json.loads(path.read_text())["results"] if r["group"] == "observed"]
+    print(f"{path.name}: {len(rows)} attention results")
+    for r in rows:
+        print(f"  {r['id']:34} {r['status']:8} {(r.get('kernel') or '')[:30]:30} {(r.get('message') or '')[:120]}")
+PY
 echo "== done: tests exit $tests_rc, audit exit $audit_rc, compile audit exit $compile_rc;" \
   "files in $out"
 ls -l "$out" "$out/compile"

@@ -158,3 +158,54 @@ def test_api_keeps_callers_deterministic_mode_on():
     (result,) = report.results
     assert result.status is Status.RAISES  # not "warns": the caller's warn_only did not leak
     assert result.warn_only is not None and result.warn_only.outcome == "ran"
+
+
+# --------------------------------------------------------------------------- attention (observed)
+
+SDPA_RUN_ON_CPU = (
+    "sdpa-math-forward",
+    "sdpa-math-backward",
+    "sdpa-flash-forward",
+    "sdpa-flash-backward",
+    "sdpa-flash-mask-forward",
+    "sdpa-flash-mask-backward",
+)
+
+
+@pytest.mark.parametrize("entry_id", SDPA_RUN_ON_CPU)
+def test_sdpa_math_and_cpu_flash_run_and_classify(report, entry_id):
+    r = result(report, entry_id)
+    # observed: nothing documents a deterministic implementation, so no alert is `ok`
+    assert r.status is Status.OK, (r.status, r.message)
+    assert r.expected is None and r.drift is None
+    assert r.group == "observed"
+    assert r.runs_mode_on == 5 and r.distinct_on is not None
+
+
+@pytest.mark.parametrize(
+    "entry_id", ["sdpa-efficient-backward", "sdpa-cudnn-forward", "sdpa-cudnn-mask-backward"]
+)
+def test_a_backend_without_a_cpu_kernel_is_skipped_with_torchs_reason(report, entry_id):
+    r = result(report, entry_id)
+    assert r.status is Status.SKIPPED
+    assert r.message.startswith("SDPBackend.")
+    assert "cannot run float32" in r.message and "on cpu" in r.message
+    # torch's own words, after "torch:"
+    assert "torch: No viable backend for scaled_dot_product_attention" in r.message
+
+
+def test_flex_attention_on_cpu(report):
+    assert result(report, "flex-attention-eager-forward").status is Status.OK
+    backward = result(report, "flex-attention-eager-backward")
+    assert backward.status is Status.SKIPPED
+    assert "torch: FlexAttention does not support backward on CPU" in backward.message
+    compiled = result(report, "flex-attention-compiled-forward")
+    assert compiled.status is Status.SKIPPED and "DETAUDIT_COMPILED_CPU=1" in compiled.message
+
+
+def test_the_report_shows_the_observed_group(report):
+    markdown = RENDERERS["report"]["md"].render(report)
+    assert "### observed (not in the docs: known only by running it)" in markdown
+    assert "### observed (seed group)" not in markdown
+    html = RENDERERS["report"]["html"].render(report)
+    assert "not in the docs: known only by running it</span>" in html

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import CatalogError
-from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Pass
+from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
@@ -165,7 +165,7 @@ def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
         problems.append(f"{where}: YAML error: {problem}")
         return []
     if not isinstance(data, dict) or not data:
-        problems.append(f"{name}: expected a mapping with the groups {' and '.join(GROUPS)}")
+        problems.append(f"{name}: expected a mapping with groups among {', '.join(GROUPS)}")
         return []
     entries: list[Entry] = []
     for group, items in data.items():
@@ -233,6 +233,11 @@ def _validate_entry(
     if raw["pass"] not in PASSES:
         bad(f"pass must be one of {', '.join(PASSES)}, got {raw['pass']!r}")
     claims = _validate_claims(raw.get("claims", {}), bad)
+    if group == Group.OBSERVED and claims:
+        bad(
+            "an observed entry claims nothing (the docs do not list it): remove its claims, "
+            "or file it under converted or raises"
+        )
     match = _validate_match(raw["match"], bad) if "match" in raw else None
     static = _validate_static(raw["static"], bad) if "static" in raw else None
     kernels = _validate_kernels(raw.get("kernels", []), bad)
@@ -255,7 +260,7 @@ def _validate_entry(
     return Entry(
         id=raw["id"],
         api=raw["api"],
-        group=Claim(group),
+        group=Group(group),
         condition=raw["condition"],
         devices=tuple(d for d in Device if d in devices),
         pass_=Pass(raw["pass"]),
@@ -431,4 +436,7 @@ def _validate_match(raw: object, bad) -> Match | None:
     if not isinstance(ops, list) or not all(isinstance(o, str) and _OP_RE.match(o) for o in ops):
         bad(f"match: ops must be a list like ['aten::put_.default'], got {ops!r}")
         ops = []
-    return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops))
+    no_ops = raw.get("ops") == []  # the entry has no aten op of its own
+    if no_ops and aten:
+        bad("match: aten conditions need ops to apply to; ops: [] says there are none")
+    return Match(signature=signature or "", call=call, aten=aten, ops=tuple(ops), no_ops=no_ops)

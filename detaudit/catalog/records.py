@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import CatalogError
-from ..model.vocabulary import Claim, Device, Pass, Status, parse_version
+from ..model.vocabulary import Claim, Device, Group, Pass, Status, parse_version
 
 __all__ = [
     "Catalog",
@@ -81,13 +81,15 @@ class Match:
     conditions on the aten op's arguments (schema names; ``ARG.ndim``,
     ``ARG.dtype``, ``ARG.layout``, ``overload``), used instead of the ones
     derived from sibling probes. ``ops`` pins the aten ops (``aten::put_.default``)
-    where deriving them from the probe picks the wrong ones.
+    where deriving them from the probe picks the wrong ones; ``ops: []`` says the
+    entry has no aten op of its own (``no_ops``), so the dynamic scan never names it.
     """
 
     signature: str = ""
     call: tuple[tuple[str, Condition], ...] = ()
     aten: tuple[tuple[str, Condition], ...] = ()
     ops: tuple[str, ...] = ()
+    no_ops: bool = False
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {}
@@ -97,7 +99,7 @@ class Match:
             conditions = getattr(self, key)
             if conditions:
                 data[key] = {name: cond.to_data() for name, cond in conditions}
-        if self.ops:
+        if self.ops or self.no_ops:
             data["ops"] = list(self.ops)
         return data
 
@@ -130,7 +132,7 @@ class Entry:
 
     id: str
     api: str
-    group: Claim  # the seed group: what a user entry without claims claims
+    group: Group  # the seed group (what a user entry without claims claims), or observed
     condition: str
     devices: tuple[Device, ...]
     pass_: Pass
@@ -163,10 +165,12 @@ class Entry:
         ``raises`` or None (not listed, or older than every sampled release);
         basis names the docs (``"docs 2.13"``), or is ``"catalog"`` for a user
         entry without claims, which claims its group for every version (an
-        entry with ``claims: {}`` is in no docstring read: it claims None).
+        entry with ``claims: {}`` is in no docstring read: it claims None). An
+        ``observed`` entry claims nothing: ``(None, None)``.
         """
         if not self.claims and not self.unlisted:
-            return self.group, "catalog"
+            claim = self.group.claim
+            return (claim, "catalog") if claim is not None else (None, None)
         claims = dict(self.claims)
         wanted = parse_version(torch_version)
         sampled = [v for v in {*docs_versions, *claims} if parse_version(v) <= wanted]
@@ -174,6 +178,15 @@ class Entry:
             return None, None
         newest = max(sampled, key=parse_version)
         return claims.get(newest), f"docs {newest}"
+
+    @property
+    def covered(self) -> tuple[Device, ...]:
+        """The devices where a run with no alert ``converts``: none for an ``observed`` entry.
+
+        ``converts`` says a documented deterministic implementation was used;
+        nothing documents an observed entry, so its clean runs are ``ok``.
+        """
+        return () if self.group is Group.OBSERVED else self.devices
 
     def to_dict(self) -> dict[str, object]:
         """The entry as ``catalog list --format json`` prints it."""

@@ -26,10 +26,12 @@ __all__ = [
     "STATUS_INFO",
     "Claim",
     "Device",
+    "Group",
     "Pass",
     "Status",
     "StatusInfo",
     "clean_run_status",
+    "group_heading",
     "parse_version",
 ]
 
@@ -51,7 +53,7 @@ class Status(_Word):
     RAISES = "raises"  # the nondeterministic-alert RuntimeError
     WARNS = "warns"  # ran, but emitted a nondeterminism warning in strict mode
     CONVERTS = "converts"  # ran with no alert on a device the condition covers
-    OK = "ok"  # ran with no alert on a device the condition does not cover
+    OK = "ok"  # ran with no alert where no documented condition covers it
     SKIPPED = "skipped"  # device absent, or the op does not exist in this torch
     ERROR = "error"  # any other exception
     CRASHED = "crashed"  # the probe killed its worker process
@@ -84,6 +86,32 @@ class Claim(_Word):
         return Status.CONVERTS if self is Claim.CONVERTED else Status.RAISES
 
 
+class Group(_Word):
+    """The catalogue group an entry is filed under: a docstring list, or ``observed``.
+
+    ``converted`` and ``raises`` are the docstring's two lists (the seed groups);
+    a user entry without claims claims its group. ``observed`` entries are in
+    no docstring: known only by running them, they claim nothing, so they
+    never drift.
+    """
+
+    CONVERTED = "converted"
+    RAISES = "raises"
+    OBSERVED = "observed"
+
+    @property
+    def claim(self) -> Claim | None:
+        """What an entry of this group without claims claims: the group's word, or None."""
+        return None if self is Group.OBSERVED else Claim(self.value)
+
+    @property
+    def heading(self) -> str:
+        """How a report's section of this group is titled."""
+        if self is Group.OBSERVED:
+            return "observed (not in the docs: known only by running it)"
+        return f"{self.value} (seed group)"
+
+
 class Device(_Word):
     """A device an entry's condition covers and an audit runs on."""
 
@@ -104,7 +132,7 @@ class Pass(_Word):
 DEVICES: tuple[str, ...] = tuple(d.value for d in Device)
 PASSES: tuple[str, ...] = tuple(p.value for p in Pass)
 CLAIMS: tuple[str, ...] = tuple(c.value for c in Claim)
-GROUPS: tuple[str, ...] = CLAIMS  # the seed groups are the claims
+GROUPS: tuple[str, ...] = tuple(g.value for g in Group)  # the seed groups (claims), observed
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +189,8 @@ STATUS_INFO: Mapping[Status, StatusInfo] = MappingProxyType(
             repeats=True,
         ),
         Status.OK: StatusInfo(
-            meaning="ran with no alert on a device the documented condition does not cover",
+            meaning="ran with no alert where no documented condition covers it "
+            "(another device, or an entry the docs do not list)",
             colour=("#eaf7ef", "#2f7a4e", "#9ad8b4"),
             style="dim green",
             observed=True,
@@ -213,10 +242,16 @@ def clean_run_status(device: str, covered: Collection[str]) -> Status:
     """The status of a run with no alert and no error on ``device``.
 
     ``converts`` where the entry's condition covers the device (``covered``:
-    the entry's devices; empty for an op no entry matches), else ``ok``. The
+    the entry's devices; empty for an op no entry matches and for an
+    ``observed`` entry, which no docs cover), else ``ok``. The
     audit's classification and the dynamic scan both decide with this.
     """
     return Status.CONVERTS if device in covered else Status.OK
+
+
+def group_heading(group: str) -> str:
+    """The title of a report's section for ``group``; a group this detaudit lacks shows as-is."""
+    return Group(group).heading if group in GROUPS else group
 
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)")

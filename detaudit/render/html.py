@@ -18,7 +18,7 @@ from .._version import __version__
 from ..compare import table as _table
 from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
-from ..model.vocabulary import STATUS_INFO
+from ..model.vocabulary import CLAIMS, STATUS_INFO
 from .markdown import environment_rows, title
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = ["PALETTE", "render", "render_table"]
 GROUP_MEANING = {
     "converted": "the docs say these use a deterministic implementation under the mode",
     "raises": "the docs say these throw a RuntimeError under the mode",
+    "observed": "not in the docs: known only by running it",
 }
 _SIDE_BY_SIDE = 2  # up to this many columns, the details sit beside the matrix
 
@@ -131,7 +132,8 @@ def _matrix(table: Table) -> list[str]:
     out.append("</tr></thead>")
     for group, indices in table.groups():
         out.append(f'<tbody><tr class="group"><th colspan="{width}">{_e(group)}')
-        out.append(f"<span>{_e(GROUP_MEANING.get(group, ''))} (seed group)</span></th></tr>")
+        seed = " (seed group)" if group in CLAIMS else ""
+        out.append(f"<span>{_e(GROUP_MEANING.get(group, ''))}{seed}</span></th></tr>")
         for i in indices:
             row = table.rows[i]
             out.append(

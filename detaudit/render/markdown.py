@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import Cost, ProbeResult, Report, Status
-from ..model.vocabulary import GROUPS, STATUS_INFO
+from ..model.vocabulary import GROUPS, STATUS_INFO, group_heading
 
 __all__ = [
     "cost_reading",
@@ -271,7 +271,7 @@ def render(report: Report) -> str:
         members = [r for r in report.results if r.group == group]
         if not members:
             continue
-        out += [f"### {group} (seed group)", ""]
+        out += [f"### {group_heading(group)}", ""]
         out += _table(
             (
                 "id",

@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
-from ..model.vocabulary import Claim
+from ..model.vocabulary import Claim, Group
 from ..scanner.records import StaticFinding, StaticResult
 
 __all__ = ["render"]
@@ -37,6 +37,8 @@ def _level(finding: StaticFinding) -> str:
 
 def _describe(finding: StaticFinding) -> str:
     """The rule's one line: the api, the docs' claim, the condition (no file, no version)."""
+    if finding.group == Group.OBSERVED:
+        return finding.summary  # in no docstring: names no claim and no version
     claim = Claim(finding.claim).status if finding.claim else "listed"
     return f"{finding.api} {claim} under deterministic mode {finding.condition}".strip()
 

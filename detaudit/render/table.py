@@ -11,7 +11,7 @@ import io
 from ..compare.compiled import divergence
 from ..compare.table import Table, bits_differ
 from ..model.report import ProbeResult, Status
-from ..model.vocabulary import STATUS_INFO
+from ..model.vocabulary import STATUS_INFO, group_heading
 from .markdown import _table
 
 __all__ = ["render_csv", "render_markdown"]
@@ -27,7 +27,7 @@ def _md_cell(result: ProbeResult | None) -> str | None:
 
 
 def render_markdown(table: Table) -> str:
-    """The matrix as GitHub-flavoured Markdown: counts, drift, then one table per seed group."""
+    """The matrix as GitHub-flavoured Markdown: counts, drift, then one table per group."""
     labels = [c.label for c in table.columns]
     out = [f"# detaudit table: {len(table.rows)} entries × {len(labels)} columns", ""]
     for source, note in table.notes():
@@ -64,7 +64,7 @@ def render_markdown(table: Table) -> str:
     else:
         out.append("None: every observed status matches what the docs of its torch claim.")
     for group, indices in table.groups():
-        out += ["", f"## {group} (seed group)", ""]
+        out += ["", f"## {group_heading(group)}", ""]
         out += _table(
             ("id", "api", "pass", *labels),
             (

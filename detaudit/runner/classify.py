@@ -76,7 +76,7 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         status = Status.WARNS
         message = strict.warnings[0]
     else:
-        status = clean_run_status(planned.device, entry.devices)
+        status = clean_run_status(planned.device, entry.covered)
     failed = _failed_mode_on(
         ([warn_only] if warn_only and warn_only.outcome == "error" else []) + list(later)
     )

@@ -78,7 +78,7 @@ def assemble(
         info = catalog.get(entry) if entry else None
         here = None
         if observe:
-            covered = info.devices if info is not None else ()
+            covered = info.covered if info is not None else ()
             here = Status.RAISES if kernel else clean_run_status(hit_device, covered)
         elsewhere = tuple(
             _elsewhere(catalog, index, report, ref, entries, matcher)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ReportError
 from ..model.report import _from_mapping
-from ..model.vocabulary import Claim, Status
+from ..model.vocabulary import Claim, Group, Status
 
 __all__ = [
     "SCAN_SCHEMA",
@@ -232,13 +232,25 @@ class StaticFinding:
     @property
     def message(self) -> str:
         """The linter message: the api, the docs' claim, the condition, the other candidates."""
-        claim = Claim(self.claim).status if self.claim else "listed"
-        basis = f" ({self.claim_from})" if self.claim_from else ""
         others = f"; or {', '.join(self.entries[1:])}" if len(self.entries) > 1 else ""
         unknown = f"; check {', '.join(self.unchecked)}" if self.unchecked else ""
-        return (
-            f"{self.api} {claim} under deterministic mode {self.condition}{basis}{others}{unknown}"
-        )
+        return f"{self.summary}{others}{unknown}"
+
+    @property
+    def summary(self) -> str:
+        """The api and what the docs claim under the entry's condition (no other candidates).
+
+        An ``observed`` entry is in no docstring and its condition is one backend's:
+        the call's backend is chosen when it runs, so the summary says so instead.
+        """
+        if self.group == Group.OBSERVED:
+            return (
+                f"{self.api} is in no docstring: what deterministic mode does depends on "
+                "the backend that runs (`detaudit audit` observes each)"
+            )
+        claim = Claim(self.claim).status if self.claim else "listed"
+        basis = f" ({self.claim_from})" if self.claim_from else ""
+        return f"{self.api} {claim} under deterministic mode {self.condition}{basis}"
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)

@@ -16,7 +16,8 @@ detaudit version and probe source. :func:`derive` (pure) turns them into one
    (``accumulate``, ``reduce``, ``input.ndim``, ``transposed``).
 
 An entry's ``match`` field, where present, replaces step 2 (``ops``) or
-step 3 (``aten``): the README lists which entries rely on it.
+step 3 (``aten``): the README lists which entries rely on it. ``ops: []``
+gives an entry no signature (a composite whose ops are everyone's).
 """
 
 from __future__ import annotations
@@ -164,6 +165,11 @@ def derive(catalog: Catalog, traces: Mapping[str, Mapping[str, Any]]) -> dict[st
     signatures: dict[str, Signature] = {}
     for entry in catalog:
         trace = traces.get(entry.id, {})
+        if entry.match is not None and entry.match.no_ops:
+            signatures[entry.id] = Signature(
+                entry.id, entry.pass_, problem="no aten op of its own (the catalogue's ops: [])"
+            )
+            continue
         pinned = entry.match.ops if entry.match is not None else ()
         if "records" not in trace and not pinned:
             why = next(

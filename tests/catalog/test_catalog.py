@@ -165,7 +165,7 @@ def test_catalog_list_json_shape():
     assert len(entries) == len(load_catalog())
     for key in ("id", "api", "group", "condition", "devices", "pass", "source"):
         assert key in entries[0]
-    assert {e["group"] for e in entries} == {"converted", "raises"}
+    assert {e["group"] for e in entries} == {"converted", "raises", "observed"}
 
 
 def test_catalog_list_text_names_every_entry():
