@@ -10,6 +10,7 @@ from pathlib import PurePath
 from ..errors import UsageError
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS
+from .bits import BitMark, Verdict, inputs_key, mark_row, verdict
 from .diff import REPEATS, results_by_key
 
 __all__ = [
@@ -120,6 +121,28 @@ class Table:
             seen.setdefault(id(column.report), (column.source, column.report))
         return list(seen.values())
 
+    def bit_marks(self) -> tuple[tuple[BitMark | None, ...], ...]:
+        """``marks[row][column]``: which columns gave the row's entry the same mode-on bits."""
+        keys = [inputs_key(c.report, c.device) for c in self.columns]
+        return tuple(mark_row(keys, cells) for cells in self.cells)
+
+    def bit_verdicts(self) -> tuple[Verdict, ...]:
+        """Per row, what the marks say about bit identity across the columns."""
+        return tuple(verdict(marks) for marks in self.bit_marks())
+
+    def bit_counts(self) -> dict[Verdict, int]:
+        """How many rows have each bit-identity verdict (zeros included)."""
+        verdicts = self.bit_verdicts()
+        return {v: verdicts.count(v) for v in Verdict}
+
+    def has_bits(self) -> bool:
+        """Whether bit identity is worth a word: two columns share a device type and digests exist.
+
+        Reports made before the digest was recorded have none: nothing to say.
+        """
+        devices = [str(c.device) for c in self.columns]
+        digests = any(cell is not None and cell.digest for row in self.cells for cell in row)
+        return digests and len(set(devices)) < len(devices)
 
     def notes(self) -> list[tuple[str, str]]:
         """(source, sentence) for each report whose torch is newer than its catalogue's docs."""

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..compare import table as _table
+from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, Verdict
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import STATUS_INFO
 from .markdown import environment_rows, title
 
 if TYPE_CHECKING:
+    from ..compare.bits import BitMark
     from ..compare.table import Column, Row, Table
 
 __all__ = ["PALETTE", "render", "render_table"]
@@ -51,7 +53,7 @@ def _e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
+def _tooltip(row: Row, column: Column, result: ProbeResult, mark: BitMark | None = None) -> str:
     """The cell's ``title``: what was observed, the kernel, the docs' claim and the message."""
     lines = [
         f"{row.id} · {column.label}",
@@ -71,12 +73,16 @@ def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
             f"{result.patterns(mode_on=True) or 'not measured'}; "
             f"off: {result.patterns(mode_on=False) or 'not measured'}"
         )
+    if mark is not None and mark.group:
+        lines.append(f"bits: group {mark.group} (same letter in this row, same bits)")
+    elif mark is not None and mark.reason:
+        lines.append(f"bits: {NOT_COMPARED_MEANING[mark.reason]}")
     if result.message:
         lines.append(f"message: {result.message}")
     return "\n".join(lines)
 
 
-def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
+def _cell(row: Row, column: Column, result: ProbeResult | None, mark: BitMark | None = None) -> str:
     if result is None:
         return f'<td class="c none" title="{_e(f"{row.id}: not in this report")}">–</td>'
     status = result.status.value
@@ -85,11 +91,14 @@ def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
         marks += '<i class="m drift">◆</i>'
     if _table.bits_differ(result):
         marks += '<i class="m differ">≠</i>'
+    if mark is not None and mark.group:
+        same = "" if mark.same else " other"
+        marks += f'<i class="m bits{same}">{_e(mark.group)}</i>'
     css = "c d" if result.drift else "c"
     kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
     return (
         f'<td class="{css}" data-id="{_e(row.id)}" data-column="{_e(column.label)}" '
-        f'data-status="{status}" title="{_e(_tooltip(row, column, result))}">'
+        f'data-status="{status}" title="{_e(_tooltip(row, column, result, mark))}">'
         f'<span class="s st-{status}">{status}{marks}</span>{kernel}</td>'
     )
 
@@ -109,6 +118,9 @@ def _matrix(table: Table) -> list[str]:
     out.append('<th class="entry" scope="col">entry</th>')
     out += [_column_header(c) for c in table.columns]
     out.append("</tr></thead>")
+    marks = (
+        table.bit_marks() if table.has_bits() else [[None] * len(table.columns)] * len(table.rows)
+    )
     for group, indices in table.groups():
         out.append(f'<tbody><tr class="group"><th colspan="{width}">{_e(group)}')
         out.append(f"<span>{_e(GROUP_MEANING.get(group, ''))} (seed group)</span></th></tr>")
@@ -119,7 +131,7 @@ def _matrix(table: Table) -> list[str]:
                 f'<span class="id mono">{_e(row.id)}</span><span class="pass">{_e(row.pass_)}</span>'
                 f'<div class="api"><code>{_e(row.api)}</code> · {_e(row.condition)}</div></th>'
             )
-            out += [_cell(row, c, r) for c, r in zip(table.columns, table.cells[i])]
+            out += [_cell(row, c, r, m) for c, r, m in zip(table.columns, table.cells[i], marks[i])]
             out.append("</tr>")
         out.append("</tbody>")
     counts = [table.column_counts(i) for i in range(len(table.columns))]
@@ -162,12 +174,34 @@ def _cards(table: Table) -> list[str]:
         f'<div class="card flag differ"><b>{differ}</b><span>≠ bits differ</span>'
         "<small>ran under the mode, yet the bits differed across the mode-on runs</small></div>"
     )
+    bits = table.has_bits()
+    if bits:
+        verdicts = table.bit_counts()
+        out.append(
+            f'<div class="card flag"><b>{verdicts[Verdict.IDENTICAL]} of {len(table.rows)}</b>'
+            f"<span>bit-identical</span><small>{_e(VERDICT_MEANING[Verdict.IDENTICAL])}"
+            f" ({verdicts[Verdict.PARTIAL]} more identical where compared, "
+            f"{verdicts[Verdict.NOT_COMPARED]} not compared)</small></div>"
+        )
+        out.append(
+            f'<div class="card flag differ"><b>{verdicts[Verdict.DIFFER]}</b>'
+            f"<span>bits differ across columns</span>"
+            f"<small>{_e(VERDICT_MEANING[Verdict.DIFFER])}</small></div>"
+        )
     out.append("</div>")
     absent = ", ".join(s.value for s in Status if not counts[s])
     out.append(
         '<div class="legend"><span><i class="m drift">◆</i>drift: the cell is outlined</span>'
         '<span><i class="m differ">≠</i>bits differ across mode-on runs</span>'
-        "<span>– the report has no such result</span>"
+        + (
+            '<span><i class="m bits">A</i>same letter in a row, same mode-on bits; '
+            '<i class="m bits other">B</i>other bits from the same inputs; no letter: not '
+            "compared (other device type or inputs, bits that vary, an alert; hover the cell)"
+            "</span>"
+            if bits
+            else ""
+        )
+        + "<span>– the report has no such result</span>"
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )

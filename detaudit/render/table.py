@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
+from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, BitMark, Verdict
 from ..compare.table import Table, bits_differ
 from ..model.report import ProbeResult, Status
 from ..model.vocabulary import STATUS_INFO
@@ -16,11 +17,38 @@ from .markdown import _table
 __all__ = ["render_csv", "render_markdown"]
 
 
-def _md_cell(result: ProbeResult | None) -> str | None:
+def _md_cell(result: ProbeResult | None, mark: BitMark | None = None) -> str | None:
     if result is None:
         return None
     text = f"**{result.status.value}** (drift)" if result.drift else result.status.value
-    return text + " (bits differ)" if bits_differ(result) else text
+    text = text + " (bits differ)" if bits_differ(result) else text
+    return f"{text} · `{mark.group}`" if mark is not None and mark.group else text
+
+
+#: The bit-identity legend, shared by the Markdown and HTML tables.
+BITS_LEGEND = (
+    "A letter in a cell groups the columns that gave this entry the same mode-on bits: "
+    "same letter, same bits; another letter, other bits. Only columns whose probes had the "
+    "same inputs are compared: the same device type (a cpu column is never compared with a "
+    "cuda one: their generators draw different numbers), the same seed and the same random "
+    "generator draws (the report's rng canary), and only results that ran with no alert and "
+    "whose bits repeated over the mode-on runs. A cell without a letter was not compared"
+)
+
+
+def _bits_section(table: Table) -> list[str]:
+    counts = table.bit_counts()
+    marks = [m for row in table.bit_marks() for m in row if m is not None and m.reason]
+    reasons = {m.reason: sum(1 for n in marks if n.reason is m.reason) for m in marks}
+    out = ["", "## Bit identity", "", BITS_LEGEND + ".", ""]
+    out += _table(
+        ("entries", "bits across the columns", "meaning"),
+        ((counts[v], v.label, VERDICT_MEANING[v]) for v in Verdict),
+    )
+    if reasons:
+        out += ["", "Cells not compared:", ""]
+        out += _table(("cells", "why"), ((n, NOT_COMPARED_MEANING[r]) for r, n in reasons.items()))
+    return out
 
 
 def render_markdown(table: Table) -> str:
@@ -42,6 +70,11 @@ def render_markdown(table: Table) -> str:
             if any(c[status] for c in counts)
         ),
     )
+    bits = table.has_bits()
+    if bits:
+        out += _bits_section(table)
+    marks = table.bit_marks()
+    verdicts = table.bit_verdicts()
     drifts = table.drifts()
     out += ["", f"## Drift ({len(drifts)})", ""]
     if drifts:
@@ -63,13 +96,14 @@ def render_markdown(table: Table) -> str:
     for group, indices in table.groups():
         out += ["", f"## {group} (seed group)", ""]
         out += _table(
-            ("id", "api", "pass", *labels),
+            ("id", "api", "pass", *labels, *(("bits",) if bits else ())),
             (
                 (
                     table.rows[i].id,
                     f"`{table.rows[i].api}`",
                     table.rows[i].pass_,
-                    *(_md_cell(cell) for cell in table.cells[i]),
+                    *(_md_cell(cell, mark) for cell, mark in zip(table.cells[i], marks[i])),
+                    *((verdicts[i].label,) if bits else ()),
                 )
                 for i in indices
             ),
