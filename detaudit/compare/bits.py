@@ -1,7 +1,7 @@
 """Bit identity across reports: which columns gave an entry the same mode-on bits. Pure; no torch.
 
-Two results are compared only when both are *comparable* (a digest whose bits
-repeated over the mode-on runs) and their probes had the same inputs: the same
+Two results are compared only when both are *comparable* (they ran with no alert
+and their bits repeated over the mode-on runs) and their probes had the same inputs: the same
 device type, the same seed and the same random-generator canary
 (:attr:`~detaudit.model.report.Environment.rng_cpu` / ``rng_cuda``). CPU and
 CUDA generators draw different numbers from one seed, so a ``cpu`` result is
