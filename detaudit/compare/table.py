@@ -15,6 +15,7 @@ from .diff import REPEATS, results_by_key
 
 __all__ = [
     "Column",
+    "FailedColumn",
     "Row",
     "Table",
     "bits_differ",
@@ -70,6 +71,21 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedColumn:
+    """A column whose audit gave no report: every cell not observed, and why.
+
+    ``detaudit table`` never makes one (it reads reports only); ``detaudit fleet``
+    does, for a node type whose job failed. It is never counted or compared.
+    """
+
+    label: str
+    why: str  # one line
+    state: str | None = None  # the batch system's state for the job (Slurm's JobState)
+    exit_code: str | None = None
+    stderr: str | None = None  # the tail of the job's stderr
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One catalogue entry: a row of the matrix."""
 
@@ -82,11 +98,16 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The matrix: ``cells[row][column]`` is that result, or None where the report lacks it."""
+    """The matrix: ``cells[row][column]`` is that result, or None where the report lacks it.
+
+    ``failed`` columns come after ``columns``, have no cells, and take no part in
+    the counts or the bit-identity marks.
+    """
 
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     cells: tuple[tuple[ProbeResult | None, ...], ...]
+    failed: tuple[FailedColumn, ...] = ()
 
     def groups(self) -> list[tuple[str, list[int]]]:
         """(seed group, row indices), converted first, then raises, then any other group."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..compare.table import Table, build_table
+from ..compare.table import FailedColumn, Table, build_table
 from ..model.report import Report
 from .plan import NodeType
 
@@ -46,6 +46,8 @@ def build_fleet(outcomes: Sequence[Outcome], reports: Sequence[Report]) -> Fleet
     """The fleet table: one column per (node type, device), labelled with the node type first.
 
     ``reports`` are the loaded reports of the outcomes that have one, in order.
+    A node type whose job failed is a failed column (``NAME · failed``): its
+    Slurm state, exit code and stderr tail, no cells.
     """
     done = [o for o in outcomes if not o.failed]
     if len(done) != len(reports):
@@ -55,4 +57,9 @@ def build_fleet(outcomes: Sequence[Outcome], reports: Sequence[Report]) -> Fleet
     table = build_table(reports, [str(o.report) for o in done])
     names = {str(o.report): o.node.name for o in done}
     columns = tuple(replace(c, label=f"{names[c.source]} · {c.label}") for c in table.columns)
-    return Fleet(tuple(outcomes), replace(table, columns=columns))
+    failed = tuple(
+        FailedColumn(f"{o.node.name} · failed", o.why or o.state, o.state, o.exit_code, o.stderr)
+        for o in outcomes
+        if o.failed
+    )
+    return Fleet(tuple(outcomes), replace(table, columns=columns, failed=failed))

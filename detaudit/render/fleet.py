@@ -16,9 +16,11 @@ __all__ = ["render_html", "render_markdown"]
 
 
 def _column(fleet: Fleet, outcome: Outcome) -> str:
-    """The outcome's columns in the table, or ``failed``."""
-    if outcome.failed or fleet.table is None:
+    """The outcome's columns in the table (a failed one's is ``NAME · failed``), or ``failed``."""
+    if fleet.table is None:
         return "failed"
+    if outcome.failed:
+        return f"{outcome.node.name} · failed"
     return ", ".join(c.label for c in fleet.table.columns if c.source == str(outcome.report))
 
 
@@ -28,7 +30,11 @@ def _state(outcome: Outcome) -> str:
 
 
 def render_markdown(fleet: Fleet) -> str:
-    """The node types (a failed one with its Slurm state and stderr tail), then the table."""
+    """The node types, then the table, where a failed node type is a failed column.
+
+    The failed column's Slurm state and stderr tail are in the table's "Failed
+    columns"; with no table at all, under the node types.
+    """
     n = len(fleet.outcomes)
     out = [
         f"# detaudit fleet: {n} node type{'s' * (n != 1)}, {len(fleet.failed)} failed",
@@ -44,16 +50,16 @@ def render_markdown(fleet: Fleet) -> str:
                 f"`{' '.join(o.node.sbatch)}`" if o.node.sbatch else "",
                 o.job_id or "",
                 _state(o),
-                "**failed**" if o.failed else _column(fleet, o),
+                f"**{_column(fleet, o)}**" if o.failed else _column(fleet, o),
             )
             for o in fleet.outcomes
         ),
     )
-    for o in fleet.failed:
-        out += ["", f"### {o.node.name}: failed", "", f"{o.why}."]
-        if o.stderr:
-            out += ["", "The job's stderr (last lines):", "", "```", o.stderr, "```"]
     if fleet.table is None:
+        for o in fleet.failed:
+            out += ["", f"### {o.node.name}: failed", "", f"{o.why}."]
+            if o.stderr:
+                out += ["", "The job's stderr (last lines):", "", "```", o.stderr, "```"]
         out += ["", "No node type gave a report: no table."]
         return "\n".join(out) + "\n"
     table = _table.render_markdown(fleet.table)
@@ -62,13 +68,19 @@ def render_markdown(fleet: Fleet) -> str:
     return "\n".join(out) + "\n"
 
 
+def _failed_html(fleet: Fleet, outcome: Outcome) -> str:
+    """A failed node type's cell: its column, or (no table) why and its stderr tail."""
+    if fleet.table is not None:
+        return f"<b>{escape(_column(fleet, outcome))}</b>: the table's column foot gives why"
+    stderr = f"<pre>{escape(outcome.stderr)}</pre>" if outcome.stderr else ""
+    return f"<b>failed</b>: {escape(outcome.why or '')}{stderr}"
+
+
 def _nodes_html(fleet: Fleet) -> str:
     rows = "".join(
         f"<tr><th>{escape(o.node.name)}</th><td><code>{escape(' '.join(o.node.sbatch))}</code></td>"
         f"<td>{escape(o.job_id or '')}</td><td>{escape(_state(o))}</td>"
-        f"<td>{'<b>failed</b>: ' + escape(o.why or '') if o.failed else escape(_column(fleet, o))}"
-        + (f"<pre>{escape(o.stderr)}</pre>" if o.failed and o.stderr else "")
-        + "</td></tr>"
+        f"<td>{_failed_html(fleet, o) if o.failed else escape(_column(fleet, o))}</td></tr>"
         for o in fleet.outcomes
     )
     return (
@@ -79,7 +91,7 @@ def _nodes_html(fleet: Fleet) -> str:
 
 
 def render_html(fleet: Fleet) -> str:
-    """The fleet table's page with the node types (failed ones with their stderr) first."""
+    """The fleet table's page with the node types first; a failed node type is a failed column."""
     nodes = _nodes_html(fleet)
     if fleet.table is None:
         return (

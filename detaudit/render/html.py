@@ -20,10 +20,11 @@ from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, Verdict
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import STATUS_INFO
 from .markdown import environment_rows, title
+from .table import NOT_OBSERVED, failed_sentence
 
 if TYPE_CHECKING:
     from ..compare.bits import BitMark
-    from ..compare.table import Column, Row, Table
+    from ..compare.table import Column, FailedColumn, Row, Table
 
 __all__ = ["PALETTE", "render", "render_table"]
 
@@ -32,6 +33,7 @@ GROUP_MEANING = {
     "raises": "the docs say these throw a RuntimeError under the mode",
 }
 _SIDE_BY_SIDE = 2  # up to this many columns, the details sit beside the matrix
+_QUOTE = '"'  # around a column's label in running text
 
 #: Status -> (cell background, cell text, dot), from the vocabulary's table.
 PALETTE = {status: info.colour for status, info in STATUS_INFO.items()}
@@ -112,11 +114,40 @@ def _column_header(column: Column) -> str:
     )
 
 
+def _failed_header(failed: FailedColumn) -> str:
+    name, _, rest = failed.label.partition(" · ")
+    return (
+        f'<th class="col failed" scope="col" title="{_e(failed.why)}">'
+        f'<span class="torch">{_e(name)}</span><span class="dev">{_e(rest or "failed")}</span></th>'
+    )
+
+
+def _failed_cell(row: Row, failed: FailedColumn) -> str:
+    why = f"{row.id} · {failed.label}: not observed, no report ({failed.why})"
+    return f'<td class="c none failed" title="{_e(why)}">{_e(NOT_OBSERVED)}</td>'
+
+
+def _failed_foot(table: Table) -> str:
+    """The failed columns' foot: state, exit code, why and the stderr tail."""
+    cells = "".join(
+        f'<td class="failed"><b>{_e(f.state or "failed")}</b>'
+        + (f" exit code {_e(f.exit_code)}" if f.exit_code else "")
+        + f"<br>{_e(f.why)}"
+        + (f"<pre>{_e(f.stderr)}</pre>" if f.stderr else "")
+        + "</td>"
+        for f in table.failed
+    )
+    return (
+        "<tr><th>failed: why</th>" + "".join("<td></td>" for _ in table.columns) + cells + "</tr>"
+    )
+
+
 def _matrix(table: Table) -> list[str]:
-    width = len(table.columns) + 1
+    width = len(table.columns) + len(table.failed) + 1
     out = ['<div class="wrap"><table class="matrix">', "<thead><tr>"]
     out.append('<th class="entry" scope="col">entry</th>')
     out += [_column_header(c) for c in table.columns]
+    out += [_failed_header(f) for f in table.failed]
     out.append("</tr></thead>")
     marks = (
         table.bit_marks() if table.has_bits() else [[None] * len(table.columns)] * len(table.rows)
@@ -132,6 +163,7 @@ def _matrix(table: Table) -> list[str]:
                 f'<div class="api"><code>{_e(row.api)}</code> · {_e(row.condition)}</div></th>'
             )
             out += [_cell(row, c, r, m) for c, r, m in zip(table.columns, table.cells[i], marks[i])]
+            out += [_failed_cell(row, f) for f in table.failed]
             out.append("</tr>")
         out.append("</tbody>")
     counts = [table.column_counts(i) for i in range(len(table.columns))]
@@ -144,8 +176,11 @@ def _matrix(table: Table) -> list[str]:
             + "".join(
                 f'<td class="{"zero" if not c[status] else ""}">{c[status]}</td>' for c in counts
             )
+            + '<td class="zero">–</td>' * len(table.failed)
             + "</tr>"
         )
+    if table.failed:
+        out.append(_failed_foot(table))
     out.append("</tfoot></table></div>")
     return out
 
@@ -181,7 +216,8 @@ def _cards(table: Table) -> list[str]:
             f'<div class="card flag"><b>{verdicts[Verdict.IDENTICAL]} of {len(table.rows)}</b>'
             f"<span>bit-identical</span><small>{_e(VERDICT_MEANING[Verdict.IDENTICAL])}"
             f" ({verdicts[Verdict.PARTIAL]} more identical where compared, "
-            f"{verdicts[Verdict.NOT_COMPARED]} not compared)</small></div>"
+            f"{verdicts[Verdict.NOT_COMPARED]} not compared"
+            f"{'; failed columns left out' if table.failed else ''})</small></div>"
         )
         out.append(
             f'<div class="card flag differ"><b>{verdicts[Verdict.DIFFER]}</b>'
@@ -202,6 +238,12 @@ def _cards(table: Table) -> list[str]:
             else ""
         )
         + "<span>– the report has no such result</span>"
+        + (
+            f"<span><b>{_e(NOT_OBSERVED)}</b>: {_e(failed_sentence(table, quote=_QUOTE))}; "
+            "the column's foot gives why</span>"
+            if table.failed
+            else ""
+        )
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )
@@ -353,8 +395,9 @@ def render(report: Report) -> str:
 def render_table(table: Table) -> str:
     """Many reports' matrix as a self-contained HTML page (``detaudit table --format html``)."""
     reports = len(table.reports)
+    failed = f" (+ {len(table.failed)} failed, no report)" if table.failed else ""
     subtitle = (
-        f"{len(table.rows)} entries × {len(table.columns)} columns from {reports} "
+        f"{len(table.rows)} entries × {len(table.columns)} columns{failed} from {reports} "
         f"report{'s' if reports != 1 else ''}; columns sorted by torch version, then device"
     )
     return _page("compatibility table", subtitle, table, sources=True)

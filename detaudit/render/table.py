@@ -9,7 +9,7 @@ import csv
 import io
 
 from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, BitMark, Verdict
-from ..compare.table import Table, bits_differ
+from ..compare.table import FailedColumn, Table, bits_differ
 from ..model.report import ProbeResult, Status
 from ..model.vocabulary import STATUS_INFO
 from .markdown import _table
@@ -36,11 +36,50 @@ BITS_LEGEND = (
 )
 
 
+#: What a failed column's cells say: no status, as nothing ran.
+NOT_OBSERVED = "not observed"
+
+
+def failed_sentence(table: Table, quote: str = "`") -> str:
+    """Why the failed columns have no status and no letter; empty when there is none."""
+    if not table.failed:
+        return ""
+    labels = ", ".join(f"{quote}{f.label}{quote}" for f in table.failed)
+    return (
+        f"Failed column{'s' * (len(table.failed) != 1)} {labels}: the audit gave no report, so "
+        "every cell is not observed, and the counts and the bit identity leave "
+        f"{'them' if len(table.failed) != 1 else 'it'} out (nothing compared)"
+    )
+
+
+def _state(failed: FailedColumn) -> str:
+    return ", ".join(
+        part
+        for part in (
+            f"state {failed.state}" if failed.state else "",
+            f"exit code {failed.exit_code}" if failed.exit_code else "",
+        )
+        if part
+    )
+
+
+def _failed_section(table: Table) -> list[str]:
+    """Each failed column's state, exit code, one-line why and stderr tail."""
+    out = ["", f"## Failed columns ({len(table.failed)})", "", failed_sentence(table) + "."]
+    for failed in table.failed:
+        state = _state(failed)
+        out += ["", f"### {failed.label}", "", f"{failed.why}{f' ({state})' if state else ''}."]
+        if failed.stderr:
+            out += ["", "The job's stderr (last lines):", "", "```", failed.stderr, "```"]
+    return out
+
+
 def _bits_section(table: Table) -> list[str]:
     counts = table.bit_counts()
     marks = [m for row in table.bit_marks() for m in row if m is not None and m.reason]
     reasons = {m.reason: sum(1 for n in marks if n.reason is m.reason) for m in marks}
-    out = ["", "## Bit identity", "", BITS_LEGEND + ".", ""]
+    legend = BITS_LEGEND + "." + (f" {failed_sentence(table)}." if table.failed else "")
+    out = ["", "## Bit identity", "", legend, ""]
     out += _table(
         ("entries", "bits across the columns", "meaning"),
         ((counts[v], v.label, VERDICT_MEANING[v]) for v in Verdict),
@@ -54,18 +93,29 @@ def _bits_section(table: Table) -> list[str]:
 def render_markdown(table: Table) -> str:
     """The matrix as GitHub-flavoured Markdown: counts, drift, then one table per seed group."""
     labels = [c.label for c in table.columns]
-    out = [f"# detaudit table: {len(table.rows)} entries × {len(labels)} columns", ""]
+    failed = [f.label for f in table.failed]
+    more = f" (+ {len(failed)} failed)" if failed else ""
+    out = [f"# detaudit table: {len(table.rows)} entries × {len(labels)} columns{more}", ""]
     for source, note in table.notes():
         out += [f"> **Note** (`{source}`): {note}.", ""]
     out += _table(
-        ("column", "report"), ((label, f"`{c.source}`") for label, c in zip(labels, table.columns))
+        ("column", "report"),
+        (
+            *((label, f"`{c.source}`") for label, c in zip(labels, table.columns)),
+            *((f.label, f"**failed**, no report: {f.why}") for f in table.failed),
+        ),
     )
     out += ["", "## Counts", ""]
     counts = [table.column_counts(i) for i in range(len(labels))]
     out += _table(
-        ("status", *labels, "meaning"),
+        ("status", *labels, *failed, "meaning"),
         (
-            (f"`{status.value}`", *(c[status] for c in counts), STATUS_INFO[status].meaning)
+            (
+                f"`{status.value}`",
+                *(c[status] for c in counts),
+                *("–" for _ in failed),
+                STATUS_INFO[status].meaning,
+            )
             for status in Status
             if any(c[status] for c in counts)
         ),
@@ -96,18 +146,21 @@ def render_markdown(table: Table) -> str:
     for group, indices in table.groups():
         out += ["", f"## {group} (seed group)", ""]
         out += _table(
-            ("id", "api", "pass", *labels, *(("bits",) if bits else ())),
+            ("id", "api", "pass", *labels, *failed, *(("bits",) if bits else ())),
             (
                 (
                     table.rows[i].id,
                     f"`{table.rows[i].api}`",
                     table.rows[i].pass_,
                     *(_md_cell(cell, mark) for cell, mark in zip(table.cells[i], marks[i])),
+                    *(f"*{NOT_OBSERVED}*" for _ in failed),
                     *((verdicts[i].label,) if bits else ()),
                 )
                 for i in indices
             ),
         )
+    if table.failed:
+        out += _failed_section(table)
     return "\n".join(out) + "\n"
 
 

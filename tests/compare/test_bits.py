@@ -129,3 +129,27 @@ def _result(device: str):
         "x", "torch.x", "converted", "", device, Pass.FORWARD, Status.CONVERTS,
         repeatable=True, runs_mode_on=2, distinct_on=1, digest="d" * 32,
     )  # fmt: skip
+
+
+def test_failed_fleet_column_is_left_out_of_the_bits(two_cpu_audits):
+    from pathlib import Path
+
+    from detaudit.fleet.plan import NodeType
+    from detaudit.fleet.result import Outcome, build_fleet
+
+    outcomes = [
+        Outcome(NodeType("a", ()), "1", "COMPLETED", "0:0", Path("a.json")),
+        Outcome(NodeType("b", ()), "2", "COMPLETED", "0:0", Path("b.json")),
+        Outcome(NodeType("gone", ()), "3", "FAILED", "1:0", None, "job 3 ended FAILED", "boom"),
+    ]
+    table = build_fleet(outcomes, list(two_cpu_audits)).table
+    assert [f.label for f in table.failed] == ["gone · failed"]
+    assert all(len(marks) == 2 for marks in table.bit_marks())  # no mark for the failed column
+    assert table.bit_verdicts() == (Verdict.IDENTICAL,) * len(RUNNING)
+    assert sum(table.counts().values()) == 2 * len(RUNNING)
+    md = RENDERERS["fleet"]["md"].render(build_fleet(outcomes, list(two_cpu_audits)))
+    bits = md.split("### Bit identity")[1].split("###")[0]
+    assert "Failed column `gone · failed`: the audit gave no report" in bits
+    assert "bit identity leave it out (nothing compared)" in bits
+    assert f"| {len(RUNNING)} | identical |" in bits
+    assert "| converts · `A` | converts · `A` | *not observed* | identical |" in md

@@ -45,14 +45,45 @@ def test_batch_script_runs_this_detaudit_and_writes_one_folder_per_job():
     assert 'out=/shared/run/a100/job-"$SLURM_JOB_ID"' in lines
 
 
-def test_fleet_document_lists_a_failed_node_type_with_its_state_and_stderr():
+def test_failed_node_type_is_a_column_of_the_table_with_its_state_and_stderr():
     fleet = _fleet()
+    assert [f.label for f in fleet.table.failed] == ["gone · failed"]
+    rows = len(fleet.table.rows)
     md = RENDERERS["fleet"]["md"].render(fleet)
-    assert "| gone | – | 3 | FAILED (exit 1:0) | **failed** |" in md
-    assert "### gone: failed" in md and "boom" in md
-    assert "## detaudit table: " in md and "old · torch 2.10.0+cu128 · cpu" in md
+    assert "| gone | – | 3 | FAILED (exit 1:0) | **gone · failed** |" in md
+    assert "## detaudit table: 9 entries × 4 columns (+ 1 failed)" in md
+    assert "| gone · failed | **failed**, no report: job 3 ended FAILED |" in md
+    headers = [line for line in md.splitlines() if line.startswith("| id | api | pass |")]
+    assert headers and all(line.endswith("| gone · failed |") for line in headers)
+    body = [line for line in md.splitlines() if line.startswith("| ") and "`torch." in line]
+    assert len(body) == rows
+    assert all(line.endswith("| *not observed* |") for line in body)  # never a status
+    counts = md.split("### Counts")[1].split("###")[0]
+    assert all("| – |" in line for line in counts.splitlines() if line.startswith("| `"))
+    failed = md.split("### Failed columns (1)")[1]
+    assert "job 3 ended FAILED (state FAILED, exit code 1:0)." in failed
+    assert "```\nboom\n```" in failed
+    assert "leave it out (nothing compared)" in failed
+
     html = RENDERERS["fleet"]["html"].render(fleet)
-    assert "<h2>Node types</h2>" in html and "<pre>boom</pre>" in html
+    assert '<th class="col failed" scope="col" title="job 3 ended FAILED">' in html
+    assert '<span class="torch">gone</span><span class="dev">failed</span>' in html
+    cells = html.count('<td class="c none failed"')
+    assert cells == rows and html.count(">not observed</td>") == rows
+    foot = html.split("<tr><th>failed: why</th>")[1].split("</tr>")[0]
+    assert "<b>FAILED</b> exit code 1:0" in foot and "<pre>boom</pre>" in foot
+    assert "<h2>Node types</h2>" in html and "the table's column foot gives why" in html
+
+
+def test_fleet_of_failed_jobs_only_lists_them_with_their_stderr():
+    from detaudit.fleet.plan import NodeType
+    from detaudit.fleet.result import Outcome, build_fleet
+
+    gone = Outcome(NodeType("gone", ()), "3", "FAILED", "1:0", None, "job 3 ended FAILED", "boom")
+    fleet = build_fleet([gone], [])
+    md = RENDERERS["fleet"]["md"].render(fleet)
+    assert "### gone: failed" in md and "boom" in md and "no table" in md
+    assert "<pre>boom</pre>" in RENDERERS["fleet"]["html"].render(fleet)
 
 
 def test_cli_bad_input(tmp_path):
