@@ -81,17 +81,30 @@ def test_fleet_audits_two_node_types_and_reports_a_failed_one(cluster, tmp_path)
     lines = md.splitlines()
     assert any(line.startswith("| typea | `--partition=typea` |") and "COMPLETED" in line
                for line in lines)  # fmt: skip
-    assert any(line.startswith("| broken |") and "FAILED" in line and "**failed**" in line
+    assert any(line.startswith("| broken |") and "FAILED" in line and "**broken · failed**" in line
                for line in lines)  # fmt: skip
-    assert "### broken: failed" in md
-    assert "No module named 'encodings'" in md  # the job's stderr tail
-    # Two real audits of the same torch on the same inputs: every row bit-identical.
-    assert f"| {len(RUNNING)} | identical | every column" in md
+    # The failed node type is a column of the table: every cell not observed, never a status.
+    assert "entries × 2 columns (+ 1 failed)" in md
+    rows = [line for line in lines if line.startswith(("| index-copy |", "| index-add |"))]
+    assert len(rows) == len(RUNNING)
+    assert all(line.endswith("| *not observed* | identical |") for line in rows)
+    failed = md.split("### Failed columns (1)")[1]
+    assert "#### broken · failed" in failed and "(state FAILED, exit code " in failed
+    assert "No module named 'encodings'" in failed  # the job's stderr tail
+    # Two real audits of the same torch on the same inputs: every row bit-identical,
+    # the failed column left out of the comparison.
+    bits = md.split("### Bit identity")[1].split("###")[0]
+    assert f"| {len(RUNNING)} | identical | every column" in bits
+    assert "Failed column `broken · failed`" in bits and "nothing compared" in bits
     assert (
         "| index-copy | `torch.Tensor.index_copy` | forward | converts · `A` | converts · `A` |"
         in md
     )
-    assert "typea · torch" in html and "broken" in html and "bit-identical" in html
+    assert "typea · torch" in html and "bit-identical" in html
+    assert '<span class="torch">broken</span><span class="dev">failed</span>' in html
+    assert html.count('<td class="c none failed"') == len(RUNNING)
+    foot = html.split("<tr><th>failed: why</th>")[1].split("</tr>")[0]
+    assert "<b>FAILED</b> exit code " in foot and "No module named &#x27;encodings&#x27;" in foot
     for name in ("typea", "typeb"):
         assert len(list((shared / name).glob("job-*/detaudit-*.json"))) == 1
 
