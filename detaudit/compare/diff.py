@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ReportError, UsageError
 from ..model.report import Environment, ProbeResult, Report, Status
 from ..model.vocabulary import STATUS_INFO
+from .bits import comparable, inputs_key
 from .compiled import CompiledChange, compiled_changes
 
 __all__ = [
@@ -39,6 +40,7 @@ class ChangeKind(str, enum.Enum):
     FIXED = "fixed"
     REPEATABILITY_LOST = "repeatability-lost"
     REPEATABILITY_GAINED = "repeatability-gained"
+    BITS_DIFFER = "bits-differ"
     STATUS_CHANGED = "status-changed"
     ONLY_OLD = "only-old"
     ONLY_NEW = "only-new"
@@ -49,9 +51,11 @@ class ChangeKind(str, enum.Enum):
     @property
     def label(self) -> str:
         """``newly raises``: the kind as a heading."""
-        return {"only-old": "only in old", "only-new": "only in new"}.get(
-            self.value, self.value.replace("-", " ")
-        )
+        return {
+            "only-old": "only in old",
+            "only-new": "only in new",
+            "bits-differ": "bits differ from old",
+        }.get(self.value, self.value.replace("-", " "))
 
 
 CHANGE_MEANING = {
@@ -62,13 +66,15 @@ CHANGE_MEANING = {
     "mode-on runs before and differ now",
     ChangeKind.REPEATABILITY_GAINED: "ran without alert, and the bits differed across the "
     "mode-on runs before and repeat now",
+    ChangeKind.BITS_DIFFER: "same status, bits repeated on both sides, same inputs (device type, "
+    "seed, random generator draws), yet the bits differ from the old report's",
     ChangeKind.STATUS_CHANGED: "any other change of status",
     ChangeKind.ONLY_OLD: "audited in the old report only (entry or device absent from the new one)",
     ChangeKind.ONLY_NEW: "audited in the new report only (entry or device absent from the old one)",
 }
 
 #: ``--fail-on`` policies: which changes make ``detaudit diff`` exit 1.
-FAIL_ON = ("newly-raises", "any-change", "none")
+FAIL_ON = ("newly-raises", "bits-differ", "any-change", "none")
 
 #: Environment fields that always differ between two runs, so are not compared.
 _ENV_IGNORED = frozenset({"time"})
@@ -114,6 +120,7 @@ def _side(result: ProbeResult | None) -> dict[str, Any] | None:
         "status": result.status.value,
         "kernel": result.kernel,
         "repeatable": result.repeatable,
+        "digest": result.digest,
         "expected": result.expected,
         "drift": result.drift,
         "message": result.message,
@@ -162,11 +169,16 @@ class Diff:
     def fails(self, policy: str) -> bool:
         """Whether ``--fail-on policy`` makes this diff a finding (exit 1).
 
-        ``newly-raises``: something that ran now raises; ``any-change``: any
-        change of a result (environment differences do not count); ``none``: never.
+        ``newly-raises``: something that ran now raises; ``bits-differ``: that, or
+        an entry's bits differ from OLD's; ``any-change``: any change of a result
+        (environment differences do not count); ``none``: never.
         """
         if policy == "newly-raises":
             return bool(self.of_kind(ChangeKind.NEWLY_RAISES))
+        if policy == "bits-differ":
+            return bool(
+                self.of_kind(ChangeKind.NEWLY_RAISES) or self.of_kind(ChangeKind.BITS_DIFFER)
+            )
         if policy == "any-change":
             return bool(self.changes or self.compiled)
         if policy == "none":
@@ -183,6 +195,10 @@ class Diff:
         if policy == "newly-raises":
             n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
             found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}"
+        elif policy == "bits-differ":
+            n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
+            b = len(self.of_kind(ChangeKind.BITS_DIFFER))
+            found = f"{n} newly raise{'s' * (n == 1)}, {b} with bits that differ from old"
         else:
             n = len({c.key for c in (*self.changes, *self.compiled)})
             found = f"{n} result{'s' * (n != 1)} changed"
@@ -215,8 +231,11 @@ def results_by_key(report: Report, source: str = "report") -> dict[tuple[str, st
     return keyed
 
 
-def _kind(old: ProbeResult, new: ProbeResult) -> ChangeKind | None:
-    """The change from ``old`` to ``new``, or None; a status change outranks repeatability."""
+def _kind(old: ProbeResult, new: ProbeResult, same_inputs: bool = False) -> ChangeKind | None:
+    """The change from ``old`` to ``new``, or None; status outranks repeatability, then bits.
+
+    ``same_inputs``: both probes drew the same inputs (see :mod:`detaudit.compare.bits`).
+    """
     if old.status is not new.status:
         if old.status in RAN and new.status is Status.RAISES:
             return ChangeKind.NEWLY_RAISES
@@ -232,6 +251,13 @@ def _kind(old: ProbeResult, new: ProbeResult) -> ChangeKind | None:
         return ChangeKind.REPEATABILITY_LOST
     if old.repeatable is False and new.repeatable is True:
         return ChangeKind.REPEATABILITY_GAINED
+    if (
+        same_inputs
+        and comparable(old) is None
+        and comparable(new) is None
+        and old.digest != new.digest
+    ):
+        return ChangeKind.BITS_DIFFER
     return None
 
 
@@ -261,7 +287,10 @@ def diff_reports(
         if previous is None:
             changes.append(Change(ChangeKind.ONLY_NEW, None, result))
             continue
-        kind = _kind(previous, result)
+        same_inputs = inputs_key(old, key[1]) is not None and inputs_key(old, key[1]) == inputs_key(
+            new, key[1]
+        )
+        kind = _kind(previous, result, same_inputs)
         if kind is None:
             unchanged += 1
         else:

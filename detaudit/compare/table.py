@@ -10,10 +10,12 @@ from pathlib import PurePath
 from ..errors import UsageError
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS
+from .bits import BitMark, Verdict, inputs_key, mark_row, verdict
 from .diff import REPEATS, results_by_key
 
 __all__ = [
     "Column",
+    "FailedColumn",
     "Row",
     "Table",
     "bits_differ",
@@ -69,6 +71,21 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedColumn:
+    """A column whose audit gave no report: every cell not observed, and why.
+
+    ``detaudit table`` never makes one (it reads reports only); ``detaudit fleet``
+    does, for a node type whose job failed. It is never counted or compared.
+    """
+
+    label: str
+    why: str  # one line
+    state: str | None = None  # the batch system's state for the job (Slurm's JobState)
+    exit_code: str | None = None
+    stderr: str | None = None  # the tail of the job's stderr
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One catalogue entry: a row of the matrix."""
 
@@ -81,11 +98,16 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The matrix: ``cells[row][column]`` is that result, or None where the report lacks it."""
+    """The matrix: ``cells[row][column]`` is that result, or None where the report lacks it.
+
+    ``failed`` columns come after ``columns``, have no cells, and take no part in
+    the counts or the bit-identity marks.
+    """
 
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     cells: tuple[tuple[ProbeResult | None, ...], ...]
+    failed: tuple[FailedColumn, ...] = ()
 
     def groups(self) -> list[tuple[str, list[int]]]:
         """(seed group, row indices), converted first, then raises, then any other group."""
@@ -120,6 +142,28 @@ class Table:
             seen.setdefault(id(column.report), (column.source, column.report))
         return list(seen.values())
 
+    def bit_marks(self) -> tuple[tuple[BitMark | None, ...], ...]:
+        """``marks[row][column]``: which columns gave the row's entry the same mode-on bits."""
+        keys = [inputs_key(c.report, c.device) for c in self.columns]
+        return tuple(mark_row(keys, cells) for cells in self.cells)
+
+    def bit_verdicts(self) -> tuple[Verdict, ...]:
+        """Per row, what the marks say about bit identity across the columns."""
+        return tuple(verdict(marks) for marks in self.bit_marks())
+
+    def bit_counts(self) -> dict[Verdict, int]:
+        """How many rows have each bit-identity verdict (zeros included)."""
+        verdicts = self.bit_verdicts()
+        return {v: verdicts.count(v) for v in Verdict}
+
+    def has_bits(self) -> bool:
+        """Whether bit identity is worth a word: two columns share a device type and digests exist.
+
+        Reports made before the digest was recorded have none: nothing to say.
+        """
+        devices = [str(c.device) for c in self.columns]
+        digests = any(cell is not None and cell.digest for row in self.cells for cell in row)
+        return digests and len(set(devices)) < len(devices)
 
     def notes(self) -> list[tuple[str, str]]:
         """(source, sentence) for each report whose torch is newer than its catalogue's docs."""

@@ -389,6 +389,10 @@ class Environment:
     numpy: str | None = None
     cublas_workspace_config: str | None = None
     hostname: str = ""
+    # Digests of what seed 0 draws on each device (runner/fingerprint.py rng_canary):
+    # two reports' probes had the same random inputs on a device only where these agree.
+    rng_cpu: str | None = None
+    rng_cuda: str | None = None
     time: str = ""
     catalog_hash: str = ""
     detaudit: str = ""
@@ -535,8 +539,6 @@ class Report:
             schema_version=version,
             catalog_docs_newest=newest,
         )
-
-
 
 
 def _minor(version: str) -> tuple[int, int] | None:

@@ -17,6 +17,7 @@ from . import (
     discovery,
     docs_check,
     env,
+    fleet,
     html,
     json,
     markdown,
@@ -42,7 +43,7 @@ class Renderer:
 #: ``report`` a Report; ``diff`` a Diff; ``table`` a Table; ``scan`` a ScanResult;
 #: ``static`` a StaticResult; ``signatures`` each entry with its Signature (or None);
 #: ``discovery`` a Discovery; ``docs-check`` a DocsCheck; ``env`` an EnvReport;
-#: ``catalog-list`` a Catalog.
+#: ``catalog-list`` a Catalog; ``fleet`` a :class:`~detaudit.fleet.result.Fleet`.
 RENDERERS: dict[str, dict[str, Renderer]] = {
     "report": {
         "json": Renderer(json.render, ".json"),
@@ -58,6 +59,10 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
         "md": Renderer(table.render_markdown, ".md"),
         "csv": Renderer(table.render_csv, ".csv"),
         "html": Renderer(html.render_table, ".html"),
+    },
+    "fleet": {
+        "md": Renderer(fleet.render_markdown, ".md"),
+        "html": Renderer(fleet.render_html, ".html"),
     },
     "scan": {
         "text": Renderer(scan.render_text, ".txt"),

@@ -66,6 +66,8 @@ def describe(change: Change) -> str:
         return (
             f"{new.status.value}: repeatable {_yes_no(old.repeatable)} -> {_yes_no(new.repeatable)}"
         )
+    if change.kind is ChangeKind.BITS_DIFFER:
+        return f"{new.status.value}: digest {(old.digest or '')[:12]} -> {(new.digest or '')[:12]}"
     text = f"{_state(old)} -> {_state(new)}"
     if change.kind is ChangeKind.STATUS_CHANGED and not new.status.observed and new.message:
         text += f": {_first_line(new.message)}"

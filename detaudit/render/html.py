@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..compare import table as _table
+from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, Verdict
 from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import CLAIMS, STATUS_INFO
 from .markdown import environment_rows, title
+from .table import NOT_OBSERVED, failed_sentence
 
 if TYPE_CHECKING:
-    from ..compare.table import Column, Row, Table
+    from ..compare.bits import BitMark
+    from ..compare.table import Column, FailedColumn, Row, Table
 
 __all__ = ["PALETTE", "render", "render_table"]
 
@@ -32,6 +35,7 @@ GROUP_MEANING = {
     "observed": "not in the docs: known only by running it",
 }
 _SIDE_BY_SIDE = 2  # up to this many columns, the details sit beside the matrix
+_QUOTE = '"'  # around a column's label in running text
 
 #: Status -> (cell background, cell text, dot), from the vocabulary's table.
 PALETTE = {status: info.colour for status, info in STATUS_INFO.items()}
@@ -53,7 +57,7 @@ def _e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
+def _tooltip(row: Row, column: Column, result: ProbeResult, mark: BitMark | None = None) -> str:
     """The cell's ``title``: what was observed, the kernel, the docs' claim and the message."""
     lines = [
         f"{row.id} · {column.label}",
@@ -73,6 +77,10 @@ def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
             f"{result.patterns(mode_on=True) or 'not measured'}; "
             f"off: {result.patterns(mode_on=False) or 'not measured'}"
         )
+    if mark is not None and mark.group:
+        lines.append(f"bits: group {mark.group} (same letter in this row, same bits)")
+    elif mark is not None and mark.reason:
+        lines.append(f"bits: {NOT_COMPARED_MEANING[mark.reason]}")
     if result.message:
         lines.append(f"message: {result.message}")
     lines += _compiled_lines(result)
@@ -95,7 +103,7 @@ def _compiled_lines(result: ProbeResult) -> list[str]:
     return lines
 
 
-def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
+def _cell(row: Row, column: Column, result: ProbeResult | None, mark: BitMark | None = None) -> str:
     if result is None:
         return f'<td class="c none" title="{_e(f"{row.id}: not in this report")}">–</td>'
     status = result.status.value
@@ -106,11 +114,14 @@ def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
         marks += '<i class="m differ">≠</i>'
     if divergence(result):
         marks += '<i class="m compiled">⚙</i>'
+    if mark is not None and mark.group:
+        same = "" if mark.same else " other"
+        marks += f'<i class="m bits{same}">{_e(mark.group)}</i>'
     css = "c d" if result.drift else "c"
     kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
     return (
         f'<td class="{css}" data-id="{_e(row.id)}" data-column="{_e(column.label)}" '
-        f'data-status="{status}" title="{_e(_tooltip(row, column, result))}">'
+        f'data-status="{status}" title="{_e(_tooltip(row, column, result, mark))}">'
         f'<span class="s st-{status}">{status}{marks}</span>{kernel}</td>'
     )
 
@@ -124,12 +135,44 @@ def _column_header(column: Column) -> str:
     )
 
 
+def _failed_header(failed: FailedColumn) -> str:
+    name, _, rest = failed.label.partition(" · ")
+    return (
+        f'<th class="col failed" scope="col" title="{_e(failed.why)}">'
+        f'<span class="torch">{_e(name)}</span><span class="dev">{_e(rest or "failed")}</span></th>'
+    )
+
+
+def _failed_cell(row: Row, failed: FailedColumn) -> str:
+    why = f"{row.id} · {failed.label}: not observed, no report ({failed.why})"
+    return f'<td class="c none failed" title="{_e(why)}">{_e(NOT_OBSERVED)}</td>'
+
+
+def _failed_foot(table: Table) -> str:
+    """The failed columns' foot: state, exit code, why and the stderr tail."""
+    cells = "".join(
+        f'<td class="failed"><b>{_e(f.state or "failed")}</b>'
+        + (f" exit code {_e(f.exit_code)}" if f.exit_code else "")
+        + f"<br>{_e(f.why)}"
+        + (f"<pre>{_e(f.stderr)}</pre>" if f.stderr else "")
+        + "</td>"
+        for f in table.failed
+    )
+    return (
+        "<tr><th>failed: why</th>" + "".join("<td></td>" for _ in table.columns) + cells + "</tr>"
+    )
+
+
 def _matrix(table: Table) -> list[str]:
-    width = len(table.columns) + 1
+    width = len(table.columns) + len(table.failed) + 1
     out = ['<div class="wrap"><table class="matrix">', "<thead><tr>"]
     out.append('<th class="entry" scope="col">entry</th>')
     out += [_column_header(c) for c in table.columns]
+    out += [_failed_header(f) for f in table.failed]
     out.append("</tr></thead>")
+    marks = (
+        table.bit_marks() if table.has_bits() else [[None] * len(table.columns)] * len(table.rows)
+    )
     for group, indices in table.groups():
         out.append(f'<tbody><tr class="group"><th colspan="{width}">{_e(group)}')
         seed = " (seed group)" if group in CLAIMS else ""
@@ -141,7 +184,8 @@ def _matrix(table: Table) -> list[str]:
                 f'<span class="id mono">{_e(row.id)}</span><span class="pass">{_e(row.pass_)}</span>'
                 f'<div class="api"><code>{_e(row.api)}</code> · {_e(row.condition)}</div></th>'
             )
-            out += [_cell(row, c, r) for c, r in zip(table.columns, table.cells[i])]
+            out += [_cell(row, c, r, m) for c, r, m in zip(table.columns, table.cells[i], marks[i])]
+            out += [_failed_cell(row, f) for f in table.failed]
             out.append("</tr>")
         out.append("</tbody>")
     counts = [table.column_counts(i) for i in range(len(table.columns))]
@@ -154,8 +198,11 @@ def _matrix(table: Table) -> list[str]:
             + "".join(
                 f'<td class="{"zero" if not c[status] else ""}">{c[status]}</td>' for c in counts
             )
+            + '<td class="zero">–</td>' * len(table.failed)
             + "</tr>"
         )
+    if table.failed:
+        out.append(_failed_foot(table))
     out.append("</tfoot></table></div>")
     return out
 
@@ -191,13 +238,42 @@ def _cards(table: Table) -> list[str]:
         f'<div class="card flag differ"><b>{differ}</b><span>≠ bits differ</span>'
         "<small>ran under the mode, yet the bits differed across the mode-on runs</small></div>"
     )
+    bits = table.has_bits()
+    if bits:
+        verdicts = table.bit_counts()
+        out.append(
+            f'<div class="card flag"><b>{verdicts[Verdict.IDENTICAL]} of {len(table.rows)}</b>'
+            f"<span>bit-identical</span><small>{_e(VERDICT_MEANING[Verdict.IDENTICAL])}"
+            f" ({verdicts[Verdict.PARTIAL]} more identical where compared, "
+            f"{verdicts[Verdict.NOT_COMPARED]} not compared"
+            f"{'; failed columns left out' if table.failed else ''})</small></div>"
+        )
+        out.append(
+            f'<div class="card flag differ"><b>{verdicts[Verdict.DIFFER]}</b>'
+            f"<span>bits differ across columns</span>"
+            f"<small>{_e(VERDICT_MEANING[Verdict.DIFFER])}</small></div>"
+        )
     out.append("</div>")
     absent = ", ".join(s.value for s in Status if not counts[s])
     out.append(
         '<div class="legend"><span><i class="m drift">◆</i>drift: the cell is outlined</span>'
         '<span><i class="m differ">≠</i>bits differ across mode-on runs</span>'
         + _compiled_legend(table)
+        + (
+            '<span><i class="m bits">A</i>same letter in a row, same mode-on bits; '
+            '<i class="m bits other">B</i>other bits from the same inputs; no letter: not '
+            "compared (other device type or inputs, bits that vary, an alert; hover the cell)"
+            "</span>"
+            if bits
+            else ""
+        )
         + "<span>– the report has no such result</span>"
+        + (
+            f"<span><b>{_e(NOT_OBSERVED)}</b>: {_e(failed_sentence(table, quote=_QUOTE))}; "
+            "the column's foot gives why</span>"
+            if table.failed
+            else ""
+        )
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )
@@ -349,8 +425,9 @@ def render(report: Report) -> str:
 def render_table(table: Table) -> str:
     """Many reports' matrix as a self-contained HTML page (``detaudit table --format html``)."""
     reports = len(table.reports)
+    failed = f" (+ {len(table.failed)} failed, no report)" if table.failed else ""
     subtitle = (
-        f"{len(table.rows)} entries × {len(table.columns)} columns from {reports} "
+        f"{len(table.rows)} entries × {len(table.columns)} columns{failed} from {reports} "
         f"report{'s' if reports != 1 else ''}; columns sorted by torch version, then device"
     )
     return _page("compatibility table", subtitle, table, sources=True)

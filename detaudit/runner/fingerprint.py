@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["fingerprint", "handle"]
+__all__ = ["fingerprint", "handle", "rng_canary"]
 
 
 def _cpu_name() -> str:
@@ -50,6 +50,37 @@ def _driver_version() -> str | None:
         return None
 
 
+#: Canary sizes. On CUDA, torch's Philox kernels cap their grid at the GPU's SM count, so
+#: the element -> random-number mapping of a large tensor depends on the GPU model; a
+#: canary of 2**22 elements is past that cap on every GPU so far (H200: 132 SMs x 2048
+#: threads x 4 = 1,081,344), and its digest differs wherever the cap does.
+_CANARY = {"cpu": 1 << 16, "cuda": 1 << 22}
+
+
+def rng_canary(device: str) -> str:
+    """A digest of what seed 0 draws on ``device``: equal digests, equal probe inputs.
+
+    Probes build random inputs with torch's generator of their device (CPU: mt19937
+    and, for ``randn``, a Box-Muller path that depends on ATen's CPU capability;
+    CUDA: Philox). Drawn from a private generator: the global RNG state is untouched.
+    """
+    import torch
+
+    from detaudit.runner.probing import digest
+
+    generator = torch.Generator(device=device)
+    generator.manual_seed(0)
+    n = _CANARY[device]
+    draws = [
+        torch.randn(n, generator=generator, device=device),
+        torch.randn(n, generator=generator, device=device, dtype=torch.float64),
+        torch.rand(n, generator=generator, device=device),
+        torch.randint(0, 1 << 20, (n,), generator=generator, device=device),
+        torch.randperm(1000, generator=generator, device=device),
+    ]
+    return digest(draws)
+
+
 def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
     """Describe this process's torch and machine; queries the GPU only if ``with_cuda``."""
     import torch
@@ -80,6 +111,8 @@ def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
         "numpy": numpy_version,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "hostname": socket.gethostname(),
+        "rng_cpu": rng_canary("cpu"),
+        "rng_cuda": None,
     }
     if with_cuda and torch.cuda.is_available():
         major, minor = torch.cuda.get_device_capability(0)
@@ -88,6 +121,7 @@ def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
             gpu_capability=f"sm_{major}{minor}",
             gpu_driver=_driver_version(),
             gpu_count=torch.cuda.device_count(),
+            rng_cuda=rng_canary("cuda"),
         )
     return env
 

@@ -27,6 +27,19 @@ from ..conftest import DATA, NEW_GPU, OLD_GPU
 from ..documents import discovery, env_report
 
 
+def _fleet():
+    """Two hand-made reports as two node types, and a third whose job failed."""
+    from detaudit.fleet.plan import NodeType
+    from detaudit.fleet.result import Outcome, build_fleet
+
+    outcomes = [
+        Outcome(NodeType("old", ("--partition=a",)), "1", "COMPLETED", "0:0", OLD_GPU),
+        Outcome(NodeType("new", ("--partition=b",)), "2", "COMPLETED", "0:0", NEW_GPU),
+        Outcome(NodeType("gone", ()), "3", "FAILED", "1:0", None, "job 3 ended FAILED", "boom"),
+    ]
+    return build_fleet(outcomes, [load_report(OLD_GPU), load_report(NEW_GPU)])
+
+
 def _static() -> StaticResult:
     scanner = Scanner(load_catalog(), torch_version="2.13.0")
     findings, _ = scanner.scan_source((DATA / "scan" / "model.py").read_bytes(), "model.py")
@@ -62,6 +75,7 @@ INPUTS: dict[str, Callable[[], object]] = {
     "docs-check": _docs_check,
     "env": env_report,
     "catalog-list": load_catalog,
+    "fleet": _fleet,
 }
 
 PAIRS = [(document, fmt) for document, formats in RENDERERS.items() for fmt in formats]

@@ -1,0 +1,138 @@
+"""``detaudit fleet``: audit every node type of a Slurm cluster and build the fleet table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+from .exits import EXIT_FINDINGS, EXIT_OK
+from .options import positive_float, positive_int
+
+__all__ = ["register", "run"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``fleet`` to the command parser."""
+    from ..runner.spec import DEVICE_CHOICES
+
+    fleet = commands.add_parser(
+        "fleet",
+        help="audit every node type of a Slurm cluster; one table (exit 1 if a job failed)",
+        description="Submit one audit job per node type through sbatch, wait for them, collect "
+        "the reports from the shared folder and write the fleet table (SHARED/fleet.md and "
+        "SHARED/fleet.html), with which node types give the same bits.",
+    )
+    fleet.add_argument(
+        "--node-type",
+        action="append",
+        required=True,
+        metavar="NAME:SBATCH-OPTIONS",
+        help="a node type and the sbatch options that reach it, e.g. "
+        "'h100:--partition=gpu --gres=gpu:h100:1' (repeatable)",
+    )
+    fleet.add_argument(
+        "--shared",
+        required=True,
+        metavar="DIR",
+        help="a folder every node sees at the same path: jobs write their reports there",
+    )
+    fleet.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="audit --device")
+    fleet.add_argument("--only", action="append", default=[], metavar="ID", help="audit --only")
+    fleet.add_argument("--repeat", type=positive_int, metavar="N", help="audit --repeat")
+    fleet.add_argument("--seed", type=int, default=0, help="audit --seed (default 0)")
+    fleet.add_argument("--timeout", type=positive_float, metavar="S", help="audit --timeout")
+    fleet.add_argument(
+        "--python",
+        default=sys.executable,
+        metavar="PATH",
+        help="the interpreter the jobs run (default: this one, as clusters share filesystems)",
+    )
+    fleet.add_argument(
+        "--job-name", default="detaudit", metavar="PREFIX", help="jobs are named PREFIX-NAME"
+    )
+    fleet.add_argument(
+        "--poll", type=positive_float, default=10.0, metavar="S", help="seconds between polls"
+    )
+    fleet.add_argument(
+        "--wait-timeout",
+        type=positive_float,
+        default=3600.0,
+        metavar="S",
+        help="stop waiting (and scancel what is left) after S seconds (default 3600)",
+    )
+    fleet.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the batch scripts instead of submitting them",
+    )
+    fleet.set_defaults(run=run)
+
+
+def _audit(args: argparse.Namespace):
+    import detaudit
+
+    from ..fleet.plan import Audit
+
+    shared = Path(args.shared).expanduser().absolute()
+    return Audit(
+        shared=shared,
+        python=args.python,
+        pythonpath=str(Path(detaudit.__file__).resolve().parent.parent),
+        device=args.device,
+        only=tuple(args.only),
+        repeat=args.repeat,
+        seed=args.seed,
+        timeout=args.timeout,
+        job_name=args.job_name,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..atomic import write_texts_atomic
+    from ..fleet.plan import parse_node_type
+    from ..fleet.result import build_fleet
+    from ..fleet.script import batch_script
+    from ..fleet.slurm import collect, submit, wait
+    from ..model.reportfile import load_report
+    from ..render import RENDERERS
+
+    nodes = [parse_node_type(text) for text in args.node_type]
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise UsageError(f"--node-type {twice}: named twice; give each node type its own name")
+    audit = _audit(args)
+    if args.dry_run:
+        print("\n".join(batch_script(audit, node) for node in nodes), end="")
+        return EXIT_OK
+    if not audit.shared.is_dir():
+        raise UsageError(
+            f"--shared {args.shared}: no such folder; create it on a filesystem every node mounts"
+        )
+    jobs = submit(audit, nodes)
+    for job in jobs:
+        print(f"detaudit: fleet: {job.node.name}: submitted job {job.job_id}", file=sys.stderr)
+    states = wait(
+        jobs,
+        poll=args.poll,
+        timeout=args.wait_timeout,
+        progress=lambda job, state: print(
+            f"detaudit: fleet: {job.node.name}: job {job.job_id} {state}", file=sys.stderr
+        ),
+    )
+    outcomes = collect(jobs, states)
+    reports = [load_report(o.report) for o in outcomes if not o.failed]
+    fleet = build_fleet(outcomes, reports)
+    written = write_texts_atomic(
+        {
+            audit.shared / "fleet.md": RENDERERS["fleet"]["md"].render(fleet),
+            audit.shared / "fleet.html": RENDERERS["fleet"]["html"].render(fleet),
+        }
+    )
+    for path in written:
+        print(path)
+    for outcome in fleet.failed:
+        print(f"detaudit: fleet: {outcome.node.name}: failed: {outcome.why}", file=sys.stderr)
+    return EXIT_FINDINGS if fleet.failed else EXIT_OK

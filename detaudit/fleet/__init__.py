@@ -1,0 +1,1 @@
+"""Audit every node type of a Slurm cluster: batch scripts, submission, waiting, collection."""

@@ -1,0 +1,74 @@
+"""What ``detaudit fleet`` runs: the node types the user names and the audit each one makes."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UsageError
+
+__all__ = ["Audit", "NodeType", "parse_node_type"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeType:
+    """One node type: a name for its column and the sbatch options that land a job on it."""
+
+    name: str
+    sbatch: tuple[str, ...]
+
+
+def parse_node_type(text: str) -> NodeType:
+    """``h100:--partition=gpu --gres=gpu:h100:1`` -> NodeType; a bad one is a UsageError."""
+    name, sep, options = text.partition(":")
+    if not sep or not _NAME.match(name):
+        raise UsageError(
+            f"--node-type {text!r}: expected NAME:SBATCH-OPTIONS, e.g. "
+            "'h100:--partition=gpu --gres=gpu:h100:1' (NAME: letters, digits, . _ -)"
+        )
+    try:
+        words = tuple(shlex.split(options))
+    except ValueError as exc:
+        raise UsageError(f"--node-type {text!r}: cannot split the sbatch options: {exc}") from None
+    bad = [w for w in words if not w.startswith("-")]
+    if bad:
+        raise UsageError(
+            f"--node-type {name}: {bad[0]!r} is not an sbatch option; write options with their "
+            "values attached (--partition=gpu, --constraint=h100)"
+        )
+    return NodeType(name, words)
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """The audit every node type runs, and where its report goes."""
+
+    shared: Path  # a folder every node sees at the same path
+    python: str  # the interpreter the job runs (clusters share filesystems)
+    pythonpath: str  # the folder holding this detaudit, so the job audits with the same code
+    device: str = "auto"
+    only: tuple[str, ...] = ()
+    repeat: int | None = None
+    seed: int = 0
+    timeout: float | None = None
+    job_name: str = "detaudit"
+
+    def folder(self, node: NodeType) -> Path:
+        """Where ``node``'s job writes its report and its Slurm output."""
+        return self.shared / node.name
+
+    def command(self, out: str) -> list[str]:
+        """The audit command line the job runs, writing its report into the folder ``out``."""
+        words = [self.python, "-m", "detaudit", "audit", "--device", self.device]
+        for entry in self.only:
+            words += ["--only", entry]
+        if self.repeat is not None:
+            words += ["--repeat", str(self.repeat)]
+        if self.timeout is not None:
+            words += ["--timeout", str(self.timeout)]
+        words += ["--seed", str(self.seed), "--format", "json", "--out", out]
+        return words

@@ -1,0 +1,106 @@
+"""``detaudit fleet`` without Slurm: node types, the batch script, the fleet document, bad input."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from detaudit.errors import UsageError
+from detaudit.fleet.plan import Audit, parse_node_type
+from detaudit.fleet.script import batch_script
+from detaudit.render import RENDERERS
+
+from ..conftest import run_cli
+from ..render.test_renderers import _fleet
+
+
+def test_node_type_keeps_the_users_sbatch_options():
+    node = parse_node_type("h100:--partition=gpu --gres=gpu:h100:1 --constraint='h100&ib'")
+    assert node.name == "h100"
+    assert node.sbatch == ("--partition=gpu", "--gres=gpu:h100:1", "--constraint=h100&ib")
+
+
+@pytest.mark.parametrize("text", ["h100", ":--partition=gpu", "a b:--x", "h100:--partition gpu"])
+def test_bad_node_type_is_a_usage_error(text):
+    with pytest.raises(UsageError, match="--node-type"):
+        parse_node_type(text)
+
+
+def test_batch_script_runs_this_detaudit_and_writes_one_folder_per_job():
+    audit = Audit(Path("/shared/run"), "/opt/venv/bin/python", "/opt/src", "cuda", ("index-copy",))
+    script = batch_script(audit, parse_node_type("a100:--partition=a100 --gres=gpu:1"))
+    lines = script.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    assert "#SBATCH --job-name=detaudit-a100" in lines
+    assert "#SBATCH --partition=a100" in lines and "#SBATCH --gres=gpu:1" in lines
+    assert "#SBATCH --error=/shared/run/a100/slurm-%j.err" in lines
+    assert "export PYTHONPATH=/opt/src${PYTHONPATH:+:$PYTHONPATH}" in lines
+    assert lines[-1] == (
+        "/opt/venv/bin/python -m detaudit audit --device cuda --only index-copy --seed 0 "
+        '--format json --out "$out"'
+    )
+    assert 'out=/shared/run/a100/job-"$SLURM_JOB_ID"' in lines
+
+
+def test_failed_node_type_is_a_column_of_the_table_with_its_state_and_stderr():
+    fleet = _fleet()
+    assert [f.label for f in fleet.table.failed] == ["gone · failed"]
+    rows = len(fleet.table.rows)
+    md = RENDERERS["fleet"]["md"].render(fleet)
+    assert "| gone | – | 3 | FAILED (exit 1:0) | **gone · failed** |" in md
+    assert "## detaudit table: 9 entries × 4 columns (+ 1 failed)" in md
+    assert "| gone · failed | **failed**, no report: job 3 ended FAILED |" in md
+    headers = [line for line in md.splitlines() if line.startswith("| id | api | pass |")]
+    assert headers and all(line.endswith("| gone · failed |") for line in headers)
+    body = [line for line in md.splitlines() if line.startswith("| ") and "`torch." in line]
+    assert len(body) == rows
+    assert all(line.endswith("| *not observed* |") for line in body)  # never a status
+    counts = md.split("### Counts")[1].split("###")[0]
+    assert all("| – |" in line for line in counts.splitlines() if line.startswith("| `"))
+    failed = md.split("### Failed columns (1)")[1]
+    assert "job 3 ended FAILED (state FAILED, exit code 1:0)." in failed
+    assert "```\nboom\n```" in failed
+    assert "leave it out (nothing compared)" in failed
+
+    html = RENDERERS["fleet"]["html"].render(fleet)
+    assert '<th class="col failed" scope="col" title="job 3 ended FAILED">' in html
+    assert '<span class="torch">gone</span><span class="dev">failed</span>' in html
+    cells = html.count('<td class="c none failed"')
+    assert cells == rows and html.count(">not observed</td>") == rows
+    foot = html.split("<tr><th>failed: why</th>")[1].split("</tr>")[0]
+    assert "<b>FAILED</b> exit code 1:0" in foot and "<pre>boom</pre>" in foot
+    assert "<h2>Node types</h2>" in html and "the table's column foot gives why" in html
+
+
+def test_fleet_of_failed_jobs_only_lists_them_with_their_stderr():
+    from detaudit.fleet.plan import NodeType
+    from detaudit.fleet.result import Outcome, build_fleet
+
+    gone = Outcome(NodeType("gone", ()), "3", "FAILED", "1:0", None, "job 3 ended FAILED", "boom")
+    fleet = build_fleet([gone], [])
+    md = RENDERERS["fleet"]["md"].render(fleet)
+    assert "### gone: failed" in md and "boom" in md and "no table" in md
+    assert "<pre>boom</pre>" in RENDERERS["fleet"]["html"].render(fleet)
+
+
+def test_cli_bad_input(tmp_path):
+    twice = run_cli("fleet", "--node-type", "a:", "--node-type", "a:", "--shared", str(tmp_path))
+    assert twice.returncode == 2 and "named twice" in twice.stderr
+    missing = run_cli("fleet", "--node-type", "a:", "--shared", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+    assert "Traceback" not in twice.stderr + missing.stderr
+
+
+def test_cli_without_slurm_is_exit_3(tmp_path):
+    import subprocess
+
+    env = {**os.environ, "PATH": str(tmp_path)}  # no sbatch on it
+    done = subprocess.run(
+        [sys.executable, "-m", "detaudit", "fleet", "--node-type", "a:", "--shared", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "sbatch not found" in done.stderr and "--dry-run" in done.stderr
