@@ -2,7 +2,8 @@
 
 ``catalog/known_gaps.yaml`` is data beside the catalogue (not entries): ``alerts`` are the
 names PyTorch passes to ``alertNotDeterministic`` (``cublas`` for the cuBLAS check), ``gaps``
-the ones no entry's ``kernels`` lists, each with its reason.
+the ones no entry's ``kernels`` lists, each with its reason; ``alert_not_found`` the entries
+whose alert was searched for in the source and not found.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class KnownGaps:
     alerts: tuple[Alert, ...]
     gaps: tuple[Alert, ...]
     read: tuple[str, ...] = ()
-    pending: tuple[str, ...] = ()
+    alert_not_found: tuple[str, ...] = ()  # entry ids whose alert the source read lacks
 
 
 def _alerts(items: object, path: Path, key: str) -> tuple[Alert, ...]:
@@ -60,11 +61,19 @@ def load_known_gaps(path: str | Path | None = None) -> KnownGaps:
     gaps = _alerts(data.get("gaps", []), path, "gaps")
     if any(not g.reason for g in gaps):
         raise CatalogError(f"{path}: every gap needs a reason")
+    not_found = data.get("alert_not_found", [])
+    if not isinstance(not_found, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("entry"), str) and i.get("searched")
+        for i in not_found
+    ):
+        raise CatalogError(
+            f"{path}: alert_not_found must be a list of {{entry: ID, searched: TEXT}}"
+        )
     return KnownGaps(
         alerts=_alerts(data.get("alerts", []), path, "alerts"),
         gaps=gaps,
         read=tuple(str(r) for r in data.get("read", [])),
-        pending=tuple(str(p.get("docs", "")) for p in data.get("pending", [])),
+        alert_not_found=tuple(i["entry"] for i in not_found),
     )
 
 
@@ -72,7 +81,8 @@ def uncovered(catalog: Catalog, known: KnownGaps) -> list[str]:
     """What breaks the two-way rule, one line each (empty when the catalogue and gaps agree).
 
     Every alert read is in some entry's ``kernels`` or is a gap; no gap is in an
-    entry's ``kernels``; every entry's kernel is an alert read.
+    entry's ``kernels``; every entry's kernel is an alert read; an entry listed as
+    ``alert_not_found`` exists and lists no kernel.
     """
     covered = {k for entry in catalog for k in entry.kernels}
     alerts = {a.kernel for a in known.alerts}
@@ -92,4 +102,10 @@ def uncovered(catalog: Catalog, known: KnownGaps) -> list[str]:
         for k in e.kernels
         if k not in alerts
     ]
+    ids = {e.id for e in catalog}
+    for entry_id in known.alert_not_found:
+        if entry_id not in ids:
+            problems.append(f"alert_not_found {entry_id!r}: no such entry")
+        elif catalog.get(entry_id).kernels:
+            problems.append(f"alert_not_found {entry_id!r}: the entry lists kernels")
     return problems

@@ -39,10 +39,13 @@ def test_the_source_list_is_there(known):
         "upsample_bilinear2d_aa_backward_out_cuda",
         "upsample_bicubic2d_aa_backward_out_cuda",
         "index_reduce_cuda",
+        "index_put_with_accumulate_mps",
+        "index_reduce_mps",
+        "kthvalue MPS",
     ):
         assert name in kernels
     assert all(g.reason for g in known.gaps)
-    assert known.read and known.pending
+    assert known.read and known.alert_not_found
 
 
 def test_new_entries_carry_their_kernel_names(catalog):
@@ -51,6 +54,28 @@ def test_new_entries_carry_their_kernel_names(catalog):
         "upsample_bilinear2d_aa_backward_out_cuda",
     )
     assert catalog.get("cublas-mm-workspace-unset").kernels == ("cublas",)
+    assert catalog.get("scatter-reduce-amax").kernels == ("scatter_reduce_cuda",)
+    assert catalog.get("scatter-reduce-amin").kernels == ("scatter_reduce_cuda",)
+    assert catalog.get("index-put-accumulate-true-mps").kernels == (
+        "index_put_with_accumulate_mps",
+    )
+    assert catalog.get("kthvalue-mps").kernels == ("kthvalue MPS",)
+
+
+def test_every_mps_entry_names_its_alert_or_is_listed_as_not_found(catalog, known):
+    mps = {e.id for e in catalog if e.id.endswith("-mps")}
+    assert mps  # the 2.15.0 MPS entries are there
+    named = {e.id for e in catalog if e.id in mps and e.kernels}
+    assert mps == named | set(known.alert_not_found)
+    assert not named & set(known.alert_not_found)
+
+
+def test_an_alert_not_found_entry_that_is_missing_or_has_kernels_is_found(catalog, known):
+    listed = (*known.alert_not_found, "no-such-entry", "kthvalue-mps")
+    assert uncovered(catalog, dataclasses.replace(known, alert_not_found=listed)) == [
+        "alert_not_found 'no-such-entry': no such entry",
+        "alert_not_found 'kthvalue-mps': the entry lists kernels",
+    ]
 
 
 def test_an_uncovered_alert_a_covered_gap_and_an_unknown_kernel_are_each_found(catalog, known):
@@ -68,6 +93,13 @@ def test_an_uncovered_alert_a_covered_gap_and_an_unknown_kernel_are_each_found(c
         "entry cublas-mm-workspace-unset: kernel 'cublas' is not among the alerts read"
         in uncovered(catalog, dataclasses.replace(known, alerts=fewer))
     )
+
+
+def test_an_alert_not_found_without_what_was_searched_is_refused(tmp_path):
+    bad = tmp_path / GAPS_FILE
+    bad.write_text("alerts: []\ngaps: []\nalert_not_found: [{entry: kthvalue-mps}]\n")
+    with pytest.raises(CatalogError, match="alert_not_found must be a list"):
+        load_known_gaps(bad)
 
 
 def test_a_gap_without_a_reason_is_refused(tmp_path):
