@@ -36,6 +36,27 @@ def _failed_mode_on(later: Sequence[Observation]) -> Observation | None:
     )
 
 
+def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
+    """The backward-only observation and the status it alone gives (none for forward entries).
+
+    Decided as the strict run's status is, so the two can be compared; an
+    ``unobserved`` run (the probe marks no backward) gives no status.
+    """
+    if not answer.backward_only:
+        return {}
+    obs = Observation.from_dict(answer.backward_only)
+    if obs.outcome == "alert":
+        status: Status | None = Status.RAISES
+    elif obs.outcome == "error":
+        status = Status.ERROR
+    elif obs.outcome == "ran":
+        warns = bool(obs.warnings)
+        status = Status.WARNS if warns else clean_run_status(planned.device, planned.entry.devices)
+    else:
+        status = None
+    return {"backward_only": obs, "backward_only_status": status}
+
+
 def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     """Classify what the worker observed; see :class:`~detaudit.model.report.Status`.
 
@@ -105,5 +126,6 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         digest=on[0] if on else None,
         later=later,
         cost=cost,
+        **_backward_only(planned, answer),
         **common,
     )

@@ -7,6 +7,11 @@ mode off; every run seeded alike and started from the same process state
 and first warn-only observations are kept whole, and every later run that
 failed or behaved unlike the first of its series is kept in ``later``.
 
+A backward entry gets one more run, ``backward-only``: the probe starts with
+the mode off and only the backward it marks (:mod:`detaudit.probes.phase`)
+runs under strict mode, as in PyTorch's own tests; for some CUDA ops that
+differs from the mode on throughout (the strict run).
+
 Runs in probe workers: standard library and torch only, Python 3.9 syntax.
 """
 
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detaudit import torchstate
-from detaudit.probes import ProbeSkipped
+from detaudit.probes import ProbeSkipped, phase
 from detaudit.runner import isolation
 from detaudit.runner.probing import (
     ProbeOutputError,
@@ -34,7 +39,7 @@ from detaudit.runner.probing import (
 )
 from detaudit.runner.protocol import RunAnswer, RunRequest
 
-__all__ = ["handle", "run_once"]
+__all__ = ["UNMARKED", "handle", "observe_backward_only", "run_once"]
 
 
 def _mode_now() -> tuple[bool, bool | None]:
@@ -118,12 +123,37 @@ def run_once(
     return obs, sample, retire
 
 
+#: Why a backward-only run observed nothing: the probe ran its backward unmarked, mode off.
+UNMARKED = (
+    "not observed: the probe does not mark its backward (use detaudit.probes.backward), "
+    "so the runner cannot run only the backward under the mode"
+)
+
+
+def observe_backward_only(
+    fn: Callable[[Any], Any], device: Any, seed: int
+) -> tuple[dict[str, Any], str | None]:
+    """Run ``fn`` with the mode off but for its marked backward; (observation, retire or None).
+
+    A probe that marks no backward ran entirely with the mode off: that run
+    observed nothing about the mode, and says so (``unobserved``) unless it failed.
+    """
+    with phase.backward_only() as marks:
+        obs, _, retire = run_once(fn, device, seed, False, False, "backward-only")
+    if not marks.marked and obs["outcome"] not in ("error", "skipped"):
+        unobserved = {"outcome": "unobserved", "message": UNMARKED, "run": obs["run"]}
+        if obs.get("restored"):
+            unobserved["restored"] = obs["restored"]
+        obs = unobserved
+    return obs, retire
+
+
 def _signature(obs: dict[str, Any]) -> tuple[Any, ...]:
     return obs.get("outcome"), obs.get("kernel"), obs.get("exc_type"), bool(obs.get("warnings"))
 
 
 def handle(request: RunRequest) -> RunAnswer:
-    """Run one (entry, device): strict once, warn-only, then mode off; see the module doc.
+    """Run one (entry, device): strict once, warn-only, mode off, backward-only; see the module doc.
 
     Mode-on samples are the strict run (when it ran) plus warn-only runs, at
     least one and ``repeat`` in all; mode-off samples are ``repeat`` runs.
@@ -193,6 +223,9 @@ def handle(request: RunRequest) -> RunAnswer:
         if sample is None:
             break
         off.append(sample)
+    backward_only = None
+    if request.backward_only and not retire:
+        backward_only, retire = observe_backward_only(fn, device, seed)
     cost = None
     if request.cost and strict["outcome"] == "ran" and not retire:
         from detaudit.runner.cost import measure
@@ -211,4 +244,5 @@ def handle(request: RunRequest) -> RunAnswer:
         digests_off=tuple(off),
         cost=cost,
         retire=retire,
+        backward_only=backward_only,
     )

@@ -11,9 +11,13 @@ than detaudit's: standard library only, syntax that Python 3.9 runs (so no
 
 An observation (``RunAnswer.strict`` and friends) is a plain mapping::
 
-    {"outcome": "ran" | "alert" | "error" | "skipped", "kernel": str | None,
+    {"outcome": "ran" | "alert" | "error" | "skipped" | "unobserved", "kernel": str | None,
      "message": str | None, "exc_type": str | None, "warnings": [str, ...],
-     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...]}
+     "run": "strict" | "warn-only 1" | "mode-off 2" | "backward-only" | ...,
+     "restored": [str, ...]}
+
+``unobserved``: the backward-only run could not observe what it is for (the
+probe marks no backward phase); ``message`` says why.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class RunRequest:
     ``repeat``: runs with the mode on (the strict one included) and with it off.
     ``cost``: also time the probe, ``cost`` runs with the mode off and on each.
     ``probe_path``: a user catalogue's folder, where its probe module lives.
+    ``backward_only``: a backward entry: also run it with the mode on for its backward only.
     """
 
     kind: ClassVar[str] = "run"
@@ -79,6 +84,7 @@ class RunRequest:
     seed: int
     probe_path: str | None = None
     cost: int | None = None
+    backward_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,7 @@ class RunAnswer:
     first run with alerts as warnings; ``later``: every later run that did not
     run cleanly (an error, an alert), in order; ``digests_on``/``digests_off``:
     the bits of every run that returned, mode on (strict first) and off.
+    ``backward_only``: a backward entry's run with the mode on for its backward only.
     ``retire``: why the worker leaves after this answer (state it cannot restore).
     """
 
@@ -159,6 +166,7 @@ class RunAnswer:
     digests_off: tuple[str, ...] = ()
     cost: Mapping[str, Any] | None = None
     retire: str | None = None
+    backward_only: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
-from ..model.vocabulary import DEVICES, Device, Status
+from ..model.vocabulary import DEVICES, Device, Pass, Status
 from .protocol import RunRequest
 
 __all__ = ["DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
@@ -101,6 +101,7 @@ def plan(
                 repeat=repeat,
                 seed=seed,
                 cost=cost or None,
+                backward_only=entry.pass_ == Pass.BACKWARD,  # observed two ways
             )
             planned.append(Planned(entry, device, request, expected, basis))
     return planned
