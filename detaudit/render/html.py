@@ -18,7 +18,7 @@ from .._version import __version__
 from ..compare import table as _table
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import STATUS_INFO
-from .markdown import environment_rows, title
+from .markdown import TWO_WAYS, environment_rows, title, two_ways, two_ways_reading
 
 if TYPE_CHECKING:
     from ..compare.table import Column, Row, Table
@@ -71,6 +71,8 @@ def _tooltip(row: Row, column: Column, result: ProbeResult) -> str:
             f"{result.patterns(mode_on=True) or 'not measured'}; "
             f"off: {result.patterns(mode_on=False) or 'not measured'}"
         )
+    if result.backward_only is not None:
+        lines.append(f"backward, two ways: {two_ways_reading(result)}")
     if result.message:
         lines.append(f"message: {result.message}")
     return "\n".join(lines)
@@ -85,6 +87,8 @@ def _cell(row: Row, column: Column, result: ProbeResult | None) -> str:
         marks += '<i class="m drift">◆</i>'
     if _table.bits_differ(result):
         marks += '<i class="m differ">≠</i>'
+    if result.two_ways_differ:
+        marks += '<i class="m">⇄</i>'
     css = "c d" if result.drift else "c"
     kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
     return (
@@ -168,6 +172,13 @@ def _cards(table: Table) -> list[str]:
         '<div class="legend"><span><i class="m drift">◆</i>drift: the cell is outlined</span>'
         '<span><i class="m differ">≠</i>bits differ across mode-on runs</span>'
         "<span>– the report has no such result</span>"
+        + (
+            '<span><i class="m">⇄</i>backward: the two ways differ (see below)</span>'
+            if any(
+                cell is not None and cell.two_ways_differ for cells in table.cells for cell in cells
+            )
+            else ""
+        )
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )
@@ -235,6 +246,40 @@ def _not_observed(table: Table) -> list[str]:
     )
 
 
+def _two_ways(table: Table) -> list[str]:
+    """Backward results whose two observations differ; nothing when no cell has both."""
+    cells = [
+        (row, column, cell)
+        for row, row_cells in zip(table.rows, table.cells)
+        for column, cell in zip(table.columns, row_cells)
+        if cell is not None and cell.backward_only is not None
+    ]
+    if not cells:
+        return []
+    differ, _, both = two_ways(cell for _, _, cell in cells)
+    out = [
+        f"<h2>Backward, two ways ({len(differ)} differ)</h2>",
+        f'<p class="sub">{_e(TWO_WAYS)}</p>',
+    ]
+    shown = [(row, column, r) for row, column, r in cells if r.two_ways_differ is not False]
+    if not shown:
+        return [
+            *out,
+            f'<p class="none">None differ: {both} backward results the same both ways.</p>',
+        ]
+    return out + _rows(
+        ("entry", "column", "⇄ two ways"),
+        (
+            (
+                f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>',
+                _e(_where(table, column)),
+                _e(two_ways_reading(r)),
+            )
+            for row, column, r in shown
+        ),
+    )
+
+
 def _settings(report: Report) -> str | None:
     s = report.settings
     if not s:
@@ -262,7 +307,12 @@ def _environments(table: Table, *, sources: bool) -> list[str]:
 
 def _body(table: Table, *, sources: bool) -> list[str]:
     """The matrix, then drift, failures and environments; beside a narrow matrix, not below."""
-    details = [*_drift(table), *_not_observed(table), *_environments(table, sources=sources)]
+    details = [
+        *_drift(table),
+        *_two_ways(table),
+        *_not_observed(table),
+        *_environments(table, sources=sources),
+    ]
     if len(table.columns) > _SIDE_BY_SIDE:
         return [*_matrix(table), *details]
     return [
