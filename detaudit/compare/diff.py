@@ -39,6 +39,7 @@ class ChangeKind(str, enum.Enum):
     REPEATABILITY_LOST = "repeatability-lost"
     REPEATABILITY_GAINED = "repeatability-gained"
     STATUS_CHANGED = "status-changed"
+    BACKWARD_ONLY_CHANGED = "backward-only-changed"
     ONLY_OLD = "only-old"
     ONLY_NEW = "only-new"
 
@@ -62,6 +63,8 @@ CHANGE_MEANING = {
     ChangeKind.REPEATABILITY_GAINED: "ran without alert, and the bits differed across the "
     "mode-on runs before and repeat now",
     ChangeKind.STATUS_CHANGED: "any other change of status",
+    ChangeKind.BACKWARD_ONLY_CHANGED: "same status with the mode on throughout, but another "
+    "status (or kernel) when only the backward runs under the mode",
     ChangeKind.ONLY_OLD: "audited in the old report only (entry or device absent from the new one)",
     ChangeKind.ONLY_NEW: "audited in the new report only (entry or device absent from the old one)",
 }
@@ -109,13 +112,25 @@ class Change:
 def _side(result: ProbeResult | None) -> dict[str, Any] | None:
     if result is None:
         return None
-    return {
+    side = {
         "status": result.status.value,
         "kernel": result.kernel,
         "repeatable": result.repeatable,
         "expected": result.expected,
         "drift": result.drift,
         "message": result.message,
+    }
+    return {**side, **_backward_only_side(result)}
+
+
+def _backward_only_side(result: ProbeResult) -> dict[str, Any]:
+    """A backward entry's backward-only status and kernel; nothing where it was not observed."""
+    status = result.backward_only_status
+    if status is None or result.backward_only is None:
+        return {}
+    return {
+        "backward_only_status": status.value,
+        "backward_only_kernel": result.backward_only.kernel,
     }
 
 
@@ -218,6 +233,8 @@ def _kind(old: ProbeResult, new: ProbeResult) -> ChangeKind | None:
         if old.status is Status.RAISES and new.status in RAN:
             return ChangeKind.FIXED
         return ChangeKind.STATUS_CHANGED
+    if _backward_only_changed(old, new):
+        return ChangeKind.BACKWARD_ONLY_CHANGED
     # Same status, other bits: the silent case. None ("not measured": one
     # sample, or it did not run) is no change, and neither is anything where
     # the mode does not promise repeating bits (see REPEATS).
@@ -228,6 +245,16 @@ def _kind(old: ProbeResult, new: ProbeResult) -> ChangeKind | None:
     if old.repeatable is False and new.repeatable is True:
         return ChangeKind.REPEATABILITY_GAINED
     return None
+
+
+def _backward_only_changed(old: ProbeResult, new: ProbeResult) -> bool:
+    """Both observed a backward entry with the mode on for the backward only, and saw otherwise.
+
+    A report without that observation (older, or a probe that marks no
+    backward) is no change: nothing was measured there.
+    """
+    sides = [_backward_only_side(r) for r in (old, new)]
+    return all(sides) and sides[0] != sides[1]
 
 
 def _environment_changes(old: Environment, new: Environment) -> tuple[EnvironmentChange, ...]:
@@ -245,7 +272,8 @@ def diff_reports(
 
     Results are matched on (entry id, device); the pass is a property of the
     entry. Each pair has at most one change: a change of status, else a change
-    of repeatability (whose bits stop repeating once it raises is no news).
+    of the backward-only observation, else a change of repeatability (whose
+    bits stop repeating once it raises is no news).
     """
     before = results_by_key(old, old_source)
     after = results_by_key(new, new_source)
