@@ -5,7 +5,7 @@ A probe is ``fn(device: torch.device)`` that builds its inputs on ``device``
 must repeat: the outputs for a forward entry, the gradients for a backward
 entry. A backward probe runs its backward through :func:`backward` (or inside
 :func:`backward_phase`), so that the runner can also observe it with the mode
-on for the backward only (:mod:`detaudit.probes.phase`). A probe may return a
+on for the backward only (:mod:`detaudit.probes._phase`). A probe may return a
 tensor or a (nested) tuple, list or dict of tensors.
 
 This package must stay importable without torch: the worker imports
@@ -14,7 +14,7 @@ This package must stay importable without torch: the worker imports
 
 from __future__ import annotations
 
-from .phase import backward, backward_phase
+from ._phase import backward, backward_phase
 
 __all__ = ["ProbeSkipped", "backward", "backward_phase", "skip"]
 

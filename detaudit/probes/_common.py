@@ -8,7 +8,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
-from detaudit.probes.phase import backward
+from detaudit.probes._phase import backward
 
 # What a probe returns: the tensors whose bits must repeat.
 # (Union, not ``|``: this line runs in workers, which may use another, older Python.)
@@ -28,7 +28,7 @@ def backward_random(out: Tensor) -> None:
     """Backprop a random upstream gradient through ``out``: :func:`detaudit.probes.backward`.
 
     Every built-in backward probe comes through here, so the runner can put only
-    the backward under the mode (:mod:`detaudit.probes.phase`).
+    the backward under the mode (:mod:`detaudit.probes._phase`).
     """
     backward(out)
 

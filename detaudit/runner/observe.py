@@ -8,7 +8,7 @@ and first warn-only observations are kept whole, and every later run that
 failed or behaved unlike the first of its series is kept in ``later``.
 
 A backward entry gets one more run, ``backward-only``: the probe starts with
-the mode off and only the backward it marks (:mod:`detaudit.probes.phase`)
+the mode off and only the backward it marks (:mod:`detaudit.probes._phase`)
 runs under strict mode, as in PyTorch's own tests; for some CUDA ops that
 differs from the mode on throughout (the strict run).
 
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from detaudit import torchstate
-from detaudit.probes import ProbeSkipped, phase
+from detaudit.probes import ProbeSkipped, _phase
 from detaudit.runner import isolation
 from detaudit.runner.probing import (
     ProbeOutputError,
@@ -138,7 +138,7 @@ def observe_backward_only(
     A probe that marks no backward ran entirely with the mode off: that run
     observed nothing about the mode, and says so (``unobserved``) unless it failed.
     """
-    with phase.backward_only() as marks:
+    with _phase.backward_only() as marks:
         obs, _, retire = run_once(fn, device, seed, False, False, "backward-only")
     if not marks.marked and obs["outcome"] not in ("error", "skipped"):
         unobserved = {"outcome": "unobserved", "message": UNMARKED, "run": obs["run"]}

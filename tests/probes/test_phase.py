@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from detaudit import torchstate
-from detaudit.probes import backward, backward_phase, phase
+from detaudit.probes import _phase, backward, backward_phase
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def test_outside_an_observation_the_phase_leaves_the_mode_alone():
 
 def test_in_a_backward_only_observation_the_phase_is_strict_and_put_back():
     torchstate.set_deterministic_algorithms(False, False)
-    with phase.backward_only() as marks:
+    with _phase.backward_only() as marks:
         assert _mode() == (False, False)
         with backward_phase():
             assert _mode() == (True, False)
@@ -46,10 +46,10 @@ def test_the_mode_is_put_back_when_the_backward_raises():
     torchstate.set_deterministic_algorithms(False, False)
     x = torch.randn(8, requires_grad=True)
     out = x.put(torch.tensor([0, 0, 1]), torch.ones(3))  # its backward calls put_: an alert
-    with phase.backward_only(), pytest.raises(RuntimeError, match="put_ does not have"):
+    with _phase.backward_only(), pytest.raises(RuntimeError, match="put_ does not have"):
         backward(out)
     assert _mode() == (False, False)
-    assert not phase._ACTIVE
+    assert not _phase._ACTIVE
 
 
 def test_backward_gives_the_gradients_of_a_random_upstream_gradient():
@@ -60,7 +60,7 @@ def test_backward_gives_the_gradients_of_a_random_upstream_gradient():
         x = torch.randn(16, requires_grad=True)
         out = x.square()
         if marked:
-            with phase.backward_only():
+            with _phase.backward_only():
                 backward(out)
         else:
             (out * torch.randn_like(out)).sum().backward()
