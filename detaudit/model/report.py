@@ -466,8 +466,6 @@ class Report:
         )
 
 
-
-
 def _minor(version: str) -> tuple[int, int] | None:
     """``"2.15.0+cpu"`` -> ``(2, 15)``; None when it is not a version."""
     try:

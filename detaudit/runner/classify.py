@@ -79,7 +79,9 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     }
     if isinstance(answer, Lost):
         status = Status.CRASHED if answer.crashed is not None else Status.TIMEOUT
-        return ProbeResult(status=status, message=answer.why, stderr=answer.stderr or None, **common)
+        return ProbeResult(
+            status=status, message=answer.why, stderr=answer.stderr or None, **common
+        )
     if answer.skip is not None:
         return ProbeResult(status=Status.SKIPPED, message=answer.skip, **common)
 

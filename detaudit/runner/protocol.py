@@ -317,4 +317,3 @@ def decode_answer(data: Mapping[str, Any]) -> Any:
     if cls is None:
         raise ProtocolError(f"unknown answer {data.get('type')!r}")
     return _build(cls, data)
-
