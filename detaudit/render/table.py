@@ -20,7 +20,15 @@ def _md_cell(result: ProbeResult | None) -> str | None:
     if result is None:
         return None
     text = f"**{result.status.value}** (drift)" if result.drift else result.status.value
-    return text + " (bits differ)" if bits_differ(result) else text
+    text = text + " (bits differ)" if bits_differ(result) else text
+    return text + _two_ways_mark(result)
+
+
+def _two_ways_mark(result: ProbeResult) -> str:
+    """`` (backward only: raises)`` where a backward entry's two observations differ."""
+    if not result.two_ways_differ or result.backward_only_status is None:
+        return ""
+    return f" (backward only: {result.backward_only_status.value})"
 
 
 def render_markdown(table: Table) -> str:

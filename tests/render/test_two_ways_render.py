@@ -84,3 +84,12 @@ def test_a_bad_backward_only_status_is_a_report_error_naming_the_field():
     data["results"][index]["backward_only_status"] = "explodes"
     with pytest.raises(ReportError, match=rf"results\[{index}\]\.backward_only_status"):
         Report.from_dict(data)
+
+
+def test_the_fleet_table_marks_a_cell_whose_two_ways_differ():
+    from detaudit.compare.table import build_table
+
+    text = RENDERERS["table"]["md"].render(build_table([_report(RAISES, Status.RAISES)]))
+    assert "| **converts** (drift) (backward only: raises) |" in text
+    same = RENDERERS["table"]["md"].render(build_table([_report(RAN, Status.CONVERTS)]))
+    assert "backward only" not in same
