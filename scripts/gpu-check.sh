@@ -2,8 +2,8 @@
 # One command for a GPU machine: the CUDA tests, a full --device cuda audit, then a
 # --compile audit (torch.compile, Inductor/Triton) of the atomic-add entries.
 #   scripts/gpu-check.sh OUT_DIR
-# Writes OUT_DIR/pytest-cuda.log and the report (json, md) to OUT_DIR, the compiled
-# audit's report to OUT_DIR/compile.
+# Writes OUT_DIR/pytest-cuda.log, the report (json, md) and two-ways.log (the backward
+# entries whose two observations differ) to OUT_DIR, the compiled audit's report to OUT_DIR/compile.
 # Runs from a checkout without installing: PYTHONPATH points at it.
 set -uo pipefail
 out=${1:?usage: scripts/gpu-check.sh OUT_DIR}
@@ -47,6 +47,20 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("detaudit-*.json")):
     for r in rows:
         print(f"  {r['id']:34} {r['status']:8} {(r.get('kernel') or '')[:30]:30} {(r.get('message') or '')[:120]}")
 PY
+# Backward entries are observed two ways (mode on throughout, and for the backward only):
+# list where the two differ, from the report just written.
+echo "== backward entries, two ways"
+"$py" - "$out" <<'EOF' 2>&1 | tee "$out/two-ways.log"
+import pathlib, sys
+from detaudit.model.reportfile import load_report
+from detaudit.render.markdown import two_ways, two_ways_reading
+for path in sorted(pathlib.Path(sys.argv[1]).glob("detaudit-*.json")):
+    differ, unobserved, both = two_ways(load_report(path).results)
+    print(f"{path.name}: {len(differ)} of {both} backward results differ, "
+          f"{len(unobserved)} not observed backward-only")
+    for r in differ + unobserved:
+        print(f"  {r.id} on {r.device}: {two_ways_reading(r)}")
+EOF
 echo "== done: tests exit $tests_rc, audit exit $audit_rc, compile audit exit $compile_rc;" \
   "files in $out"
 ls -l "$out" "$out/compile"

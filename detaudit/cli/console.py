@@ -6,7 +6,15 @@ import sys
 
 from ..model.vocabulary import STATUS_INFO
 
-__all__ = ["STATUS_STYLE", "compiled_summary", "cost_summary", "progress", "summary", "terminal"]
+__all__ = [
+    "STATUS_STYLE",
+    "compiled_summary",
+    "cost_summary",
+    "progress",
+    "summary",
+    "terminal",
+    "two_ways_summary",
+]
 
 
 def terminal(stderr: bool = False):
@@ -132,6 +140,7 @@ def summary(console, report) -> None:
         for r in missing:
             table.add_row(r.id, r.device, _styled(r.status), _first_line(r.message))
         console.print(table)
+    two_ways_summary(console, report)
     cost_summary(console, report)
     compiled_summary(console, report)
 
@@ -155,6 +164,28 @@ def compiled_summary(console, report) -> None:
             f"  {escape(r.id)} on {r.device}: eager {r.status.value}, "
             f"compiled {escape(compiled_state(r))} ({divergence(r)})"
         )
+
+
+def two_ways_summary(console, report) -> None:
+    """Backward entries whose two observations (mode on throughout, backward only) differ."""
+    from rich.markup import escape
+
+    from ..render.markdown import two_ways, two_ways_reading
+
+    differ, unobserved, both = two_ways(report.results)
+    if not (differ or unobserved or both):
+        return
+    if differ:
+        console.print(f"backward, two ways: {len(differ)} of {both} differ")
+        for r in differ:
+            console.print(f"  {r.id} on {r.device}: {escape(two_ways_reading(r))}")
+    else:
+        console.print(f"backward, two ways: none of {both} differ")
+    if unobserved:
+        console.print(f"backward only, not observed ({len(unobserved)}):")
+        for r in unobserved:
+            why = _first_line(r.backward_only.message if r.backward_only else None)
+            console.print(f"  {r.id} on {r.device}: {escape(why)}")
 
 
 def cost_summary(console, report, shown: int = 5) -> None:

@@ -42,6 +42,7 @@ class ChangeKind(str, enum.Enum):
     REPEATABILITY_GAINED = "repeatability-gained"
     BITS_DIFFER = "bits-differ"
     STATUS_CHANGED = "status-changed"
+    BACKWARD_ONLY_CHANGED = "backward-only-changed"
     ONLY_OLD = "only-old"
     ONLY_NEW = "only-new"
 
@@ -69,6 +70,8 @@ CHANGE_MEANING = {
     ChangeKind.BITS_DIFFER: "same status, bits repeated on both sides, same inputs (device type, "
     "seed, random generator draws), yet the bits differ from the old report's",
     ChangeKind.STATUS_CHANGED: "any other change of status",
+    ChangeKind.BACKWARD_ONLY_CHANGED: "same status with the mode on throughout, but another "
+    "status (or kernel) when only the backward runs under the mode",
     ChangeKind.ONLY_OLD: "audited in the old report only (entry or device absent from the new one)",
     ChangeKind.ONLY_NEW: "audited in the new report only (entry or device absent from the old one)",
 }
@@ -116,7 +119,7 @@ class Change:
 def _side(result: ProbeResult | None) -> dict[str, Any] | None:
     if result is None:
         return None
-    return {
+    side = {
         "status": result.status.value,
         "kernel": result.kernel,
         "repeatable": result.repeatable,
@@ -124,6 +127,18 @@ def _side(result: ProbeResult | None) -> dict[str, Any] | None:
         "expected": result.expected,
         "drift": result.drift,
         "message": result.message,
+    }
+    return {**side, **_backward_only_side(result)}
+
+
+def _backward_only_side(result: ProbeResult) -> dict[str, Any]:
+    """A backward entry's backward-only status and kernel; nothing where it was not observed."""
+    status = result.backward_only_status
+    if status is None or result.backward_only is None:
+        return {}
+    return {
+        "backward_only_status": status.value,
+        "backward_only_kernel": result.backward_only.kernel,
     }
 
 
@@ -242,6 +257,8 @@ def _kind(old: ProbeResult, new: ProbeResult, same_inputs: bool = False) -> Chan
         if old.status is Status.RAISES and new.status in RAN:
             return ChangeKind.FIXED
         return ChangeKind.STATUS_CHANGED
+    if _backward_only_changed(old, new):
+        return ChangeKind.BACKWARD_ONLY_CHANGED
     # Same status, other bits: the silent case. None ("not measured": one
     # sample, or it did not run) is no change, and neither is anything where
     # the mode does not promise repeating bits (see REPEATS).
@@ -261,6 +278,16 @@ def _kind(old: ProbeResult, new: ProbeResult, same_inputs: bool = False) -> Chan
     return None
 
 
+def _backward_only_changed(old: ProbeResult, new: ProbeResult) -> bool:
+    """Both observed a backward entry with the mode on for the backward only, and saw otherwise.
+
+    A report without that observation (older, or a probe that marks no
+    backward) is no change: nothing was measured there.
+    """
+    sides = [_backward_only_side(r) for r in (old, new)]
+    return all(sides) and sides[0] != sides[1]
+
+
 def _environment_changes(old: Environment, new: Environment) -> tuple[EnvironmentChange, ...]:
     return tuple(
         EnvironmentChange(f.name, getattr(old, f.name), getattr(new, f.name))
@@ -276,7 +303,8 @@ def diff_reports(
 
     Results are matched on (entry id, device); the pass is a property of the
     entry. Each pair has at most one change: a change of status, else a change
-    of repeatability (whose bits stop repeating once it raises is no news).
+    of the backward-only observation, else a change of repeatability (whose
+    bits stop repeating once it raises is no news).
     """
     before = results_by_key(old, old_source)
     after = results_by_key(new, new_source)

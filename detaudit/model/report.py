@@ -112,7 +112,7 @@ class Observation:
     environment variables the entry set for the run.
     """
 
-    outcome: str  # "ran", "alert", "error" or "skipped"
+    outcome: str  # "ran", "alert", "error", "skipped" or "unobserved" (see ``message``)
     kernel: str | None = None
     message: str | None = None
     exc_type: str | None = None
@@ -316,6 +316,21 @@ class ProbeResult:
     stderr: str | None = None
     cost: Cost | None = None  # only with ``audit --cost``, for entries that ran
     compiled: Compiled | None = None  # only with ``audit --compile``
+    # A backward entry's run with the mode on for the backward only (the graph built with
+    # it off), and the status that run alone would give (None: it observed nothing).
+    backward_only: Observation | None = None
+    backward_only_status: Status | None = None
+
+    @property
+    def two_ways_differ(self) -> bool | None:
+        """Whether the backward-only run saw another status (or kernel) than the strict one.
+
+        None when there is no backward-only status to compare: a forward entry,
+        a report made before it was observed, or a run that observed nothing.
+        """
+        if self.backward_only_status is None or self.backward_only is None:
+            return None
+        return (self.backward_only_status, self.backward_only.kernel) != (self.status, self.kernel)
 
     def patterns(self, mode_on: bool = True) -> str | None:
         """``1 of 5``: distinct bit patterns over the runs with the mode on (or off); None if none.
@@ -347,14 +362,26 @@ class ProbeResult:
             del data["compiled"]  # optional: reports without --compile keep their old shape
         else:
             data["compiled"] = self.compiled.to_dict()
+        del data["backward_only"], data["backward_only_status"]
+        data.update(self._backward_only_dict())
         return data
+
+    def _backward_only_dict(self) -> dict[str, Any]:
+        """The backward-only fields; none for forward entries, so their results keep their shape."""
+        if self.backward_only is None:
+            return {}
+        status = self.backward_only_status
+        return {
+            "backward_only": self.backward_only.to_dict(),
+            "backward_only_status": status.value if status is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "result") -> ProbeResult:
         """Rebuild one; a missing field or one of the wrong type is a :class:`ReportError`."""
         data = _checked(cls, data, where, {"pass_": "pass"})
         data["pass_"] = data.pop("pass")
-        for key in ("strict", "warn_only"):
+        for key in ("strict", "warn_only", "backward_only"):
             if data.get(key) is not None:
                 data[key] = Observation.from_dict(data[key], where=f"{where}.{key}")
         later = data.get("later") or ()

@@ -3,8 +3,10 @@
 A probe is ``fn(device: torch.device)`` that builds its inputs on ``device``
 (the runner has seeded every RNG first) and returns the tensors whose bits
 must repeat: the outputs for a forward entry, the gradients for a backward
-entry (the probe runs backward itself). A probe may return a tensor or a
-(nested) tuple, list or dict of tensors.
+entry. A backward probe runs its backward through :func:`backward` (or inside
+:func:`backward_phase`), so that the runner can also observe it with the mode
+on for the backward only (:mod:`detaudit.probes._phase`). A probe may return a
+tensor or a (nested) tuple, list or dict of tensors.
 
 This package must stay importable without torch: the worker imports
 :class:`ProbeSkipped` from here before it imports any probe module.
@@ -12,7 +14,9 @@ This package must stay importable without torch: the worker imports
 
 from __future__ import annotations
 
-__all__ = ["ProbeSkipped", "skip"]
+from ._phase import backward, backward_phase
+
+__all__ = ["ProbeSkipped", "backward", "backward_phase", "skip"]
 
 
 class ProbeSkipped(Exception):

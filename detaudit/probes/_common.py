@@ -8,6 +8,8 @@ from typing import Union
 import torch
 from torch import Tensor
 
+from detaudit.probes._phase import backward
+
 # What a probe returns: the tensors whose bits must repeat.
 # (Union, not ``|``: this line runs in workers, which may use another, older Python.)
 ProbeOutput = Union[Tensor, tuple[Tensor, ...], list[Tensor], dict[str, Tensor]]  # noqa: UP007
@@ -23,15 +25,12 @@ def colliding_index(high: int, size: int | tuple[int, ...], device: torch.device
 
 
 def backward_random(out: Tensor) -> None:
-    """Backprop a random upstream gradient through ``out``.
+    """Backprop a random upstream gradient through ``out``: :func:`detaudit.probes.backward`.
 
-    A random (not all-ones) gradient makes the order of atomic adds change the
-    rounding, so a racy backward kernel shows up as different bits.
-    ``sum(out * g)`` has the upstream gradient ``g``, like ``out.backward(g)``,
-    but it is a scalar backward as in training: an explicit gradient tensor
-    makes torch 2.x import sympy (over half a second per worker) to check its shape.
+    Every built-in backward probe comes through here, so the runner can put only
+    the backward under the mode (:mod:`detaudit.probes._phase`).
     """
-    (out * torch.randn_like(out)).sum().backward()
+    backward(out)
 
 
 def output_and_grads(

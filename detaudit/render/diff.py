@@ -55,6 +55,14 @@ def _state(result: ProbeResult) -> str:
     return f"{result.status.value} ({result.kernel})" if result.kernel else result.status.value
 
 
+def _backward_only_state(result: ProbeResult) -> str:
+    """``raises (upsample_bilinear2d_backward_out_cuda)``: the backward-only run's status."""
+    status, observed = result.backward_only_status, result.backward_only
+    if status is None or observed is None:
+        return "not observed"
+    return f"{status.value} ({observed.kernel})" if observed.kernel else status.value
+
+
 def describe(change: Change) -> str:
     """What changed, in a few words: ``converts -> raises (scatter_reduce_two_cuda)``."""
     old, new = change.old, change.new
@@ -68,6 +76,11 @@ def describe(change: Change) -> str:
         )
     if change.kind is ChangeKind.BITS_DIFFER:
         return f"{new.status.value}: digest {(old.digest or '')[:12]} -> {(new.digest or '')[:12]}"
+    if change.kind is ChangeKind.BACKWARD_ONLY_CHANGED:
+        return (
+            f"{_state(new)}; backward only: {_backward_only_state(old)} -> "
+            f"{_backward_only_state(new)}"
+        )
     text = f"{_state(old)} -> {_state(new)}"
     if change.kind is ChangeKind.STATUS_CHANGED and not new.status.observed and new.message:
         text += f": {_first_line(new.message)}"

@@ -20,7 +20,7 @@ from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, Verdict
 from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import CLAIMS, STATUS_INFO
-from .markdown import environment_rows, title
+from .markdown import TWO_WAYS, environment_rows, title, two_ways, two_ways_reading
 from .table import NOT_OBSERVED, failed_sentence
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def _tooltip(row: Row, column: Column, result: ProbeResult, mark: BitMark | None
         lines.append(f"bits: group {mark.group} (same letter in this row, same bits)")
     elif mark is not None and mark.reason:
         lines.append(f"bits: {NOT_COMPARED_MEANING[mark.reason]}")
+    if result.backward_only is not None:
+        lines.append(f"backward, two ways: {two_ways_reading(result)}")
     if result.message:
         lines.append(f"message: {result.message}")
     lines += _compiled_lines(result)
@@ -117,6 +119,8 @@ def _cell(row: Row, column: Column, result: ProbeResult | None, mark: BitMark | 
     if mark is not None and mark.group:
         same = "" if mark.same else " other"
         marks += f'<i class="m bits{same}">{_e(mark.group)}</i>'
+    if result.two_ways_differ:
+        marks += '<i class="m">⇄</i>'
     css = "c d" if result.drift else "c"
     kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
     return (
@@ -274,6 +278,13 @@ def _cards(table: Table) -> list[str]:
             if table.failed
             else ""
         )
+        + (
+            '<span><i class="m">⇄</i>backward: the two ways differ (see below)</span>'
+            if any(
+                cell is not None and cell.two_ways_differ for cells in table.cells for cell in cells
+            )
+            else ""
+        )
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )
@@ -341,6 +352,40 @@ def _not_observed(table: Table) -> list[str]:
     )
 
 
+def _two_ways(table: Table) -> list[str]:
+    """Backward results whose two observations differ; nothing when no cell has both."""
+    cells = [
+        (row, column, cell)
+        for row, row_cells in zip(table.rows, table.cells)
+        for column, cell in zip(table.columns, row_cells)
+        if cell is not None and cell.backward_only is not None
+    ]
+    if not cells:
+        return []
+    differ, _, both = two_ways(cell for _, _, cell in cells)
+    out = [
+        f"<h2>Backward, two ways ({len(differ)} differ)</h2>",
+        f'<p class="sub">{_e(TWO_WAYS)}</p>',
+    ]
+    shown = [(row, column, r) for row, column, r in cells if r.two_ways_differ is not False]
+    if not shown:
+        return [
+            *out,
+            f'<p class="none">None differ: {both} backward results the same both ways.</p>',
+        ]
+    return out + _rows(
+        ("entry", "column", "⇄ two ways"),
+        (
+            (
+                f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>',
+                _e(_where(table, column)),
+                _e(two_ways_reading(r)),
+            )
+            for row, column, r in shown
+        ),
+    )
+
+
 def _settings(report: Report) -> str | None:
     s = report.settings
     if not s:
@@ -368,7 +413,12 @@ def _environments(table: Table, *, sources: bool) -> list[str]:
 
 def _body(table: Table, *, sources: bool) -> list[str]:
     """The matrix, then drift, failures and environments; beside a narrow matrix, not below."""
-    details = [*_drift(table), *_not_observed(table), *_environments(table, sources=sources)]
+    details = [
+        *_drift(table),
+        *_two_ways(table),
+        *_not_observed(table),
+        *_environments(table, sources=sources),
+    ]
     if len(table.columns) > _SIDE_BY_SIDE:
         return [*_matrix(table), *details]
     return [

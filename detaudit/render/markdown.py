@@ -9,6 +9,7 @@ from ..model.report import Cost, ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS, STATUS_INFO, group_heading
 
 __all__ = [
+    "TWO_WAYS",
     "cost_reading",
     "cost_verdict",
     "duration",
@@ -16,6 +17,8 @@ __all__ = [
     "render",
     "settings_text",
     "title",
+    "two_ways",
+    "two_ways_reading",
 ]
 
 
@@ -213,6 +216,69 @@ def _compiled_section(report: Report) -> list[str]:
     return [*out, ""]
 
 
+#: What the two observations of a backward entry are, for the reports' sections.
+TWO_WAYS = (
+    "Each backward entry runs under the mode two ways: with the mode on throughout, as a "
+    "training run that sets it at the start (the status above), and with the mode on for the "
+    "backward only, the graph built with it off, as PyTorch's own tests do. For some CUDA ops "
+    "the forward picks another implementation under the mode, and so the backward differs."
+)
+
+
+def _word(status: Status, kernel: str | None) -> str:
+    return f"{status.value} ({kernel})" if kernel else status.value
+
+
+def two_ways_reading(result: ProbeResult) -> str:
+    """``converts with the mode on throughout, raises (k) when only the backward runs under it``."""
+    observed = result.backward_only
+    if result.backward_only_status is None or observed is None:
+        why = observed.message if observed is not None and observed.message else "not observed"
+        return f"{_word(result.status, result.kernel)} with the mode on throughout; backward only: {why}"
+    return (
+        f"{_word(result.status, result.kernel)} with the mode on throughout, "
+        f"{_word(result.backward_only_status, observed.kernel)} when only the backward runs under it"
+    )
+
+
+def two_ways(results: Iterable[ProbeResult]) -> tuple[list[ProbeResult], list[ProbeResult], int]:
+    """(the results whose two ways differ, those not observed backward-only, how many have both)."""
+    backward = [r for r in results if r.backward_only is not None]
+    differ = [r for r in backward if r.two_ways_differ]
+    unobserved = [r for r in backward if r.two_ways_differ is None]
+    return differ, unobserved, len(backward) - len(unobserved)
+
+
+def _two_ways_section(report: Report) -> list[str]:
+    """Where the two observations of a backward entry differ; nothing in reports without them."""
+    differ, unobserved, both = two_ways(report.results)
+    if not (differ or unobserved or both):
+        return []
+    out = [f"## Backward, two ways ({len(differ)} differ)", "", TWO_WAYS, ""]
+    if differ:
+        out += _table(
+            ("id", "api", "device", "two ways differ"),
+            ((r.id, f"`{r.api}`", r.device, two_ways_reading(r)) for r in differ),
+        )
+    else:
+        out.append(f"None differ: {both} backward results gave the same status both ways.")
+    if unobserved:
+        out += ["", f"Not observed with the mode on for the backward only ({len(unobserved)}):", ""]
+        out += _table(
+            ("id", "device", "status", "why"),
+            (
+                (
+                    r.id,
+                    r.device,
+                    r.status.value,
+                    r.backward_only.message if r.backward_only else None,
+                )
+                for r in unobserved
+            ),
+        )
+    return [*out, ""]
+
+
 def render(report: Report) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     out = [f"# detaudit report: {title(report)}", ""]
@@ -304,6 +370,7 @@ def render(report: Report) -> str:
             ),
         )
         out.append("")
+    out += _two_ways_section(report)
     out += _cost_section(report)
     out += _compiled_section(report)
     problems = [r for r in report.results if not r.status.observed]

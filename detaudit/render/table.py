@@ -25,6 +25,7 @@ def _md_cell(result: ProbeResult | None, mark: BitMark | None = None) -> str | N
     text = text + " (bits differ)" if bits_differ(result) else text
     found = divergence(result)
     text = f"{text} (compiled: {found})" if found else text
+    text += _two_ways_mark(result)
     return f"{text} · `{mark.group}`" if mark is not None and mark.group else text
 
 
@@ -91,6 +92,13 @@ def _bits_section(table: Table) -> list[str]:
         out += ["", "Cells not compared:", ""]
         out += _table(("cells", "why"), ((n, NOT_COMPARED_MEANING[r]) for r, n in reasons.items()))
     return out
+
+
+def _two_ways_mark(result: ProbeResult) -> str:
+    """`` (backward only: raises)`` where a backward entry's two observations differ."""
+    if not result.two_ways_differ or result.backward_only_status is None:
+        return ""
+    return f" (backward only: {result.backward_only_status.value})"
 
 
 def render_markdown(table: Table) -> str:

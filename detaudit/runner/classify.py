@@ -36,6 +36,27 @@ def _failed_mode_on(later: Sequence[Observation]) -> Observation | None:
     )
 
 
+def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
+    """The backward-only observation and the status it alone gives (none for forward entries).
+
+    Decided as the strict run's status is, so the two can be compared; an
+    ``unobserved`` run (the probe marks no backward) gives no status.
+    """
+    if not answer.backward_only:
+        return {}
+    obs = Observation.from_dict(answer.backward_only)
+    if obs.outcome == "alert":
+        status: Status | None = Status.RAISES
+    elif obs.outcome == "error":
+        status = Status.ERROR
+    elif obs.outcome == "ran":
+        warns = bool(obs.warnings)
+        status = Status.WARNS if warns else clean_run_status(planned.device, planned.entry.devices)
+    else:
+        status = None
+    return {"backward_only": obs, "backward_only_status": status}
+
+
 def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     """Classify what the worker observed; see :class:`~detaudit.model.report.Status`.
 
@@ -58,7 +79,9 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     }
     if isinstance(answer, Lost):
         status = Status.CRASHED if answer.crashed is not None else Status.TIMEOUT
-        return ProbeResult(status=status, message=answer.why, stderr=answer.stderr or None, **common)
+        return ProbeResult(
+            status=status, message=answer.why, stderr=answer.stderr or None, **common
+        )
     if answer.skip is not None:
         return ProbeResult(status=Status.SKIPPED, message=answer.skip, **common)
 
@@ -106,5 +129,6 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         later=later,
         cost=cost,
         compiled=Compiled.from_dict(answer.compiled) if answer.compiled else None,
+        **_backward_only(planned, answer),
         **common,
     )

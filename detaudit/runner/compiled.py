@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from detaudit.probes import ProbeSkipped
@@ -137,6 +137,7 @@ def observe(
     backend: str,
     deterministic: bool,
     eager_digest: str | None,
+    env: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Compile ``fn`` and run it ``repeat`` times with the mode on; return (observation, retire).
 
@@ -167,6 +168,8 @@ def observe(
             for name in names:
                 setattr(config, name, True)
         obs["settings"] = {name: getattr(config, name) for name in names}
+        if env:  # the entry's environment (cuBLAS workspace), as for its eager runs
+            obs["env"] = isolation.set_env(env)
         state = isolation.snapshot()
         compiled = torch.compile(fn, backend=backend, fullgraph=False)
         for _ in range(repeat):

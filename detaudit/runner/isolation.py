@@ -14,6 +14,7 @@ Runs in probe workers: standard library and torch only, Python 3.9 syntax.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from detaudit import torchstate
@@ -121,3 +122,16 @@ def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> lis
     if problems:
         raise Unrestorable(", ".join(problems))
     return changed
+
+
+def set_env(env: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (a string) or unset (None) each variable; return the values now in effect.
+
+    The caller snapshots first: :func:`restore` puts the previous values back.
+    """
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return {name: os.environ.get(name) for name in env}

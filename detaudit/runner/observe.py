@@ -7,19 +7,23 @@ mode off; every run seeded alike and started from the same process state
 and first warn-only observations are kept whole, and every later run that
 failed or behaved unlike the first of its series is kept in ``later``.
 
+A backward entry gets one more run, ``backward-only``: the probe starts with
+the mode off and only the backward it marks (:mod:`detaudit.probes._phase`)
+runs under strict mode, as in PyTorch's own tests; for some CUDA ops that
+differs from the mode on throughout (the strict run).
+
 Runs in probe workers: standard library and torch only, Python 3.9 syntax.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from detaudit import torchstate
-from detaudit.probes import ProbeSkipped
+from detaudit.probes import ProbeSkipped, _phase
 from detaudit.runner import isolation
 from detaudit.runner.probing import (
     ProbeOutputError,
@@ -35,7 +39,7 @@ from detaudit.runner.probing import (
 )
 from detaudit.runner.protocol import RunAnswer, RunRequest
 
-__all__ = ["handle", "run_once"]
+__all__ = ["UNMARKED", "handle", "observe_backward_only", "run_once"]
 
 
 def _mode_now() -> tuple[bool, bool | None]:
@@ -62,16 +66,6 @@ def _mode_changed(mode: bool, warn_only: bool) -> str | None:
     return None
 
 
-def _set_env(env: Mapping[str, str | None]) -> dict[str, str | None]:
-    """Set (a string) or unset (None) each variable; return the values now in effect."""
-    for name, value in env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    return {name: os.environ.get(name) for name in env}
-
-
 def run_once(
     fn: Callable[[Any], Any],
     device: Any,
@@ -96,7 +90,7 @@ def run_once(
         # Eager flag only: the probes run eager kernels, and importing Inductor
         # (which torch.use_deterministic_algorithms does) would cost a second.
         torchstate.set_deterministic_algorithms(mode, warn_only)
-        ran_under = _set_env(env) if env else None
+        ran_under = isolation.set_env(env) if env else None
         started = isolation.snapshot()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -140,12 +134,40 @@ def run_once(
     return obs, sample, retire
 
 
+#: Why a backward-only run observed nothing: the probe ran its backward unmarked, mode off.
+UNMARKED = (
+    "not observed: the probe does not mark its backward (use detaudit.probes.backward), "
+    "so the runner cannot run only the backward under the mode"
+)
+
+
+def observe_backward_only(
+    fn: Callable[[Any], Any],
+    device: Any,
+    seed: int,
+    env: Mapping[str, str | None] | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """Run ``fn`` with the mode off but for its marked backward; (observation, retire or None).
+
+    A probe that marks no backward ran entirely with the mode off: that run
+    observed nothing about the mode, and says so (``unobserved``) unless it failed.
+    """
+    with _phase.backward_only() as marks:
+        obs, _, retire = run_once(fn, device, seed, False, False, "backward-only", env)
+    if not marks.marked and obs["outcome"] not in ("error", "skipped"):
+        unobserved = {"outcome": "unobserved", "message": UNMARKED, "run": obs["run"]}
+        if obs.get("restored"):
+            unobserved["restored"] = obs["restored"]
+        obs = unobserved
+    return obs, retire
+
+
 def _signature(obs: dict[str, Any]) -> tuple[Any, ...]:
     return obs.get("outcome"), obs.get("kernel"), obs.get("exc_type"), bool(obs.get("warnings"))
 
 
 def handle(request: RunRequest) -> RunAnswer:
-    """Run one (entry, device): strict once, warn-only, then mode off; see the module doc.
+    """Run one (entry, device): strict once, warn-only, mode off, backward-only; see the module doc.
 
     Mode-on samples are the strict run (when it ran) plus warn-only runs, at
     least one and ``repeat`` in all; mode-off samples are ``repeat`` runs.
@@ -215,13 +237,16 @@ def handle(request: RunRequest) -> RunAnswer:
         if sample is None:
             break
         off.append(sample)
+    backward_only = None
+    if request.backward_only and not retire:
+        backward_only, retire = observe_backward_only(fn, device, seed, env)
     cost = None
     if request.cost and strict["outcome"] == "ran" and not retire:
         from detaudit.runner.cost import measure
 
         saved = isolation.snapshot()
         if env:
-            _set_env(env)  # timed under the entry's environment too; restored below
+            isolation.set_env(env)  # timed under the entry's environment too; restored below
         cost = measure(fn, device, seed, int(request.cost))
         try:
             isolation.restore(saved)
@@ -232,7 +257,14 @@ def handle(request: RunRequest) -> RunAnswer:
         from detaudit.runner.compiled import observe as observe_compiled
 
         compiled, retire = observe_compiled(
-            fn, device, seed, repeat, request.compile, bool(request.compile_deterministic), first
+            fn,
+            device,
+            seed,
+            repeat,
+            request.compile,
+            bool(request.compile_deterministic),
+            first,
+            env,
         )
     return answer(
         strict=strict,
@@ -243,4 +275,5 @@ def handle(request: RunRequest) -> RunAnswer:
         cost=cost,
         retire=retire,
         compiled=compiled,
+        backward_only=backward_only,
     )

@@ -11,10 +11,14 @@ than detaudit's: standard library only, syntax that Python 3.9 runs (so no
 
 An observation (``RunAnswer.strict`` and friends) is a plain mapping::
 
-    {"outcome": "ran" | "alert" | "error" | "skipped", "kernel": str | None,
+    {"outcome": "ran" | "alert" | "error" | "skipped" | "unobserved", "kernel": str | None,
      "message": str | None, "exc_type": str | None, "warnings": [str, ...],
-     "run": "strict" | "warn-only 1" | "mode-off 2" | ..., "restored": [str, ...],
+     "run": "strict" | "warn-only 1" | "mode-off 2" | "backward-only" | ...,
+     "restored": [str, ...],
      "env": {NAME: value or None}}  # only for a request with env: what the probe ran under
+
+``unobserved``: the backward-only run could not observe what it is for (the
+probe marks no backward phase); ``message`` says why.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class RunRequest:
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
     determinism settings on.
     ``env``: environment variables set (a string) or unset (None) for every run of the probe.
+    ``backward_only``: a backward entry: also run it with the mode on for its backward only.
     """
 
     kind: ClassVar[str] = "run"
@@ -89,6 +94,7 @@ class RunRequest:
     compile: str | None = None
     compile_deterministic: bool = False
     env: Mapping[str, str | None] | None = None
+    backward_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,7 @@ class RunAnswer:
     first run with alerts as warnings; ``later``: every later run that did not
     run cleanly (an error, an alert), in order; ``digests_on``/``digests_off``:
     the bits of every run that returned, mode on (strict first) and off.
+    ``backward_only``: a backward entry's run with the mode on for its backward only.
     ``retire``: why the worker leaves after this answer (state it cannot restore).
     ``compiled``: the runs through ``torch.compile`` (:mod:`detaudit.runner.compiled`).
     """
@@ -171,6 +178,7 @@ class RunAnswer:
     cost: Mapping[str, Any] | None = None
     retire: str | None = None
     compiled: Mapping[str, Any] | None = None
+    backward_only: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -321,4 +329,3 @@ def decode_answer(data: Mapping[str, Any]) -> Any:
     if cls is None:
         raise ProtocolError(f"unknown answer {data.get('type')!r}")
     return _build(cls, data)
-

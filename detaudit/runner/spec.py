@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
-from ..model.vocabulary import DEVICES, Device, Status
+from ..model.vocabulary import DEVICES, Device, Pass, Status
 from .protocol import RunRequest
 
 __all__ = ["DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
@@ -107,6 +107,7 @@ def plan(
                 compile=compile,
                 compile_deterministic=compile_deterministic,
                 env=dict(entry.env) or None,  # the caller's own value stays in the report's env
+                backward_only=entry.pass_ == Pass.BACKWARD,  # observed two ways
             )
             planned.append(Planned(entry, device, request, expected, basis))
     return planned
