@@ -26,7 +26,7 @@ __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_ca
 GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env")
+OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env", "compiles")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -91,7 +91,7 @@ def load_catalog(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> C
     carries one line per problem, each naming the file, the line and the entry.
     """
     builtin_files = builtin_catalog_files() if builtin else []
-    files = [*builtin_files, *(Path(p) for p in paths)]
+    files = [*builtin_files, *_expand(paths)]
     if not files:
         raise CatalogError("no catalogue: give --catalog PATH or drop --no-builtin")
     _refuse_twice(files, len(builtin_files))
@@ -146,8 +146,29 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
     return f"not UTF-8 text (byte {byte:#04x} at offset {exc.start}); save it as UTF-8"
 
 
+def _expand(paths: Sequence[str | Path]) -> list[Path]:
+    """The catalogue files ``paths`` name: a folder stands for its ``*.yaml`` (known gaps aside)."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(f for f in path.glob("*.yaml") if f.name != GAPS_FILE)
+        if not found:
+            raise CatalogError(f"{path}: a folder with no catalogue files (*.yaml) in it")
+        files += found
+    return files
+
+
 def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
     name = str(path)
+    if path.name == GAPS_FILE:
+        problems.append(
+            f"{name}: the known-gaps list (PyTorch alerts no entry covers), not catalogue "
+            "entries: leave it out, or give the folder (its catalogue files are read)"
+        )
+        return []
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -242,6 +263,9 @@ def _validate_entry(
     static = _validate_static(raw["static"], bad) if "static" in raw else None
     kernels = _validate_kernels(raw.get("kernels", []), bad)
     env = _validate_env(raw["env"], bad) if "env" in raw else ()
+    compiles = raw.get("compiles", False)
+    if not isinstance(compiles, bool):
+        bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
     probe = raw["probe"]
     probe_path = str(path.resolve().parent) if user else None
     if not _PROBE_RE.match(probe):
@@ -275,6 +299,7 @@ def _validate_entry(
         static=static,
         kernels=kernels,
         env=env,
+        compiles=compiles,
         unlisted=raw.get("claims") == {},
     )
 

@@ -150,6 +150,9 @@ class Entry:
     kernels: tuple[str, ...] = ()
     # Environment variables the probe's runs need: (name, value), None meaning unset.
     env: tuple[tuple[str, str | None], ...] = ()
+    # The probe calls torch.compile itself (compiled flex_attention): it runs only in an
+    # ``audit --compile``, which gives the audit a compile cache of its own and the time.
+    compiles: bool = False
     # ``claims: {}`` given: no docstring read lists the entry (the cuBLAS entries), so it
     # claims nothing; an entry with the key left out claims its group (a user entry).
     unlisted: bool = False
@@ -206,6 +209,7 @@ class Entry:
             **({"match": self.match.to_dict()} if self.match is not None else {}),
             **({"kernels": list(self.kernels)} if self.kernels else {}),
             **({"env": dict(self.env)} if self.env else {}),
+            **({"compiles": True} if self.compiles else {}),
         }
 
 

@@ -21,7 +21,6 @@ backend was not chosen.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -187,25 +186,13 @@ def _flex_function(compiled: bool) -> Callable[..., Any]:
     return _COMPILED["flex"]
 
 
-#: Opt-in for compiled flex_attention on CPU (see :func:`_flex`).
-COMPILED_CPU_ENV = "DETAUDIT_COMPILED_CPU"
-
-
 def _flex(device: torch.device, *, backward: bool, compiled: bool) -> ProbeOutput:
     """flex_attention with a causal score_mod, eager or compiled: output, or q/k/v gradients.
 
-    Compiled on CPU, Inductor builds the flex template with the C++ compiler
-    once per mode (the mode is part of Dynamo's guards): 44 s, then 17 s, on
-    the 2-core machine this was written on, past the audit's default
-    ``--timeout``. So it runs only when :data:`COMPILED_CPU_ENV` is ``1``, and
-    is otherwise ``skipped`` saying so (not observed, never a guess).
+    The compiled entries carry ``compiles: true``: the plan runs them only in an
+    ``audit --compile`` (Inductor's C++ build of the flex template took 44 s, then
+    17 s for the other mode, on the 2-core machine this was written on).
     """
-    if compiled and device.type == "cpu" and os.environ.get(COMPILED_CPU_ENV) != "1":
-        skip(
-            "compiled flex_attention on CPU is not run by default: Inductor's C++ build of "
-            "the flex template takes tens of seconds per mode; set "
-            f"{COMPILED_CPU_ENV}=1 (and --timeout 300) to observe it"
-        )
     flex = _flex_function(compiled)
     q, k, v, _ = _inputs(device, mask=False)
 

@@ -189,6 +189,8 @@ def handle(request: RunRequest) -> RunAnswer:
         return answer(skip="no CUDA device is available to this torch")
     if request.device == "mps" and not mps_available():
         return answer(skip="no MPS device is available to this torch")
+    if request.skip:
+        return answer(skip=request.skip)
     try:
         fn = load_probe(request.probe, request.probe_path)
     except Exception as exc:  # noqa: BLE001

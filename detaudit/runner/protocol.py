@@ -81,6 +81,7 @@ class RunRequest:
     determinism settings on.
     ``env``: environment variables set (a string) or unset (None) for every run of the probe.
     ``backward_only``: a backward entry: also run it with the mode on for its backward only.
+    ``skip``: do not run the probe; the answer is ``skipped`` with this reason (the plan knew).
     """
 
     kind: ClassVar[str] = "run"
@@ -95,6 +96,7 @@ class RunRequest:
     compile_deterministic: bool = False
     env: Mapping[str, str | None] | None = None
     backward_only: bool = False
+    skip: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from ..errors import EnvironmentUnsupported, UsageError
 from ..model.vocabulary import DEVICES, Device, Pass, Status
 from .protocol import RunRequest
 
-__all__ = ["DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
+__all__ = ["COMPILES_SKIP", "DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
 
 DEVICE_CHOICES = ("auto", *DEVICES, "all")
 
@@ -76,6 +76,14 @@ class Planned:
         return self.entry.id, self.device
 
 
+#: Why an entry whose probe compiles is not run without ``--compile``.
+COMPILES_SKIP = (
+    "the probe calls torch.compile: it runs only in `detaudit audit --compile`, which "
+    "gives the audit a compile cache of its own (the user's is left alone) and "
+    "--compile-timeout more seconds (compiling takes tens of seconds per mode)"
+)
+
+
 def plan(
     catalog: Catalog,
     devices: tuple[Device, ...],
@@ -104,8 +112,10 @@ def plan(
                 repeat=repeat,
                 seed=seed,
                 cost=cost or None,
-                compile=compile,
+                # An entry that compiles itself is its own compiled observation.
+                compile=None if entry.compiles else compile,
                 compile_deterministic=compile_deterministic,
+                skip=COMPILES_SKIP if entry.compiles and not compile else None,
                 env=dict(entry.env) or None,  # the caller's own value stays in the report's env
                 backward_only=entry.pass_ == Pass.BACKWARD,  # observed two ways
             )

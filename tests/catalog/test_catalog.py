@@ -203,6 +203,11 @@ BAD = {
     ),
     "duplicate-id": ("raises:\n" + GOOD_ENTRY + GOOD_ENTRY, "duplicate id", 9),
     "unknown-group": ("explodes:\n" + GOOD_ENTRY, "unknown group 'explodes'", 1),
+    "compiles-not-bool": (
+        "raises:\n" + GOOD_ENTRY + "    compiles: yes please\n",
+        "compiles must be true or false",
+        2,
+    ),
     "unresolved-probe": (
         "raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "myprobes:nothing"),
         "does not resolve",
@@ -423,3 +428,20 @@ def test_an_mps_entry_shares_the_probe_of_the_cuda_entry_of_its_op(builtin):
         "see avg-pool3d-backward-mps",
     )
     assert builtin.expected(avg, "mps", "2.14.1") == (None, "docs 2.14")
+
+
+def test_validate_takes_a_folder_and_names_the_known_gaps_file(builtin, tmp_path):
+    from detaudit.catalog import builtin_catalog_dir
+
+    folder = builtin_catalog_dir()
+    result = run_cli("catalog", "validate", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert f"ok: {len(builtin)} entries in " in result.stdout
+    # The gaps list is data beside the catalogue, not entries: one line says so.
+    result = run_cli("catalog", "validate", str(folder / "known_gaps.yaml"))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the known-gaps list" in lines[0], result.stderr
+    result = run_cli("catalog", "validate", str(tmp_path))
+    assert result.returncode == 2
+    assert "a folder with no catalogue files" in result.stderr

@@ -57,3 +57,18 @@ def test_devices_and_timeouts():
     for bad in (0, -1, float("inf"), float("nan")):
         with pytest.raises(UsageError):
             check_timeout(bad)
+
+
+def test_an_entry_that_compiles_runs_only_under_compile(catalog):
+    compiles = [e.id for e in catalog if e.compiles]
+    assert compiles == ["flex-attention-compiled-forward", "flex-attention-compiled-backward"]
+    eager = {p.key: p.request for p in plan(catalog, ("cpu",), "2.13.0", repeat=1, seed=0)}
+    request = eager[("flex-attention-compiled-forward", "cpu")]
+    assert request.skip and "audit --compile" in request.skip and request.compile is None
+    assert eager[("index-add", "cpu")].skip is None
+    compiled = plan(catalog, ("cpu",), "2.13.0", repeat=1, seed=0, compile="inductor")
+    requests = {p.key: p.request for p in compiled}
+    # With --compile it runs, and is its own compiled observation (no compile of a compile).
+    request = requests[("flex-attention-compiled-forward", "cpu")]
+    assert request.skip is None and request.compile is None
+    assert requests[("index-add", "cpu")].compile == "inductor"
