@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command for a GPU machine: the CUDA tests, a full --device cuda audit, then a
-# --compile audit (torch.compile, Inductor/Triton) of the atomic-add entries.
+# One command for a GPU machine: the CUDA tests, a full --device cuda audit (every entry of
+# the built-in catalogue, backward entries observed two ways), then a --compile audit
+# (torch.compile, Inductor/Triton) of the atomic-add entries and compiled flex_attention.
 #   scripts/gpu-check.sh OUT_DIR
 # Writes OUT_DIR/pytest-cuda.log, the report (json, md) and two-ways.log (the backward
 # entries whose two observations differ) to OUT_DIR, the compiled audit's report to OUT_DIR/compile.
@@ -18,8 +19,8 @@ echo "== CUDA tests"
 "$py" -m pytest -m cuda -q -p no:cacheprovider tests 2>&1 | tee "$out/pytest-cuda.log"
 tests_rc=${PIPESTATUS[0]}
 echo "== audit --device cuda"
-# The whole built-in catalogue, the attention entries (catalog/attention.yaml) included; compiled
-# flex_attention builds Triton kernels once per mode, so one entry may take minutes.
+# The whole built-in catalogue, the attention entries (catalog/attention.yaml) included
+# (compiled flex_attention is skipped here: it runs in the --compile audit below).
 "$py" -m detaudit audit --device cuda --timeout 300 --out "$out" 2>&1 | tee "$out/audit-cuda.log"
 audit_rc=${PIPESTATUS[0]}
 echo "== entries from PyTorch's source (cuBLAS with CUBLAS_WORKSPACE_CONFIG unset/:4096:8, grid_sample 3-D, antialias)"
@@ -32,10 +33,12 @@ for r in report["results"]:
         env = (r.get("strict") or {}).get("env")
         print(f"{r['id']:42} {r['status']:9} kernel={r.get('kernel')} env={env} patterns={r.get('distinct_on')}/{r.get('runs_mode_on')}")
 PY
-echo "== audit --device cuda --compile (index_add, scatter_add, index_put)"
+echo "== audit --device cuda --compile (index_add, scatter_add, index_put, compiled flex_attention)"
 mkdir -p "$out/compile"
 "$py" -m detaudit audit --device cuda --compile --only index-add --only scatter-add-1d \
-  --only scatter-add-nd --only index-put-accumulate-false --out "$out/compile" 2>&1 |
+  --only scatter-add-nd --only index-put-accumulate-false --only index-put-accumulate-true-cpu \
+  --only flex-attention-compiled-forward --only flex-attention-compiled-backward \
+  --out "$out/compile" 2>&1 |
   tee "$out/compile/audit-cuda-compile.log"
 compile_rc=${PIPESTATUS[0]}
 echo "== attention entries in the report"
@@ -64,4 +67,5 @@ EOF
 echo "== done: tests exit $tests_rc, audit exit $audit_rc, compile audit exit $compile_rc;" \
   "files in $out"
 ls -l "$out" "$out/compile"
-[ "$tests_rc" -eq 0 ] && [ "$audit_rc" -eq 0 ] && [ "$compile_rc" -eq 0 ]
+# An audit exits 1 for findings (drift, compiled differs): the run itself worked.
+[ "$tests_rc" -eq 0 ] && [ "$audit_rc" -le 1 ] && [ "$compile_rc" -le 1 ]
