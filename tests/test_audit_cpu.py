@@ -201,7 +201,7 @@ def test_flex_attention_on_cpu(report):
     assert "torch: FlexAttention does not support backward on CPU" in backward.message
     compiled = result(report, "flex-attention-compiled-forward")
     assert compiled.status is Status.SKIPPED
-    assert "runs only in `detaudit audit --compile`" in compiled.message
+    assert "run it with `detaudit audit --compile`" in compiled.message
 
 
 def test_the_report_shows_the_observed_group(report):
@@ -210,3 +210,13 @@ def test_the_report_shows_the_observed_group(report):
     assert "### observed (seed group)" not in markdown
     html = RENDERERS["report"]["html"].render(report)
     assert "not in the docs: known only by running it</span>" in html
+
+
+def test_every_backward_entry_is_observed_two_ways_and_they_agree_on_cpu(report):
+    backward = [r for r in report.results if r.pass_.value == "backward" and r.status.observed]
+    assert backward
+    assert all(r.backward_only is not None for r in backward)
+    # A clean backward-only run is named as the strict one is: ``ok`` for an observed entry
+    # (no docs claim a deterministic implementation), never ``converts``.
+    differ = [(r.id, r.status.value, r.backward_only_status) for r in backward if r.two_ways_differ]
+    assert differ == []

@@ -51,7 +51,7 @@ def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
         status = Status.ERROR
     elif obs.outcome == "ran":
         warns = bool(obs.warnings)
-        status = Status.WARNS if warns else clean_run_status(planned.device, planned.entry.devices)
+        status = Status.WARNS if warns else clean_run_status(planned.device, planned.entry.covered)
     else:
         status = None
     return {"backward_only": obs, "backward_only_status": status}

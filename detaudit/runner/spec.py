@@ -78,9 +78,8 @@ class Planned:
 
 #: Why an entry whose probe compiles is not run without ``--compile``.
 COMPILES_SKIP = (
-    "the probe calls torch.compile: it runs only in `detaudit audit --compile`, which "
-    "gives the audit a compile cache of its own (the user's is left alone) and "
-    "--compile-timeout more seconds (compiling takes tens of seconds per mode)"
+    "the probe calls torch.compile: run it with `detaudit audit --compile` "
+    "(a compile cache of the audit's own, and --compile-timeout more seconds)"
 )
 
 
