@@ -39,7 +39,9 @@ def _describe(finding: StaticFinding) -> str:
     """The rule's one line: the api, the docs' claim, the condition (no file, no version)."""
     if finding.group == Group.OBSERVED:
         return finding.summary  # in no docstring: names no claim and no version
-    claim = Claim(finding.claim).status if finding.claim else "listed"
+    if not finding.claim:  # catalogued, but not in the lists of the scanned torch's docs
+        return f"{finding.api} {finding.condition}: not in the docs' lists of this torch".strip()
+    claim = Claim(finding.claim).status
     return f"{finding.api} {claim} under deterministic mode {finding.condition}".strip()
 
 

@@ -248,9 +248,11 @@ class StaticFinding:
                 f"{self.api} is in no docstring: what deterministic mode does depends on "
                 "the backend that runs (`detaudit audit` observes each)"
             )
-        claim = Claim(self.claim).status if self.claim else "listed"
+        if not self.claim:  # in the catalogue, but not in the lists of this torch's docs
+            basis = f"the {self.claim_from} lists" if self.claim_from else "the docs' lists"
+            return f"{self.api} {self.condition}: not in {basis} (the catalogue has it from other docs)"
         basis = f" ({self.claim_from})" if self.claim_from else ""
-        return f"{self.api} {claim} under deterministic mode {self.condition}{basis}"
+        return f"{self.api} {Claim(self.claim).status} under deterministic mode {self.condition}{basis}"
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)

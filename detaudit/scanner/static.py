@@ -262,8 +262,10 @@ class Scanner:
             i: e.claim_for(self.torch_version, self.catalog.docs_versions)
             for i, e in entries.items()
         }
-        # The finding speaks for the first entry that raises, else the first: one call, one line.
-        first = next((i for i, (c, _) in claims.items() if c == Claim.RAISES), next(iter(entries)))
+        # The finding speaks for the first entry that raises, else the first the docs of this
+        # torch list, else the first: one call, one line.
+        listed = next((i for i, (c, _) in claims.items() if c is not None), next(iter(entries)))
+        first = next((i for i, (c, _) in claims.items() if c == Claim.RAISES), listed)
         entry = entries[first]
         claim, basis = claims[first]
         return [
