@@ -36,25 +36,28 @@ def _failed_mode_on(later: Sequence[Observation]) -> Observation | None:
     )
 
 
-def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
-    """The backward-only observation and the status it alone gives (none for forward entries).
+def _run_status(obs: Observation, planned: Planned) -> Status | None:
+    """The status one run gives; None when it observed nothing (skipped, ``unobserved``).
 
-    Decided as the strict run's status is, so the two can be compared; an
-    ``unobserved`` run (the probe marks no backward) gives no status.
+    The strict run and the backward-only run are read alike, so the two can be compared.
     """
+    if obs.outcome == "alert":
+        return Status.RAISES
+    if obs.outcome == "error":
+        return Status.ERROR
+    if obs.outcome != "ran":
+        return None
+    if obs.warnings:
+        return Status.WARNS
+    return clean_run_status(planned.device, planned.entry.covered)
+
+
+def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
+    """The backward-only observation and the status it alone gives (none for forward entries)."""
     if not answer.backward_only:
         return {}
     obs = Observation.from_dict(answer.backward_only)
-    if obs.outcome == "alert":
-        status: Status | None = Status.RAISES
-    elif obs.outcome == "error":
-        status = Status.ERROR
-    elif obs.outcome == "ran":
-        warns = bool(obs.warnings)
-        status = Status.WARNS if warns else clean_run_status(planned.device, planned.entry.covered)
-    else:
-        status = None
-    return {"backward_only": obs, "backward_only_status": status}
+    return {"backward_only": obs, "backward_only_status": _run_status(obs, planned)}
 
 
 def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
@@ -90,16 +93,11 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     later = tuple(Observation.from_dict(o) for o in answer.later)
     kernel = strict.kernel
     message = strict.message
-    if strict.outcome == "alert":
-        status = Status.RAISES
-    elif strict.outcome == "error":
-        status = Status.ERROR
+    status = _run_status(strict, planned) or Status.ERROR  # a strict run always observes
+    if status is Status.ERROR:
         message = f"{strict.exc_type}: {strict.message}"
-    elif strict.warnings:
-        status = Status.WARNS
+    elif status is Status.WARNS:
         message = strict.warnings[0]
-    else:
-        status = clean_run_status(planned.device, entry.covered)
     failed = _failed_mode_on(
         ([warn_only] if warn_only and warn_only.outcome == "error" else []) + list(later)
     )
