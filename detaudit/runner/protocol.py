@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ANSWERS",
+    "CHANNEL_LOST_EXIT",
     "REQUESTS",
     "EnvironmentAnswer",
     "EnvironmentRequest",
@@ -49,6 +50,11 @@ __all__ = [
     "decode_request",
     "encode",
 ]
+
+
+#: The exit status of a worker that found its answer channel closed or replaced: a probe
+#: did it (nothing else in the worker touches that descriptor); the pool says so.
+CHANNEL_LOST_EXIT = 86
 
 
 class ProtocolError(Exception):
