@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,8 +15,15 @@ from .model.report import Environment, ProbeResult, Report
 from .runner.classify import classify
 from .runner.compilecache import compile_cache
 from .runner.pool import WorkerPool
-from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer
-from .runner.spec import check_timeout, plan, resolve_devices
+from .runner.protocol import (
+    EnvironmentAnswer,
+    EnvironmentRequest,
+    Lost,
+    Refused,
+    RunAnswer,
+    RunRequest,
+)
+from .runner.spec import Planned, check_timeout, plan, resolve_devices
 
 __all__ = ["audit"]
 
@@ -121,7 +129,8 @@ def audit(
         results: dict[tuple[str, str], ProbeResult] = {}
         # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
         limit = timeout + compile_timeout if compile else None
-        for raw in pool.ask_all((p.request for p in planned), timeout=limit):
+        own = _own_workers(stack, planned, jobs, python=python, timeout=timeout, env=env)
+        for raw in _answers(pool, own, planned, limit):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
             item = by_key[(raw.id, raw.device)]
@@ -164,6 +173,60 @@ def audit(
         settings=settings,
         catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
     )
+
+
+def _start_env(request: RunRequest) -> tuple[tuple[str, str | None], ...]:
+    """The environment the request's worker must start with: its entry's ``env`` (or none)."""
+    if request.skip or not request.env:
+        return ()  # a skipped request runs nothing, so the shared workers answer it
+    return tuple(sorted(request.env.items()))
+
+
+def _own_workers(
+    stack: ExitStack,
+    planned: Sequence[Planned],
+    jobs: int,
+    *,
+    python: str | None,
+    timeout: float,
+    env: Mapping[str, str] | None,
+) -> dict[tuple[tuple[str, str | None], ...], WorkerPool]:
+    """One pool per distinct entry ``env``, its workers started with it (they import torch now).
+
+    Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
+    ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10):
+    set in a running worker they would change nothing.
+    """
+    counts = Counter(_start_env(p.request) for p in planned)
+    del counts[()]
+    return {
+        key: stack.enter_context(
+            WorkerPool(
+                min(jobs, count), python=python, timeout=timeout, env={**(env or {}), **dict(key)}
+            )
+        )
+        for key, count in counts.items()
+    }
+
+
+def _answers(
+    shared: WorkerPool,
+    own: Mapping[tuple[tuple[str, str | None], ...], WorkerPool],
+    planned: Sequence[Planned],
+    limit: float | None,
+) -> Iterator[RunAnswer | Lost | object]:
+    """Every planned request's answer: the entries without ``env`` first, then each ``env``'s.
+
+    Each ``env``'s pool is closed once its entries are answered.
+    """
+    groups: dict[tuple[tuple[str, str | None], ...], list[RunRequest]] = {(): []}
+    for p in planned:
+        groups.setdefault(_start_env(p.request), []).append(p.request)
+    for key, requests in groups.items():
+        pool = own[key] if key else shared
+        yield from pool.ask_all(requests, timeout=limit)
+        if key:
+            pool.close()
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:

@@ -109,14 +109,16 @@ class WorkerPool:
         *,
         python: str | None = None,
         timeout: float = 60.0,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
         self.python = python or sys.executable
         self.timeout = timeout
-        self.env = dict(env or {})  # set in every worker's environment, on top of ours
+        # Set (a string) or unset (None) in every worker's environment, on top of ours: a worker
+        # starts with it, since torch reads some variables only at start-up.
+        self.env = dict(env or {})
         self.hello: dict[str, Any] | None = None
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = []
@@ -137,6 +139,7 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         env = {**os.environ, **self.env}
+        env = {name: value for name, value in env.items() if value is not None}
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env[PARENT_ENV] = str(os.getpid())
