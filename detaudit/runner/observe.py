@@ -38,7 +38,7 @@ from detaudit.runner.probing import (
     synchronize,
     where,
 )
-from detaudit.runner.protocol import RunAnswer, RunRequest
+from detaudit.runner.protocol import PHASE_MISUSE, RunAnswer, RunRequest
 
 __all__ = ["UNMARKED", "handle", "observe_backward_only", "run_once", "started_with"]
 
@@ -151,10 +151,17 @@ def observe_backward_only(
 
     A probe that marks no backward ran entirely with the mode off: that run
     observed nothing about the mode, and says so (``unobserved``) unless it failed.
+    One that misuses the mark (a phase with no backward in it, a backward
+    outside every phase, a phase inside another) is an ``error`` naming the
+    misuse (:data:`~detaudit.runner.protocol.PHASE_MISUSE`), not an observation.
     """
     with _phase.backward_only() as marks:
         obs, _, retire = run_once(fn, device, seed, False, False, "backward-only", env)
-    if not marks.marked and obs["outcome"] not in ("error", "skipped"):
+    misuse = marks.misuse()
+    if misuse and obs["outcome"] not in ("error", "skipped"):
+        kept = {key: obs[key] for key in ("run", "restored", "env") if key in obs}
+        obs = {"outcome": "error", "exc_type": PHASE_MISUSE, "message": misuse, **kept}
+    elif not marks.marked and obs["outcome"] not in ("error", "skipped"):
         unobserved = {"outcome": "unobserved", "message": UNMARKED, "run": obs["run"]}
         if obs.get("restored"):
             unobserved["restored"] = obs["restored"]

@@ -40,6 +40,7 @@ __all__ = [
     "OpInfoListRequest",
     "OpInfoSweepAnswer",
     "OpInfoSweepRequest",
+    "PHASE_MISUSE",
     "ProtocolError",
     "Refused",
     "RunAnswer",
@@ -55,6 +56,11 @@ __all__ = [
 #: The exit status of a worker that found its answer channel closed or replaced: a probe
 #: did it (nothing else in the worker touches that descriptor); the pool says so.
 CHANNEL_LOST_EXIT = 86
+
+
+#: The ``exc_type`` of a backward-only observation whose probe misused ``backward_phase()``
+#: (:meth:`detaudit.probes._phase.BackwardOnly.misuse`): the entry's result is ``error``.
+PHASE_MISUSE = "BackwardPhaseMisuse"
 
 
 class ProtocolError(Exception):
