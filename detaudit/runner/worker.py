@@ -115,8 +115,10 @@ def main() -> None:
     os.dup2(2, 1)  # anything printed to fd 1 from now on lands in stderr
     sys.stdout = sys.stderr
     pipe = os.fstat(answers_fd)
-    channel = os.fdopen(answers_fd, "w", buffering=1, encoding="utf-8")
-    requests = os.fdopen(requests_fd, "r", encoding="utf-8")
+    # Never closed here: the pipes close when the process is gone, so the pool's EOF
+    # means a dead worker (or a probe's hand), not one still tearing torch down.
+    channel = os.fdopen(answers_fd, "w", buffering=1, encoding="utf-8", closefd=False)
+    requests = os.fdopen(requests_fd, "r", encoding="utf-8", closefd=False)
 
     def send(record: Any) -> None:
         try:
