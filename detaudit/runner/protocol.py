@@ -15,7 +15,7 @@ An observation (``RunAnswer.strict`` and friends) is a plain mapping::
      "message": str | None, "exc_type": str | None, "warnings": [str, ...],
      "run": "strict" | "warn-only 1" | "mode-off 2" | "backward-only" | ...,
      "restored": [str, ...],
-     "env": {NAME: value or None}}  # only for a request with env: what the probe ran under
+     "env": {NAME: value or None}}  # only for a request with env: what the worker started with
 
 ``unobserved``: the backward-only run could not observe what it is for (the
 probe marks no backward phase); ``message`` says why.
@@ -91,7 +91,9 @@ class RunRequest:
     ``compile``: also run the probe through ``torch.compile`` with this backend
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
     determinism settings on.
-    ``env``: environment variables set (a string) or unset (None) for every run of the probe.
+    ``env``: environment variables set (a string) or unset (None) when the worker started
+    (torch reads some only then): the pool starts a worker with them, and a worker that did
+    not start with them runs nothing (``EnvNotAtStart``).
     ``backward_only``: a backward entry: also run it with the mode on for its backward only.
     ``skip``: do not run the probe; the answer is ``skipped`` with this reason (the plan knew).
     """
