@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -129,8 +128,12 @@ def audit(
         results: dict[tuple[str, str], ProbeResult] = {}
         # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
         limit = timeout + compile_timeout if compile else None
-        own = _own_workers(stack, planned, jobs, python=python, timeout=timeout, env=env)
-        for raw in _answers(pool, own, planned, limit):
+
+        def start(entry_env: Mapping[str, str | None], requests: int) -> WorkerPool:
+            both = {**(env or {}), **entry_env}
+            return WorkerPool(min(jobs, requests), python=python, timeout=timeout, env=both)
+
+        for raw in _answers(stack, pool, planned, limit, start):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
             item = by_key[(raw.id, raw.device)]
@@ -182,51 +185,40 @@ def _start_env(request: RunRequest) -> tuple[tuple[str, str | None], ...]:
     return tuple(sorted(request.env.items()))
 
 
-def _own_workers(
-    stack: ExitStack,
-    planned: Sequence[Planned],
-    jobs: int,
-    *,
-    python: str | None,
-    timeout: float,
-    env: Mapping[str, str] | None,
-) -> dict[tuple[tuple[str, str | None], ...], WorkerPool]:
-    """One pool per distinct entry ``env``, its workers started with it (they import torch now).
-
-    Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
-    ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10):
-    set in a running worker they would change nothing.
-    """
-    counts = Counter(_start_env(p.request) for p in planned)
-    del counts[()]
-    return {
-        key: stack.enter_context(
-            WorkerPool(
-                min(jobs, count), python=python, timeout=timeout, env={**(env or {}), **dict(key)}
-            )
-        )
-        for key, count in counts.items()
-    }
-
-
 def _answers(
+    stack: ExitStack,
     shared: WorkerPool,
-    own: Mapping[tuple[tuple[str, str | None], ...], WorkerPool],
     planned: Sequence[Planned],
     limit: float | None,
-) -> Iterator[RunAnswer | Lost | object]:
-    """Every planned request's answer: the entries without ``env`` first, then each ``env``'s.
+    start: Callable[[Mapping[str, str | None], int], WorkerPool],
+) -> Iterator[object]:
+    """Every planned request's answer: those without ``env`` on ``shared``, then each ``env``'s.
 
-    Each ``env``'s pool is closed once its entries are answered.
+    Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
+    ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10): set in
+    a running worker they would change nothing. So each distinct ``env`` gets a
+    pool of its own, ``start(env, requests)``, whose workers start with it; the
+    next one starts while the one before runs (its workers import torch
+    meanwhile), and each is closed once its entries are answered.
     """
     groups: dict[tuple[tuple[str, str | None], ...], list[RunRequest]] = {(): []}
     for p in planned:
         groups.setdefault(_start_env(p.request), []).append(p.request)
-    for key, requests in groups.items():
-        pool = own[key] if key else shared
-        yield from pool.ask_all(requests, timeout=limit)
-        if key:
-            pool.close()
+    keys = [key for key in groups if key]
+    pools: dict[tuple[tuple[str, str | None], ...], WorkerPool] = {}
+
+    def opened(index: int) -> None:
+        if index < len(keys) and keys[index] not in pools:
+            key = keys[index]
+            pools[key] = stack.enter_context(start(dict(key), len(groups[key])))
+
+    opened(0)
+    yield from shared.ask_all(groups[()], timeout=limit)
+    for index, key in enumerate(keys):
+        opened(index)
+        opened(index + 1)
+        yield from pools[key].ask_all(groups[key], timeout=limit)
+        pools[key].close()
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:
