@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,8 +14,15 @@ from .model.report import Environment, ProbeResult, Report
 from .runner.classify import classify
 from .runner.compilecache import compile_cache
 from .runner.pool import WorkerPool
-from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer
-from .runner.spec import check_timeout, plan, resolve_devices
+from .runner.protocol import (
+    EnvironmentAnswer,
+    EnvironmentRequest,
+    Lost,
+    Refused,
+    RunAnswer,
+    RunRequest,
+)
+from .runner.spec import Planned, check_timeout, plan, resolve_devices
 
 __all__ = ["audit"]
 
@@ -121,7 +128,12 @@ def audit(
         results: dict[tuple[str, str], ProbeResult] = {}
         # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
         limit = timeout + compile_timeout if compile else None
-        for raw in pool.ask_all((p.request for p in planned), timeout=limit):
+
+        def start(entry_env: Mapping[str, str | None], requests: int) -> WorkerPool:
+            both = {**(env or {}), **entry_env}
+            return WorkerPool(min(jobs, requests), python=python, timeout=timeout, env=both)
+
+        for raw in _answers(stack, pool, planned, limit, start):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
             item = by_key[(raw.id, raw.device)]
@@ -164,6 +176,49 @@ def audit(
         settings=settings,
         catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
     )
+
+
+def _start_env(request: RunRequest) -> tuple[tuple[str, str | None], ...]:
+    """The environment the request's worker must start with: its entry's ``env`` (or none)."""
+    if request.skip or not request.env:
+        return ()  # a skipped request runs nothing, so the shared workers answer it
+    return tuple(sorted(request.env.items()))
+
+
+def _answers(
+    stack: ExitStack,
+    shared: WorkerPool,
+    planned: Sequence[Planned],
+    limit: float | None,
+    start: Callable[[Mapping[str, str | None], int], WorkerPool],
+) -> Iterator[object]:
+    """Every planned request's answer: those without ``env`` on ``shared``, then each ``env``'s.
+
+    Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
+    ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10): set in
+    a running worker they would change nothing. So each distinct ``env`` gets a
+    pool of its own, ``start(env, requests)``, whose workers start with it; the
+    next one starts while the one before runs (its workers import torch
+    meanwhile), and each is closed once its entries are answered.
+    """
+    groups: dict[tuple[tuple[str, str | None], ...], list[RunRequest]] = {(): []}
+    for p in planned:
+        groups.setdefault(_start_env(p.request), []).append(p.request)
+    keys = [key for key in groups if key]
+    pools: dict[tuple[tuple[str, str | None], ...], WorkerPool] = {}
+
+    def opened(index: int) -> None:
+        if index < len(keys) and keys[index] not in pools:
+            key = keys[index]
+            pools[key] = stack.enter_context(start(dict(key), len(groups[key])))
+
+    opened(0)
+    yield from shared.ask_all(groups[()], timeout=limit)
+    for index, key in enumerate(keys):
+        opened(index)
+        opened(index + 1)
+        yield from pools[key].ask_all(groups[key], timeout=limit)
+        pools[key].close()
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:

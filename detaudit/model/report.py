@@ -109,7 +109,7 @@ class Observation:
     ``run`` names the run (``strict``, ``warn-only 2``, ``mode-off 1``);
     ``restored`` names the process state the probe changed and the runner put
     back afterwards (``working directory``, ``default device``...); ``env`` the
-    environment variables the entry set for the run.
+    entry's environment variables as the worker that ran it started with them.
     """
 
     outcome: str  # "ran", "alert", "error", "skipped" or "unobserved" (see ``message``)
@@ -119,8 +119,8 @@ class Observation:
     warnings: tuple[str, ...] = ()
     run: str | None = None
     restored: tuple[str, ...] = ()
-    # The variables the entry's ``env`` set (a string) or unset (None) for this run, as the
-    # probe saw them; None for an entry without ``env`` (the caller's environment).
+    # The variables the entry's ``env`` set (a string) or unset (None), as the worker that ran
+    # it started with them; None for an entry without ``env`` (the caller's environment).
     env: Mapping[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,6 +9,12 @@ mode off inside :func:`backward_only`; :func:`backward_phase` (and
 backward and back after. Outside :func:`backward_only` both only run the
 backward: the mode stays as it is.
 
+Within :func:`backward_only`, every ``Tensor.backward``, ``torch.autograd.backward``
+and ``torch.autograd.grad`` call is counted, so a probe that misuses the phase
+(marks one that runs no backward, runs its backward outside every phase, marks
+a phase inside another) is told so (:meth:`BackwardOnly.misuse`) instead of
+observing its backward with the mode off.
+
 Runs in probe workers: standard library and torch only, Python 3.9 syntax,
 and importable without torch (``detaudit.probes`` re-exports it).
 """
@@ -16,7 +22,8 @@ and importable without torch (``detaudit.probes`` re-exports it).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from detaudit import torchstate
@@ -25,10 +32,77 @@ __all__ = ["BackwardOnly", "backward", "backward_only", "backward_phase"]
 
 
 class BackwardOnly:
-    """A backward-only observation in progress: how many backward phases the probe marked."""
+    """A backward-only observation in progress: the phases the probe marked, the backwards it ran."""
 
     def __init__(self) -> None:
-        self.marked = 0
+        self.marked = 0  # phases entered
+        self.empty = 0  # phases that ran no backward
+        self.nested = 0  # phases entered inside another
+        self.outside = 0  # backward calls outside every phase
+        self.inside = 0  # backward calls inside a phase
+        self.depth = 0  # phases open now
+
+    def saw_backward(self) -> None:
+        """Count one backward call, inside a phase or not."""
+        if self.depth:
+            self.inside += 1
+        else:
+            self.outside += 1
+
+    def misuse(self) -> str | None:
+        """How the probe misused :func:`backward_phase`, or None (also when it marked nothing)."""
+        if not self.marked:
+            return None
+        problems = []
+        if self.empty:
+            problems.append(f"{_times(self.empty, 'marked phase')} ran no backward")
+        if self.outside:
+            problems.append(
+                f"{_times(self.outside, 'backward call')} (Tensor.backward, "
+                "torch.autograd.backward or torch.autograd.grad) ran outside every marked "
+                "phase, with the mode off"
+            )
+        if self.nested:
+            problems.append(
+                f"{_times(self.nested, 'phase')} marked inside another (the backward is marked "
+                "twice: detaudit.probes.backward marks it already)"
+            )
+        if not problems:
+            return None
+        return (
+            "the probe misuses detaudit.probes.backward_phase(): "
+            + "; ".join(problems)
+            + "; mark each backward once, around the backward call alone "
+            "(detaudit.probes.backward(out) does), so that the backward-only run observes it"
+        )
+
+
+def _times(count: int, what: str) -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
+
+
+def _tracing() -> bool:
+    """Whether torch is tracing (torch.compile's AOTAutograd calls autograd.grad in a forward)."""
+    import torch
+
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    if is_compiling is not None and is_compiling():
+        return True
+    try:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+    except ImportError:  # an old torch: no tracing to tell apart
+        return False
+    return _get_current_dispatch_mode() is not None
+
+
+def _counted(marks: BackwardOnly, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not _tracing():
+            marks.saw_backward()
+        return original(*args, **kwargs)
+
+    return call
 
 
 #: The observation in progress (at most one: a worker runs one probe at a time).
@@ -38,11 +112,19 @@ _ACTIVE: list[BackwardOnly] = []
 @contextlib.contextmanager
 def backward_only() -> Iterator[BackwardOnly]:
     """For the runner: within, every :func:`backward_phase` runs under strict deterministic mode."""
+    import torch.autograd
+
     marks = BackwardOnly()
+    # Tensor.backward calls torch.autograd.backward, looked up at each call: both are counted.
+    originals = {name: getattr(torch.autograd, name) for name in ("backward", "grad")}
     _ACTIVE.append(marks)
     try:
+        for name, original in originals.items():
+            setattr(torch.autograd, name, _counted(marks, original))
         yield marks
     finally:
+        for name, original in originals.items():
+            setattr(torch.autograd, name, original)
         _ACTIVE.remove(marks)
 
 
@@ -63,13 +145,19 @@ def backward_phase() -> Iterator[None]:
     if not _ACTIVE:
         yield
         return
-    _ACTIVE[-1].marked += 1
+    marks = _ACTIVE[-1]
+    marks.marked += 1
+    marks.nested += bool(marks.depth)
+    marks.depth += 1
+    inside = marks.inside
     before = _mode()
     torchstate.set_deterministic_algorithms(True, False if before[1] is not None else None)
     try:
         yield
     finally:
         torchstate.set_deterministic_algorithms(*before)
+        marks.depth -= 1
+        marks.empty += marks.inside == inside
 
 
 def backward(out: Any) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..model.report import Compiled, Cost, Observation, ProbeResult, Status
 from ..model.vocabulary import clean_run_status
-from .protocol import Lost, RunAnswer
+from .protocol import PHASE_MISUSE, Lost, RunAnswer
 from .spec import Planned
 
 __all__ = ["classify", "drift_of"]
@@ -66,7 +66,8 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     The status is the strict run's. A later mode-on run that failed where the
     strict one ran makes it ``error``: the probe does not behave the same under
     the same mode, so no status can be trusted. Every later run that failed is
-    kept in ``later`` either way.
+    kept in ``later`` either way. A probe that misused ``backward_phase()``
+    (its backward-only run says how) is ``error`` too.
     """
     entry = planned.entry
     common = {
@@ -106,6 +107,11 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         message = (
             f"the strict run ran, but {failed.run} failed: {failed.exc_type}: {failed.message}"
         )
+    backward_only = _backward_only(planned, answer)
+    misused = backward_only.get("backward_only")
+    if isinstance(misused, Observation) and misused.exc_type == PHASE_MISUSE:
+        # The probe is wrong, not the op: neither way can be trusted, and none differs.
+        status, kernel, message = Status.ERROR, None, f"{PHASE_MISUSE}: {misused.message}"
     on, off = list(answer.digests_on), list(answer.digests_off)
     distinct_on, distinct_off = _distinct(on), _distinct(off)
     timed = answer.cost or {}
@@ -127,6 +133,6 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         later=later,
         cost=cost,
         compiled=Compiled.from_dict(answer.compiled) if answer.compiled else None,
-        **_backward_only(planned, answer),
+        **backward_only,
         **common,
     )

@@ -168,8 +168,8 @@ def observe(
             for name in names:
                 setattr(config, name, True)
         obs["settings"] = {name: getattr(config, name) for name in names}
-        if env:  # the entry's environment (cuBLAS workspace), as for its eager runs
-            obs["env"] = isolation.set_env(env)
+        if env:  # the entry's environment as the worker started with it, as for its eager runs
+            obs["env"] = dict(env)
         state = isolation.snapshot()
         compiled = torch.compile(fn, backend=backend, fullgraph=False)
         for _ in range(repeat):

@@ -26,6 +26,7 @@ from detaudit import torchstate
 from detaudit.probes import ProbeSkipped, _phase
 from detaudit.runner import isolation
 from detaudit.runner.probing import (
+    START_ENVIRON,
     ProbeOutputError,
     alert_kernel,
     check_output,
@@ -37,9 +38,9 @@ from detaudit.runner.probing import (
     synchronize,
     where,
 )
-from detaudit.runner.protocol import RunAnswer, RunRequest
+from detaudit.runner.protocol import PHASE_MISUSE, RunAnswer, RunRequest
 
-__all__ = ["UNMARKED", "handle", "observe_backward_only", "run_once"]
+__all__ = ["UNMARKED", "handle", "observe_backward_only", "run_once", "started_with"]
 
 
 def _mode_now() -> tuple[bool, bool | None]:
@@ -77,20 +78,19 @@ def run_once(
 ) -> tuple[dict[str, Any], str | None, str | None]:
     """Run ``fn`` once under the given mode; return (observation, digest or None, retire or None).
 
-    ``env``: variables set or unset (None) for this run only. The process state
-    (those variables included) is put back afterwards; ``retire`` says what could not be.
+    ``env``: the entry's variables as this worker started with them, recorded in
+    the observation (nothing is set here: see :func:`started_with`). The process
+    state is put back afterwards; ``retire`` says what could not be.
     """
 
     saved = isolation.snapshot()
     started = saved
     sample: str | None = None
-    ran_under = None
     try:
         seed_all(seed)
         # Eager flag only: the probes run eager kernels, and importing Inductor
         # (which torch.use_deterministic_algorithms does) would cost a second.
         torchstate.set_deterministic_algorithms(mode, warn_only)
-        ran_under = isolation.set_env(env) if env else None
         started = isolation.snapshot()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -127,8 +127,8 @@ def run_once(
     except isolation.Unrestorable as exc:
         restored, retire = [str(exc)], f"the probe changed {exc}, which cannot be restored"
     obs["run"] = label
-    if ran_under is not None:
-        obs["env"] = ran_under
+    if env:
+        obs["env"] = dict(env)
     if restored:
         obs["restored"] = restored
     return obs, sample, retire
@@ -151,15 +151,43 @@ def observe_backward_only(
 
     A probe that marks no backward ran entirely with the mode off: that run
     observed nothing about the mode, and says so (``unobserved``) unless it failed.
+    One that misuses the mark (a phase with no backward in it, a backward
+    outside every phase, a phase inside another) is an ``error`` naming the
+    misuse (:data:`~detaudit.runner.protocol.PHASE_MISUSE`), not an observation.
     """
     with _phase.backward_only() as marks:
         obs, _, retire = run_once(fn, device, seed, False, False, "backward-only", env)
-    if not marks.marked and obs["outcome"] not in ("error", "skipped"):
+    misuse = marks.misuse()
+    if misuse and obs["outcome"] not in ("error", "skipped"):
+        kept = {key: obs[key] for key in ("run", "restored", "env") if key in obs}
+        obs = {"outcome": "error", "exc_type": PHASE_MISUSE, "message": misuse, **kept}
+    elif not marks.marked and obs["outcome"] not in ("error", "skipped"):
         unobserved = {"outcome": "unobserved", "message": UNMARKED, "run": obs["run"]}
         if obs.get("restored"):
             unobserved["restored"] = obs["restored"]
         obs = unobserved
     return obs, retire
+
+
+def started_with(env: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The value (None: unset) each of ``env``'s variables had when this worker started.
+
+    Torch reads some only at start-up (``ATEN_CPU_CAPABILITY``, ``OMP_NUM_THREADS``,
+    ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10), so setting one in a running
+    worker would change nothing: the pool starts a worker with the entry's ``env``.
+    """
+    return {name: START_ENVIRON.get(name) for name in env}
+
+
+def _not_started_with(env: Mapping[str, str | None], started: Mapping[str, str | None]) -> str:
+    def shown(values: Mapping[str, str | None]) -> str:
+        return ", ".join(f"{k}={'(unset)' if v is None else repr(v)}" for k, v in values.items())
+
+    return (
+        f"this worker did not start with the entry's env ({shown(env)}) but with "
+        f"{shown(started)}; torch reads such variables at start-up, so an entry with env "
+        "runs in a worker started with it"
+    )
 
 
 def _signature(obs: dict[str, Any]) -> tuple[Any, ...]:
@@ -202,7 +230,17 @@ def handle(request: RunRequest) -> RunAnswer:
         }
         return answer(strict=obs)
     device = torch.device(request.device)
-    repeat, seed, env = int(request.repeat), int(request.seed), request.env
+    repeat, seed = int(request.repeat), int(request.seed)
+    env = started_with(request.env) if request.env else None
+    if env is not None and env != dict(request.env):
+        obs = {
+            "outcome": "error",
+            "exc_type": "EnvNotAtStart",
+            "message": _not_started_with(request.env, env),
+            "run": "strict",
+            "env": env,
+        }
+        return answer(strict=obs)
 
     strict, first, retire = run_once(fn, device, seed, True, False, "strict", env)
     if strict["outcome"] == "skipped":
@@ -247,8 +285,6 @@ def handle(request: RunRequest) -> RunAnswer:
         from detaudit.runner.cost import measure
 
         saved = isolation.snapshot()
-        if env:
-            isolation.set_env(env)  # timed under the entry's environment too; restored below
         cost = measure(fn, device, seed, int(request.cost))
         try:
             isolation.restore(saved)

@@ -12,6 +12,11 @@ first dispatch under a Python dispatch mode: about 2 s for a scanner trace,
 the time torch's import takes), which a loaded machine stretches alike; so
 the first request gets, on top of the timeout, the time its worker took to start
 (at most the timeout again: hello is only read when the caller next waits).
+
+The answer pipe is the runner's alone, but a probe can still find it: a line
+that is not a protocol answer, an answer for another request, or the pipe
+closed while the worker lives on makes the request ``crashed`` with
+:data:`CHANNEL_HIT` as the reason, and a fresh worker takes its place.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import IO, Any
 
 from ..errors import WorkerError
 from .lifeline import PARENT_ENV
-from .protocol import decode_answer, encode
+from .protocol import CHANNEL_LOST_EXIT, ProtocolError, decode_answer, encode
 
 __all__ = ["WorkerPool"]
 
@@ -42,6 +47,11 @@ START_TIMEOUT = 180.0
 _STDERR_TAIL = 2000
 #: Seconds to wait for a SIGKILLed worker to be reaped before giving up on it.
 _KILL_WAIT = 10.0
+#: Seconds a worker whose answer pipe closed may take to exit before it counts as alive:
+#: a worker that dies closes its pipe as it exits, so only a probe's hand keeps it running.
+_EOF_WAIT = 2.0
+#: Why a request is lost when its worker's answers stop making sense: only a probe touches that pipe.
+CHANNEL_HIT = "the probe wrote to or closed the runner's channel (the worker's answer pipe)"
 #: The signals the CLI turns into an exception; held back while the pool's bookkeeping changes.
 _HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
@@ -99,14 +109,16 @@ class WorkerPool:
         *,
         python: str | None = None,
         timeout: float = 60.0,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
         self.python = python or sys.executable
         self.timeout = timeout
-        self.env = dict(env or {})  # set in every worker's environment, on top of ours
+        # Set (a string) or unset (None) in every worker's environment, on top of ours: a worker
+        # starts with it, since torch reads some variables only at start-up.
+        self.env = dict(env or {})
         self.hello: dict[str, Any] | None = None
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = []
@@ -127,6 +139,7 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         env = {**os.environ, **self.env}
+        env = {name: value for name, value in env.items() if value is not None}
         root = _package_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env[PARENT_ENV] = str(os.getpid())
@@ -203,9 +216,12 @@ class WorkerPool:
         except (BrokenPipeError, OSError):
             pass  # the worker died; the selector sees EOF and reports it
 
-    def _pump(self, timeout: float) -> list[tuple[_Worker, dict[str, Any] | None]]:
-        """Wait up to ``timeout`` s; return (worker, message) pairs, message None at EOF."""
-        events: list[tuple[_Worker, dict[str, Any] | None]] = []
+    def _pump(self, timeout: float) -> list[tuple[_Worker, dict[str, Any] | str | None]]:
+        """Wait up to ``timeout`` s; return (worker, message) pairs.
+
+        The message is None at EOF, and a string (why) for a line that is not a JSON object.
+        """
+        events: list[tuple[_Worker, dict[str, Any] | str | None]] = []
         for key, _ in self._selector.select(max(0.0, timeout)):
             worker: _Worker = key.data
             try:
@@ -219,7 +235,7 @@ class WorkerPool:
             *lines, worker.buffer = worker.buffer.split(b"\n")
             for line in lines:
                 if line.strip():
-                    events.append((worker, json.loads(line)))
+                    events.append((worker, _decoded(line)))
         return events
 
     def _start_failure(self, worker: _Worker, why: str) -> WorkerError:
@@ -275,13 +291,21 @@ class WorkerPool:
         deadlines = [w.deadline for w in self._workers if w.task is not None]
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
         for worker, message in self._pump(min(deadlines, default=now + 1.0) - now):
+            if worker not in self._workers:
+                continue  # retired for an earlier line of this read
             if message is None:
                 answers.extend(self._died(worker))
-            elif message.get("type") == "hello":
+            elif isinstance(message, str):
+                answers.extend(self._lose(worker, f"{CHANNEL_HIT}: {message}"))
+            elif message.get("type") == "hello" and not worker.ready:
                 worker.ready = True
                 worker.startup = time.monotonic() - worker.started
                 self.hello = self.hello or message
             else:
+                wrong = _not_its_answer(worker.task, message)
+                if wrong:
+                    answers.extend(self._lose(worker, f"{CHANNEL_HIT}: {wrong}"))
+                    continue
                 request, worker.task = worker.task, None
                 answers.append({**_identity(request), **message})
         now = time.monotonic()
@@ -302,15 +326,28 @@ class WorkerPool:
         return answers
 
     def _died(self, worker: _Worker) -> list[dict[str, Any]]:
-        worker.proc.wait()
+        """The worker's answer pipe closed: it died, or a probe closed or replaced the pipe."""
+        try:
+            worker.proc.wait(_EOF_WAIT)
+        except subprocess.TimeoutExpired:
+            why = f"{CHANNEL_HIT}: the pipe closed while the worker kept running; worker killed"
+        else:
+            why = _describe_exit(worker.proc.returncode)
+            if not worker.ready:
+                why = f"exited with code {worker.proc.returncode} at start"
+        return self._lose(worker, why)
+
+    def _lose(self, worker: _Worker, why: str) -> list[dict[str, Any]]:
+        """Retire ``worker`` and replace it; its request, if any, is ``crashed`` for ``why``."""
         if not worker.ready:
-            raise self._start_failure(worker, f"exited with code {worker.proc.returncode} at start")
+            self._kill(worker)
+            raise self._start_failure(worker, why)
         answers = []
         if worker.task is not None:
             answers.append(
                 {
                     **_identity(worker.task),
-                    "crashed": _describe_exit(worker.proc.returncode),
+                    "crashed": why,
                     "seconds": time.monotonic() - worker.sent,
                     "stderr": worker.stderr_tail(),
                 }
@@ -332,7 +369,44 @@ def _identity(request: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _decoded(line: bytes) -> dict[str, Any] | str:
+    """The JSON object ``line`` holds, or why it holds none."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        message = None
+    if isinstance(message, dict):
+        return message
+    return f"it sent a line that is not a protocol answer: {_quoted(line)}"
+
+
+def _quoted(line: bytes) -> str:
+    shown = line[:120].decode("utf-8", "replace")
+    return repr(shown + ("..." if len(line) > 120 else ""))
+
+
+def _not_its_answer(request: dict[str, Any] | None, message: dict[str, Any]) -> str | None:
+    """Why ``message`` cannot be the answer to ``request`` (None if it can)."""
+    if request is None:
+        return f"it sent {message.get('type')!r} while the worker had no request"
+    if message.get("type") in (None, "hello"):
+        return f"it sent {_quoted(json.dumps(message).encode())} as the answer"
+    for key in ("id", "device"):
+        if message.get(key) is not None and message.get(key) != request.get(key):
+            return (
+                f"it sent an answer for {key} {message.get(key)!r} "
+                f"while the worker ran {request.get(key)!r}"
+            )
+    try:
+        decode_answer({**_identity(request), **message})
+    except ProtocolError as exc:
+        return f"it sent a line that is not a protocol answer ({exc})"
+    return None
+
+
 def _describe_exit(returncode: int) -> str:
+    if returncode == CHANNEL_LOST_EXIT:
+        return f"{CHANNEL_HIT}: the worker found it closed or replaced and left"
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name

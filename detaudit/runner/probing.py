@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "START_ENVIRON",
     "ProbeOutputError",
     "alert_kernel",
     "check_output",
@@ -39,6 +40,11 @@ _ALERT_PHRASE = " does not have a deterministic implementation"
 #: https://docs.nvidia.com/cuda/cublas/index.html#results-reproducibility
 _CUBLAS_PHRASE = "not deterministic because it uses CuBLAS"
 MESSAGE_LIMIT = 600
+
+#: The environment this process started with (the worker imports this module first thing):
+#: torch reads some variables only at start-up (ATEN_CPU_CAPABILITY, OMP_NUM_THREADS), so an
+#: entry's ``env`` is what the worker started with, never what was set in it later.
+START_ENVIRON: dict[str, str] = dict(os.environ)
 
 
 def alert_kernel(message: str) -> str | None:

@@ -15,7 +15,7 @@ An observation (``RunAnswer.strict`` and friends) is a plain mapping::
      "message": str | None, "exc_type": str | None, "warnings": [str, ...],
      "run": "strict" | "warn-only 1" | "mode-off 2" | "backward-only" | ...,
      "restored": [str, ...],
-     "env": {NAME: value or None}}  # only for a request with env: what the probe ran under
+     "env": {NAME: value or None}}  # only for a request with env: what the worker started with
 
 ``unobserved``: the backward-only run could not observe what it is for (the
 probe marks no backward phase); ``message`` says why.
@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ANSWERS",
+    "CHANNEL_LOST_EXIT",
     "REQUESTS",
     "EnvironmentAnswer",
     "EnvironmentRequest",
@@ -39,6 +40,7 @@ __all__ = [
     "OpInfoListRequest",
     "OpInfoSweepAnswer",
     "OpInfoSweepRequest",
+    "PHASE_MISUSE",
     "ProtocolError",
     "Refused",
     "RunAnswer",
@@ -49,6 +51,16 @@ __all__ = [
     "decode_request",
     "encode",
 ]
+
+
+#: The exit status of a worker that found its answer channel closed or replaced: a probe
+#: did it (nothing else in the worker touches that descriptor); the pool says so.
+CHANNEL_LOST_EXIT = 86
+
+
+#: The ``exc_type`` of a backward-only observation whose probe misused ``backward_phase()``
+#: (:meth:`detaudit.probes._phase.BackwardOnly.misuse`): the entry's result is ``error``.
+PHASE_MISUSE = "BackwardPhaseMisuse"
 
 
 class ProtocolError(Exception):
@@ -79,7 +91,9 @@ class RunRequest:
     ``compile``: also run the probe through ``torch.compile`` with this backend
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
     determinism settings on.
-    ``env``: environment variables set (a string) or unset (None) for every run of the probe.
+    ``env``: environment variables set (a string) or unset (None) when the worker started
+    (torch reads some only then): the pool starts a worker with them, and a worker that did
+    not start with them runs nothing (``EnvNotAtStart``).
     ``backward_only``: a backward entry: also run it with the mode on for its backward only.
     ``skip``: do not run the probe; the answer is ``skipped`` with this reason (the plan knew).
     """

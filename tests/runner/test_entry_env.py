@@ -1,4 +1,4 @@
-"""An entry's ``env``: set or unset for each run of its probe, recorded, then put back."""
+"""An entry's ``env``: the environment a worker of its own starts with, recorded in each run."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import pytest
 import torch
 
 from detaudit import audit
-from detaudit.runner.observe import run_once
+from detaudit.runner.observe import handle, run_once, started_with
+from detaudit.runner.probing import digest
+from detaudit.runner.protocol import RunRequest
+
+from ..conftest import DATA
 
 NAME = "CUBLAS_WORKSPACE_CONFIG"
+STARTENV = DATA / "user" / "startenv.yaml"
 
 
 def _seen(device):
@@ -23,8 +28,8 @@ def _decode(tensor: torch.Tensor) -> str:
     return "".join(chr(int(c)) for c in tensor)
 
 
-@pytest.mark.parametrize("value", [None, ":4096:8"])
-def test_run_once_sets_the_env_for_the_run_and_restores_it(monkeypatch, value):
+def test_run_once_records_the_env_it_is_given_and_sets_nothing(monkeypatch):
+    """Setting a variable in a running worker would lie: torch read some at start-up."""
     monkeypatch.setenv(NAME, ":16:8")
     seen = []
     obs, sample, retire = run_once(
@@ -34,12 +39,12 @@ def test_run_once_sets_the_env_for_the_run_and_restores_it(monkeypatch, value):
         True,
         False,
         "strict",
-        {NAME: value},
+        {NAME: ":16:8"},
     )
     assert obs["outcome"] == "ran" and retire is None and sample
-    assert seen == ["<unset>" if value is None else value]
-    assert obs["env"] == {NAME: value}
-    assert "restored" not in obs  # the runner's own change is not the probe's
+    assert seen == [":16:8"]
+    assert obs["env"] == {NAME: ":16:8"}
+    assert "restored" not in obs
     assert os.environ[NAME] == ":16:8"
 
 
@@ -48,6 +53,50 @@ def test_run_once_without_env_records_none(monkeypatch):
     obs, _, _ = run_once(_seen, torch.device("cpu"), 0, True, False, "strict")
     assert "env" not in obs
     assert NAME not in os.environ
+
+
+def test_started_with_reads_the_start_environment_not_the_current_one(monkeypatch):
+    monkeypatch.setenv("DETAUDIT_TEST_LATE", "set after start")
+    assert started_with({"DETAUDIT_TEST_LATE": "set after start"}) == {"DETAUDIT_TEST_LATE": None}
+
+
+def test_a_worker_not_started_with_the_entrys_env_runs_nothing(monkeypatch):
+    monkeypatch.setenv("DETAUDIT_TEST_LATE", "1")
+    request = RunRequest(
+        id="e", probe="detaudit.probes.blas:mm", device="cpu", repeat=1, seed=0,
+        env={"DETAUDIT_TEST_LATE": "1"},
+    )  # fmt: skip
+    answer = handle(request)
+    assert answer.strict["outcome"] == "error" and answer.strict["exc_type"] == "EnvNotAtStart"
+    assert "DETAUDIT_TEST_LATE='1'" in answer.strict["message"]
+    assert answer.strict["env"] == {"DETAUDIT_TEST_LATE": None}
+    assert not answer.digests_on and answer.warn_only is None
+
+
+def test_an_entrys_env_is_the_environment_its_worker_started_with(monkeypatch):
+    """ATEN_CPU_CAPABILITY is read once, at the first kernel: only a worker started with it obeys."""
+    monkeypatch.setenv("DETAUDIT_TEST_START_VAR", "caller")
+    report = audit(catalogs=[STARTENV], builtin=False, device="cpu", repeat=2)
+    by_id = {r.id: r for r in report.results}
+    wanted = {
+        "capability-default": "DEFAULT",
+        "capability-as-started": torch.backends.cpu.get_cpu_capability(),
+        "variable-unset": "<unset>",
+        "variable-set": "entry",
+        "variable-as-started": "caller",
+    }
+    for entry_id, seen in wanted.items():
+        r = by_id[entry_id]
+        assert r.status.value == "converts", r
+        assert r.digest == digest(_encode_text(seen)), (entry_id, seen)
+    assert by_id["capability-default"].strict.env == {"ATEN_CPU_CAPABILITY": "default"}
+    assert by_id["variable-unset"].strict.env == {"DETAUDIT_TEST_START_VAR": None}
+    assert by_id["variable-set"].warn_only.env == {"DETAUDIT_TEST_START_VAR": "entry"}
+    assert by_id["variable-as-started"].strict.env is None
+
+
+def _encode_text(text: str) -> torch.Tensor:
+    return torch.tensor([ord(c) for c in text], dtype=torch.int64)
 
 
 CUBLAS = (

@@ -9,6 +9,7 @@ import pytest
 from detaudit import audit
 from detaudit.model.report import Report, Status
 from detaudit.runner.observe import UNMARKED
+from detaudit.runner.protocol import PHASE_MISUSE
 
 from ..conftest import DATA
 
@@ -92,6 +93,26 @@ def test_a_forward_entry_gets_no_backward_only_run_whatever_its_probe(user):
     r = user["user-forward-entry"]
     assert r.status is Status.RAISES
     assert r.backward_only is None
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "named"),
+    [
+        ("user-empty-phase", "1 marked phase ran no backward"),
+        ("user-backward-outside-phase", "ran outside every marked phase"),
+        ("user-marked-twice", "marked inside another"),
+    ],
+)
+def test_a_probe_that_misuses_the_phase_is_an_error_naming_it(user, entry_id, named):
+    """Not a false "two ways differ": the backward-only run did not observe what it is for."""
+    r = user[entry_id]
+    assert r.status is Status.ERROR, r
+    assert r.message.startswith(f"{PHASE_MISUSE}: the probe misuses detaudit.probes.backward_phase()")
+    assert named in r.message
+    assert r.kernel is None and r.drift is None
+    assert r.backward_only.outcome == "error" and r.backward_only.exc_type == PHASE_MISUSE
+    assert r.backward_only.run == "backward-only"
+    assert r.two_ways_differ is False
 
 
 @pytest.mark.cuda

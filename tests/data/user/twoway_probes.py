@@ -50,3 +50,30 @@ def phase_backward(device: torch.device) -> torch.Tensor:
     with detaudit.probes.backward_phase():
         loss.backward()
     return x.grad
+
+
+def empty_phase(device: torch.device) -> torch.Tensor:
+    """Misuse: marks a phase with nothing in it, then runs its backward unmarked."""
+    x = torch.randn(64, device=device, requires_grad=True)
+    loss = _PutInBackward.apply(x).sum()
+    with detaudit.probes.backward_phase():
+        pass
+    loss.backward()
+    return x.grad
+
+
+def backward_outside_phase(device: torch.device) -> torch.Tensor:
+    """Misuse: marks its forward as the phase; the backward runs after it, with the mode off."""
+    x = torch.randn(64, device=device, requires_grad=True)
+    with detaudit.probes.backward_phase():
+        loss = _PutInBackward.apply(x).sum()
+    loss.backward()
+    return x.grad
+
+
+def marked_twice(device: torch.device) -> torch.Tensor:
+    """Misuse: wraps detaudit.probes.backward, which marks the phase already, in another phase."""
+    x = torch.randn(64, device=device, requires_grad=True)
+    with detaudit.probes.backward_phase():
+        detaudit.probes.backward(_PutInBackward.apply(x))
+    return x.grad
