@@ -2,8 +2,9 @@
 
 Slurm's clients are fakes written into the test's folder (first on ``PATH``):
 each logs its argv to one file; ``sbatch`` prints job ids 101, 102, ... and
-refuses any script under a folder named ``refused``; ``scontrol`` says every job
-is RUNNING, so that the command waits until it is signalled.
+refuses any script under a folder named ``refused`` and, for one under ``slow``,
+waits for the test's go-ahead; ``scontrol`` says every job is RUNNING, so that
+the command waits until it is signalled.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _FAKES = {
     "sbatch": """
         case "$*" in
           */refused/*) echo "sbatch: error: invalid partition name specified" >&2; exit 1 ;;
+          */slow/*) touch {counter}.slow; while [ ! -e {counter}.go ]; do sleep 0.05; done ;;
         esac
         n=$(( $(cat {counter} 2>/dev/null || echo 100) + 1 ))
         echo "$n" > {counter}
@@ -118,3 +120,28 @@ def test_a_signal_while_waiting_cancels_every_submitted_job(sig, slurm, tmp_path
         f"detaudit: interrupted by {sig.name}; no report written",
     ]
     assert not (tmp_path / "fleet.md").exists()
+
+
+def test_a_signal_during_sbatch_waits_for_its_job_id_and_cancels_that_job_too(slurm, tmp_path):
+    env, log = slurm
+    proc = subprocess.Popen(
+        _fleet(tmp_path, "a:--partition=a", "slow:--partition=b", "c:--partition=c"),
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not (tmp_path / "counter.slow").exists():  # the second sbatch is running
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the fleet never ran the second sbatch"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        (tmp_path / "counter.go").touch()  # sbatch prints job 102 only now
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert len(_calls(log, "sbatch")) == 2  # the third node type is never submitted
+    assert _calls(log, "scancel") == [["101", "102"]], err

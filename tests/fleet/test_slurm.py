@@ -59,7 +59,7 @@ def _audit_options() -> list[str]:
 
 
 def test_fleet_audits_two_node_types_and_reports_a_failed_one(cluster, tmp_path):
-    shared = tmp_path / "shared"
+    shared = tmp_path / "shared run"  # a blank: quoted for sbatch and for bash
     shared.mkdir()
     done = _fleet(
         "--node-type",
@@ -110,7 +110,7 @@ def test_fleet_audits_two_node_types_and_reports_a_failed_one(cluster, tmp_path)
 
 
 def test_dry_run_script_is_accepted_by_sbatch_test_only(cluster, tmp_path):
-    shared = tmp_path / "shared"
+    shared = tmp_path / "shared run"
     printed = _fleet(
         "--node-type", "typeb:--partition=typeb --constraint=typeb",
         "--shared", str(shared), *_audit_options(), "--dry-run",
