@@ -78,7 +78,9 @@ class RunRequest:
     ``probe_path``: a user catalogue's folder, where its probe module lives.
     ``compile``: also run the probe through ``torch.compile`` with this backend
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
-    determinism settings on.
+    determinism settings on; ``compile_timeout``: seconds the compiled runs may
+    take, past which they stop and the compiled observation is ``timeout`` (the
+    eager runs are kept).
     ``env``: environment variables set (a string) or unset (None) for every run of the probe.
     ``backward_only``: a backward entry: also run it with the mode on for its backward only.
     ``skip``: do not run the probe; the answer is ``skipped`` with this reason (the plan knew).
@@ -94,6 +96,7 @@ class RunRequest:
     cost: int | None = None
     compile: str | None = None
     compile_deterministic: bool = False
+    compile_timeout: float | None = None
     env: Mapping[str, str | None] | None = None
     backward_only: bool = False
     skip: str | None = None
