@@ -8,6 +8,7 @@ two node types. The audits are real CPU audits of two entries.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -129,3 +130,40 @@ def test_dry_run_script_is_accepted_by_sbatch_test_only(cluster, tmp_path):
     )
     assert tested.returncode == 0, tested.stderr
     assert "to start at" in tested.stderr
+
+
+def test_sigterm_while_waiting_cancels_the_running_jobs(cluster, tmp_path):
+    shared = tmp_path / "shared run"
+    shared.mkdir()
+    python = tmp_path / "hanging python"  # the jobs run until cancelled
+    python.write_text("#!/bin/sh\nexec sleep 600\n")
+    python.chmod(0o755)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "detaudit", "fleet", "--shared", str(shared),
+            "--node-type", "typea:--partition=typea", "--node-type", "typeb:--partition=typeb",
+            "--python", str(python), "--poll", "0.2",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        while sum("RUNNING" in line for line in lines) < 2:  # both jobs run
+            line = proc.stderr.readline()
+            assert line, f"exited {proc.wait()} before both jobs ran: {''.join(lines)}"
+            lines.append(line)
+        ids = [line.split()[-1] for line in lines if "submitted job" in line]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert f"detaudit: fleet: cancelled jobs {ids[0]} (typea), {ids[1]} (typeb)" in err
+    for job in ids:
+        shown = subprocess.run(
+            ["scontrol", "show", "job", "-o", job],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert "JobState=CANCELLED" in shown.stdout, shown.stdout
