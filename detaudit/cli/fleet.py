@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         cancelled = cancel(jobs)
         if isinstance(exc, UsageError):
-            raise UsageError(f"{exc}; {cancelled} submitted before it") from None
+            raise UsageError(f"{exc}; {cancelled}") from None
         print(f"detaudit: fleet: {cancelled}", file=sys.stderr)
         raise
     outcomes = collect(jobs, states)

@@ -86,7 +86,7 @@ def test_a_refused_later_node_type_cancels_the_jobs_submitted_before_it(slurm, t
     assert len(lines) == 1, done.stderr  # one line, no traceback
     assert lines[0].startswith("detaudit: error: --node-type refused: sbatch refused the job: ")
     assert "invalid partition name specified" in lines[0]
-    assert "cancelled jobs 101 (first), 102 (second) submitted before it" in lines[0]
+    assert lines[0].endswith("; cancelled jobs 101 (first), 102 (second)")
     assert len(_calls(log, "sbatch")) == 3
     assert _calls(log, "scancel") == [["101", "102"]]
     assert _calls(log, "scontrol") == []  # it never started waiting
@@ -145,3 +145,20 @@ def test_a_signal_during_sbatch_waits_for_its_job_id_and_cancels_that_job_too(sl
     assert proc.returncode == 143, err
     assert len(_calls(log, "sbatch")) == 2  # the third node type is never submitted
     assert _calls(log, "scancel") == [["101", "102"]], err
+
+
+def test_a_failed_scancel_says_which_jobs_to_cancel_by_hand(slurm, tmp_path, monkeypatch):
+    from detaudit.fleet.plan import NodeType
+    from detaudit.fleet.slurm import Job, cancel
+
+    env, _ = slurm
+    scancel = Path(env["PATH"].split(os.pathsep)[0]) / "scancel"
+    scancel.write_text("#!/bin/sh\necho 'scancel: error: Invalid job id specified' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", env["PATH"])
+    jobs = [Job(NodeType("a", ()), "7", tmp_path)]
+    assert cancel(jobs) == (
+        "scancel of job 7 (a) failed (scancel: error: Invalid job id specified): "
+        "scancel them by hand"
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert cancel(jobs).startswith("could not cancel job 7 (a) (scancel not found")
