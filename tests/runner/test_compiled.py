@@ -173,7 +173,7 @@ def test_a_compile_past_its_budget_keeps_the_eager_result_and_says_timeout(cli, 
     done = cli(
         "audit", "--device", "cpu", "--no-builtin", "--catalog", str(USER),
         "--only", "user-compile-ok", "--compile", "detaudit_test_slow",
-        "--compile-timeout", "1", "--timeout", "20", "--repeat", "2", "--out", str(tmp_path),
+        "--compile-timeout", "1", "--repeat", "2", "--out", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = Report.from_dict(json.loads(next(tmp_path.glob("*.json")).read_text()))
