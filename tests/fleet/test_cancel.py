@@ -74,6 +74,11 @@ def _fleet(shared: Path, *nodes: str) -> list[str]:
     return args
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal gives it, even if this test runs where it is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_refused_later_node_type_cancels_the_jobs_submitted_before_it(slurm, tmp_path):
     env, log = slurm
     done = subprocess.run(
@@ -92,13 +97,16 @@ def test_a_refused_later_node_type_cancels_the_jobs_submitted_before_it(slurm, t
     assert _calls(log, "scontrol") == []  # it never started waiting
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=str)
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name
+)
 def test_a_signal_while_waiting_cancels_every_submitted_job(sig, slurm, tmp_path):
     env, log = slurm
     proc = subprocess.Popen(
         _fleet(tmp_path, "a:--partition=a", "b:--partition=b"),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - one signal() call, nothing else
     )  # fmt: skip
     try:
         deadline = time.monotonic() + DEADLINE
