@@ -12,7 +12,7 @@ __all__ = ["batch_script"]
 
 # sbatch reads an #SBATCH line its own way, not the shell's: words split on blanks,
 # "..." and '...' group, \ escapes even inside quotes, an unquoted # starts a comment
-# (_get_argument in src/sbatch/opt.c; sbatch before 17.11 honours "..." only). So a
+# (_get_argument in src/sbatch/opt.c; older releases honour "..." only). So a
 # word goes bare, or in "..." when it holds a blank, ' or #; one holding ", \ or a
 # control character cannot be written there and is refused before anything is submitted.
 _BARE = re.compile(r"[^\s'\"#\\]*")
