@@ -70,6 +70,8 @@ def audit(
     (``ProbeResult.compiled``), with Inductor's determinism settings on if
     ``compile_deterministic``; an entry then may take ``timeout + compile_timeout``
     seconds, and the workers compile into a cache of this audit's, removed after it.
+    Compiled runs past ``compile_timeout`` seconds stop: the result keeps its eager
+    status and its compiled observation is ``timeout``.
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
@@ -116,6 +118,7 @@ def audit(
             cost=cost,
             compile=compile,
             compile_deterministic=compile_deterministic,
+            compile_timeout=compile_timeout,
         )
         # The fingerprint has its own limit: --timeout is what one entry may take.
         answer = pool.ask(

@@ -3,7 +3,10 @@
 Each file goes to a temporary file in its own folder first; only when every
 temporary is complete are they renamed over their targets. A failure (disk
 full, read-only filesystem, Ctrl-C) removes the temporaries, and any target a
-rename had already replaced gets its old content back.
+rename had already replaced gets its old content back. Two runs writing the
+same set at once (two audits with one ``--out``) take turns: each holds an
+exclusive ``flock`` on the folder while it writes, so the set on disk is one
+run's, never the JSON of one and the Markdown of the other.
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: written without the lock
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["unwritable_reason", "write_text_atomic", "write_texts_atomic"]
 
@@ -45,63 +53,95 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing[::-1]
 
 
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` itself (nothing is left in it).
+
+    Advisory: other detaudit writers of the folder wait for it. Best effort:
+    where the filesystem cannot lock (some NFS setups), the files are written
+    without it.
+    """
+    fd = None
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
 def write_texts_atomic(files: Mapping[str | Path, str]) -> list[Path]:
     """Write every ``{path: text}`` so that either all of them are written or none is.
 
     Missing folders are created (and removed again on failure). A target that
     is a symlink to a regular file is written through the link. Raises the
     :class:`OSError` of the first failure, with ``filename`` set to the target
-    it was writing; the targets are then as they were before the call.
+    it was writing; the targets are then as they were before the call. The
+    folder holding every target is locked while they are written (see the
+    module's docstring); while it is still missing, the nearest folder above it.
     """
     targets = [Path(p) for p in files]
     texts = list(files.values())
+    if not targets:
+        return []
+    common = Path(os.path.commonpath([os.path.abspath(t.parent) for t in targets]))
+    anchor = common  # lock the folder as it is now: two writers may both be creating it
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
     created: list[Path] = []
     temporaries: dict[Path, str] = {}  # target -> its temporary
     backups: dict[Path, str] = {}  # replaced target -> a hard link to its old content
     renamed: list[Path] = []
-    current = targets[0] if targets else None
-    try:
-        for target in targets:
-            current = target
-            for folder in _missing_folders(target.parent):
-                folder.mkdir()
-                created.append(folder)
-        mode = 0o666 & ~_umask()  # mkstemp makes 0600; give the usual mode
-        for target, text in zip(targets, texts):
-            current = target
-            if _is_special(target):
-                continue
-            real = Path(os.path.realpath(target))
-            fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
-            temporaries[target] = tmp
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-        for target, text in zip(targets, texts):
-            current = target
-            if target not in temporaries:  # a device or FIFO: written in place, no rollback
-                with open(target, "w", encoding="utf-8") as handle:
+    current = targets[0]
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(_locked(anchor))
+        try:
+            for target in targets:
+                current = target
+                for folder in _missing_folders(target.parent):
+                    folder.mkdir()
+                    created.append(folder)
+            if anchor != common:  # a writer that found it there locks it, not the anchor
+                locks.enter_context(_locked(common))
+            mode = 0o666 & ~_umask()  # mkstemp makes 0600; give the usual mode
+            for target, text in zip(targets, texts):
+                current = target
+                if _is_special(target):
+                    continue
+                real = Path(os.path.realpath(target))
+                fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+                temporaries[target] = tmp
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     handle.write(text)
-        for target, tmp in temporaries.items():
-            current = target
-            real = Path(os.path.realpath(target))
-            if real.is_file():
-                backup = f"{tmp}.old"
-                with contextlib.suppress(OSError):  # no hard links here: no rollback for it
-                    os.link(real, backup)
-                    backups[real] = backup
-            os.replace(tmp, real)
-            renamed.append(real)
-    except BaseException as exc:
-        _roll_back(temporaries.values(), renamed, backups, created)
-        if isinstance(exc, OSError) and current is not None:
-            exc.filename = str(current)
-        raise
-    for backup in backups.values():
-        with contextlib.suppress(OSError):
-            os.unlink(backup)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, mode)
+            for target, text in zip(targets, texts):
+                current = target
+                if target not in temporaries:  # a device or FIFO: written in place, no rollback
+                    with open(target, "w", encoding="utf-8") as handle:
+                        handle.write(text)
+            for target, tmp in temporaries.items():
+                current = target
+                real = Path(os.path.realpath(target))
+                if real.is_file():
+                    backup = f"{tmp}.old"
+                    with contextlib.suppress(OSError):  # no hard links here: no rollback for it
+                        os.link(real, backup)
+                        backups[real] = backup
+                os.replace(tmp, real)
+                renamed.append(real)
+        except BaseException as exc:
+            _roll_back(temporaries.values(), renamed, backups, created)
+            if isinstance(exc, OSError):
+                exc.filename = str(current)
+            raise
+        for backup in backups.values():
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
     return targets
 
 

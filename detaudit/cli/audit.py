@@ -118,8 +118,9 @@ def _add_compile_options(audit: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=COMPILE_TIMEOUT,
         metavar="S",
-        help="with --compile: seconds an entry may take on top of --timeout "
-        f"(default {COMPILE_TIMEOUT:g})",
+        help="with --compile: seconds the compiled runs may take, on top of --timeout for "
+        "the entry; past them they stop, the eager result is kept and the compiled "
+        f"observation is timeout (default {COMPILE_TIMEOUT:g})",
     )
 
 

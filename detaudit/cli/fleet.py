@@ -73,7 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _audit(args: argparse.Namespace):
     import detaudit
 
-    from ..fleet.plan import Audit
+    from ..fleet.plan import Audit, check_job_name
 
     shared = Path(args.shared).expanduser().absolute()
     return Audit(
@@ -85,7 +85,7 @@ def _audit(args: argparse.Namespace):
         repeat=args.repeat,
         seed=args.seed,
         timeout=args.timeout,
-        job_name=args.job_name,
+        job_name=check_job_name(args.job_name),
     )
 
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..fleet.plan import parse_node_type
     from ..fleet.result import build_fleet
     from ..fleet.script import batch_script
-    from ..fleet.slurm import collect, submit, wait
+    from ..fleet.slurm import Job, cancel, collect, submit, wait
     from ..model.reportfile import load_report
     from ..render import RENDERERS
 
@@ -111,17 +111,28 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--shared {args.shared}: no such folder; create it on a filesystem every node mounts"
         )
-    jobs = submit(audit, nodes)
-    for job in jobs:
-        print(f"detaudit: fleet: {job.node.name}: submitted job {job.job_id}", file=sys.stderr)
-    states = wait(
-        jobs,
-        poll=args.poll,
-        timeout=args.wait_timeout,
-        progress=lambda job, state: print(
-            f"detaudit: fleet: {job.node.name}: job {job.job_id} {state}", file=sys.stderr
-        ),
-    )
+    jobs: list[Job] = []
+    try:
+        submit(audit, nodes, jobs)
+        for job in jobs:
+            print(f"detaudit: fleet: {job.node.name}: submitted job {job.job_id}", file=sys.stderr)
+        states = wait(
+            jobs,
+            poll=args.poll,
+            timeout=args.wait_timeout,
+            progress=lambda job, state: print(
+                f"detaudit: fleet: {job.node.name}: job {job.job_id} {state}", file=sys.stderr
+            ),
+        )
+    except BaseException as exc:
+        # A refusal, a signal or an error: no job outlives the command that would read it.
+        if not jobs:
+            raise
+        cancelled = cancel(jobs)
+        if isinstance(exc, UsageError):
+            raise UsageError(f"{exc}; {cancelled}") from None
+        print(f"detaudit: fleet: {cancelled}", file=sys.stderr)
+        raise
     outcomes = collect(jobs, states)
     reports = [load_report(o.report) for o in outcomes if not o.failed]
     fleet = build_fleet(outcomes, reports)

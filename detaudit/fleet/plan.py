@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-__all__ = ["Audit", "NodeType", "parse_node_type"]
+__all__ = ["Audit", "NodeType", "check_job_name", "parse_node_type"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -41,6 +41,20 @@ def parse_node_type(text: str) -> NodeType:
             "values attached (--partition=gpu, --constraint=h100)"
         )
     return NodeType(name, words)
+
+
+def check_job_name(text: str) -> str:
+    """``--job-name``'s prefix, if it is a name like a node type's; else a UsageError.
+
+    A blank or an ``=`` in a job name would also break reading ``scontrol``'s
+    ``Key=Value`` words, so such a name is refused rather than quoted.
+    """
+    if not _NAME.match(text):
+        raise UsageError(
+            f"--job-name {text!r}: give a name of letters, digits, . _ - "
+            "(starting with a letter or digit)"
+        )
+    return text
 
 
 @dataclass(frozen=True, slots=True)

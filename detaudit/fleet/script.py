@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
+from ..errors import UsageError
 from .plan import Audit, NodeType
 
 __all__ = ["batch_script"]
+
+# sbatch reads an #SBATCH line its own way, not the shell's: words split on blanks,
+# "..." and '...' group, \ escapes even inside quotes, an unquoted # starts a comment
+# (_get_argument in src/sbatch/opt.c; older releases honour "..." only). So a
+# word goes bare, or in "..." when it holds a blank, ' or #; one holding ", \ or a
+# control character cannot be written there and is refused before anything is submitted.
+_BARE = re.compile(r"[^\s'\"#\\]*")
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def _sbatch_word(word: str, option: str, given: str) -> str:
+    """``word`` as one word of an ``#SBATCH`` line, or a UsageError naming ``option``."""
+    bad = _UNQUOTABLE.search(word)
+    if bad:
+        raise UsageError(
+            f"{option} {given!r}: holds {bad.group()!r}, which an #SBATCH line cannot carry; "
+            "give one without it"
+        )
+    return word if _BARE.fullmatch(word) else f'"{word}"'
 
 
 def batch_script(audit: Audit, node: NodeType) -> str:
@@ -14,15 +35,28 @@ def batch_script(audit: Audit, node: NodeType) -> str:
 
     The job runs the same detaudit as the submitter (its folder first on
     ``PYTHONPATH``) under ``audit.python``, and writes its JSON report to the
-    node type's folder under the shared one.
+    node type's folder under the shared one. Paths with blanks or quotes are
+    quoted, for sbatch in the ``#SBATCH`` lines and for bash in the commands;
+    a shared folder sbatch cannot be given (``"``, ``\\``, a control character, or
+    ``%``, which Slurm reads as a filename pattern) is a UsageError.
     """
     folder = audit.folder(node)
+    shared = str(audit.shared)
+    if "%" in shared:
+        raise UsageError(
+            f"--shared {shared!r}: holds '%', which Slurm reads as a filename pattern "
+            "(%j, %u, ...); use a folder without it"
+        )
+
+    def sbatch(word: str, option: str = "--shared", given: str = shared) -> str:
+        return "#SBATCH " + _sbatch_word(word, option, given)
+
     lines = [
         "#!/bin/bash",
-        f"#SBATCH --job-name={audit.job_name}-{node.name}",
-        f"#SBATCH --output={folder}/slurm-%j.out",
-        f"#SBATCH --error={folder}/slurm-%j.err",
-        *(f"#SBATCH {shlex.quote(option)}" for option in node.sbatch),
+        sbatch(f"--job-name={audit.job_name}-{node.name}", "--job-name", audit.job_name),
+        sbatch(f"--output={folder}/slurm-%j.out"),
+        sbatch(f"--error={folder}/slurm-%j.err"),
+        *(sbatch(option, "--node-type", f"{node.name}: {option}") for option in node.sbatch),
         f"# detaudit fleet: node type {node.name}",
         "set -euo pipefail",
         f"export PYTHONPATH={shlex.quote(audit.pythonpath)}${{PYTHONPATH:+:$PYTHONPATH}}",

@@ -8,9 +8,11 @@ and its stderr tail), never the end of the run.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from .plan import Audit, NodeType
 from .result import Outcome
 from .script import batch_script
 
-__all__ = ["Job", "collect", "job_state", "submit", "wait"]
+__all__ = ["Job", "cancel", "collect", "job_state", "submit", "wait"]
 
 #: States a job leaves; every other state (PENDING, RUNNING, COMPLETING...) is still going.
 _ACTIVE = frozenset(
@@ -68,24 +70,63 @@ def _slurm(args: Sequence[str]) -> subprocess.CompletedProcess:
     )
 
 
-def submit(audit: Audit, nodes: Sequence[NodeType]) -> list[Job]:
-    """Write each node type's batch script into its folder and ``sbatch`` it."""
-    jobs = []
-    for node in nodes:
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (they are delivered then).
+
+    Around one ``sbatch``: the job id it prints is recorded before an interrupt
+    can unwind, so that the job is cancelled with the others instead of left running.
+    """
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def submit(audit: Audit, nodes: Sequence[NodeType], jobs: list[Job]) -> None:
+    """Write each node type's batch script into its folder and ``sbatch`` it, appending to ``jobs``.
+
+    Every script is made before the first ``sbatch``, so that one this detaudit
+    cannot write (a path it cannot quote) is a UsageError with nothing
+    submitted. ``jobs`` is the caller's, so that the jobs submitted before a
+    refusal or an interrupt are known and can be cancelled (:func:`cancel`).
+    """
+    scripts = [(node, batch_script(audit, node)) for node in nodes]
+    for node, text in scripts:
         folder = audit.folder(node)
         folder.mkdir(parents=True, exist_ok=True)
         script = folder / "detaudit-job.sbatch"
-        write_text_atomic(script, batch_script(audit, node))
-        done = _slurm(["sbatch", "--parsable", str(script)])
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            raise UsageError(
-                f"--node-type {node.name}: sbatch refused the job: "
-                f"{lines[-1] if lines else f'exit {done.returncode}'}"
-            )
-        job_id = done.stdout.strip().split(";")[0]  # --parsable: "ID" or "ID;CLUSTER"
-        jobs.append(Job(node, job_id, folder))
-    return jobs
+        write_text_atomic(script, text)
+        with _signals_held():
+            done = _slurm(["sbatch", "--parsable", str(script)])
+            if done.returncode != 0:
+                lines = (done.stderr or done.stdout).strip().splitlines()
+                raise UsageError(
+                    f"--node-type {node.name}: sbatch refused the job: "
+                    f"{lines[-1] if lines else f'exit {done.returncode}'}"
+                )
+            job_id = done.stdout.strip().split(";")[0]  # --parsable: "ID" or "ID;CLUSTER"
+            jobs.append(Job(node, job_id, folder))
+
+
+def cancel(jobs: Sequence[Job]) -> str:
+    """``scancel`` every job in one call; one line saying what was cancelled, or what to do.
+
+    Never raises: it runs while another error or a signal is ending the command.
+    """
+    named = ", ".join(f"{job.job_id} ({job.node.name})" for job in jobs)
+    noun = "job" if len(jobs) == 1 else "jobs"
+    try:
+        done = _slurm(["scancel", *(job.job_id for job in jobs)])
+    except (EnvironmentUnsupported, OSError, subprocess.SubprocessError) as exc:
+        return f"could not cancel {noun} {named} ({exc}): scancel them by hand"
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        why = lines[-1] if lines else f"exit {done.returncode}"
+        return f"scancel of {noun} {named} failed ({why}): scancel them by hand"
+    return f"cancelled {noun} {named}"
 
 
 def _fields(text: str) -> dict[str, str]:

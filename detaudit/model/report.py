@@ -229,7 +229,8 @@ def _bool_map(value: object, where: str) -> dict[str, bool]:
 class Compiled:
     """The runs of one probe through ``torch.compile`` with the mode on (``audit --compile``).
 
-    ``outcome``: ran, alert, error or skipped; ``reason`` is ``compile-error``
+    ``outcome``: ran, alert, error, skipped or timeout (past ``--compile-timeout``:
+    the eager result is kept); ``reason`` is ``compile-error``
     when dynamo, AOTAutograd or Inductor raised; ``runs`` and ``distinct``: how
     many runs returned and how many bit patterns they gave; ``same_as_eager``:
     whether the first compiled bits equal the first eager mode-on bits (None when

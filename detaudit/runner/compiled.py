@@ -16,15 +16,24 @@ gets the very inputs the eager one got, and its bits can be compared with
 eager's. Every Inductor setting touched is put back afterwards, and dynamo is
 reset before and after, so one entry's graphs never reach the next.
 
+The compiled runs have a budget (``--compile-timeout``): past it a timer
+stops them, the observation is ``timeout`` and the worker retires (the
+compiler's threads and subprocesses may still run), while the eager runs,
+already done, stay the entry's result. Compiled code stuck in native code the
+timer cannot interrupt is still caught by the pool's limit for the whole entry.
+
 Imported only for ``--compile``: importing Inductor costs seconds. Runs in
 probe workers: standard library and torch only, Python 3.9 syntax.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from detaudit.probes import ProbeSkipped
@@ -116,6 +125,41 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     return obs
 
 
+class CompileTimeout(BaseException):
+    """The compiled runs' budget ran out; not an Exception, so no compiler wrapper catches it."""
+
+
+@contextmanager
+def _budget(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CompileTimeout` in this block once ``seconds`` have passed (SIGALRM).
+
+    Only in the main thread of a process that has ``setitimer``; otherwise, or
+    with no budget, the pool's limit for the whole entry is the only one.
+    """
+    if (
+        not seconds
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    armed = [True]
+
+    def expire(signum: int, frame: object) -> None:
+        if armed[0]:  # a late delivery after the block ended is dropped
+            armed[0] = False
+            raise CompileTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _keep_compiler_environment(*snapshots: dict[str, Any]) -> None:
     """Keep the variables Inductor sets for its own compiled code (``_TORCHINDUCTOR_*``).
 
@@ -138,11 +182,13 @@ def observe(
     deterministic: bool,
     eager_digest: str | None,
     env: Mapping[str, str | None] | None = None,
+    budget: float | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Compile ``fn`` and run it ``repeat`` times with the mode on; return (observation, retire).
 
-    ``deterministic``: also turn every Inductor determinism setting on. The
-    observation: ``backend``, ``outcome`` (ran, alert, error, skipped),
+    ``deterministic``: also turn every Inductor determinism setting on.
+    ``budget``: seconds the compiling and the runs may take (``--compile-timeout``). The
+    observation: ``backend``, ``outcome`` (ran, alert, error, skipped, timeout),
     ``kernel``, ``message``, ``exc_type``, ``reason`` (``compile-error``),
     ``warnings``, ``runs`` and ``distinct`` (bit patterns over the runs that
     returned), ``digest`` (the first), ``same_as_eager``, ``settings`` (Inductor's,
@@ -157,6 +203,7 @@ def observe(
     state = saved  # the state the probe starts from, once the runner set its mode
     started = time.perf_counter()
     obs: dict[str, Any] = {"backend": backend, "outcome": "ran"}
+    timed_out = False
     digests: list[str] = []
     alerts: list[str] = []
     try:
@@ -171,16 +218,25 @@ def observe(
         if env:  # the entry's environment as the worker started with it, as for its eager runs
             obs["env"] = dict(env)
         state = isolation.snapshot()
-        compiled = torch.compile(fn, backend=backend, fullgraph=False)
-        for _ in range(repeat):
-            seed_all(seed)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                out = compiled(device)
-                synchronize(device)
-            check_output(out)
-            digests.append(digest(out))
-            alerts += [str(w.message) for w in caught if alert_kernel(str(w.message))]
+        with _budget(budget):
+            compiled = torch.compile(fn, backend=backend, fullgraph=False)
+            for _ in range(repeat):
+                seed_all(seed)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    out = compiled(device)
+                    synchronize(device)
+                check_output(out)
+                digests.append(digest(out))
+                alerts += [str(w.message) for w in caught if alert_kernel(str(w.message))]
+    except CompileTimeout:
+        done = f"; {len(digests)} of {repeat} runs had returned" if digests else ""
+        obs.update(
+            outcome="timeout",
+            message=f"still compiling or running after --compile-timeout {budget:g} s; "
+            f"stopped, the worker replaced{done}",
+        )
+        timed_out = True
     except ProbeSkipped as exc:
         obs.update(outcome="skipped", message=short(str(exc)))
     except ProbeOutputError as exc:
@@ -200,7 +256,8 @@ def observe(
     obs["same_as_eager"] = digests[0] == eager_digest if digests and eager_digest else None
     obs["seconds"] = round(time.perf_counter() - started, 4)
     _keep_compiler_environment(saved, state)
-    retire = None
+    # Stopped anywhere inside the compiler: its threads and subprocesses may still run.
+    retire = "the compiled runs ran past --compile-timeout" if timed_out else None
     try:
         restored = isolation.restore(saved, state)
     except isolation.Unrestorable as exc:

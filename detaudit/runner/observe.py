@@ -303,6 +303,7 @@ def handle(request: RunRequest) -> RunAnswer:
             bool(request.compile_deterministic),
             first,
             env,
+            request.compile_timeout,
         )
     return answer(
         strict=strict,

@@ -90,7 +90,9 @@ class RunRequest:
     ``probe_path``: a user catalogue's folder, where its probe module lives.
     ``compile``: also run the probe through ``torch.compile`` with this backend
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
-    determinism settings on.
+    determinism settings on; ``compile_timeout``: seconds the compiled runs may
+    take, past which they stop and the compiled observation is ``timeout`` (the
+    eager runs are kept).
     ``env``: environment variables set (a string) or unset (None) when the worker started
     (torch reads some only then): the pool starts a worker with them, and a worker that did
     not start with them runs nothing (``EnvNotAtStart``).
@@ -108,6 +110,7 @@ class RunRequest:
     cost: int | None = None
     compile: str | None = None
     compile_deterministic: bool = False
+    compile_timeout: float | None = None
     env: Mapping[str, str | None] | None = None
     backward_only: bool = False
     skip: str | None = None

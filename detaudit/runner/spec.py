@@ -93,11 +93,13 @@ def plan(
     cost: int | None = None,
     compile: str | None = None,
     compile_deterministic: bool = False,
+    compile_timeout: float | None = None,
 ) -> list[Planned]:
     """One planned probe per (entry, device), in catalogue order, devices interleaved per entry.
 
     ``cost``: also time each probe with the mode off and on, ``cost`` runs each.
-    ``compile``: also run each probe through ``torch.compile`` with this backend.
+    ``compile``: also run each probe through ``torch.compile`` with this backend,
+    for ``compile_timeout`` seconds at most.
     """
     planned = []
     for entry in catalog:
@@ -114,6 +116,7 @@ def plan(
                 # An entry that compiles itself is its own compiled observation.
                 compile=None if entry.compiles else compile,
                 compile_deterministic=compile_deterministic,
+                compile_timeout=compile_timeout if compile and not entry.compiles else None,
                 skip=COMPILES_SKIP if entry.compiles and not compile else None,
                 env=dict(entry.env) or None,  # the caller's own value stays in the report's env
                 backward_only=entry.pass_ == Pass.BACKWARD,  # observed two ways

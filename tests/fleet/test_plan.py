@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,8 +96,6 @@ def test_cli_bad_input(tmp_path):
 
 
 def test_cli_without_slurm_is_exit_3(tmp_path):
-    import subprocess
-
     env = {**os.environ, "PATH": str(tmp_path)}  # no sbatch on it
     done = subprocess.run(
         [sys.executable, "-m", "detaudit", "fleet", "--node-type", "a:", "--shared", str(tmp_path)],
@@ -104,3 +103,96 @@ def test_cli_without_slurm_is_exit_3(tmp_path):
     )  # fmt: skip
     assert done.returncode == 3, done.stderr
     assert "sbatch not found" in done.stderr and "--dry-run" in done.stderr
+
+
+def _sbatch_words(line: str) -> list[str]:
+    """The words sbatch reads from an ``#SBATCH`` line (``_get_argument``, src/sbatch/opt.c)."""
+    words, rest = [], line.removeprefix("#SBATCH")
+    while rest.strip():
+        rest = rest.lstrip()
+        word, quote, escape, i = "", "", False, 0
+        while i < len(rest) and (quote or not rest[i].isspace()):
+            char, i = rest[i], i + 1
+            if escape:
+                escape = False
+            elif char == "\\":
+                escape = True
+                continue
+            elif quote:
+                if char == quote:
+                    quote = ""
+                    continue
+            elif char in "\"'":
+                quote = char
+                continue
+            elif char == "#":
+                return words + ([word] if word else [])
+            word += char
+        assert not quote, f"sbatch: unmatched {quote} in {line!r}"
+        words.append(word)
+        rest = rest[i:]
+    return words
+
+
+def test_paths_with_blanks_and_quotes_reach_sbatch_and_bash_as_one_word(tmp_path):
+    shared = tmp_path / "shared run" / "it's #1"
+    tools = tmp_path / "my tools"
+    tools.mkdir()
+    argv = tmp_path / "argv"
+    python = tools / "python it's"  # logs what the job runs it with, one word a line
+    python.write_text(f'#!/bin/sh\nprintf "%s\\n" "$PYTHONPATH" "$@" > {argv}\n')
+    python.chmod(0o755)
+    audit = Audit(shared, str(python), str(tmp_path / "src dir"), "cpu", ("index copy",))
+    script = batch_script(audit, parse_node_type("a100:--constraint='h100&ib' --comment='a b'"))
+    folder = shared / "a100"
+    sbatch = [_sbatch_words(line) for line in script.splitlines() if line.startswith("#SBATCH")]
+    assert sbatch == [
+        ["--job-name=detaudit-a100"],
+        [f"--output={folder}/slurm-%j.out"],
+        [f"--error={folder}/slurm-%j.err"],
+        ["--constraint=h100&ib"],
+        ["--comment=a b"],
+    ]
+    assert subprocess.run(["bash", "-n"], input=script, text=True, check=False).returncode == 0
+    env = {**os.environ, "SLURM_JOB_ID": "7", "PYTHONPATH": ""}
+    ran = subprocess.run(
+        ["bash"], input=script, text=True, env=env, capture_output=True, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert argv.read_text().splitlines() == [
+        str(tmp_path / "src dir"),
+        "-m", "detaudit", "audit", "--device", "cpu", "--only", "index copy",
+        "--seed", "0", "--format", "json", "--out", f"{folder}/job-7",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("shared", ['/shared/say "hi"', "/shared/a\\b", "/shared/a\nb", "/s/50%"])
+def test_a_shared_folder_sbatch_cannot_be_given_is_refused(shared):
+    audit = Audit(Path(shared), "/usr/bin/python3", "/opt/src")
+    with pytest.raises(UsageError, match="^--shared .*(cannot carry|filename pattern)"):
+        batch_script(audit, parse_node_type("a:--partition=a"))
+
+
+def test_cli_refuses_what_it_cannot_quote_before_any_sbatch(tmp_path):
+    sbatch = tmp_path / "bin" / "sbatch"
+    sbatch.parent.mkdir()
+    sbatch.write_text(f"#!/bin/sh\ntouch {tmp_path}/sbatch-ran\necho 1\n")
+    sbatch.chmod(0o755)
+    env = {**os.environ, "PATH": f"{sbatch.parent}{os.pathsep}{os.environ['PATH']}"}
+    bad_folder = tmp_path / 'say "hi"'
+    bad_folder.mkdir()
+    one = ["--shared", str(tmp_path), "--node-type", "a:--partition=a"]
+    for args in (
+        ["--shared", str(bad_folder), "--node-type", "a:--partition=a"],
+        [*one, "--job-name", "my job"],
+        [*one, "--node-type", "b c:--partition=b"],  # the second node type: still none submitted
+        [*one, "--node-type", """b:--comment='say "hi"'"""],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "detaudit", "fleet", *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, (args, done.stderr)
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert done.stderr.startswith("detaudit: error: --"), done.stderr
+    assert not (tmp_path / "sbatch-ran").exists()

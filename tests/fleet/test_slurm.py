@@ -8,6 +8,7 @@ two node types. The audits are real CPU audits of two entries.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -59,7 +60,7 @@ def _audit_options() -> list[str]:
 
 
 def test_fleet_audits_two_node_types_and_reports_a_failed_one(cluster, tmp_path):
-    shared = tmp_path / "shared"
+    shared = tmp_path / "shared run"  # a blank: quoted for sbatch and for bash
     shared.mkdir()
     done = _fleet(
         "--node-type",
@@ -110,7 +111,7 @@ def test_fleet_audits_two_node_types_and_reports_a_failed_one(cluster, tmp_path)
 
 
 def test_dry_run_script_is_accepted_by_sbatch_test_only(cluster, tmp_path):
-    shared = tmp_path / "shared"
+    shared = tmp_path / "shared run"
     printed = _fleet(
         "--node-type", "typeb:--partition=typeb --constraint=typeb",
         "--shared", str(shared), *_audit_options(), "--dry-run",
@@ -129,3 +130,41 @@ def test_dry_run_script_is_accepted_by_sbatch_test_only(cluster, tmp_path):
     )
     assert tested.returncode == 0, tested.stderr
     assert "to start at" in tested.stderr
+
+
+def test_sigterm_while_waiting_cancels_the_jobs(cluster, tmp_path):
+    shared = tmp_path / "shared run"
+    shared.mkdir()
+    python = tmp_path / "hanging python"  # the jobs run until cancelled
+    python.write_text("#!/bin/sh\nexec sleep 600\n")
+    python.chmod(0o755)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "detaudit", "fleet", "--shared", str(shared),
+            "--node-type", "typea:--partition=typea", "--node-type", "typeb:--partition=typeb",
+            "--python", str(python), "--poll", "0.2", "--wait-timeout", "300",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        # both jobs submitted and seen by a poll (RUNNING, or PENDING on a one-core machine)
+        while sum(": job " in line for line in lines) < 2:
+            line = proc.stderr.readline()
+            assert line, f"exited {proc.wait()} before both jobs were polled: {''.join(lines)}"
+            lines.append(line)
+        ids = [line.split()[-1] for line in lines if "submitted job" in line]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    assert f"detaudit: fleet: cancelled jobs {ids[0]} (typea), {ids[1]} (typeb)" in err
+    for job in ids:
+        shown = subprocess.run(
+            ["scontrol", "show", "job", "-o", job],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert "JobState=CANCELLED" in shown.stdout, shown.stdout

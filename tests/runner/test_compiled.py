@@ -167,6 +167,30 @@ def test_compile_failure_is_that_entrys_result_and_the_audit_goes_on(cli, tmp_pa
     assert "| user-compile-fails | cpu | converts | compile-error | compile-error |" in markdown
 
 
+def test_a_compile_past_its_budget_keeps_the_eager_result_and_says_timeout(cli, tmp_path):
+    # The backend sleeps two minutes; the compiled runs may take 1 s. The eager runs are
+    # fast: they stay the result, and only the compiled observation is a timeout.
+    done = cli(
+        "audit", "--device", "cpu", "--no-builtin", "--catalog", str(USER),
+        "--only", "user-compile-ok", "--compile", "detaudit_test_slow",
+        "--compile-timeout", "1", "--repeat", "2", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = Report.from_dict(json.loads(next(tmp_path.glob("*.json")).read_text()))
+    (result,) = report.results
+    assert result.status is Status.CONVERTS, result.message  # eager's, kept
+    assert result.runs_mode_on == 2 and result.repeatable is True
+    compiled = result.compiled
+    assert compiled.backend == "detaudit_test_slow"
+    assert compiled.outcome == "timeout"
+    assert "--compile-timeout 1 s" in compiled.message
+    assert compiled.runs == 0 and compiled.distinct is None
+    assert 1 <= compiled.seconds < 120
+    assert divergence(result) is None  # nothing compiled was observed
+    markdown = next(tmp_path.glob("*.md")).read_text()
+    assert "| user-compile-ok | cpu | converts | 1 of 2 | timeout | – | – |" in markdown
+
+
 def test_compile_deterministic_turns_inductors_settings_on(cli, tmp_path):
     done = cli(
         "audit",
