@@ -81,6 +81,14 @@ _TORCH_AND_ITS_REQUIREMENTS = (
 )  # fmt: skip
 
 
+def _purelib(env_dir: Path) -> str:
+    """The site-packages folder of the venv ``env_dir``."""
+    return subprocess.run(
+        [str(env_dir / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+
+
 def _venv(env_dir: Path, *, libraries: bool = True, own_torch: bool = False) -> Path:
     """A venv without system site-packages; returns its site-packages folder.
 
@@ -93,11 +101,7 @@ def _venv(env_dir: Path, *, libraries: bool = True, own_torch: bool = False) -> 
     venv, as after ``pip install torch``.
     """
     venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout.strip()  # fmt: skip
+    purelib = _purelib(env_dir)
     if libraries:
         Path(purelib, "detaudit_test_libraries.pth").write_text("\n".join(_libraries()) + "\n")
     for name in _TORCH_AND_ITS_REQUIREMENTS if own_torch else ():
@@ -163,9 +167,13 @@ def test_installed_wheel_registers_the_pytest_plugin(wheel, tmp_path):
     assert "--detaudit-seed=N" in out.stdout
 
 
-def _detaudit(env_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+def _detaudit(
+    env_dir: Path, *args: str, cwd: Path, pythonpath: str | None = None
+) -> subprocess.CompletedProcess:
     """Run the venv's ``detaudit`` console script, as a user of that install would."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     return subprocess.run(
         [str(env_dir / "bin" / "detaudit"), *args],
         capture_output=True, text=True, check=False, timeout=300,
@@ -173,16 +181,20 @@ def _detaudit(env_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProce
     )  # fmt: skip
 
 
-def test_python_option_audits_the_candidates_torch_from_a_non_editable_install(wheel, tmp_path):
+@pytest.mark.parametrize("exported", [False, True], ids=["plain", "fleet-job"])
+def test_python_option_audits_the_candidates_torch_from_a_non_editable_install(
+    wheel, tmp_path, exported
+):
     # detaudit's venv has a torch of its own in its site-packages, as after
     # `pip install .`; the candidate has another (its own site-packages).
     env_dir, _ = _install(wheel, tmp_path, own_torch=True)
     candidate_site = _venv(tmp_path / "candidate", own_torch=True)
     candidate = tmp_path / "candidate" / "bin" / "python"
+    # A fleet job exports the folder holding detaudit (here that site-packages) on PYTHONPATH.
     result = _detaudit(
         env_dir, "audit", "--python", str(candidate), "--device", "cpu", "--only", "index-copy",
         "--repeat", "2", "--format", "json,md", "--out", str(tmp_path / "out"), "--quiet",
-        cwd=tmp_path,
+        cwd=tmp_path, pythonpath=_purelib(env_dir) if exported else None,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     (path,) = (tmp_path / "out").glob("detaudit-torch*-cpu.json")

@@ -13,8 +13,9 @@ def batch_script(audit: Audit, node: NodeType) -> str:
     """``#!/bin/bash`` with ``#SBATCH`` lines (the job's name, output files, the user's options).
 
     The job runs the same detaudit as the submitter (its folder first on
-    ``PYTHONPATH``) under ``audit.python``, and writes its JSON report to the
-    node type's folder under the shared one.
+    ``PYTHONPATH``) under ``audit.runner``, its workers under ``audit.python``
+    (which import only detaudit's package from that folder), and writes its
+    JSON report to the node type's folder under the shared one.
     """
     folder = audit.folder(node)
     lines = [
