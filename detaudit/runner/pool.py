@@ -105,7 +105,8 @@ def _worker_pythonpath(code: str, inherited: str | None) -> str:
     rest of detaudit's environment (its torch) into the worker.
     """
     own = os.path.realpath(_package_dir().parent)
-    kept = [p for p in (inherited or "").split(os.pathsep) if p and os.path.realpath(p) != own]
+    parts = inherited.split(os.pathsep) if inherited else []
+    kept = [p for p in parts if os.path.realpath(p) != own]
     return os.pathsep.join([code, *kept])
 
 
