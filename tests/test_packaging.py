@@ -60,7 +60,7 @@ def test_wheel_contains_catalogue_and_probes(wheel):
 
 
 def _libraries() -> list[str]:
-    """The folders this interpreter's installed libraries lie in (torch, numpy, pyyaml, rich, pytest).
+    """Where this interpreter's installed libraries lie (torch, numpy, pyyaml, rich, pytest).
 
     The README's test command installs them into the interpreter that runs
     pytest (a fresh venv in CI), not necessarily into the base interpreter a
@@ -83,8 +83,9 @@ _TORCH_AND_ITS_REQUIREMENTS = (
 
 def _purelib(env_dir: Path) -> str:
     """The site-packages folder of the venv ``env_dir``."""
+    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
     return subprocess.run(
-        [str(env_dir / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        [str(env_dir / "bin" / "python"), "-c", code],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout.strip()  # fmt: skip
 
@@ -211,7 +212,8 @@ def test_python_option_without_torch_is_exit_3_from_a_non_editable_install(wheel
     _venv(tmp_path / "bare", libraries=False)  # no torch, nothing but the standard library
     bare = tmp_path / "bare" / "bin" / "python"
     out = tmp_path / "out"
-    for command in (["audit", "--only", "index-copy", "--out", str(out)], ["discover", "--op", "put"]):
+    commands = (["audit", "--only", "index-copy", "--out", str(out)], ["discover", "--op", "put"])
+    for command in commands:
         result = _detaudit(env_dir, *command, "--python", str(bare), cwd=tmp_path)
         assert result.returncode == 3, (command, result.stdout, result.stderr)
         assert result.stderr.count("\n") == 1, result.stderr

@@ -48,15 +48,15 @@ def test_batch_script_runs_this_detaudit_and_writes_one_folder_per_job():
 def test_batch_script_audits_the_python_options_torch_with_this_detaudit():
     # The job runs this detaudit under the interpreter running fleet; the
     # workers run --python, as with `audit --python` (the candidate needs only torch).
-    audit = Audit(
-        Path("/shared/run"), "/opt/candidate/bin/python", "/opt/src", "cpu", runner="/opt/venv/bin/python"
-    )
+    runner = "/opt/venv/bin/python"
+    candidate = "/opt/candidate/bin/python"
+    audit = Audit(Path("/shared/run"), candidate, "/opt/src", "cpu", runner=runner)
     lines = batch_script(audit, parse_node_type("a100:--partition=a100")).splitlines()
     assert lines[-1] == (
         "/opt/venv/bin/python -m detaudit audit --device cpu --python /opt/candidate/bin/python "
         '--seed 0 --format json --out "$out"'
     )
-    same = Audit(Path("/shared/run"), "/opt/venv/bin/python", "/opt/src", runner="/opt/venv/bin/python")
+    same = Audit(Path("/shared/run"), runner, "/opt/src", runner=runner)
     assert "--python" not in batch_script(same, parse_node_type("a100:")).splitlines()[-1]
 
 
