@@ -1,4 +1,8 @@
-"""The built wheel carries the catalogue and the HTML stylesheet, and an install finds them."""
+"""The built wheel carries the catalogue and the HTML stylesheet, and an install finds them.
+
+From such an install (a venv holding its own torch), `--python` audits the other
+interpreter's torch, and an interpreter without torch exits 3.
+"""
 
 from __future__ import annotations
 
