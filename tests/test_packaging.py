@@ -1,6 +1,6 @@
 """The built wheel carries the catalogue and the HTML stylesheet, and an install finds them.
 
-From such an install (a venv holding its own torch), `--python` audits the other
+From such an install (a venv holding its own torch), ``--python`` audits the other
 interpreter's torch, and an interpreter without torch exits 3.
 """
 
