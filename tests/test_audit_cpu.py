@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -118,6 +119,7 @@ def test_environment_describes_this_torch(report):
     env = report.environment
     assert env.torch == torch.__version__
     assert env.torch_git == torch.version.git_version
+    assert env.torch_path == os.path.dirname(torch.__file__)  # the torch the workers imported
     assert env.numpy is not None
     assert env.catalog_hash and len(env.catalog_hash) == 16
     assert report.file_stem == f"detaudit-torch{torch.__version__}-cpu"

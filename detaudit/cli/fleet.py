@@ -47,7 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--python",
         default=sys.executable,
         metavar="PATH",
-        help="the interpreter the jobs run (default: this one, as clusters share filesystems)",
+        help="the interpreter whose torch the jobs audit, as audit --python (default: this one; "
+        "the jobs run this detaudit under this interpreter, as clusters share filesystems)",
     )
     fleet.add_argument(
         "--job-name", default="detaudit", metavar="PREFIX", help="jobs are named PREFIX-NAME"
@@ -86,6 +87,7 @@ def _audit(args: argparse.Namespace):
         seed=args.seed,
         timeout=args.timeout,
         job_name=check_job_name(args.job_name),
+        runner=sys.executable,
     )
 
 

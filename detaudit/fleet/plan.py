@@ -62,7 +62,7 @@ class Audit:
     """The audit every node type runs, and where its report goes."""
 
     shared: Path  # a folder every node sees at the same path
-    python: str  # the interpreter the job runs (clusters share filesystems)
+    python: str  # the interpreter whose torch the job audits (clusters share filesystems)
     pythonpath: str  # the folder holding this detaudit, so the job audits with the same code
     device: str = "auto"
     only: tuple[str, ...] = ()
@@ -70,6 +70,10 @@ class Audit:
     seed: int = 0
     timeout: float | None = None
     job_name: str = "detaudit"
+    #: The interpreter that runs detaudit in the job (the one running ``fleet``); None: ``python``.
+    #: When it is another, the job runs ``audit --python PYTHON``, so the workers import
+    #: that interpreter's torch and the job needs no detaudit dependencies there.
+    runner: str | None = None
 
     def folder(self, node: NodeType) -> Path:
         """Where ``node``'s job writes its report and its Slurm output."""
@@ -77,7 +81,10 @@ class Audit:
 
     def command(self, out: str) -> list[str]:
         """The audit command line the job runs, writing its report into the folder ``out``."""
-        words = [self.python, "-m", "detaudit", "audit", "--device", self.device]
+        runner = self.runner or self.python
+        words = [runner, "-m", "detaudit", "audit", "--device", self.device]
+        if runner != self.python:
+            words += ["--python", self.python]
         for entry in self.only:
             words += ["--only", entry]
         if self.repeat is not None:

@@ -34,11 +34,13 @@ def batch_script(audit: Audit, node: NodeType) -> str:
     """``#!/bin/bash`` with ``#SBATCH`` lines (the job's name, output files, the user's options).
 
     The job runs the same detaudit as the submitter (its folder first on
-    ``PYTHONPATH``) under ``audit.python``, and writes its JSON report to the
-    node type's folder under the shared one. Paths with blanks or quotes are
-    quoted, for sbatch in the ``#SBATCH`` lines and for bash in the commands;
-    a shared folder sbatch cannot be given (``"``, ``\\``, a control character, or
-    ``%``, which Slurm reads as a filename pattern) is a UsageError.
+    ``PYTHONPATH``) under ``audit.runner``, its workers under ``audit.python``
+    (which import only detaudit's package from that folder), and writes its
+    JSON report to the node type's folder under the shared one. Paths with
+    blanks or quotes are quoted, for sbatch in the ``#SBATCH`` lines and for bash
+    in the commands; a shared folder sbatch cannot be given (``"``, ``\\``, a
+    control character, or ``%``, which Slurm reads as a filename pattern) is a
+    UsageError.
     """
     folder = audit.folder(node)
     shared = str(audit.shared)

@@ -404,6 +404,8 @@ class Environment:
 
     torch: str
     torch_git: str | None = None
+    #: The folder of the torch package the workers imported; None in older reports.
+    torch_path: str | None = None
     cuda: str | None = None
     cudnn: str | None = None
     gpu: str | None = None
@@ -429,6 +431,8 @@ class Environment:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if self.torch_path is None:
+            del data["torch_path"]  # optional: environments built without it keep their shape
         if self.inductor is None:
             del data["inductor"]  # optional: reports without --compile keep their old shape
         else:

@@ -16,6 +16,7 @@ __all__ = ["describe", "render_json", "render_markdown", "render_text"]
 ENV_LABELS = {
     "torch": "torch",
     "torch_git": "torch git",
+    "torch_path": "torch imported from",
     "cuda": "CUDA",
     "cudnn": "cuDNN",
     "gpu": "GPU",

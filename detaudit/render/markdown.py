@@ -49,6 +49,7 @@ def environment_rows(report: Report) -> list[tuple[str, object]]:
     torch = f"{env.torch} (git {env.torch_git[:12]})" if env.torch_git else env.torch
     rows: list[tuple[str, object]] = [
         ("torch", torch),
+        *([("torch imported from", env.torch_path)] if env.torch_path else []),
         ("CUDA", env.cuda),
         ("cuDNN", env.cudnn),
         ("GPU", f"{env.gpu} ({env.gpu_capability}) × {env.gpu_count}" if env.gpu else None),

@@ -98,6 +98,9 @@ def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
     env: dict[str, Any] = {
         "torch": torch.__version__,
         "torch_git": getattr(torch.version, "git_version", None),
+        # Where that torch was imported from (as sys.path found it, links not followed):
+        # the proof that the workers ran the --python interpreter's torch.
+        "torch_path": os.path.dirname(os.path.abspath(torch.__file__)),
         "cuda": torch.version.cuda,
         "cudnn": cudnn,
         "gpu": None,

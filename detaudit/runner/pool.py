@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,9 +90,34 @@ class _Worker:
         return os.pread(fd, size - start, start).decode("utf-8", "replace").strip()
 
 
-def _package_root() -> str:
-    """The folder holding the detaudit package, so another interpreter can import it."""
-    return str(Path(__file__).resolve().parents[2])
+def _package_dir() -> Path:
+    """This detaudit package's folder (``.../detaudit``), wherever it was installed."""
+    return Path(__file__).resolve().parents[1]
+
+
+def _code_folder() -> str:
+    """A new temporary folder that holds only a link to this detaudit package.
+
+    The workers get it, not the folder the package lies in: with a
+    non-editable install that is the site-packages of detaudit's environment,
+    whose torch would then shadow the ``--python`` interpreter's own.
+    """
+    folder = tempfile.mkdtemp(prefix="detaudit-code-")
+    os.symlink(_package_dir(), os.path.join(folder, "detaudit"), target_is_directory=True)
+    return folder
+
+
+def _worker_pythonpath(code: str, inherited: str | None) -> str:
+    """``code`` first, then the caller's PYTHONPATH less the folder this package lies in.
+
+    That folder is on the caller's PYTHONPATH when the caller is a fleet job
+    (or a user) that put this detaudit there; passed on, it would bring the
+    rest of detaudit's environment (its torch) into the worker.
+    """
+    own = os.path.realpath(_package_dir().parent)
+    parts = inherited.split(os.pathsep) if inherited else []
+    kept = [p for p in parts if os.path.realpath(p) != own]
+    return os.pathsep.join([code, *kept])
 
 
 class WorkerPool:
@@ -122,6 +148,7 @@ class WorkerPool:
         self.hello: dict[str, Any] | None = None
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = []
+        self._code: str | None = None  # the workers' PYTHONPATH folder (see _code_folder)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,8 +167,9 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         env = {**os.environ, **self.env}
         env = {name: value for name, value in env.items() if value is not None}
-        root = _package_root()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        if self._code is None:
+            self._code = _code_folder()
+        env["PYTHONPATH"] = _worker_pythonpath(self._code, env.get("PYTHONPATH"))
         env[PARENT_ENV] = str(os.getpid())
         stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")  # noqa: SIM115 - lives as long as the worker
         try:
@@ -198,6 +226,9 @@ class WorkerPool:
         with _signals_held():
             for worker in list(self._workers):
                 self._retire(worker)
+            if self._code is not None:
+                shutil.rmtree(self._code, ignore_errors=True)  # removes the link, not the package
+                self._code = None
 
     # ------------------------------------------------------------------ I/O
 

@@ -46,6 +46,21 @@ def test_batch_script_runs_this_detaudit_and_writes_one_folder_per_job():
     assert 'out=/shared/run/a100/job-"$SLURM_JOB_ID"' in lines
 
 
+def test_batch_script_audits_the_python_options_torch_with_this_detaudit():
+    # The job runs this detaudit under the interpreter running fleet; the
+    # workers run --python, as with `audit --python` (the candidate needs only torch).
+    runner = "/opt/venv/bin/python"
+    candidate = "/opt/candidate/bin/python"
+    audit = Audit(Path("/shared/run"), candidate, "/opt/src", "cpu", runner=runner)
+    lines = batch_script(audit, parse_node_type("a100:--partition=a100")).splitlines()
+    assert lines[-1] == (
+        "/opt/venv/bin/python -m detaudit audit --device cpu --python /opt/candidate/bin/python "
+        '--seed 0 --format json --out "$out"'
+    )
+    same = Audit(Path("/shared/run"), runner, "/opt/src", runner=runner)
+    assert "--python" not in batch_script(same, parse_node_type("a100:")).splitlines()[-1]
+
+
 def test_failed_node_type_is_a_column_of_the_table_with_its_state_and_stderr():
     fleet = _fleet()
     assert [f.label for f in fleet.table.failed] == ["gone · failed"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import detaudit
 from detaudit.errors import WorkerError
 from detaudit.runner.pool import WorkerPool
 
@@ -129,6 +130,33 @@ def test_an_interpreter_that_exits_at_start_is_a_worker_error(tmp_path):
     with WorkerPool(1, python=python) as pool, pytest.raises(WorkerError) as info:
         pool.wait_ready()
     assert "exited with code 5 at start: no torch here" in str(info.value)
+
+
+def test_the_worker_gets_only_this_detaudit_package_and_the_folder_goes_with_the_pool(
+    tmp_path, monkeypatch
+):
+    # Not the folder the package lies in (a non-editable install's site-packages,
+    # with its torch), nor that folder where the caller's PYTHONPATH names it.
+    package = Path(detaudit.__file__).resolve().parent
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(package.parent), str(tmp_path)]))
+    seen = tmp_path / "seen.json"
+    python = _fake_python(
+        tmp_path,
+        f"""
+        import json, os, sys
+        path = os.environ["PYTHONPATH"].split(os.pathsep)
+        json.dump([path, os.listdir(path[0]), os.path.realpath(os.path.join(path[0], "detaudit"))],
+                  open({str(seen)!r}, "w"))
+        sys.exit(5)
+        """,
+    )
+    with WorkerPool(1, python=python) as pool, pytest.raises(WorkerError):
+        pool.wait_ready()
+    path, listed, target = json.loads(seen.read_text())
+    assert path[1:] == [str(tmp_path)]
+    assert listed == ["detaudit"] and target == str(package)
+    assert not Path(path[0]).exists()  # removed at close, the package itself untouched
+    assert package.is_dir()
 
 
 def test_a_failed_start_leaves_no_worker_behind(tmp_path, monkeypatch):
