@@ -23,10 +23,15 @@ import sys
 import threading
 import time
 
-__all__ = ["PARENT_ENV", "hold"]
+__all__ = ["PARENT_ENV", "WORKDIR_ENV", "enter_workdir", "hold"]
 
 #: The environment variable in which the pool names itself (its pid).
 PARENT_ENV = "DETAUDIT_PARENT_PID"
+#: The caller's working folder. A worker starts in the folder that holds only detaudit's
+#: package (``python -m`` puts the start folder first on ``sys.path``, so a ``torch/`` in
+#: the caller's folder, a PyTorch checkout, would shadow the interpreter's torch) and then
+#: moves to this one.
+WORKDIR_ENV = "DETAUDIT_WORKER_CWD"
 #: Seconds between two looks at the parent, for the warden and the fallback thread.
 POLL_SECONDS = 0.2
 
@@ -138,3 +143,13 @@ def _name_me(name: bytes) -> None:
         ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
     except (ImportError, OSError, AttributeError):
         pass
+
+
+def enter_workdir() -> None:
+    """Move to the caller's working folder (see :data:`WORKDIR_ENV`); ``sys.path`` keeps the start one."""
+    folder = os.environ.pop(WORKDIR_ENV, "")
+    if folder:
+        try:
+            os.chdir(folder)
+        except OSError:
+            pass  # gone since the pool started us: stay where we are, as a probe would find it

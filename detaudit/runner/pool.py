@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import WorkerError
-from .lifeline import PARENT_ENV
+from .lifeline import PARENT_ENV, WORKDIR_ENV
 from .protocol import CHANNEL_LOST_EXIT, ProtocolError, decode_answer, encode
 
 __all__ = ["WorkerPool"]
@@ -171,6 +171,10 @@ class WorkerPool:
             self._code = _code_folder()
         env["PYTHONPATH"] = _worker_pythonpath(self._code, env.get("PYTHONPATH"))
         env[PARENT_ENV] = str(os.getpid())
+        try:
+            env[WORKDIR_ENV] = os.getcwd()
+        except OSError:  # the caller's folder was removed: the worker stays in the code folder
+            pass
         stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")  # noqa: SIM115 - lives as long as the worker
         try:
             proc = subprocess.Popen(
@@ -179,6 +183,7 @@ class WorkerPool:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 env=env,
+                cwd=self._code,  # not the caller's folder: its torch/ would come first (lifeline)
                 start_new_session=True,  # Ctrl-C reaches the parent only; we kill the group
             )
         except OSError as exc:

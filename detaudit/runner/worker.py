@@ -108,6 +108,7 @@ def _channel_lost(fd: int, why: str) -> None:
 def main() -> None:
     """Serve requests until stdin closes (or a handler says the process must retire)."""
     lifeline.hold()  # first, before torch starts threads: die with the parent
+    lifeline.enter_workdir()
     answers_fd, requests_fd = _private(1), _private(0)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # a probe that reads stdin reads nothing, not the next request

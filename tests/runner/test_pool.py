@@ -207,3 +207,21 @@ def test_a_worker_leads_its_own_group_with_a_warden():
         assert Path(f"/proc/{warden}/comm").read_text().strip() == "detaudit-warden"
         assert os.getpgid(pid) == pid
     assert wait_gone(members) == set()
+
+
+def test_a_torch_in_the_callers_folder_does_not_shadow_the_interpreters(tmp_path, monkeypatch):
+    # ``python -m`` puts its start folder first on sys.path: run from a PyTorch checkout (or
+    # any folder holding torch/ or detaudit/), a worker started there imported those.
+    for name in ("torch", "detaudit"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("raise ImportError('the caller folder')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DETAUDIT_TEST_EXPECT_CWD", str(tmp_path))
+    with WorkerPool(1) as pool:
+        hello = pool.wait_ready()
+        env = pool.request({"type": "environment", "cuda": False})
+        answer = pool.request(run("lifeprobes:working_folder", "cwd"))
+    assert hello["torch"] == torch.__version__
+    assert env["environment"]["torch_path"] == str(Path(torch.__file__).parent)
+    # ...and the probes still run in the caller's folder (their relative paths mean it).
+    assert answer["strict"]["outcome"] == "ran", answer["strict"]

@@ -50,3 +50,13 @@ def hello(device: Any) -> Any:
     import torch
 
     return torch.arange(3, device=device)
+
+
+def working_folder(device: Any) -> Any:
+    """Fail unless the worker runs in the folder the test names (the caller's)."""
+    import torch
+
+    expected = os.environ["DETAUDIT_TEST_EXPECT_CWD"]
+    if os.getcwd() != expected:
+        raise RuntimeError(f"the worker runs in {os.getcwd()}, not {expected}")
+    return torch.arange(3, device=device)
