@@ -24,7 +24,7 @@ from typing import Any
 
 from detaudit import torchstate
 from detaudit.probes import ProbeSkipped, _phase
-from detaudit.runner import isolation
+from detaudit.runner import isolation, reach
 from detaudit.runner.probing import (
     ProbeOutputError,
     alert_kernel,
@@ -74,10 +74,13 @@ def run_once(
     warn_only: bool,
     label: str,
     env: Mapping[str, str | None] | None = None,
+    ops: list[str] | None = None,
 ) -> tuple[dict[str, Any], str | None, str | None]:
     """Run ``fn`` once under the given mode; return (observation, digest or None, retire or None).
 
-    ``env``: variables set or unset (None) for this run only. The process state
+    ``env``: variables set or unset (None) for this run only. ``ops``: a list to fill
+    with the aten ops the probe dispatched (:func:`detaudit.runner.reach.recording`),
+    also when it fails. The process state
     (those variables included) is put back afterwards; ``retire`` says what could not be.
     """
 
@@ -94,7 +97,14 @@ def run_once(
         started = isolation.snapshot()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = fn(device)
+            if ops is None:
+                out = fn(device)
+            else:
+                with reach.recording() as names:
+                    try:
+                        out = fn(device)
+                    finally:
+                        ops.extend(names)
             synchronize(device)
         changed = _mode_changed(mode, warn_only)
         if changed:
@@ -204,7 +214,11 @@ def handle(request: RunRequest) -> RunAnswer:
     device = torch.device(request.device)
     repeat, seed, env = int(request.repeat), int(request.seed), request.env
 
-    strict, first, retire = run_once(fn, device, seed, True, False, "strict", env)
+    # Entries that name the aten ops they mean to reach: the strict and first mode-off
+    # runs record what they dispatch (reach.py), so the report can say what ran instead.
+    recorded: dict[str, list[str]] | None = {} if request.reaches else None
+    strict_ops = recorded.setdefault("strict", []) if recorded is not None else None
+    strict, first, retire = run_once(fn, device, seed, True, False, "strict", env, strict_ops)
     if strict["outcome"] == "skipped":
         return answer(skip=strict["message"], retire=retire)
     if retire:
@@ -229,7 +243,10 @@ def handle(request: RunRequest) -> RunAnswer:
     for runs in range(1, repeat + 1):
         if retire:
             break
-        obs, sample, retire = run_once(fn, device, seed, False, False, f"mode-off {runs}", env)
+        off_ops = recorded.setdefault("mode-off 1", []) if recorded is not None and runs == 1 else None
+        obs, sample, retire = run_once(
+            fn, device, seed, False, False, f"mode-off {runs}", env, off_ops
+        )
         if first_off is None:
             first_off = obs
             if obs["outcome"] != "ran" or obs.get("warnings"):
@@ -278,4 +295,5 @@ def handle(request: RunRequest) -> RunAnswer:
         retire=retire,
         compiled=compiled,
         backward_only=backward_only,
+        ops=recorded,
     )
