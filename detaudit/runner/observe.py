@@ -216,7 +216,7 @@ def handle(request: RunRequest) -> RunAnswer:
 
     # Entries that name the aten ops they mean to reach: the strict and first mode-off
     # runs record what they dispatch (reach.py), so the report can say what ran instead.
-    recorded: dict[str, list[str]] | None = {} if request.reaches else None
+    recorded: dict[str, list[str]] | None = {} if request.reaches and reach.available() else None
     strict_ops = recorded.setdefault("strict", []) if recorded is not None else None
     strict, first, retire = run_once(fn, device, seed, True, False, "strict", env, strict_ops)
     if strict["outcome"] == "skipped":
@@ -243,7 +243,9 @@ def handle(request: RunRequest) -> RunAnswer:
     for runs in range(1, repeat + 1):
         if retire:
             break
-        off_ops = recorded.setdefault("mode-off 1", []) if recorded is not None and runs == 1 else None
+        off_ops = None
+        if recorded is not None and runs == 1:
+            off_ops = recorded.setdefault("mode-off 1", [])
         obs, sample, retire = run_once(
             fn, device, seed, False, False, f"mode-off {runs}", env, off_ops
         )

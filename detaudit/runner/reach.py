@@ -19,10 +19,22 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["MAX_OPS", "instead", "recording", "unreached"]
+__all__ = ["MAX_OPS", "available", "instead", "recording", "unreached"]
 
 #: At most this many distinct op names are kept per run (a probe dispatches a few dozen).
 MAX_OPS = 200
+
+
+def available() -> bool:
+    """Whether this torch can record dispatched ops (``TorchDispatchMode``, torch 1.13+).
+
+    Without it nothing is recorded, and no result says anything about ``reaches``.
+    """
+    try:
+        from torch.utils._python_dispatch import TorchDispatchMode  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Entries that name the aten op they mean to reach (``reaches``): decomposed under the mode, or not.
+"""Entries that name the aten op they mean to reach (``reaches``): decomposed, or not.
 
 On CUDA, torch.nn.functional sends interpolate bilinear/trilinear and replicate
 padding (and, from torch 2.13, max_pool3d with return_indices=True) to a Python
@@ -127,3 +127,14 @@ def test_reach_comparisons():
     assert reach.unreached(["aten::a"], None) == ()
     assert reach.instead(["aten::x", "aten::a"], ["aten::a"]) == ("aten::x",)
     assert reach.instead(["aten::x"], None) == ("aten::x",)
+
+
+def test_a_torch_that_cannot_record_records_nothing_rather_than_flagging(monkeypatch):
+    monkeypatch.setattr(reach, "available", lambda: False)  # torch before TorchDispatchMode
+    answer = handle(
+        RunRequest(
+            id="x", probe="detaudit.probes.sampling:interpolate_bilinear_backward",
+            device="cpu", repeat=1, seed=0, reaches=("aten::upsample_bilinear2d_backward",),
+        )
+    )
+    assert answer.ops is None and answer.strict["outcome"] == "ran"
