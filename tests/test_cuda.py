@@ -47,6 +47,13 @@ def test_documented_cuda_conversions_convert_and_repeat(report):
         assert results[entry_id].repeatable is True
 
 
+def test_every_status_is_what_the_catalogue_claims_for_this_torch(report):
+    """The expectation comes from the catalogue's claims for the installed torch's version."""
+    for r in report.results:
+        if r.expected is not None:
+            assert r.status is r.expected, (r.id, r.status, r.expected, r.expected_from)
+
+
 def test_cpu_only_entry_on_cuda_defers_to_its_sibling(report):
     r = by_id(report)["put-accumulate-true-cpu"]
     assert r.status is Status.RAISES and r.kernel == "put_"  # put_ accumulate=True on CUDA

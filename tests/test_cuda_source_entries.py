@@ -1,10 +1,17 @@
-"""On a GPU: the entries from PyTorch's source (cuBLAS, grid_sample 3-D, antialias), observed."""
+"""On a GPU: the entries from PyTorch's source (cuBLAS, grid_sample 3-D, antialias), observed.
+
+Expectations follow the installed torch: the catalogue's claim for its version where the
+catalogue has one, else what that version's source does (the cuBLAS workspace check is in
+torch 1.13 to 2.9 only).
+"""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from detaudit import Status, audit
+from detaudit.model.vocabulary import parse_version
 
 pytestmark = pytest.mark.cuda
 
@@ -19,24 +26,50 @@ BACKWARD = {
 }
 
 
+def cublas_check_in_this_torch(version: str | None = None) -> bool:
+    """Whether this torch has the cuBLAS workspace check (alertCuBLASConfigNotDeterministic).
+
+    It is in the builds of 1.13 to 2.9.1 and gone from every build from 2.10 on (the
+    docstring dropped its CUBLAS paragraph with it): issue 19's census of the binaries.
+    """
+    return (1, 13) <= parse_version(version or torch.__version__) < (2, 10)
+
+
+def test_the_cublas_check_is_in_1_13_to_2_9_only():
+    assert [cublas_check_in_this_torch(v) for v in ("1.12.1", "1.13.0", "2.9.1", "2.10.0")] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert not cublas_check_in_this_torch("2.11.0+cu130")
+
+
 @pytest.fixture(scope="module")
 def results():
     report = audit(device="cuda", only=[*CUBLAS, *BACKWARD])
     return report, {r.id: r for r in report.results}
 
 
-@pytest.mark.parametrize("op", ["mm", "bmm"])
-def test_cublas_raises_with_the_variable_unset(results, op):
+@pytest.mark.parametrize("op", ["mm", "bmm", "linear"])
+def test_cublas_with_the_variable_unset_raises_only_where_the_check_exists(results, op):
     r = results[1][f"cublas-{op}-workspace-unset"]
-    assert r.status is Status.RAISES, (r.status, r.message)
-    assert r.kernel == "cublas"
     assert r.strict.env == {NAME: None}
+    if r.expected is not None:  # the catalogue claims for this torch: follow it
+        assert r.status is r.expected, (r.status, r.expected, r.expected_from, r.message)
+    elif cublas_check_in_this_torch():
+        assert r.status is Status.RAISES, (r.status, r.message)
+        assert r.kernel == "cublas"
+    else:  # 2.10 and later: no check, so no alert
+        assert r.status in (Status.CONVERTS, Status.OK), (r.status, r.message)
+        assert r.kernel is None
 
 
 @pytest.mark.parametrize("op", ["mm", "bmm", "linear"])
 def test_cublas_converts_with_4096_8(results, op):
     r = results[1][f"cublas-{op}-workspace-4096-8"]
-    assert r.status is Status.CONVERTS, (r.status, r.message)
+    expected = r.expected if r.expected is not None else Status.CONVERTS
+    assert r.status is expected, (r.status, r.message)
     assert r.strict.env == {NAME: ":4096:8"}
     assert r.repeatable is True
 

@@ -26,7 +26,7 @@ __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_ca
 GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env", "compiles")
+OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -39,6 +39,7 @@ FORM_KEYS = ("api", "signature", "call")
 _API_RE = re.compile(r"^torch(\.[A-Za-z_]\w*)+$")
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 _KERNEL_RE = re.compile(r"^\S(.*\S)?$")  # may have spaces: "median CUDA with indices output"
+_REACH_RE = re.compile(r"^[a-z_]\w*::\w+$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -262,8 +263,12 @@ def _validate_entry(
     match = _validate_match(raw["match"], bad) if "match" in raw else None
     static = _validate_static(raw["static"], bad) if "static" in raw else None
     kernels = _validate_kernels(raw.get("kernels", []), bad)
+    reaches = _validate_reaches(raw.get("reaches", []), bad)
     env = _validate_env(raw["env"], bad) if "env" in raw else ()
     compiles = raw.get("compiles", False)
+    silent = raw.get("silent", False)
+    if not isinstance(silent, bool):
+        bad(f"silent must be true or false (true: PyTorch's tests assert no alert), got {silent!r}")
     if not isinstance(compiles, bool):
         bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
     probe = raw["probe"]
@@ -301,7 +306,24 @@ def _validate_entry(
         env=env,
         compiles=compiles,
         unlisted=raw.get("claims") == {},
+        reaches=reaches,
+        silent=silent,
     )
+
+
+def _validate_reaches(raw: object, bad) -> tuple[str, ...]:
+    """The optional ``reaches`` field: aten ops (``aten::name``, no overload) the probe must run."""
+    if (
+        not isinstance(raw, list)
+        or not all(isinstance(op, str) and _REACH_RE.match(op) for op in raw)
+        or len(set(raw)) != len(raw)
+    ):
+        bad(
+            "reaches must be a list of distinct aten op names without overload, "
+            f"like [aten::upsample_bilinear2d_backward], got {raw!r}"
+        )
+        return ()
+    return tuple(raw)
 
 
 def _validate_kernels(raw: object, bad) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ __all__ = [
     "compiled_summary",
     "cost_summary",
     "progress",
+    "reach_summary",
     "summary",
     "terminal",
     "two_ways_summary",
@@ -140,6 +141,7 @@ def summary(console, report) -> None:
         for r in missing:
             table.add_row(r.id, r.device, _styled(r.status), _first_line(r.message))
         console.print(table)
+    reach_summary(console, report)
     two_ways_summary(console, report)
     cost_summary(console, report)
     compiled_summary(console, report)
@@ -164,6 +166,20 @@ def compiled_summary(console, report) -> None:
             f"  {escape(r.id)} on {r.device}: eager {r.status.value}, "
             f"compiled {escape(compiled_state(r))} ({divergence(r)})"
         )
+
+
+def reach_summary(console, report) -> None:
+    """Entries whose strict run did not dispatch the aten op they name (``reaches``)."""
+    from rich.markup import escape
+
+    from ..render.markdown import reach_notes
+
+    missed = reach_notes(report.results)
+    if not missed:
+        return
+    console.print(f"not reached under the mode: {len(missed)}")
+    for r in missed:
+        console.print(f"  {r.id} on {r.device}: {escape(r.reach_note)}")
 
 
 def two_ways_summary(console, report) -> None:

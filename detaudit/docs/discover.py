@@ -175,7 +175,7 @@ def covering_entries(
     found = []
     for entry in catalog:
         key = _key(entry.api)
-        if device in entry.devices and (
+        if not entry.silent and device in entry.devices and (
             key in op_keys
             or kernel == key
             or kernel.startswith(key + "_")

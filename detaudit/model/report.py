@@ -321,6 +321,32 @@ class ProbeResult:
     # it off), and the status that run alone would give (None: it observed nothing).
     backward_only: Observation | None = None
     backward_only_status: Status | None = None
+    # For an entry that names the aten ops it means to reach (``reaches``): those the strict
+    # run did not dispatch, the ops it dispatched that the first mode-off run did not, and
+    # whether that mode-off run dispatched the missing ones (None: it recorded nothing).
+    unreached: tuple[str, ...] = ()
+    instead: tuple[str, ...] = ()
+    reached_without_mode: bool | None = None
+
+    @property
+    def decomposed(self) -> bool:
+        """The strict run did not reach the entry's op, the mode-off run did: a decomposition."""
+        return bool(self.unreached) and self.reached_without_mode is True
+
+    @property
+    def reach_note(self) -> str | None:
+        """``decomposed under the mode: ...``, or why the entry's op was not reached; else None."""
+        if not self.unreached:
+            return None
+        missing = ", ".join(self.unreached)
+        if self.decomposed:
+            shown = ", ".join(self.instead[:8]) + (", ..." if len(self.instead) > 8 else "")
+            return (
+                f"decomposed under the mode: {missing} did not run (it does with the mode off); "
+                f"ran instead: {shown or 'nothing new'}"
+            )
+        off = " or off" if self.reached_without_mode is False else ""
+        return f"not reached: the probe did not dispatch {missing} with the mode on{off}"
 
     @property
     def two_ways_differ(self) -> bool | None:
@@ -365,6 +391,13 @@ class ProbeResult:
             data["compiled"] = self.compiled.to_dict()
         del data["backward_only"], data["backward_only_status"]
         data.update(self._backward_only_dict())
+        for key in ("unreached", "instead"):  # optional: only entries with ``reaches`` have them
+            if data[key]:
+                data[key] = list(data[key])
+            else:
+                del data[key]
+        if self.reached_without_mode is None:
+            del data["reached_without_mode"]
         return data
 
     def _backward_only_dict(self) -> dict[str, Any]:
@@ -395,6 +428,8 @@ class ProbeResult:
             data["cost"] = Cost.from_dict(data["cost"], where=f"{where}.cost")
         if data.get("compiled") is not None:
             data["compiled"] = Compiled.from_dict(data["compiled"], where=f"{where}.compiled")
+        for key in ("unreached", "instead"):
+            data[key] = tuple(data.get(key) or ())
         return _from_mapping(cls, data)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from detaudit.probes._common import colliding_index, module_grads
+from detaudit.probes._common import colliding_index, grad_of, module_grads
 
 # Backward of a pool scatters each output gradient into its window; when windows
 # overlap (kernel > stride, or adaptive sizes that do not divide the input) a CUDA
@@ -88,3 +88,16 @@ def max_unpool2d(device: torch.device) -> Tensor:
 def max_unpool3d(device: torch.device) -> Tensor:
     """``nn.MaxUnpool3d`` with colliding indices."""
     return _unpool(torch.nn.MaxUnpool3d(2), (2, 8, 16, 16, 16), device)
+
+
+def max_pool3d_return_indices_backward(device: torch.device) -> Tensor:
+    """Gradient of ``nn.MaxPool3d(return_indices=True)`` with overlapping windows.
+
+    With ``return_indices=True`` the call is ``F.max_pool3d_with_indices``, which torch
+    2.13's functional.py routes, on CUDA under the mode, to
+    ``torch._decomp.decompositions.max_pool3d_with_indices`` (2.11's does not): the
+    deterministic path the docs' MaxPool3d bullet describes. Without it the call is
+    ``torch.max_pool3d``, the C++ op, as in ``max_pool3d_backward``.
+    """
+    pool = torch.nn.MaxPool3d(3, stride=1, return_indices=True)
+    return grad_of(lambda t: pool(t)[0], torch.randn(_VOLUME, device=device))

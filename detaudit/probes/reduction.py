@@ -1,10 +1,11 @@
-"""Probes for histc, bincount, kthvalue, median (with indices) and cumsum, all forward."""
+"""Probes for histc, bincount, kthvalue, median and cumsum, all forward; and the cases that never alert."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from detaudit.probes import ProbeSkipped
 from detaudit.probes._common import colliding_index
 
 _N = 65536
@@ -44,3 +45,27 @@ def median_with_indices(device: torch.device) -> tuple[Tensor, Tensor]:
 def cumsum(device: torch.device) -> Tensor:
     """``torch.cumsum`` of a long float32 vector (the CUDA scan's summation order may vary)."""
     return torch.cumsum(torch.randn(4 * _N, device=device), 0)
+
+
+def histc_integer(device: torch.device) -> Tensor:
+    """``torch.histc`` of int32 values: ``_histc_cuda`` alerts for floating point input only.
+
+    aten/src/ATen/native/cuda/SummaryOps.cu guards the alert with ``isFloatingType``
+    (integer counts are exact); PyTorch's test_nondeterministic_alert_histc sweeps
+    int32 on CUDA and expects no alert. CPU has no integer histc kernel.
+    """
+    x = torch.randint(0, 64, (_N,), device=device, dtype=torch.int32)
+    try:
+        return torch.histc(x, bins=64, min=0, max=63)
+    except NotImplementedError as exc:  # CPU: "histogram_cpu" not implemented for 'Int'
+        raise ProbeSkipped(f"torch: {exc}") from None
+
+
+def bincount_no_weights(device: torch.device) -> Tensor:
+    """``torch.bincount`` without ``weights``: integer counts, no alert (PyTorch's tests)."""
+    return torch.bincount(colliding_index(256, _N, device))
+
+
+def median_no_indices(device: torch.device) -> Tensor:
+    """``torch.median(x)`` (no ``dim``, so no indices) over ties: no alert (PyTorch's tests)."""
+    return torch.median(_ties(device))

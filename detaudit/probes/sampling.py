@@ -77,3 +77,24 @@ def interpolate_bilinear_antialias_backward(device: torch.device) -> Tensor:
 def interpolate_bicubic_antialias_backward(device: torch.device) -> Tensor:
     """Gradient of ``F.interpolate(mode='bicubic', antialias=True)``."""
     return _antialias_grad(device, "bicubic")
+
+
+def grid_sample_cudnn_backward(device: torch.device) -> tuple[Tensor, ...]:
+    """Gradients of the ``F.grid_sample`` call that takes cuDNN's kernel on CUDA.
+
+    ``at::native::grid_sampler`` (aten/src/ATen/native/GridSampler.cpp) calls
+    ``cudnn_grid_sampler`` when ``cond_cudnn_grid_sampler`` holds (cuDNN enabled, float,
+    double or half CUDA tensors, 32-bit indexable, 4-D input with at most 1024 channels)
+    and the call is bilinear, zeros padding, ``align_corners=True``; its backward
+    (aten/src/ATen/native/cudnn/GridSampler.cpp) alerts ``cudnn_grid_sampler_backward``.
+    On CPU the same call runs ``grid_sampler_2d``.
+    """
+    x = torch.randn(2, 4, 16, 16, device=device)
+    grid = torch.rand(2, 48, 48, 2, device=device) * 2 - 1
+    return grads_of(
+        lambda t, g: F.grid_sample(
+            t, g, mode="bilinear", padding_mode="zeros", align_corners=True
+        ),
+        x,
+        grid,
+    )

@@ -20,7 +20,15 @@ from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, Verdict
 from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import CLAIMS, STATUS_INFO
-from .markdown import TWO_WAYS, environment_rows, title, two_ways, two_ways_reading
+from .markdown import (
+    REACH,
+    TWO_WAYS,
+    environment_rows,
+    reach_notes,
+    title,
+    two_ways,
+    two_ways_reading,
+)
 from .table import NOT_OBSERVED, failed_sentence
 
 if TYPE_CHECKING:
@@ -83,6 +91,8 @@ def _tooltip(row: Row, column: Column, result: ProbeResult, mark: BitMark | None
         lines.append(f"bits: {NOT_COMPARED_MEANING[mark.reason]}")
     if result.backward_only is not None:
         lines.append(f"backward, two ways: {two_ways_reading(result)}")
+    if result.reach_note:
+        lines.append(result.reach_note)
     if result.message:
         lines.append(f"message: {result.message}")
     lines += _compiled_lines(result)
@@ -121,6 +131,8 @@ def _cell(row: Row, column: Column, result: ProbeResult | None, mark: BitMark | 
         marks += f'<i class="m bits{same}">{_e(mark.group)}</i>'
     if result.two_ways_differ:
         marks += '<i class="m">⇄</i>'
+    if result.reach_note:
+        marks += '<i class="m">↯</i>'
     css = "c d" if result.drift else "c"
     kernel = f'<code class="k">{_e(result.kernel)}</code>' if result.kernel else ""
     return (
@@ -285,6 +297,12 @@ def _cards(table: Table) -> list[str]:
             )
             else ""
         )
+        + (
+            '<span><i class="m">↯</i>the strict run did not reach the entry\'s op '
+            "(decomposed under the mode; see below)</span>"
+            if any(cell is not None and cell.reach_note for cells in table.cells for cell in cells)
+            else ""
+        )
         + (f"<span><b>none</b>: {_e(absent)}</span>" if absent else "")
         + "<span>hover a cell for the docs' claim and the whole message</span></div>"
     )
@@ -386,6 +404,34 @@ def _two_ways(table: Table) -> list[str]:
     )
 
 
+def _reach(table: Table) -> list[str]:
+    """Cells whose strict run did not reach the op the entry names; nothing when all did."""
+    cells = [
+        (row, column, cell)
+        for row, row_cells in zip(table.rows, table.cells)
+        for column, cell in zip(table.columns, row_cells)
+        if cell is not None
+    ]
+    missed = {id(r) for r in reach_notes(cell for _, _, cell in cells)}
+    shown = [(row, column, r) for row, column, r in cells if id(r) in missed]
+    if not shown:
+        return []
+    return [
+        f"<h2>Not reached under the mode ({len(shown)})</h2>",
+        f'<p class="sub">{_e(REACH)}</p>',
+    ] + _rows(
+        ("entry", "column", "↯ what ran"),
+        (
+            (
+                f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>',
+                _e(_where(table, column)),
+                _e(r.reach_note),
+            )
+            for row, column, r in shown
+        ),
+    )
+
+
 def _settings(report: Report) -> str | None:
     s = report.settings
     if not s:
@@ -415,6 +461,7 @@ def _body(table: Table, *, sources: bool) -> list[str]:
     """The matrix, then drift, failures and environments; beside a narrow matrix, not below."""
     details = [
         *_drift(table),
+        *_reach(table),
         *_two_ways(table),
         *_not_observed(table),
         *_environments(table, sources=sources),

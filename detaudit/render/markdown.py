@@ -9,11 +9,13 @@ from ..model.report import Cost, ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS, STATUS_INFO, group_heading
 
 __all__ = [
+    "REACH",
     "TWO_WAYS",
     "cost_reading",
     "cost_verdict",
     "duration",
     "environment_rows",
+    "reach_notes",
     "render",
     "settings_text",
     "title",
@@ -81,7 +83,8 @@ def _expected(result: ProbeResult) -> str:
 
 
 def _status(result: ProbeResult) -> str:
-    return f"**{result.status.value}** (drift)" if result.drift else result.status.value
+    status = f"**{result.status.value}** (drift)" if result.drift else result.status.value
+    return f"{status} (decomposed under the mode)" if result.decomposed else status
 
 
 def duration(seconds: float) -> str:
@@ -280,6 +283,33 @@ def _two_ways_section(report: Report) -> list[str]:
     return [*out, ""]
 
 
+#: What the "decomposed under the mode" section is about.
+REACH = (
+    "These entries name the aten op they mean to reach (`reaches`); the strict run did not "
+    "dispatch it. Decomposed under the mode: torch's Python code routed the call elsewhere "
+    "when the mode is on (torch.nn.functional sends CUDA interpolate bilinear/trilinear and "
+    "replicate padding to torch._decomp), so its status says nothing about that kernel."
+)
+
+
+def reach_notes(results: Iterable[ProbeResult]) -> list[ProbeResult]:
+    """The results whose strict run did not reach an op its entry names (``reach_note``)."""
+    return [r for r in results if r.reach_note]
+
+
+def _reach_section(report: Report) -> list[str]:
+    """Where the strict run never reached the entry's op; nothing when every one did."""
+    missed = reach_notes(report.results)
+    if not missed:
+        return []
+    out = [f"## Not reached under the mode ({len(missed)})", "", REACH, ""]
+    out += _table(
+        ("id", "device", "status", "what ran"),
+        ((r.id, r.device, r.status.value, r.reach_note) for r in missed),
+    )
+    return [*out, ""]
+
+
 def render(report: Report) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     out = [f"# detaudit report: {title(report)}", ""]
@@ -371,6 +401,7 @@ def render(report: Report) -> str:
             ),
         )
         out.append("")
+    out += _reach_section(report)
     out += _two_ways_section(report)
     out += _cost_section(report)
     out += _compiled_section(report)

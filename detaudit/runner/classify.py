@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..model.report import Compiled, Cost, Observation, ProbeResult, Status
 from ..model.vocabulary import clean_run_status
+from . import reach
 from .protocol import PHASE_MISUSE, Lost, RunAnswer
 from .spec import Planned
 
@@ -58,6 +59,23 @@ def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
         return {}
     obs = Observation.from_dict(answer.backward_only)
     return {"backward_only": obs, "backward_only_status": _run_status(obs, planned)}
+
+
+def _reach(planned: Planned, answer: RunAnswer, strict: Observation) -> dict[str, object]:
+    """Whether the strict run reached the entry's ``reaches`` ops (see :mod:`.reach`)."""
+    ops = answer.ops or {}
+    ran = ops.get("strict")
+    if not planned.entry.reaches or ran is None or strict.outcome not in ("ran", "alert"):
+        return {}
+    missing = reach.unreached(planned.entry.reaches, ran)
+    if not missing:
+        return {}
+    off = ops.get("mode-off 1")
+    return {
+        "unreached": missing,
+        "instead": reach.instead(ran, off),
+        "reached_without_mode": None if off is None else not reach.unreached(missing, off),
+    }
 
 
 def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
@@ -134,5 +152,6 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         cost=cost,
         compiled=Compiled.from_dict(answer.compiled) if answer.compiled else None,
         **backward_only,
+        **_reach(planned, answer, strict),
         **common,
     )

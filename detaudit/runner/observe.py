@@ -24,7 +24,7 @@ from typing import Any
 
 from detaudit import torchstate
 from detaudit.probes import ProbeSkipped, _phase
-from detaudit.runner import isolation
+from detaudit.runner import isolation, reach
 from detaudit.runner.probing import (
     START_ENVIRON,
     ProbeOutputError,
@@ -75,12 +75,15 @@ def run_once(
     warn_only: bool,
     label: str,
     env: Mapping[str, str | None] | None = None,
+    ops: list[str] | None = None,
 ) -> tuple[dict[str, Any], str | None, str | None]:
     """Run ``fn`` once under the given mode; return (observation, digest or None, retire or None).
 
     ``env``: the entry's variables as this worker started with them, recorded in
-    the observation (nothing is set here: see :func:`started_with`). The process
-    state is put back afterwards; ``retire`` says what could not be.
+    the observation (nothing is set here: see :func:`started_with`). ``ops``: a list
+    to fill with the aten ops the probe dispatched
+    (:func:`detaudit.runner.reach.recording`), also when it fails. The process state
+    is put back afterwards; ``retire`` says what could not be.
     """
 
     saved = isolation.snapshot()
@@ -94,7 +97,14 @@ def run_once(
         started = isolation.snapshot()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = fn(device)
+            if ops is None:
+                out = fn(device)
+            else:
+                with reach.recording() as names:
+                    try:
+                        out = fn(device)
+                    finally:
+                        ops.extend(names)
             synchronize(device)
         changed = _mode_changed(mode, warn_only)
         if changed:
@@ -242,7 +252,11 @@ def handle(request: RunRequest) -> RunAnswer:
         }
         return answer(strict=obs)
 
-    strict, first, retire = run_once(fn, device, seed, True, False, "strict", env)
+    # Entries that name the aten ops they mean to reach: the strict and first mode-off
+    # runs record what they dispatch (reach.py), so the report can say what ran instead.
+    recorded: dict[str, list[str]] | None = {} if request.reaches and reach.available() else None
+    strict_ops = recorded.setdefault("strict", []) if recorded is not None else None
+    strict, first, retire = run_once(fn, device, seed, True, False, "strict", env, strict_ops)
     if strict["outcome"] == "skipped":
         return answer(skip=strict["message"], retire=retire)
     if retire:
@@ -267,7 +281,12 @@ def handle(request: RunRequest) -> RunAnswer:
     for runs in range(1, repeat + 1):
         if retire:
             break
-        obs, sample, retire = run_once(fn, device, seed, False, False, f"mode-off {runs}", env)
+        off_ops = None
+        if recorded is not None and runs == 1:
+            off_ops = recorded.setdefault("mode-off 1", [])
+        obs, sample, retire = run_once(
+            fn, device, seed, False, False, f"mode-off {runs}", env, off_ops
+        )
         if first_off is None:
             first_off = obs
             if obs["outcome"] != "ran" or obs.get("warnings"):
@@ -315,4 +334,5 @@ def handle(request: RunRequest) -> RunAnswer:
         retire=retire,
         compiled=compiled,
         backward_only=backward_only,
+        ops=recorded,
     )

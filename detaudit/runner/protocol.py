@@ -98,6 +98,8 @@ class RunRequest:
     not start with them runs nothing (``EnvNotAtStart``).
     ``backward_only``: a backward entry: also run it with the mode on for its backward only.
     ``skip``: do not run the probe; the answer is ``skipped`` with this reason (the plan knew).
+    ``reaches``: aten ops the probe means to reach: the strict and first mode-off runs
+    record the aten ops they dispatch (``RunAnswer.ops``).
     """
 
     kind: ClassVar[str] = "run"
@@ -114,6 +116,7 @@ class RunRequest:
     env: Mapping[str, str | None] | None = None
     backward_only: bool = False
     skip: str | None = None
+    reaches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ class RunAnswer:
     ``backward_only``: a backward entry's run with the mode on for its backward only.
     ``retire``: why the worker leaves after this answer (state it cannot restore).
     ``compiled``: the runs through ``torch.compile`` (:mod:`detaudit.runner.compiled`).
+    ``ops``: for a request with ``reaches``, the aten ops (``aten::mul``, no overload, in the
+    order first dispatched) of the runs that recorded them: ``{"strict": [...], "mode-off 1": [...]}``.
     """
 
     kind: ClassVar[str] = "result"
@@ -198,6 +203,7 @@ class RunAnswer:
     retire: str | None = None
     compiled: Mapping[str, Any] | None = None
     backward_only: Mapping[str, Any] | None = None
+    ops: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

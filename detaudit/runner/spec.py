@@ -120,6 +120,7 @@ def plan(
                 skip=COMPILES_SKIP if entry.compiles and not compile else None,
                 env=dict(entry.env) or None,  # the caller's own value stays in the report's env
                 backward_only=entry.pass_ == Pass.BACKWARD,  # observed two ways
+                reaches=entry.reaches,
             )
             planned.append(Planned(entry, device, request, expected, basis))
     return planned

@@ -83,7 +83,7 @@ def test_docs_of_another_release_disagree(builtin):
     assert (pool.docs, pool.catalog, pool.entries) == (
         "raises",
         "converted",
-        ("max-pool3d-backward",),
+        ("max-pool3d-backward", "max-pool3d-return-indices-backward"),  # one bullet, two paths
     )
 
 
@@ -124,7 +124,9 @@ def test_cli_agrees_on_the_installed_torch():
 
 def test_cli_finds_a_removed_entry(tmp_path):
     def edit(group, entries):
-        return [e for e in entries if e["id"] != "max-pool3d-backward"]
+        # both entries of the MaxPool3d bullet (return_indices False and True)
+        gone = ("max-pool3d-backward", "max-pool3d-return-indices-backward")
+        return [e for e in entries if e["id"] not in gone]
 
     paths = copy_catalogue(tmp_path, edit)
     args = ["catalog", "check-docs", "--no-builtin", *(a for p in paths for a in ("--catalog", p))]
@@ -376,7 +378,10 @@ def test_a_release_the_catalogue_has_not_read_says_so(builtin):
     text = RENDERERS["docs-check"]["text"].render(result)
     assert 'the catalogue has no claims from docs 2.11 (claims key "2.11")' in text
     (pool,) = result.findings
-    assert pool.fix == 'set "2.11": converted in the claims of max-pool3d-backward'
+    assert pool.fix == (
+        'set "2.11": converted in the claims of max-pool3d-backward, '
+        "max-pool3d-return-indices-backward"
+    )
 
 
 def test_readme_example_is_the_real_output():

@@ -122,9 +122,16 @@ def test_on_cuda_interpolate_backward_converts_only_with_the_forward_under_the_m
     With the mode on throughout the backward converts; with the graph built with
     the mode off (PyTorch's tests), the backward raises in the native CUDA kernel.
     """
+    import torch.nn.functional as F
+
+    from ..test_cuda_reach import decomposes
+
     report = audit(device="cuda", only=["interpolate-bilinear-backward"], repeat=2)
     (r,) = report.results
-    assert r.status is Status.CONVERTS, r
+    if not decomposes(F.interpolate):  # this torch's functional.py has no such branch
+        assert r.status is Status.RAISES and r.two_ways_differ is False, r
+        return
+    assert r.status is Status.CONVERTS and r.decomposed, r
     assert r.backward_only_status is Status.RAISES, r.backward_only
     assert "upsample_bilinear2d_backward" in (r.backward_only.kernel or ""), r.backward_only
     assert r.two_ways_differ is True
