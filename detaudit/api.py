@@ -15,7 +15,7 @@ from .runner.classify import classify
 from .runner.compilecache import compile_cache
 from .runner.pool import WorkerPool
 from .runner.protocol import EnvironmentAnswer, EnvironmentRequest, Lost, Refused, RunAnswer
-from .runner.spec import check_timeout, plan, resolve_devices
+from .runner.spec import check_seed_option, check_timeout, plan, resolve_devices
 
 __all__ = ["audit"]
 
@@ -75,6 +75,7 @@ def audit(
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
     check_timeout(timeout)
+    seed = check_seed_option(seed)
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if cost is not None and cost < 1:

@@ -33,7 +33,7 @@ from ..runner.protocol import (
     OpInfoSweepAnswer,
     OpInfoSweepRequest,
 )
-from ..runner.spec import check_timeout, resolve_devices
+from ..runner.spec import check_seed_option, check_timeout, resolve_devices
 
 __all__ = [
     "Alert",
@@ -255,6 +255,7 @@ def discover(
     if samples is not None and samples < 1:
         raise UsageError(f"--samples must be at least 1, got {samples}")
     check_timeout(timeout)
+    seed = check_seed_option(seed)
     started = time.perf_counter()
     with WorkerPool(jobs, python=python, timeout=timeout) as pool:
         if catalog is None:
