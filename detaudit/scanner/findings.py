@@ -37,15 +37,17 @@ def _elsewhere(
 ) -> tuple[Elsewhere, ...]:
     """What ``report`` observed for each of the hit's entries, worst first.
 
-    A call several entries match (``torch.mm``: ``cublas-mm-workspace-unset``
-    and ``-4096-8``, told apart only by the environment) gets the report's
-    result for each of them, so the one that raises there is never hidden
-    behind one that converts. When the report has none of them: what its
-    torch's docs claim for the entry shown.
+    A call several entries for that device match (``torch.mm``:
+    ``cublas-mm-workspace-unset`` and ``-4096-8``, told apart only by the
+    environment) gets the report's result for each of them, so the one that
+    raises there is never hidden behind one that converts. When the report has
+    none of them: what its torch's docs claim for the entry shown.
     """
     seen = [
         Elsewhere(index, entry, status, kernel)
-        for entry, status, kernel in statuses_in(report, entries, ref.device)
+        for entry, status, kernel in statuses_in(
+            report, matcher.for_device(entries, ref.device), ref.device
+        )
     ]
     if seen:
         return tuple(sorted(seen, key=lambda e: worst_first(e.status)))

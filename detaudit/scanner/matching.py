@@ -68,6 +68,15 @@ class Matcher:
         """The entry to name for ``device``: the first whose condition covers it."""
         return next((e for e in entries if device in self._devices.get(e, ())), entries[0])
 
+    def for_device(self, entries: Sequence[str], device: str) -> tuple[str, ...]:
+        """The entries whose condition covers ``device`` (else the one :meth:`shown` names).
+
+        A report audits every entry on every device, so a CPU-only entry has a
+        cuda result too (``ok``): only the entries for that device say anything.
+        """
+        covering = tuple(e for e in entries if device in self._devices.get(e, ()))
+        return covering or (self.shown(entries, device),)
+
 
 def report_device(report: Report, wanted: str | None) -> str:
     """The device whose results to read: ``wanted``, else cuda when the report has it."""

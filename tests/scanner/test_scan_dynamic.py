@@ -380,9 +380,8 @@ def test_a_report_without_a_result_gives_its_torchs_docs_claim(scanned):
 MM_ENTRIES = ("cublas-mm-workspace-4096-8", "cublas-mm-workspace-unset")
 
 
-@pytest.fixture
-def cublas_report(tmp_path) -> Path:
-    """scan-gpu.json plus HAND-MADE results of both torch.mm entries (unset raises)."""
+def _with_results(tmp_path, *added: tuple[str, str, str, str | None]) -> Path:
+    """scan-gpu.json plus HAND-MADE cuda results: (id, api, status, kernel) each."""
     from dataclasses import replace
 
     from detaudit.model.report import Status
@@ -391,17 +390,27 @@ def cublas_report(tmp_path) -> Path:
 
     report = load_report(SCAN_GPU)
     base = next(r for r in report.results if r.device == "cuda" and r.id == "index-add")
-    mm = (
-        replace(base, id=MM_ENTRIES[0], api="torch.mm", status=Status.CONVERTS, kernel=None),
+    more = tuple(
         replace(
-            base, id=MM_ENTRIES[1], api="torch.mm", group="raises", status=Status.RAISES,
-            kernel="CuBLAS", expected=None, drift=None,
-        ),
+            base, id=entry, api=api, status=Status(status), kernel=kernel, expected=None,
+            drift=None,
+        )
+        for entry, api, status, kernel in added
     )  # fmt: skip
-    path = tmp_path / "cublas-gpu.json"
-    both = replace(report, results=report.results + mm)
+    path = tmp_path / "hand-made-gpu.json"
+    both = replace(report, results=report.results + more)
     path.write_text(RENDERERS["report"]["json"].render(both))
     return path
+
+
+@pytest.fixture
+def cublas_report(tmp_path) -> Path:
+    """Both torch.mm entries: unset raises, :4096:8 converts."""
+    return _with_results(
+        tmp_path,
+        (MM_ENTRIES[0], "torch.mm", "converts", None),
+        (MM_ENTRIES[1], "torch.mm", "raises", "CuBLAS"),
+    )
 
 
 MM_SCRIPT = "import torch\ntorch.mm(torch.ones(4, 4), torch.ones(4, 4))\n"
@@ -432,3 +441,19 @@ def test_cli_the_worst_of_the_matched_entries_decides_fail_on(scan_cache, cublas
     result = run_cli("scan", "--report", str(cublas_report), "--fail-on", "raises", str(script))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "this op raises: cublas-mm-workspace-unset" in result.stdout
+
+
+def test_only_the_entries_for_the_reports_device_are_read(scan_cache, tmp_path):
+    """A report audits every entry on every device: the CPU entry's cuda ``ok`` says nothing."""
+    import torch
+
+    report = _with_results(
+        tmp_path,
+        ("put-accumulate-true-cpu", "torch.Tensor.put_", "ok", None),
+        ("put-accumulate-true-cuda", "torch.Tensor.put_", "raises", "put_"),
+    )
+    with detaudit.scan(reports=[report]) as found:
+        torch.zeros(5).put_(torch.tensor([0, 0]), torch.ones(2), accumulate=True)
+    (hit,) = found.hits
+    assert hit.entries == ("put-accumulate-true-cpu", "put-accumulate-true-cuda")
+    assert [(e.entry, e.status) for e in hit.elsewhere] == [("put-accumulate-true-cuda", "raises")]
