@@ -22,7 +22,7 @@ from .runner.protocol import (
     RunAnswer,
     RunRequest,
 )
-from .runner.spec import Planned, check_timeout, plan, resolve_devices
+from .runner.spec import Planned, check_seed_option, check_timeout, plan, resolve_devices
 
 __all__ = ["audit"]
 
@@ -84,6 +84,7 @@ def audit(
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
     check_timeout(timeout)
+    seed = check_seed_option(seed)
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if cost is not None and cost < 1:
@@ -98,13 +99,17 @@ def audit(
     # Only --compile makes a compile cache: the default audit does nothing more.
     with ExitStack() as stack:
         env = stack.enter_context(compile_cache()) if compile else None
-        # Workers start first: they import torch (seconds) while this process
-        # loads and validates the catalogue; a bad catalogue kills them unused.
-        pool = stack.enter_context(WorkerPool(jobs, python=python, timeout=timeout, env=env))
+        # One worker starts first: it imports torch (seconds) while this process
+        # loads and validates the catalogue; a bad catalogue kills it unused.
+        # The others start once there are tasks for them: every entry is at least
+        # one (entry, device) task, so up to one worker per entry starts now, and
+        # up to one per task once the devices are known (never more than --jobs).
+        pool = stack.enter_context(WorkerPool(1, python=python, timeout=timeout, env=env))
         if catalog is None:
             catalog = load_catalog(catalogs, builtin=builtin)
         if only:
             catalog = catalog.select(only)
+        pool.grow(min(jobs, len(catalog)))
         hello = pool.wait_ready()
         devices = resolve_devices(
             device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
@@ -120,6 +125,7 @@ def audit(
             compile_deterministic=compile_deterministic,
             compile_timeout=compile_timeout,
         )
+        pool.grow(min(jobs, len(planned)))
         # The fingerprint has its own limit: --timeout is what one entry may take.
         answer = pool.ask(
             EnvironmentRequest(cuda="cuda" in devices, compile=bool(compile)),

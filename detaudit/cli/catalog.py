@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import EnvironmentUnsupported, UsageError
 from ..render import RENDERERS
 from .exits import EXIT_FINDINGS, EXIT_OK
 from .options import add_catalog_options
@@ -68,6 +68,24 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_docstring(path: str) -> str:
+    """The text of ``--docstring PATH``; a :class:`UsageError` if unreadable, not UTF-8 or empty."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--docstring {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"--docstring {path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    if not text.strip():
+        raise UsageError(f"--docstring {path}: the file is empty; give the docstring's text")
+    return text
+
+
 def run_check_docs(args: argparse.Namespace) -> int:
     from ..catalog import load_catalog, parse_version
     from ..docs.check import check_docs
@@ -83,15 +101,20 @@ def run_check_docs(args: argparse.Namespace) -> int:
                 "--docstring FILE needs --torch-version VERSION (the release it documents)"
             )
         version, source = args.torch_version, args.docstring
-        try:
-            text = Path(args.docstring).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--docstring {args.docstring}: {exc.strerror or exc}") from None
+        text = _read_docstring(args.docstring)
     try:
         parse_version(version)
     except ValueError:
         raise UsageError(f"--torch-version {version!r}: expected a version like 2.13.0") from None
+    docs = parse_docstring(text)
+    if not docs.items:
+        # Comparing no lists with the catalogue would report every entry as unlisted.
+        raise (UsageError if args.docstring else EnvironmentUnsupported)(
+            f"{'--docstring ' if args.docstring else ''}{source}: no use_deterministic_algorithms "
+            "lists in it (no bullets after \"The following ... operations will act "
+            "deterministically\" or \"... will throw\"); give that function's docstring"
+        )
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
-    check = check_docs(catalog, parse_docstring(text), version, source)
+    check = check_docs(catalog, docs, version, source)
     sys.stdout.write(RENDERERS["docs-check"][args.format].render(check))
     return EXIT_OK if check.ok else EXIT_FINDINGS

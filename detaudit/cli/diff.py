@@ -18,7 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     diff = commands.add_parser(
         "diff",
-        help="what changes from one report to another (exit 1 when something newly raises)",
+        help="what changes from one report to another (exit 1 when something newly raises "
+        "or fails)",
         description="Compare two JSON reports, e.g. today's torch against a candidate: for "
         "every (entry, device), what newly raises, what is fixed, whose bits stopped "
         "repeating, any other change, and how the environments differ.",
@@ -32,7 +33,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--fail-on",
         choices=FAIL_ON,
         default="newly-raises",
-        help="exit 1 when something newly raises (default), on any changed result, or never",
+        help="exit 1 when something newly raises or newly fails (error, crashed, timeout; "
+        "the default), also when bits differ, on any changed result, or never",
     )
     diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     diff.set_defaults(run=run)

@@ -75,6 +75,7 @@ def _audit(args: argparse.Namespace):
     import detaudit
 
     from ..fleet.plan import Audit, check_job_name
+    from ..runner.spec import check_seed_option
 
     shared = Path(args.shared).expanduser().absolute()
     return Audit(
@@ -84,7 +85,7 @@ def _audit(args: argparse.Namespace):
         device=args.device,
         only=tuple(args.only),
         repeat=args.repeat,
-        seed=args.seed,
+        seed=check_seed_option(args.seed),
         timeout=args.timeout,
         job_name=check_job_name(args.job_name),
         runner=sys.executable,

@@ -14,6 +14,7 @@ from .compiled import CompiledChange, compiled_changes
 
 __all__ = [
     "CHANGE_MEANING",
+    "FAILED",
     "FAIL_ON",
     "Change",
     "ChangeKind",
@@ -32,11 +33,15 @@ RAN = frozenset(status for status, info in STATUS_INFO.items() if info.ran)
 #: kernel runs and is expected to vary; one that warns ran that kernel too.
 REPEATS = frozenset(status for status, info in STATUS_INFO.items() if info.repeats)
 
+#: Statuses under which the probe could not finish: error, crashed, timeout.
+FAILED = frozenset(status for status, info in STATUS_INFO.items() if info.failed)
+
 
 class ChangeKind(str, enum.Enum):
     """How one (entry, device) differs between the old and the new report."""
 
     NEWLY_RAISES = "newly-raises"
+    NEWLY_FAILS = "newly-fails"
     FIXED = "fixed"
     REPEATABILITY_LOST = "repeatability-lost"
     REPEATABILITY_GAINED = "repeatability-gained"
@@ -62,6 +67,8 @@ class ChangeKind(str, enum.Enum):
 CHANGE_MEANING = {
     ChangeKind.NEWLY_RAISES: "ran under deterministic mode before and raises now: "
     "a deterministic training run that uses it breaks",
+    ChangeKind.NEWLY_FAILS: "audited before and could not be audited now (error, crashed or "
+    "timeout): the new report says nothing about it, so an upgrade gate must not pass it",
     ChangeKind.FIXED: "raised before and runs now",
     ChangeKind.REPEATABILITY_LOST: "ran without alert, and the bits repeated across the "
     "mode-on runs before and differ now",
@@ -78,6 +85,10 @@ CHANGE_MEANING = {
 
 #: ``--fail-on`` policies: which changes make ``detaudit diff`` exit 1.
 FAIL_ON = ("newly-raises", "bits-differ", "any-change", "none")
+
+#: The changes ``--fail-on newly-raises`` (and so ``bits-differ``) fails on: what ran
+#: now raises, or what was audited could not be audited now.
+_BREAKS = (ChangeKind.NEWLY_RAISES, ChangeKind.NEWLY_FAILS)
 
 #: Environment fields that always differ between two runs, so are not compared.
 _ENV_IGNORED = frozenset({"time"})
@@ -184,16 +195,17 @@ class Diff:
     def fails(self, policy: str) -> bool:
         """Whether ``--fail-on policy`` makes this diff a finding (exit 1).
 
-        ``newly-raises``: something that ran now raises; ``bits-differ``: that, or
-        an entry's bits differ from OLD's; ``any-change``: any change of a result
+        ``newly-raises``: something that ran now raises, or something audited
+        before could not be audited now (error, crashed, timeout: a candidate
+        that could not be audited must not pass); ``bits-differ``: that, or an
+        entry's bits differ from OLD's; ``any-change``: any change of a result
         (environment differences do not count); ``none``: never.
         """
+        breaks = any(self.of_kind(kind) for kind in _BREAKS)
         if policy == "newly-raises":
-            return bool(self.of_kind(ChangeKind.NEWLY_RAISES))
+            return breaks
         if policy == "bits-differ":
-            return bool(
-                self.of_kind(ChangeKind.NEWLY_RAISES) or self.of_kind(ChangeKind.BITS_DIFFER)
-            )
+            return breaks or bool(self.of_kind(ChangeKind.BITS_DIFFER))
         if policy == "any-change":
             return bool(self.changes or self.compiled)
         if policy == "none":
@@ -207,13 +219,14 @@ class Diff:
         """
         if not self.fails(policy):
             return None
+        n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
+        f = len(self.of_kind(ChangeKind.NEWLY_FAILS))
+        fails = f", {f} could not be audited in new" if f else ""
         if policy == "newly-raises":
-            n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
-            found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}"
+            found = f"{n} result{'s' * (n != 1)} newly raise{'s' * (n == 1)}{fails}"
         elif policy == "bits-differ":
-            n = len(self.of_kind(ChangeKind.NEWLY_RAISES))
             b = len(self.of_kind(ChangeKind.BITS_DIFFER))
-            found = f"{n} newly raise{'s' * (n == 1)}, {b} with bits that differ from old"
+            found = f"{n} newly raise{'s' * (n == 1)}{fails}, {b} with bits that differ from old"
         else:
             n = len({c.key for c in (*self.changes, *self.compiled)})
             found = f"{n} result{'s' * (n != 1)} changed"
@@ -252,6 +265,8 @@ def _kind(old: ProbeResult, new: ProbeResult, same_inputs: bool = False) -> Chan
     ``same_inputs``: both probes drew the same inputs (see :mod:`detaudit.compare.bits`).
     """
     if old.status is not new.status:
+        if new.status in FAILED and old.status not in FAILED:
+            return ChangeKind.NEWLY_FAILS
         if old.status in RAN and new.status is Status.RAISES:
             return ChangeKind.NEWLY_RAISES
         if old.status is Status.RAISES and new.status in RAN:

@@ -169,6 +169,10 @@ class Table:
         """(source, sentence) for each report whose torch is newer than its catalogue's docs."""
         return [(source, r.newer_than_docs) for source, r in self.reports if r.newer_than_docs]
 
+    def warnings(self) -> list[tuple[str, str]]:
+        """(source, sentence) for each report most of whose results are errors."""
+        return [(source, r.mostly_failed) for source, r in self.reports if r.mostly_failed]
+
 
 def _sort_key(column: Column) -> tuple:
     env = column.report.environment

@@ -33,7 +33,7 @@ from ..runner.protocol import (
     OpInfoSweepAnswer,
     OpInfoSweepRequest,
 )
-from ..runner.spec import check_timeout, resolve_devices
+from ..runner.spec import check_seed_option, check_timeout, resolve_devices
 
 __all__ = [
     "Alert",
@@ -255,8 +255,12 @@ def discover(
     if samples is not None and samples < 1:
         raise UsageError(f"--samples must be at least 1, got {samples}")
     check_timeout(timeout)
+    seed = check_seed_option(seed)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     started = time.perf_counter()
-    with WorkerPool(jobs, python=python, timeout=timeout) as pool:
+    # One worker first (it lists the ops); one more per op to sweep, up to ``jobs``.
+    with WorkerPool(1, python=python, timeout=timeout) as pool:
         if catalog is None:
             catalog = load_catalog(catalogs, builtin=builtin)
         hello = pool.wait_ready()
@@ -277,6 +281,7 @@ def discover(
             OpInfoSweepRequest(id=op, device=str(device), samples=samples, seed=seed)
             for op in listing.ops
         ]
+        pool.grow(min(jobs, len(requests)))
         answers: dict[str, Any] = {}
         for answer in pool.ask_all(requests):
             answers[answer.id] = answer

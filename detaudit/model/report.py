@@ -531,6 +531,23 @@ class Report:
         )
 
     @property
+    def mostly_failed(self) -> str | None:
+        """The sentence warning that most results failed (error, crashed, timeout); else None.
+
+        Such a report says little about deterministic mode: a bad input or a
+        broken environment, not the ops, made most results.
+        """
+        failed = Counter(r.status for r in self.results if r.status.info.failed)
+        total = sum(failed.values())
+        if not self.results or 2 * total <= len(self.results):
+            return None
+        kinds = ", ".join(f"{failed[st]} {st.value}" for st in Status if failed[st])
+        return (
+            f"{total} of {len(self.results)} results are errors ({kinds}): this audit says "
+            "little about deterministic mode; see Not observed for why"
+        )
+
+    @property
     def file_stem(self) -> str:
         """``detaudit-torch2.13.0-cpu``: names the torch version and devices."""
         return f"detaudit-torch{self.environment.torch}-{'-'.join(self.devices)}"

@@ -83,7 +83,11 @@ def describe(change: Change) -> str:
             f"{_backward_only_state(new)}"
         )
     text = f"{_state(old)} -> {_state(new)}"
-    if change.kind is ChangeKind.STATUS_CHANGED and not new.status.observed and new.message:
+    if (
+        change.kind in (ChangeKind.STATUS_CHANGED, ChangeKind.NEWLY_FAILS)
+        and not new.status.observed
+        and new.message
+    ):
         text += f": {_first_line(new.message)}"
     return text
 

@@ -478,11 +478,12 @@ def _body(table: Table, *, sources: bool) -> list[str]:
 
 
 def _notes(table: Table) -> list[str]:
-    """One line per report whose torch is newer than the docs its catalogue has read."""
+    """One line per report mostly of errors, or whose torch is newer than its docs read."""
     many = len(table.reports) > 1
     return [
-        f'<p class="sub note"><b>Note</b>: {_e(f"{source}: " if many else "")}{_e(note)}.</p>'
-        for source, note in table.notes()
+        f'<p class="sub note"><b>{word}</b>: {_e(f"{source}: " if many else "")}{_e(note)}.</p>'
+        for word, notes in (("Warning", table.warnings()), ("Note", table.notes()))
+        for source, note in notes
     ]
 
 

@@ -315,6 +315,8 @@ def render(report: Report) -> str:
     out = [f"# detaudit report: {title(report)}", ""]
     if report.newer_than_docs:
         out += [f"> **Note**: {report.newer_than_docs}.", ""]
+    if report.mostly_failed:
+        out += [f"> **Warning**: {report.mostly_failed}.", ""]
     out += ["## Environment", ""]
     out += _table(("", ""), environment_rows(report))
     settings = report.settings

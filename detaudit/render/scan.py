@@ -34,11 +34,15 @@ _LEGEND = (
 )
 
 
-def _listing(hits: Sequence[Hit], kernel: Callable[[Hit], str | None]) -> str:
+def _listing(
+    hits: Sequence[Hit],
+    kernel: Callable[[Hit], str | None],
+    named: Callable[[Hit], str | None] = lambda hit: hit.entry,
+) -> str:
     parts = []
     for hit in hits:
-        name = hit.entry or hit.op
         k = kernel(hit)
+        name = named(hit) or hit.op
         parts.append(f"{name} ({_at(hit)}{', ' + k if k else ''})")
     return ", ".join(parts)
 
@@ -65,13 +69,20 @@ def summary(result: ScanResult) -> list[str]:
     for index, ref in enumerate(result.reports):
         there = result.raising_in(index)
 
-        def kernel(hit: Hit, index: int = index) -> str | None:
-            return next((e.kernel for e in hit.elsewhere if e.report == index), None)
+        def raised(hit: Hit, index: int = index):
+            """The entry that raised there (of several the call matches: the first that did)."""
+            return next(e for e in _seen(hit, index) if e.status == "raises")
+
+        def kernel(hit: Hit) -> str | None:
+            return raised(hit).kernel
+
+        def entry(hit: Hit) -> str | None:
+            return raised(hit).entry
 
         unknown = result.unknown_in(index)
         counted = f"these {len(there)} ops raise" if len(there) != 1 else "this op raises"
         if there:
-            said = f"{counted}: {_listing(there, kernel)}"
+            said = f"{counted}: {_listing(there, kernel, entry)}"
         elif unknown:
             # never "none of them raises" while some were not observed there
             said = "none of the ops it has a result for raises"
@@ -93,8 +104,16 @@ def _claimed(hit: Hit, index: int) -> str:
     return f" ({seen.claim_from or 'docs'}: {seen.claim})"
 
 
+def _seen(hit: Hit, index: int) -> list:
+    """What report ``index`` observed for the hit: one per entry with a result, worst first."""
+    return [e for e in hit.elsewhere if e.report == index]
+
+
 def _cell(hit: Hit, index: int) -> str:
-    seen = next((e for e in hit.elsewhere if e.report == index), None)
+    every = _seen(hit, index)
+    if len(every) > 1:  # several entries match the call: each one's result, worst first
+        return ", ".join(f"{e.status or '–'} ({e.entry})" for e in every)
+    seen = every[0] if every else None
     if seen is not None and seen.status:
         return seen.status
     if seen is not None and seen.claim is not None:

@@ -207,8 +207,9 @@ def _signature(obs: dict[str, Any]) -> tuple[Any, ...]:
 def handle(request: RunRequest) -> RunAnswer:
     """Run one (entry, device): strict once, warn-only, mode off, backward-only; see the module doc.
 
-    Mode-on samples are the strict run (when it ran) plus warn-only runs, at
-    least one and ``repeat`` in all; mode-off samples are ``repeat`` runs.
+    Mode-on samples are the strict run (when it ran) plus warn-only runs,
+    ``repeat`` in all (an entry that raises gets ``repeat`` warn-only runs, the
+    strict run returning nothing); mode-off samples are ``repeat`` runs.
     A series stops at its first run that returns nothing to compare.
     """
     import torch
@@ -265,7 +266,10 @@ def handle(request: RunRequest) -> RunAnswer:
     later: list[dict[str, Any]] = []
     warn_only: dict[str, Any] | None = None
     runs = 0
-    while True:
+    # ``repeat`` mode-on samples in all: the strict run's (when it ran) counts as
+    # one, so --repeat 1 after a strict run that ran makes no warn-only run (one
+    # run cannot show that the bits repeat: ``repeatable`` stays None).
+    while len(on) < repeat:
         runs += 1
         obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}", env)
         if warn_only is None:
@@ -274,7 +278,7 @@ def handle(request: RunRequest) -> RunAnswer:
             later.append(obs)
         if sample:
             on.append(sample)
-        if retire or sample is None or len(on) >= repeat:
+        if retire or sample is None:
             break
     off: list[str] = []
     first_off: dict[str, Any] | None = None

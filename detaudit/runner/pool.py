@@ -164,6 +164,17 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def grow(self, jobs: int) -> None:
+        """Start workers until ``jobs`` run; none are stopped when fewer are asked for.
+
+        An audit starts one worker at once (its torch import overlaps loading
+        the catalogue) and grows the pool once it knows how many tasks there
+        are: never more workers than (entry, device) tasks.
+        """
+        while len(self._workers) < jobs:
+            self._spawn()
+        self.jobs = max(self.jobs, jobs)
+
     def _spawn(self) -> _Worker:
         env = {**os.environ, **self.env}
         env = {name: value for name, value in env.items() if value is not None}

@@ -9,7 +9,16 @@ from ..errors import EnvironmentUnsupported, UsageError
 from ..model.vocabulary import DEVICES, Device, Pass, Status
 from .protocol import RunRequest
 
-__all__ = ["COMPILES_SKIP", "DEVICE_CHOICES", "MAX_TIMEOUT", "Planned", "check_timeout", "plan", "resolve_devices"]
+__all__ = [
+    "COMPILES_SKIP",
+    "DEVICE_CHOICES",
+    "MAX_TIMEOUT",
+    "Planned",
+    "check_seed_option",
+    "check_timeout",
+    "plan",
+    "resolve_devices",
+]
 
 DEVICE_CHOICES = ("auto", *DEVICES, "all")
 
@@ -24,6 +33,25 @@ def check_timeout(timeout: float) -> None:
             f"--timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), "
             f"got {timeout}"
         )
+
+
+def check_seed_option(seed: object) -> int:
+    """``seed`` as an int, or a :class:`UsageError` unless every RNG a run seeds takes it.
+
+    :func:`~detaudit.runner.probing.seed_all` seeds Python's, numpy's and
+    torch's generators alike; numpy's takes the narrowest range, [0, 2**32 - 1]
+    (torch's takes [-2**63, 2**64 - 1]), so a seed outside it would make every
+    result ``error``.
+    """
+    from ..repro.helpers import SEED_MAX, check_seed
+
+    try:
+        return check_seed(seed)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"--seed must be a whole number in [0, {SEED_MAX}] (numpy.random.seed's range; "
+            f"every run seeds Python, numpy and torch with it), got {seed!r}"
+        ) from None
 
 
 def resolve_devices(

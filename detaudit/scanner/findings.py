@@ -14,7 +14,7 @@ import torch
 from ..catalog import Catalog
 from ..model.report import Report
 from ..model.vocabulary import Status, clean_run_status
-from .matching import Matcher, report_device, status_in
+from .matching import Matcher, report_device, status_in, statuses_in, worst_first
 from .mode import HitKey
 from .records import Elsewhere, Hit, ReportRef, ScanResult
 
@@ -34,13 +34,26 @@ def _elsewhere(
     ref: ReportRef,
     entries: Sequence[str],
     matcher: Matcher,
-) -> Elsewhere:
-    """What ``report`` observed for the hit; when nothing, what its torch's docs claim."""
-    entry, status, kernel = status_in(report, entries, ref.device, matcher.shown)
-    if status is not None:
-        return Elsewhere(index, entry, status, kernel)
+) -> tuple[Elsewhere, ...]:
+    """What ``report`` observed for each of the hit's entries, worst first.
+
+    A call several entries for that device match (``torch.mm``:
+    ``cublas-mm-workspace-unset`` and ``-4096-8``, told apart only by the
+    environment) gets the report's result for each of them, so the one that
+    raises there is never hidden behind one that converts. When the report has
+    none of them: what its torch's docs claim for the entry shown.
+    """
+    seen = [
+        Elsewhere(index, entry, status, kernel)
+        for entry, status, kernel in statuses_in(
+            report, matcher.for_device(entries, ref.device), ref.device
+        )
+    ]
+    if seen:
+        return tuple(sorted(seen, key=lambda e: worst_first(e.status)))
+    entry, _, _ = status_in(report, entries, ref.device, matcher.shown)
     claim, basis = catalog.expected(catalog.get(entry), ref.device, ref.torch)
-    return Elsewhere(index, entry, None, None, claim, basis)
+    return (Elsewhere(index, entry, None, None, claim, basis),)
 
 
 def assemble(
@@ -81,9 +94,10 @@ def assemble(
             covered = info.covered if info is not None else ()
             here = Status.RAISES if kernel else clean_run_status(hit_device, covered)
         elsewhere = tuple(
-            _elsewhere(catalog, index, report, ref, entries, matcher)
+            seen
             for index, ((report, _), ref) in enumerate(zip(reports, refs))
             if entries
+            for seen in _elsewhere(catalog, index, report, ref, entries, matcher)
         )
         hits.append(
             Hit(

@@ -10,7 +10,7 @@ from ..model.report import Report
 from ..model.vocabulary import Status
 from .signatures import Signature
 
-__all__ = ["Matcher", "Rule", "report_device", "status_in"]
+__all__ = ["Matcher", "Rule", "report_device", "status_in", "statuses_in", "worst_first"]
 
 #: ``get(argument, part)`` -> (feature value, present); see :func:`detaudit.scanner.trace.feature`.
 Getter = Callable[[str, str], tuple[object, bool]]
@@ -68,12 +68,49 @@ class Matcher:
         """The entry to name for ``device``: the first whose condition covers it."""
         return next((e for e in entries if device in self._devices.get(e, ())), entries[0])
 
+    def for_device(self, entries: Sequence[str], device: str) -> tuple[str, ...]:
+        """The entries whose condition covers ``device`` (else the one :meth:`shown` names).
+
+        A report audits every entry on every device, so a CPU-only entry has a
+        cuda result too (``ok``): only the entries for that device say anything.
+        """
+        covering = tuple(e for e in entries if device in self._devices.get(e, ()))
+        return covering or (self.shown(entries, device),)
+
 
 def report_device(report: Report, wanted: str | None) -> str:
     """The device whose results to read: ``wanted``, else cuda when the report has it."""
     if wanted:
         return wanted
     return "cuda" if "cuda" in report.devices else (report.devices or ("cpu",))[0]
+
+
+#: Statuses from worst to best for a run under deterministic mode: what stops it, what
+#: runs a nondeterministic kernel, what could not be observed, then what runs cleanly.
+_WORST_FIRST = (
+    Status.RAISES,
+    Status.WARNS,
+    Status.CRASHED,
+    Status.TIMEOUT,
+    Status.ERROR,
+    Status.CONVERTS,
+    Status.OK,
+    Status.SKIPPED,
+)
+
+
+def worst_first(status: Status | None) -> int:
+    """A sort key putting the worst status first (None, not observed, last)."""
+    return _WORST_FIRST.index(status) if status is not None else len(_WORST_FIRST)
+
+
+def statuses_in(
+    report: Report, entries: Iterable[str], device: str
+) -> list[tuple[str, Status, str | None]]:
+    """(entry, status, kernel) for each of ``entries`` with a result on ``device`` in ``report``."""
+    wanted = tuple(entries)
+    found = {r.id: r for r in report.results if r.device == device and r.id in wanted}
+    return [(e, found[e].status, found[e].kernel) for e in wanted if e in found]
 
 
 def status_in(

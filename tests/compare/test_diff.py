@@ -44,7 +44,9 @@ def test_upgrade_changes_are_found(gpu_diff):
     assert _keys(gpu_diff, ChangeKind.FIXED) == [("max-pool3d-backward", "cuda")]
     assert _keys(gpu_diff, ChangeKind.REPEATABILITY_LOST) == [("index-copy", "cuda")]
     assert _keys(gpu_diff, ChangeKind.REPEATABILITY_GAINED) == []
-    assert _keys(gpu_diff, ChangeKind.STATUS_CHANGED) == [("grid-sample-backward", "cuda")]
+    # raises -> crashed: the candidate could not be audited there (issue 18)
+    assert _keys(gpu_diff, ChangeKind.NEWLY_FAILS) == [("grid-sample-backward", "cuda")]
+    assert _keys(gpu_diff, ChangeKind.STATUS_CHANGED) == []
     assert _keys(gpu_diff, ChangeKind.ONLY_OLD) == [("kthvalue", "cpu"), ("kthvalue", "cuda")]
     assert _keys(gpu_diff, ChangeKind.ONLY_NEW) == [
         ("embedding-backward", "cpu"),
@@ -105,6 +107,7 @@ def test_json_output_is_complete(gpu_diff):
     assert data["counts"]["newly-raises"] == 1 and data["unchanged"] == 10
     assert {c["kind"] for c in data["changes"]} == {k.value for k in ChangeKind} - {
         "repeatability-gained",
+        "status-changed",  # its one other change of status is a crash: newly-fails
         "bits-differ",  # the hand-made reports record no digests
         "backward-only-changed",  # the hand-made reports predate it: test_two_ways_in_diff.py
     }
@@ -120,6 +123,73 @@ def test_duplicate_result_is_a_report_error(gpu_diff):
     doubled = replace(gpu_diff.old, results=gpu_diff.old.results + gpu_diff.old.results[:1])
     with pytest.raises(ReportError, match="two results for index-add on cpu"):
         diff_reports(doubled, gpu_diff.new, old_source="old.json")
+
+
+# ------------------------------------------------------------------- newly fails (issue 18)
+
+AUDITED = [Status.CONVERTS, Status.OK, Status.WARNS, Status.RAISES, Status.SKIPPED]
+FAILING = [Status.ERROR, Status.CRASHED, Status.TIMEOUT]
+
+
+def _one_changed(gpu_diff, old: Status, new: Status):
+    """The upgrade's old report against itself, ``index-copy`` on cuda ``old`` -> ``new``."""
+
+    def edited(status: Status):
+        return replace(
+            gpu_diff.old,
+            results=tuple(
+                replace(r, status=status, kernel=None, message="ValueError: boom")
+                if (r.id, r.device) == ("index-copy", "cuda")
+                else r
+                for r in gpu_diff.old.results
+            ),
+        )
+
+    return diff_reports(edited(old), edited(new))
+
+
+@pytest.mark.parametrize("new", FAILING)
+@pytest.mark.parametrize("old", AUDITED)
+def test_an_entry_that_could_not_be_audited_now_fails_the_gate(gpu_diff, old, new):
+    diff = _one_changed(gpu_diff, old, new)
+    assert [c.kind for c in diff.changes] == [ChangeKind.NEWLY_FAILS]
+    for policy in ("newly-raises", "bits-differ", "any-change"):
+        assert diff.fails(policy), policy
+    assert not diff.fails("none")
+    assert diff.failure("newly-raises") == (
+        "0 results newly raise, 1 could not be audited in new (--fail-on newly-raises)"
+    )
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        (Status.ERROR, Status.CRASHED),  # it could not be audited before either
+        (Status.TIMEOUT, Status.ERROR),
+        (Status.ERROR, Status.CONVERTS),  # now it can
+        (Status.CRASHED, Status.RAISES),
+    ],
+)
+def test_a_change_from_a_failure_is_no_new_failure(gpu_diff, old, new):
+    diff = _one_changed(gpu_diff, old, new)
+    assert [c.kind for c in diff.changes] == [ChangeKind.STATUS_CHANGED]
+    assert not diff.fails("newly-raises")
+    assert diff.fails("any-change")
+
+
+def test_cli_fails_the_gate_on_a_newly_failing_entry(gpu_diff, tmp_path):
+    diff = _one_changed(gpu_diff, Status.CONVERTS, Status.ERROR)
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(RENDERERS["report"]["json"].render(diff.old))
+    new.write_text(RENDERERS["report"]["json"].render(diff.new))
+    result = run_cli("diff", str(old), str(new), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "newly fails (1): audited before and could not be audited now" in result.stdout
+    assert "index-copy  cuda  forward  converts -> error: ValueError: boom" in result.stdout
+    assert result.stderr == (
+        "detaudit: diff: 0 results newly raise, 1 could not be audited in new "
+        "(--fail-on newly-raises)\n"
+    )
 
 
 # ------------------------------------------------------------------- the command line

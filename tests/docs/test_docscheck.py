@@ -169,6 +169,31 @@ def test_cli_bad_input_is_one_line(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "the file is empty; give the docstring's text"),
+        (b"\n  \n", "the file is empty; give the docstring's text"),
+        (
+            b"Sets a flag.\n\n    * :func:`torch.foo` when called\n",
+            "no use_deterministic_algorithms lists in it",
+        ),
+        (b"The following " * 30_000, "no use_deterministic_algorithms lists in it"),
+        (b"caf\xe9: The following\n", "not UTF-8 text (byte 0xe9 at offset 3); save it as UTF-8"),
+    ],
+    ids=["empty", "blank", "no-lists", "30000-followings", "latin-1"],
+)
+def test_cli_a_docstring_file_it_cannot_use_is_one_line(tmp_path, content, message):
+    """Today: "57 findings" and exit 1 (every entry unlisted), or exit 4 on latin-1."""
+    path = tmp_path / "doc.txt"
+    path.write_bytes(content)
+    result = run_cli("catalog", "check-docs", "--docstring", str(path), "--torch-version", "2.13.0")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"detaudit: error: --docstring {path}: {message}"), line
+
+
 @pytest.mark.parametrize("fmt", sorted(RENDERERS["docs-check"]))
 def test_golden(builtin, fmt, request):
     renderer = RENDERERS["docs-check"][fmt]

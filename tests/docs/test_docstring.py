@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 
 from detaudit.docs.docstring import DocLists, installed_docstring, parse_docstring
@@ -108,6 +111,50 @@ def test_torch_2_13():
 def test_a_docstring_without_the_lists():
     docs = parse_docstring("Sets a flag.\n\n    * :func:`torch.foo` when called\n")
     assert docs == DocLists(converted=(), raises=())
+
+
+# ------------------------------------------------------------ the intros, found in linear time
+
+#: The regexes the intros were once found with: ``.*`` between "following" and the
+#: phrase backtracked quadratically (30,000 x "The following " took 171 s, issue 18).
+_REGEX_INTROS = {
+    "converted": re.compile(r"following\b.*\boperations will act deterministically", re.DOTALL),
+    "raises": re.compile(r"following\b.*\boperations will throw", re.DOTALL),
+}
+_WORDS = ("The ", "following", "followings ", "operations will throw", "xoperations will throw",
+          "operations will act deterministically", " ", "_", ".", "normally-nondeterministic ")
+
+
+def test_the_intro_scan_reads_as_the_regex_did():
+    """Every paragraph of up to five words from _WORDS: the scan and the old regex agree."""
+    from detaudit.docs.docstring import _INTROS, _introduces
+
+    agreed = {True: 0, False: 0}
+    for size in range(1, 5):
+        for words in itertools.product(_WORDS, repeat=size):
+            paragraph = "".join(words)
+            for group, phrase in _INTROS:
+                found = _introduces(paragraph, phrase)
+                assert found == bool(_REGEX_INTROS[group].search(paragraph)), (group, paragraph)
+                agreed[found] += 1
+    assert agreed[True] and agreed[False]  # both answers were exercised
+
+
+def test_a_paragraph_of_30000_followings_without_the_phrase_has_no_lists():
+    """Quadratic once (171 s); a scan answers at once. The result is asserted, not the time."""
+    text = "The following " * 30_000 + "\n\n    * :func:`torch.foo` when called\n"
+    assert parse_docstring(text) == DocLists(converted=(), raises=())
+
+
+def test_the_phrase_after_30000_followings_still_introduces_its_list():
+    text = (
+        "The following " * 30_000
+        + "operations will throw a RuntimeError:\n\n    * :func:`torch.foo` when called\n"
+    )
+    docs = parse_docstring(text)
+    assert [(i.api, i.condition, i.group) for i in docs.items] == [
+        ("torch.foo", "when called", "raises")
+    ]
 
 
 def test_installed_docstring_is_read_without_importing_torch():

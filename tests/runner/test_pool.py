@@ -225,3 +225,41 @@ def test_a_torch_in_the_callers_folder_does_not_shadow_the_interpreters(tmp_path
     assert env["environment"]["torch_path"] == str(Path(torch.__file__).parent)
     # ...and the probes still run in the caller's folder (their relative paths mean it).
     assert answer["strict"]["outcome"] == "ran", answer["strict"]
+
+
+# ------------------------------------------------------------------ no more workers than tasks
+
+
+@pytest.mark.parametrize(
+    "only,device,tasks",
+    [
+        (("index-copy", "put-accumulate-false"), "cpu", 2),  # 2 entries x cpu
+        (("index-copy",), "all", 3),  # 1 entry x cpu, cuda, mps (absent ones skipped)
+    ],
+)
+def test_an_audit_starts_no_more_workers_than_tasks(monkeypatch, only, device, tasks):
+    """``--jobs 8`` started 8 workers (8 torch imports) for fewer (entry, device) tasks."""
+    from detaudit import audit
+
+    started = []
+    spawn = WorkerPool._spawn
+
+    def counted(self):
+        worker = spawn(self)
+        started.append(worker)
+        return worker
+
+    monkeypatch.setattr(WorkerPool, "_spawn", counted)
+    report = audit(only=only, device=device, repeat=1, jobs=8)
+    assert len(report.results) == tasks
+    assert len(started) == tasks
+    assert report.settings["jobs"] == 8
+
+
+def test_grow_starts_workers_up_to_the_number_asked_for():
+    with WorkerPool(1) as pool:
+        pool.grow(3)
+        pool.grow(2)  # never fewer
+        assert len(pool._workers) == 3
+        answers = list(pool.run([run("lifeprobes:hello", f"r{i}") for i in range(3)]))
+    assert {a["strict"]["outcome"] for a in answers} == {"ran"}

@@ -373,3 +373,87 @@ def test_a_report_without_a_result_gives_its_torchs_docs_claim(scanned):
     (seen,) = [e for e in by_entry(result)["index-add"].elsewhere if e.report == 1]
     assert seen.status is None
     assert (seen.claim, seen.claim_from) == ("converts", "docs 2.10")
+
+
+# ------------------------------------------------- a call several entries match (issue 18)
+
+MM_ENTRIES = ("cublas-mm-workspace-4096-8", "cublas-mm-workspace-unset")
+
+
+def _with_results(tmp_path, *added: tuple[str, str, str, str | None]) -> Path:
+    """scan-gpu.json plus HAND-MADE cuda results: (id, api, status, kernel) each."""
+    from dataclasses import replace
+
+    from detaudit.model.report import Status
+    from detaudit.model.reportfile import load_report
+    from detaudit.render import RENDERERS
+
+    report = load_report(SCAN_GPU)
+    base = next(r for r in report.results if r.device == "cuda" and r.id == "index-add")
+    more = tuple(
+        replace(
+            base, id=entry, api=api, status=Status(status), kernel=kernel, expected=None,
+            drift=None,
+        )
+        for entry, api, status, kernel in added
+    )  # fmt: skip
+    path = tmp_path / "hand-made-gpu.json"
+    both = replace(report, results=report.results + more)
+    path.write_text(RENDERERS["report"]["json"].render(both))
+    return path
+
+
+@pytest.fixture
+def cublas_report(tmp_path) -> Path:
+    """Both torch.mm entries: unset raises, :4096:8 converts."""
+    return _with_results(
+        tmp_path,
+        (MM_ENTRIES[0], "torch.mm", "converts", None),
+        (MM_ENTRIES[1], "torch.mm", "raises", "CuBLAS"),
+    )
+
+
+MM_SCRIPT = "import torch\ntorch.mm(torch.ones(4, 4), torch.ones(4, 4))\n"
+
+
+def test_a_call_several_entries_match_shows_each_ones_result(scan_cache, cublas_report):
+    """It read the -4096-8 entry alone and said torch.mm converts where the unset one raises."""
+    import torch
+
+    with detaudit.scan(reports=[cublas_report]) as found:
+        torch.mm(torch.ones(4, 4), torch.ones(4, 4))
+    (hit,) = [h for h in found.hits if h.op == "aten::mm"]
+    assert hit.entries == MM_ENTRIES
+    assert [(e.report, e.entry, e.status, e.kernel) for e in hit.elsewhere] == [
+        (0, "cublas-mm-workspace-unset", "raises", "CuBLAS"),  # the worst first
+        (0, "cublas-mm-workspace-4096-8", "converts", None),
+    ]
+    assert found.result.raising_in(0) == [hit] and found.result.raises_anywhere()
+    text = render_text(found.result)
+    assert "raises (cublas-mm-workspace-unset), converts (cublas-mm-workspace-4096-8)" in text
+    assert "this op raises: cublas-mm-workspace-unset (" in text and ", CuBLAS)" in text
+    assert ScanResult.from_dict(json.loads(render_json(found.result))) == found.result
+
+
+def test_cli_the_worst_of_the_matched_entries_decides_fail_on(scan_cache, cublas_report, tmp_path):
+    script = tmp_path / "mm.py"
+    script.write_text(MM_SCRIPT)
+    result = run_cli("scan", "--report", str(cublas_report), "--fail-on", "raises", str(script))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "this op raises: cublas-mm-workspace-unset" in result.stdout
+
+
+def test_only_the_entries_for_the_reports_device_are_read(scan_cache, tmp_path):
+    """A report audits every entry on every device: the CPU entry's cuda ``ok`` says nothing."""
+    import torch
+
+    report = _with_results(
+        tmp_path,
+        ("put-accumulate-true-cpu", "torch.Tensor.put_", "ok", None),
+        ("put-accumulate-true-cuda", "torch.Tensor.put_", "raises", "put_"),
+    )
+    with detaudit.scan(reports=[report]) as found:
+        torch.zeros(5).put_(torch.tensor([0, 0]), torch.ones(2), accumulate=True)
+    (hit,) = found.hits
+    assert hit.entries == ("put-accumulate-true-cpu", "put-accumulate-true-cuda")
+    assert [(e.entry, e.status) for e in hit.elsewhere] == [("put-accumulate-true-cuda", "raises")]
