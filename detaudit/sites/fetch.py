@@ -166,9 +166,24 @@ def _platform_matches(name: str, platform: str) -> bool:
     return True
 
 
+def _same_version(a: str, b: str) -> bool:
+    """``2.10`` and ``2.10.0`` name one release (as ``pip download torch==2.10`` reads it)."""
+
+    def release(v: str) -> tuple[str, ...]:
+        parts = v.split(".")
+        while len(parts) > 1 and parts[-1] == "0":
+            parts.pop()
+        return tuple(parts)
+
+    return release(a) == release(b)
+
+
 def _cached_wheel(folder: Path, version: str, platform: str, python_version: str) -> Path | None:
     tag = "cp" + python_version.replace(".", "")
-    for wheel in sorted(folder.glob(f"torch-{version}-*.whl")):
+    for wheel in sorted(folder.glob("torch-*.whl")):
+        parts = wheel.name.split("-")
+        if len(parts) < 5 or not _same_version(parts[1], version):
+            continue
         if tag in wheel.name and _platform_matches(wheel.name, platform):
             return wheel
     return None
