@@ -51,6 +51,7 @@ def audit(
     compile: str | None = None,
     compile_deterministic: bool = False,
     compile_timeout: float = COMPILE_TIMEOUT,
+    census: bool = True,
 ) -> Report:
     """Run every catalogued op on every requested device under deterministic mode.
 
@@ -63,6 +64,9 @@ def audit(
     (``ProbeResult.compiled``), with Inductor's determinism settings on if
     ``compile_deterministic``; an entry then may take ``timeout + compile_timeout``
     seconds, and the workers compile into a cache of this audit's, removed after it.
+    ``census`` (default on) also reads the audited torch's libraries, beside the
+    workers, for its alert names (``detaudit sites``; needs the sites extra) and
+    records those no result probed (``Report.census``).
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
@@ -89,6 +93,7 @@ def audit(
     # Only --compile makes a compile cache: the default audit does nothing more.
     with ExitStack() as stack:
         env = stack.enter_context(compile_cache()) if compile else None
+        census_job = _start_census(stack, python) if census else None
         # Workers start first: they import torch (seconds) while this process
         # loads and validates the catalogue; a bad catalogue kills them unused.
         pool = stack.enter_context(WorkerPool(jobs, python=python, timeout=timeout, env=env))
@@ -157,13 +162,26 @@ def audit(
             compile_deterministic=compile_deterministic,
             compile_timeout=compile_timeout,
         )
+    from .sites.audited import summarize
+
     return Report(
         environment=environment,
         results=ordered,
         devices=devices,
         settings=settings,
         catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
+        census=summarize(census_job.result() if census_job else "--no-census", catalog, ordered),
     )
+
+
+def _start_census(stack: ExitStack, python: str | None):
+    """The audited torch's census, read in a thread while the workers run (a Future)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .sites.audited import take_for_audit
+
+    executor = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="detaudit-census"))
+    return executor.submit(take_for_audit, python)
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:

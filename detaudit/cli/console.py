@@ -88,6 +88,8 @@ def summary(console, report) -> None:
     console.print(f"[bold]detaudit[/bold]: {report.title}")
     if report.newer_than_docs:
         console.print(f"[yellow]note[/yellow]: {escape(report.newer_than_docs)}")
+    if report.census is not None:
+        console.print(escape(report.census.line))
     counts = Table(title="results per status", title_justify="left")
     counts.add_column("status")
     for device in report.devices:
