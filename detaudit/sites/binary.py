@@ -10,6 +10,7 @@ capstone; :func:`require` says when they are missing.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import re
 from collections.abc import Iterator
@@ -538,38 +539,67 @@ def _x86_string(md, image: _Image, address: int) -> str | None:
 
 
 def _arm64_string(md, image: _Image, address: int) -> str | None:
-    """The string an ``adrp``/``add`` pair builds last before the ``bl``."""
+    """The string an ``adrp``/``add`` pair builds for the ``bl`` at ``address``.
+
+    The instructions before the call are simulated: ``adrp``, ``adr`` and
+    ``add #imm`` give a register a known address, ``mov`` copies it, any other
+    write forgets it, and a call forgets the caller-saved registers. The string
+    is the one built last since the previous call, or else the one held by a
+    register the code stores into the ``string_view`` on the stack.
+    """
     import capstone.arm64 as arm64
 
-    window = image.read(address - _WINDOW, _WINDOW)
-    start = address - len(window)
+    code = image.read(address - _FAR_WINDOW, _FAR_WINDOW)
     registers: dict[int, int] = {}
     built: list[int] = []
-    for insn in md.disasm(window, start):
+    stored: list[int] = []
+    calls = (arm64.ARM64_INS_BL, arm64.ARM64_INS_BLR)
+    for insn in md.disasm(code, address - len(code)):
         if insn.address >= address:
             break
         ops = insn.operands
-        if insn.id in (arm64.ARM64_INS_BL, arm64.ARM64_INS_BLR):
-            registers.clear()
+        if insn.id in calls:
+            registers = {r: v for r, v in registers.items() if r in _arm64_callee_saved()}
             built.clear()
-        elif insn.id == arm64.ARM64_INS_ADRP and len(ops) == 2:
-            registers[ops[0].reg] = ops[1].imm
-        elif insn.id == arm64.ARM64_INS_ADR and len(ops) == 2:
-            registers[ops[0].reg] = ops[1].imm
-            built.append(ops[1].imm)
+            stored.clear()
+            continue
+        if insn.id in (arm64.ARM64_INS_STP, arm64.ARM64_INS_STR):
+            stored += [op.reg for op in ops if op.type == arm64.ARM64_OP_REG]
+            continue
+        value = None
+        if insn.id in (arm64.ARM64_INS_ADRP, arm64.ARM64_INS_ADR) and len(ops) == 2:
+            value = ops[1].imm
         elif (
             insn.id == arm64.ARM64_INS_ADD
             and len(ops) == 3
             and ops[2].type == arm64.ARM64_OP_IMM
             and ops[1].reg in registers
         ):
-            registers[ops[0].reg] = registers[ops[1].reg] + ops[2].imm
-            built.append(registers[ops[0].reg])
-    for candidate in reversed(built):
+            value = registers[ops[1].reg] + ops[2].imm
+            built.append(value)
+        elif insn.id == arm64.ARM64_INS_MOV and len(ops) == 2 and ops[1].type == arm64.ARM64_OP_REG:
+            value = registers.get(ops[1].reg)
+        if ops and ops[0].type == arm64.ARM64_OP_REG:
+            if value is None:
+                registers.pop(ops[0].reg, None)
+            else:
+                registers[ops[0].reg] = value
+            if insn.id == arm64.ARM64_INS_ADR and value is not None:
+                built.append(value)
+    candidates = built[::-1] + [registers[r] for r in reversed(stored) if r in registers]
+    for candidate in candidates:
         text = image.c_string(candidate)
         if text is not None:
             return text
     return None
+
+
+@functools.cache
+def _arm64_callee_saved() -> frozenset[int]:
+    """x19-x29, which a call leaves as they were (AAPCS64), as capstone's register ids."""
+    import capstone.arm64 as arm64
+
+    return frozenset(getattr(arm64, f"ARM64_REG_X{n}") for n in range(19, 30))
 
 
 def _calls(library: _Library) -> Iterator[Call]:
