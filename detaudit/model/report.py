@@ -466,7 +466,9 @@ class AlertCensus:
         if not self.taken:
             return f"census not taken ({self.why})"
         if not self.unprobed:
-            return f"census: every one of the {len(self.names)} alert names of this torch was probed"
+            return (
+                f"census: every one of the {len(self.names)} alert names of this torch was probed"
+            )
         return (
             f"census: {len(self.unprobed)} of the {len(self.names)} alert names of this torch "
             f"no entry probed here: {', '.join(self.unprobed)}"
@@ -622,7 +624,9 @@ class Report:
             settings=dict(settings),
             schema_version=version,
             catalog_docs_newest=newest,
-            census=AlertCensus.from_dict(data["census"]) if data.get("census") is not None else None,
+            census=AlertCensus.from_dict(data["census"])
+            if data.get("census") is not None
+            else None,
         )
 
 

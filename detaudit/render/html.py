@@ -484,9 +484,7 @@ def render(report: Report) -> str:
     subtitle = (
         f"{entries} entries on {', '.join(report.devices)} · {report.environment.time or 'no time'}"
     )
-    return _page(
-        f"report: {title(report)}", subtitle, table, sources=False, extra=_census(report)
-    )
+    return _page(f"report: {title(report)}", subtitle, table, sources=False, extra=_census(report))
 
 
 def render_table(table: Table) -> str:

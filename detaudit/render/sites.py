@@ -104,15 +104,15 @@ def render_diff_text(diff: SitesDiff) -> str:
         f"cuBLAS workspace check: {'present' if old.cublas_check else 'absent'} -> "
         f"{'present' if new.cublas_check else 'absent'}"
         + (f" ({diff.cublas_change})" if diff.cublas_change else ""),
-        f"alert names appeared ({len(diff.names_appeared)}): "
-        f"{', '.join(diff.names_appeared) or 'none'}",
+        (
+            f"alert names appeared ({len(diff.names_appeared)}): "
+            f"{', '.join(diff.names_appeared) or 'none'}"
+        ),
         f"alert names gone ({len(diff.names_gone)}): {', '.join(diff.names_gone) or 'none'}",
     ]
     for title, sites in (("sites appeared", diff.appeared), ("sites gone", diff.gone)):
         out += ["", f"{title} ({len(sites)})"]
-        rows = [
-            (s.device.value, s.alert, short_function(s.function), s.library) for s in sites
-        ]
+        rows = [(s.device.value, s.alert, short_function(s.function), s.library) for s in sites]
         out += columns(rows, indent="  ") if rows else ["  none"]
     return "\n".join(out) + "\n"
 

@@ -216,8 +216,10 @@ class _Library:
         self.data = mmap.mmap(self._handle.fileno(), 0, access=mmap.ACCESS_READ)
         self.macho = isinstance(binary, lief.MachO.Binary)
         if self.macho:
-            self.arch = "arm64" if binary.header.cpu_type == lief.MachO.Header.CPU_TYPE.ARM64 else (
-                "x86_64"
+            self.arch = (
+                "arm64"
+                if binary.header.cpu_type == lief.MachO.Header.CPU_TYPE.ARM64
+                else ("x86_64")
             )
             sections = [
                 _Section(
@@ -277,7 +279,7 @@ class _Library:
                 ("size", "<u8"),
             ]
         )
-        values, sizes, names, bases = [], [], [], []
+        values, sizes, names = [], [], []
         for table_name, strings_name in ((".symtab", ".strtab"), (".dynsym", ".dynstr")):
             table_section = self.binary.get_section(table_name)
             strings = self.binary.get_section(strings_name)
@@ -356,8 +358,10 @@ class _Library:
         symtab = self.binary.get_section(".symtab")
         if symtab is not None:
             for symbol in self.binary.symtab_symbols:
-                if ALERT_SYMBOL in symbol.name and symbol.value and not symbol.name.endswith(
-                    ".cold"
+                if (
+                    ALERT_SYMBOL in symbol.name
+                    and symbol.value
+                    and not symbol.name.endswith(".cold")
                 ):
                     direct.add(int(symbol.value))
         for reloc in self.binary.relocations:
@@ -493,7 +497,7 @@ def _x86_instructions(md, image: _Image, address: int, window: int) -> list:
 
 def _rip_target(insn) -> int | None:
     """The address a ``lea reg, [rip+X]`` loads, or None for any other instruction."""
-    import capstone.x86 as x86
+    from capstone import x86
 
     if insn.id != x86.X86_INS_LEA or len(insn.operands) != 2:
         return None
@@ -510,7 +514,7 @@ def _x86_string(md, image: _Image, address: int) -> str | None:
     comes from a ``lea reg, [rip+X]`` there, or from a register (callee-saved,
     set earlier in the function) stored into the stack slot.
     """
-    import capstone.x86 as x86
+    from capstone import x86
 
     stored: list[int] = []
     for insn in reversed(_x86_instructions(md, image, address, _WINDOW)):
@@ -547,7 +551,7 @@ def _arm64_string(md, image: _Image, address: int) -> str | None:
     is the one built last since the previous call, or else the one held by a
     register the code stores into the ``string_view`` on the stack.
     """
-    import capstone.arm64 as arm64
+    from capstone import arm64
 
     code = image.read(address - _FAR_WINDOW, _FAR_WINDOW)
     registers: dict[int, int] = {}
@@ -597,7 +601,7 @@ def _arm64_string(md, image: _Image, address: int) -> str | None:
 @functools.cache
 def _arm64_callee_saved() -> frozenset[int]:
     """x19-x29, which a call leaves as they were (AAPCS64), as capstone's register ids."""
-    import capstone.arm64 as arm64
+    from capstone import arm64
 
     return frozenset(getattr(arm64, f"ARM64_REG_X{n}") for n in range(19, 30))
 
@@ -620,9 +624,6 @@ def scan_library(path: str | Path) -> LibraryScan:
     require()
     library = _Library(Path(path))
     try:
-        return LibraryScan(
-            library.arch, tuple(_calls(library)), _cublas_markers(library.data)
-        )
+        return LibraryScan(library.arch, tuple(_calls(library)), _cublas_markers(library.data))
     finally:
         library.close()
-

@@ -27,7 +27,7 @@ from ..errors import EnvironmentUnsupported, UsageError
 __all__ = ["Build", "cache_dir", "download_wheel", "open_build", "source_of"]
 
 _LIBRARY = re.compile(r"^torch/(lib/[^/]+\.(so(\.\d+)*|dylib)|_C[^/]*\.(so|dylib))$")
-_VERSION = re.compile(r"""^__version__\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]""", re.M)
+_VERSION = re.compile(r"""^__version__\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]""", re.MULTILINE)
 
 
 def _is_library(name: str) -> bool:
@@ -124,7 +124,7 @@ def _installed_torch_dir() -> Path:
         raise EnvironmentUnsupported(
             "no torch is installed for this Python; give --wheel or --torch-version"
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 _FIND_TORCH = (
@@ -214,7 +214,9 @@ def download_wheel(
     return found
 
 
-def source_of(text: str, platform: str = "", python_version: str = "3.11", cache: str = "") -> Source:
+def source_of(
+    text: str, platform: str = "", python_version: str = "3.11", cache: str = ""
+) -> Source:
     """A ``--diff`` side: a wheel file, an interpreter, a torch folder, or else a version."""
     path = Path(text)
     if text.endswith(".whl"):

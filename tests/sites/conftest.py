@@ -53,14 +53,14 @@ def fake_library(tmp_path_factory) -> Path:
     return compile_library(tmp_path_factory.mktemp("lib"), "libtorch_fake.so")
 
 
-PYTHON_FILE = '''
+PYTHON_FILE = """
 import torch._prims_common as utils
 
 def meta_thing(x, dim):
     utils.alert_not_deterministic("thing CUDA with indices output")
     utils.alert_not_deterministic(f"max_unpooling{dim}d_forward_out")
     return x
-'''
+"""
 
 
 @pytest.fixture()

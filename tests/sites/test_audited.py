@@ -83,9 +83,7 @@ def test_the_parent_takes_the_census_without_importing_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     kind, imported = done.stdout.split()
     assert imported == "False"
-    have_extra = all(
-        __import__("importlib").util.find_spec(m) for m in ("lief", "capstone")
-    )
+    have_extra = all(__import__("importlib").util.find_spec(m) for m in ("lief", "capstone"))
     assert kind == ("Census" if have_extra else "str")
 
 

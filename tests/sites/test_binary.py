@@ -7,9 +7,9 @@ import pytest
 pytest.importorskip("lief", reason='the sites extra is missing: pip install "detaudit[sites]"')
 pytest.importorskip("capstone", reason='the sites extra is missing: pip install "detaudit[sites]"')
 
-from detaudit.sites.binary import scan_library  # noqa: E402
+from detaudit.sites.binary import scan_library
 
-from .conftest import ALERTS, compile_library  # noqa: E402
+from .conftest import ALERTS, compile_library
 
 
 def test_every_call_and_its_string_is_found(fake_library):
@@ -40,5 +40,7 @@ def test_a_library_without_the_alert_function_has_no_calls(tmp_path):
     source.write_text("int f(int x) { return x + 1; }\n", encoding="utf-8")
     import subprocess
 
-    subprocess.run(["gcc", "-shared", "-fPIC", str(source), "-o", str(tmp_path / "p.so")], check=True)
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", str(source), "-o", str(tmp_path / "p.so")], check=True
+    )
     assert scan_library(tmp_path / "p.so").calls == ()

@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("lief", reason='the sites extra is missing: pip install "detaudit[sites]"')
 pytest.importorskip("capstone", reason='the sites extra is missing: pip install "detaudit[sites]"')
 
-from detaudit.sites.census import take_census  # noqa: E402
-from detaudit.sites.diff import diff_censuses  # noqa: E402
-from detaudit.sites.fetch import Source, open_build  # noqa: E402
+from detaudit.sites.census import take_census
+from detaudit.sites.diff import diff_censuses
+from detaudit.sites.fetch import Source, open_build
 
-from .conftest import wheel  # noqa: E402
+from .conftest import wheel
 
 #: The alert names in the libraries of a CPU build, by torch version (read with this command).
 CPU_SITES = {
@@ -69,3 +69,15 @@ def test_the_cublas_check_leaves_between_2_9_1_and_2_10_on_macos():
     assert diff.cublas_change == "gone"
     assert "kthvalue MPS" in new.names  # Mach-O arm64 decoded, MPS sites among them
     assert next(s for s in new.sites if s.alert == "kthvalue MPS").device.value == "mps"
+
+
+@pytest.mark.slow
+def test_the_2_14_1_aarch64_wheel_decodes_to_the_same_cuda_names():
+    x86 = _census(Source("wheel", str(wheel("2.14.1"))))
+    arm = _census(Source("wheel", str(wheel("2.14.1", "manylinux_2_28_aarch64"))))
+    assert not arm.undecoded
+
+    def cuda(census):
+        return {s.alert for s in census.sites if s.library == "torch/lib/libtorch_cuda.so"}
+
+    assert cuda(arm) == cuda(x86)
