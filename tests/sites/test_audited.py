@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -75,12 +76,15 @@ def test_reports_without_a_census_still_load_and_a_bad_one_is_refused():
         Report.from_dict(data, source="r.json")
 
 
-def test_the_parent_takes_the_census_without_importing_torch():
+def test_the_parent_takes_the_census_without_importing_torch(tmp_path):
     code = (
         "import sys; from detaudit.sites.audited import take_for_audit; c = take_for_audit(None); "
         "print(type(c).__name__, 'torch' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     kind, imported = done.stdout.split()
     assert imported == "False"
     have_extra = all(__import__("importlib").util.find_spec(m) for m in ("lief", "capstone"))
@@ -91,9 +95,10 @@ def test_the_parent_takes_the_census_without_importing_torch():
     not all(__import__("importlib").util.find_spec(m) for m in ("lief", "capstone")),
     reason='the sites extra is missing: pip install "detaudit[sites]"',
 )
-def test_an_audit_carries_the_census_of_its_torch():
+def test_an_audit_carries_the_census_of_its_torch(tmp_path, monkeypatch):
     from detaudit.api import audit
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     report = audit(device="cpu", only=["put-accumulate-false"], repeat=1)
     census = report.census
     assert census is not None and census.taken, census
@@ -102,3 +107,26 @@ def test_an_audit_carries_the_census_of_its_torch():
     assert audit(device="cpu", only=["put-accumulate-false"], repeat=1, census=False).census == (
         AlertCensus(taken=False, why="--no-census")
     )
+
+
+@pytest.mark.skipif(
+    not all(__import__("importlib").util.find_spec(m) for m in ("lief", "capstone")),
+    reason='the sites extra is missing: pip install "detaudit[sites]"',
+)
+def test_the_next_audit_of_the_same_files_reads_the_cached_census(
+    fake_torch, tmp_path, monkeypatch
+):
+    from detaudit.sites import audited, census, fetch
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(fetch, "_python_torch_dir", lambda python: fake_torch)
+    first = audited.take_for_audit(None)
+    assert isinstance(first, Census) and "fake_kernel_backward_cuda" in first.names
+
+    def refuse(build):
+        raise AssertionError("read the libraries again")
+
+    monkeypatch.setattr(census, "take_census", refuse)
+    assert audited.take_for_audit(None) == first
+    (fake_torch / "lib" / "libtorch_cuda.so").write_bytes(b"\x7fELF changed")
+    assert audited.take_for_audit(None) == "census failed: AssertionError: read the libraries again"

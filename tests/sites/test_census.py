@@ -133,3 +133,16 @@ def test_cli_diff_of_two_folders(fake_torch, tmp_path, capsys):
     assert main(["sites", "--diff", str(bare), str(fake_torch), "--format", "json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert "fake_kernel_backward_cuda" in data["names_appeared"]
+
+
+@needs_extra
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sites", "--wheel", "/nonexistent/torch-1.0-py3-none-any.whl"],
+        ["sites", "--diff", "not a build", "2.10"],
+    ],
+)
+def test_bad_sources_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("detaudit: error: ")
