@@ -41,6 +41,19 @@ def _cublas(result_cublas: tuple[str, ...]) -> str:
     return f"absent (no library holds {_CUBLAS_MESSAGE})"
 
 
+def _wrapped(names: tuple[str, ...], width: int = 96) -> list[str]:
+    """``names`` comma-separated in indented lines, never breaking inside a name."""
+    lines: list[str] = []
+    line = ""
+    for name in names:
+        piece = f"{name}, " if name != names[-1] else name
+        if line and len(line) + len(piece) > width:
+            lines.append("  " + line.rstrip())
+            line = ""
+        line += piece
+    return [*lines, "  " + line] if line else lines
+
+
 def census_line(result: SitesResult) -> str:
     """One line: ``45 alert names: 33 covered, 2 listed as gaps, 10 uncovered``."""
     counts = {state: len(result.of(state)) for state in Covered}
@@ -85,6 +98,15 @@ def render_text(result: SitesResult) -> str:
         out.append(f"  listed     {n.alert}: {n.reason}")
     for n in result.of(Covered.COVERED):
         out.append(f"  covered    {n.alert}: {', '.join(n.entries)}")
+    if result.absent:
+        out += [
+            "",
+            (
+                f"catalogued names this build does not raise ({len(result.absent)}; another "
+                "version's or platform's, or stale):"
+            ),
+            *_wrapped(result.absent),
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -75,6 +75,9 @@ class SitesResult:
 
     census: Census
     coverage: tuple[NameCoverage, ...]
+    #: Names the catalogue's entries or known gaps list that this build does not raise
+    #: (another version's name, or a stale one): information, not a finding.
+    absent: tuple[str, ...] = ()
 
     def of(self, state: Covered) -> tuple[NameCoverage, ...]:
         """The names in ``state``."""
@@ -85,6 +88,7 @@ class SitesResult:
         return {
             "census": self.census.to_dict(),
             "coverage": [n.to_dict() for n in self.coverage],
+            "absent": list(self.absent),
         }
 
     @classmethod
@@ -93,6 +97,7 @@ class SitesResult:
         return cls(
             census=Census.from_dict(data.get("census", {})),
             coverage=tuple(NameCoverage.from_dict(n) for n in data.get("coverage", [])),
+            absent=tuple(str(n) for n in data.get("absent", [])),
         )
 
 
@@ -115,6 +120,7 @@ def cover(census: Census, catalog: Catalog, known: KnownGaps) -> SitesResult:
     if census.cublas_check:
         grouped.setdefault(CUBLAS, [])
     names = []
+    matched_any: set[str] = set()
     for alert, sites in sorted(grouped.items()):
         devices = tuple(sorted({s.device for s in sites} or {Device.CUDA}, key=lambda d: d.value))
         if sites and not all(s.literal for s in sites):
@@ -122,8 +128,10 @@ def cover(census: Census, catalog: Catalog, known: KnownGaps) -> SitesResult:
             matched = sorted(k for k in (*by_kernel, *reasons) if pattern.fullmatch(k))
         else:
             matched = [alert]
+        matched_any.update(matched)
         entries = tuple(sorted({e for k in matched for e in by_kernel.get(k, [])}))
         reason = next((reasons[k] for k in matched if k in reasons), "")
         state = Covered.COVERED if entries else Covered.LISTED if reason else Covered.UNCOVERED
         names.append(NameCoverage(alert, devices, len(sites), state, entries, reason))
-    return SitesResult(census, tuple(names))
+    absent = (set(by_kernel) | set(reasons)) - matched_any
+    return SitesResult(census, tuple(names), tuple(sorted(absent)))

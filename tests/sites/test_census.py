@@ -146,3 +146,12 @@ def test_cli_diff_of_two_folders(fake_torch, tmp_path, capsys):
 def test_bad_sources_exit_2(argv, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("detaudit: error: ")
+
+
+def test_catalogued_names_the_build_does_not_raise_are_listed_apart():
+    catalog = load_catalog()
+    kernels = sorted({k for e in catalog for k in e.kernels})
+    census = _census(Site(kernels[0], "f", "lib", Device.CUDA, "0x1"))
+    result = cover(census, catalog, KnownGaps(alerts=(), gaps=(Alert("old_gap", "f", "why"),)))
+    assert kernels[0] not in result.absent
+    assert set(kernels[1:]) | {"old_gap"} == set(result.absent)
