@@ -58,6 +58,7 @@ def audit(
     compile: str | None = None,
     compile_deterministic: bool = False,
     compile_timeout: float = COMPILE_TIMEOUT,
+    census: bool = True,
 ) -> Report:
     """Run every catalogued op on every requested device under deterministic mode.
 
@@ -72,6 +73,9 @@ def audit(
     seconds, and the workers compile into a cache of this audit's, removed after it.
     Compiled runs past ``compile_timeout`` seconds stop: the result keeps its eager
     status and its compiled observation is ``timeout``.
+    ``census`` (default on) also reads the audited torch's libraries, beside the
+    workers, for its alert names (``detaudit sites``; needs the sites extra) and
+    records those no result probed (``Report.census``).
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
@@ -99,6 +103,7 @@ def audit(
     # Only --compile makes a compile cache: the default audit does nothing more.
     with ExitStack() as stack:
         env = stack.enter_context(compile_cache()) if compile else None
+        census_job = _start_census(stack, python) if census else None
         # One worker starts first: it imports torch (seconds) while this process
         # loads and validates the catalogue; a bad catalogue kills it unused.
         # The others start once there are tasks for them: every entry is at least
@@ -178,12 +183,15 @@ def audit(
             compile_deterministic=compile_deterministic,
             compile_timeout=compile_timeout,
         )
+    from .sites.audited import summarize
+
     return Report(
         environment=environment,
         results=ordered,
         devices=devices,
         settings=settings,
         catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
+        census=summarize(census_job.result() if census_job else "--no-census", catalog, ordered),
     )
 
 
@@ -228,6 +236,16 @@ def _answers(
         opened(index + 1)
         yield from pools[key].ask_all(groups[key], timeout=limit)
         pools[key].close()
+
+
+def _start_census(stack: ExitStack, python: str | None):
+    """The audited torch's census, read in a thread while the workers run (a Future)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .sites.audited import take_for_audit
+
+    executor = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="detaudit-census"))
+    return executor.submit(take_for_audit, python)
 
 
 def _fingerprint_failed(answer: Lost | Refused) -> None:

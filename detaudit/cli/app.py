@@ -23,14 +23,14 @@ from ..errors import (
     UsageError,
     WorkerError,
 )
-from . import audit, catalog, diff, discover, env, fleet, scan, table
+from . import audit, catalog, diff, discover, env, fleet, scan, sites, table
 from .exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from .signals import Signalled, signals_interrupt
 
 __all__ = ["build_parser", "main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (audit, catalog, env, diff, table, fleet, discover, scan)
+COMMANDS = (audit, catalog, env, diff, table, fleet, discover, scan, sites)
 
 
 def build_parser() -> argparse.ArgumentParser:

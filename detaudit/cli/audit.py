@@ -83,6 +83,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
     audit.add_argument(
+        "--no-census",
+        action="store_true",
+        help="do not read the audited torch's libraries for the alert names no entry probed "
+        "(the census; needs the sites extra)",
+    )
+    audit.add_argument(
         "--cost",
         nargs="?",
         type=positive_int,
@@ -147,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             compile=args.compile,
             compile_deterministic=args.compile_deterministic,
             compile_timeout=args.compile_timeout,
+            census=not args.no_census,
         )
     finally:
         finish()

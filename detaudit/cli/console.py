@@ -91,6 +91,8 @@ def summary(console, report) -> None:
         console.print(f"[yellow]note[/yellow]: {escape(report.newer_than_docs)}")
     if report.mostly_failed:
         console.print(f"[bold red]warning[/bold red]: {escape(report.mostly_failed)}")
+    if report.census is not None:
+        console.print(escape(report.census.line))
     counts = Table(title="results per status", title_justify="left")
     counts.add_column("status")
     for device in report.devices:

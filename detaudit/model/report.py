@@ -15,6 +15,7 @@ from .vocabulary import Pass, Status, parse_version
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AlertCensus",
     "Compiled",
     "Cost",
     "Environment",
@@ -484,6 +485,61 @@ class Environment:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertCensus:
+    """The alert census of the audited torch (``detaudit sites``): the names no result probed.
+
+    ``names`` are the distinct alert names its libraries and Python files pass
+    (``cublas`` for the cuBLAS workspace check); ``unprobed`` those that no
+    result of this audit probed on the device the site is for. Not ``taken``
+    (``why`` says why: the sites extra missing, ``--no-census``, a failure),
+    the report says so and claims nothing about what is missing.
+    """
+
+    taken: bool
+    names: tuple[str, ...] = ()
+    unprobed: tuple[str, ...] = ()
+    why: str = ""
+
+    @property
+    def line(self) -> str:
+        """One sentence for every report format and the terminal summary."""
+        if not self.taken:
+            return f"census not taken ({self.why})"
+        if not self.unprobed:
+            return (
+                f"census: every one of the {len(self.names)} alert names of this torch was probed"
+            )
+        return (
+            f"census: {len(self.unprobed)} of the {len(self.names)} alert names of this torch "
+            f"no entry probed here: {', '.join(self.unprobed)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "taken": self.taken,
+            "names": list(self.names),
+            "unprobed": list(self.unprobed),
+            **({"why": self.why} if self.why else {}),
+            "summary": self.line,  # derived, for readers of the JSON; ignored on loading
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "census") -> AlertCensus:
+        if not isinstance(data, Mapping) or not isinstance(data.get("taken"), bool):
+            raise ReportError(f"{where}: expected an object with taken: true/false")
+        lists = {}
+        for key in ("names", "unprobed"):
+            value = data.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ReportError(f"{where}.{key}: expected a list of strings, got {_shown(value)}")
+            lists[key] = tuple(value)
+        why = data.get("why", "")
+        if not isinstance(why, str):
+            raise ReportError(f"{where}.why: expected a string, got {_shown(why)}")
+        return cls(data["taken"], lists["names"], lists["unprobed"], why)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """An audit of one torch installation on one machine."""
 
@@ -495,6 +551,8 @@ class Report:
     #: The newest torch docs version the catalogue has claims from (``"2.14"``); None
     #: in reports made before it was recorded, or from a catalogue without claims.
     catalog_docs_newest: str | None = None
+    #: The alert census of the audited torch; None in reports made before it was recorded.
+    census: AlertCensus | None = None
 
     def counts(self) -> dict[Status, int]:
         """How many results have each status (every status present, zeros included)."""
@@ -564,6 +622,7 @@ class Report:
                 if self.catalog_docs_newest is not None
                 else {}
             ),
+            **({"census": self.census.to_dict()} if self.census is not None else {}),
             "counts": {s.value: n for s, n in self.counts().items()},
             "results": [r.to_dict() for r in self.results],
         }
@@ -622,6 +681,9 @@ class Report:
             settings=dict(settings),
             schema_version=version,
             catalog_docs_newest=newest,
+            census=AlertCensus.from_dict(data["census"])
+            if data.get("census") is not None
+            else None,
         )
 
 

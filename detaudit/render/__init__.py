@@ -24,6 +24,7 @@ from . import (
     sarif,
     scan,
     signatures,
+    sites,
     static,
     table,
 )
@@ -43,7 +44,9 @@ class Renderer:
 #: ``report`` a Report; ``diff`` a Diff; ``table`` a Table; ``scan`` a ScanResult;
 #: ``static`` a StaticResult; ``signatures`` each entry with its Signature (or None);
 #: ``discovery`` a Discovery; ``docs-check`` a DocsCheck; ``env`` an EnvReport;
-#: ``catalog-list`` a Catalog; ``fleet`` a :class:`~detaudit.fleet.result.Fleet`.
+#: ``catalog-list`` a Catalog; ``fleet`` a :class:`~detaudit.fleet.result.Fleet`;
+#: ``sites`` a :class:`~detaudit.sites.coverage.SitesResult`; ``sites-diff`` a
+#: :class:`~detaudit.sites.diff.SitesDiff`.
 RENDERERS: dict[str, dict[str, Renderer]] = {
     "report": {
         "json": Renderer(json.render, ".json"),
@@ -91,5 +94,13 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
     "catalog-list": {
         "text": Renderer(catalog_list.render_text, ".txt"),
         "json": Renderer(catalog_list.render_json, ".json"),
+    },
+    "sites": {
+        "text": Renderer(sites.render_text, ".txt"),
+        "json": Renderer(sites.render_json, ".json"),
+    },
+    "sites-diff": {
+        "text": Renderer(sites.render_diff_text, ".txt"),
+        "json": Renderer(sites.render_diff_json, ".json"),
     },
 }

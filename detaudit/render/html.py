@@ -487,7 +487,21 @@ def _notes(table: Table) -> list[str]:
     ]
 
 
-def _page(heading: str, subtitle: str, table: Table, *, sources: bool) -> str:
+def _census(report: Report) -> list[str]:
+    """The alert census: the alert names of this torch no entry probed here."""
+    census = report.census
+    if census is None:
+        return []
+    out = ['<section class="census"><h2>Alert census</h2>', f"<p>{_e(census.line)}</p>"]
+    if census.taken and census.unprobed:
+        out.append("<ul>" + "".join(f'<li class="mono">{_e(n)}</li>' for n in census.unprobed))
+        out.append("</ul>")
+    return [*out, "</section>"]
+
+
+def _page(
+    heading: str, subtitle: str, table: Table, *, sources: bool, extra: list[str] | None = None
+) -> str:
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -498,6 +512,7 @@ def _page(heading: str, subtitle: str, table: Table, *, sources: bool) -> str:
         f'<header><span class="brand">detaudit</span><h1>{_e(heading)}</h1></header>',
         f'<p class="sub">{_e(subtitle)}</p>',
         *_notes(table),
+        *(extra or []),
         *_cards(table),
         *_body(table, sources=sources),
         (
@@ -517,7 +532,7 @@ def render(report: Report) -> str:
     subtitle = (
         f"{entries} entries on {', '.join(report.devices)} · {report.environment.time or 'no time'}"
     )
-    return _page(f"report: {title(report)}", subtitle, table, sources=False)
+    return _page(f"report: {title(report)}", subtitle, table, sources=False, extra=_census(report))
 
 
 def render_table(table: Table) -> str:

@@ -310,6 +310,17 @@ def _reach_section(report: Report) -> list[str]:
     return [*out, ""]
 
 
+def _census(report: Report) -> list[str]:
+    """The alert census section: the alert names of this torch no entry probed here."""
+    census = report.census
+    if census is None:
+        return []
+    out = ["## Alert census", "", f"{census.line}.", ""]
+    if census.taken and census.unprobed:
+        out += [f"- `{name}`" for name in census.unprobed] + [""]
+    return out
+
+
 def render(report: Report) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     out = [f"# detaudit report: {title(report)}", ""]
@@ -317,6 +328,7 @@ def render(report: Report) -> str:
         out += [f"> **Note**: {report.newer_than_docs}.", ""]
     if report.mostly_failed:
         out += [f"> **Warning**: {report.mostly_failed}.", ""]
+    out += _census(report)
     out += ["## Environment", ""]
     out += _table(("", ""), environment_rows(report))
     settings = report.settings

@@ -63,6 +63,29 @@ def _docs_check():
     return check_docs(load_catalog(), parse_docstring(text), "2.13.0", "fixture")
 
 
+def _sites():
+    from detaudit.catalog.gaps import load_known_gaps
+    from detaudit.model.vocabulary import Device
+    from detaudit.sites.census import Census, Site
+    from detaudit.sites.coverage import cover
+
+    sites = (
+        Site("put_", "at::native::put_(at::Tensor&, bool)", "torch/lib/libtorch_cpu.so",
+             Device.CPU, "0x10"),
+        Site("new_kernel_cuda", "", "torch/lib/libtorch_cuda.so", Device.CUDA, "0x20"),
+        Site("x{dim}d", "meta_x", "torch/_meta.py", Device.CPU, "line 3", False),
+    )  # fmt: skip
+    census = Census("2.14.1", "fixture", sites, ("torch/lib/libtorch_cpu.so",), ("lib",))
+    return cover(census, load_catalog(), load_known_gaps())
+
+
+def _sites_diff():
+    from detaudit.sites.diff import diff_censuses
+
+    census = _sites().census
+    return diff_censuses(census, type(census)("2.15.0", "fixture", census.sites[:1], ()))
+
+
 #: One fixture input per document.
 INPUTS: dict[str, Callable[[], object]] = {
     "report": lambda: load_report(DATA / "reports" / "fixture-gpu.json"),
@@ -76,6 +99,8 @@ INPUTS: dict[str, Callable[[], object]] = {
     "env": env_report,
     "catalog-list": load_catalog,
     "fleet": _fleet,
+    "sites": _sites,
+    "sites-diff": _sites_diff,
 }
 
 PAIRS = [(document, fmt) for document, formats in RENDERERS.items() for fmt in formats]
