@@ -91,8 +91,10 @@ def _flush_denormal() -> bool:
     """
     import torch
 
-    tiny = torch.ones(1, dtype=torch.int32, device="cpu").view(torch.float32)
-    return bool(torch.mul(tiny, 1.0).item() == 0.0)
+    # The C functions, not torch.mul: a probe may have patched that (the runner checks after).
+    functions, base = torch._C._VariableFunctions, torch._C.TensorBase
+    tiny = base.view(functions.ones(1, dtype=torch.int32, device="cpu"), torch.float32)
+    return bool(base.item(functions.mul(tiny, 1.0)) == 0.0)
 
 
 def _simple(value: Any) -> bool:

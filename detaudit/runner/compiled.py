@@ -204,7 +204,8 @@ def observe(
     try:
         restored = isolation.restore(saved, state)
     except isolation.Unrestorable as exc:
-        restored, retire = [str(exc)], f"the compiled probe changed {exc}, which cannot be restored"
+        restored = isolation.retiring(exc)
+        retire = f"the compiled probe changed {exc}, which cannot be restored"
     for name, value in settings_before.items():  # after the comparison: the runner set these
         setattr(config, name, value)
     if restored:

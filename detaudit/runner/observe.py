@@ -125,7 +125,7 @@ def run_once(
     try:
         restored = isolation.restore(saved, started)
     except isolation.Unrestorable as exc:
-        restored, retire = [str(exc)], f"the probe changed {exc}, which cannot be restored"
+        restored, retire = isolation.retiring(exc), f"the probe changed {exc}, which cannot be restored"
     obs["run"] = label
     if ran_under is not None:
         obs["env"] = ran_under

@@ -29,6 +29,8 @@ __all__ = [
     "seed_all",
     "short",
     "synchronize",
+    "user_module",
+    "user_names",
     "where",
 ]
 
@@ -211,21 +213,72 @@ def _module_file(folder: str, module: str) -> str:
     raise ImportError(f"no module {module!r} in {folder}")
 
 
+#: The user catalogue folders probes were loaded from (real paths).
+_USER_FOLDERS: set[str] = set()
+
+
+def user_module(module: Any) -> bool:
+    """Whether ``module`` was loaded from a file in a user catalogue's folder."""
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        return False
+    real = os.path.realpath(path)
+    return any(real.startswith(folder + os.sep) for folder in _USER_FOLDERS)
+
+
+def user_names() -> set[str]:
+    """The top-level module names the user folders' files and packages have."""
+    names: set[str] = set()
+    for folder in _USER_FOLDERS:
+        names |= user_names_in(folder)
+    return names
+
+
+def _neighbours_hidden(folder: str) -> dict[str, Any]:
+    """Take out of ``sys.modules`` what would stand in for the folder's own modules.
+
+    A module loaded from another user folder, or an entry no import made (no
+    ``__spec__``): ``import helpers`` must load this folder's ``helpers.py``.
+    An installed module already loaded (numpy, detaudit) stays: it wins.
+    """
+    hidden = {}
+    for name in user_names_in(folder):
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            module = sys.modules[key]
+            if user_module(module) or getattr(module, "__spec__", None) is None:
+                hidden[key] = sys.modules.pop(key)
+    return hidden
+
+
+def user_names_in(folder: str) -> set[str]:
+    """The top-level module names of ``folder``'s files and packages."""
+    names = set()
+    for entry in os.listdir(folder):
+        if entry.endswith(".py"):
+            names.add(entry[:-3])
+        elif os.path.isfile(os.path.join(folder, entry, "__init__.py")):
+            names.add(entry)
+    return names
+
+
 def _load_user_module(folder: str, module: str) -> Any:
     """Load a user catalogue's probe module from its own file, under a name unique to that file.
 
     Two catalogues whose probe modules share a name (``teamA/probes.py``,
     ``teamB/probes.py``) each get their own module: an ``import_module`` by
-    name would hand the second catalogue the first one's cached module. The
-    folder goes on ``sys.path`` so that the module can import its neighbours.
+    name would hand the second catalogue the first one's cached module. Its
+    neighbours get the same care: while the file runs, its folder is on
+    ``sys.path`` (last, so that a user ``numpy.py``, ``yaml.py`` or
+    ``detaudit.py`` never shadows the installed module), and afterwards every
+    module loaded from the folder leaves ``sys.modules`` (the probe module keeps
+    its references), so another catalogue's ``helpers.py`` is its own.
     """
+    folder = os.path.realpath(folder)
     path = os.path.realpath(_module_file(folder, module))
     tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     name = f"_detaudit_probes_{tag}_{module.replace('.', '_')}"
     if name in sys.modules:
         return sys.modules[name]
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -234,12 +287,24 @@ def _load_user_module(folder: str, module: str) -> Any:
     if path.endswith("__init__.py"):
         package = module
     loaded.__package__ = package  # relative imports resolve against the real package
+    _USER_FOLDERS.add(folder)
+    hidden = _neighbours_hidden(folder)
+    before = set(sys.modules)
+    sys.path.append(folder)
     sys.modules[name] = loaded  # dataclasses and pickling look their module up here
     try:
         spec.loader.exec_module(loaded)
     except BaseException:
         del sys.modules[name]
         raise
+    finally:
+        sys.path.remove(folder)
+        sys.path_importer_cache.pop(folder, None)
+        for other in [n for n in sys.modules if n not in before and n != name]:
+            if user_module(sys.modules[other]):
+                del sys.modules[other]
+        for key, hid in hidden.items():
+            sys.modules.setdefault(key, hid)
     return loaded
 
 
