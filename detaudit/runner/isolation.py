@@ -60,6 +60,19 @@ def _namespaces() -> dict[str, dict[str, Any]]:
 _ORIGINAL = _namespaces()
 
 
+def _torch_wraps(new: Any, original: Any) -> bool:
+    """Whether ``new`` is torch's own wrapper of ``original`` (defined in torch's package)."""
+    import torch
+
+    code = getattr(new, "__code__", None)
+    home = os.path.dirname(torch.__file__) + os.sep
+    return (
+        getattr(new, "__wrapped__", None) is original
+        and code is not None
+        and os.path.realpath(code.co_filename).startswith(os.path.realpath(home))
+    )
+
+
 def _unpatch() -> list[str]:
     """Put back every original attribute a probe replaced or deleted; name each.
 
@@ -73,9 +86,14 @@ def _unpatch() -> list[str]:
         owner = _owner(space)
         now = vars(owner)
         for name, value in original.items():
-            if now.get(name, _ORIGINAL) is not value:
-                problems.append(f"{space}.{name} (replaced: a monkeypatch)")
-                setattr(owner, name, value)
+            new = now.get(name, _ORIGINAL)
+            if new is value:
+                continue
+            if _torch_wraps(new, value):
+                original[name] = new  # torch's own: importing Dynamo wraps torch.manual_seed
+                continue
+            problems.append(f"{space}.{name} (replaced: a monkeypatch)")
+            setattr(owner, name, value)
         for name in [n for n in now if n not in original]:
             if not isinstance(now[name], types.ModuleType):  # torch.Tensor.put_ = ... shadows
                 problems.append(f"{space}.{name} (added: a monkeypatch)")
@@ -247,11 +265,11 @@ def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> lis
     if "torch flags" in changed:  # name each flag, as a user writes it
         flags = now["torch flags"]
         at = changed.index("torch flags")
-        changed[at : at + 1] = [
+        changed[at : at + 1] = [  # a flag that appeared (Inductor's, once imported) is none
             torchstate.label(flag)
             for flag, value in started["torch flags"].items()
-            if flags.get(flag, started) != value
-        ] or ["torch flags"]
+            if flag in flags and flags[flag] != value
+        ]
     modules, removed = _restore_modules(saved["sys.modules"])
     problems += modules
     if removed:
