@@ -257,10 +257,12 @@ def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> lis
     # First the modes still entered, which would see every op below (the default
     # device is one: put it back before counting).
     problems = []
-    if _default_device() != saved["default device"]:
+    device = _default_device()
+    if device != saved["default device"]:
         _set_default_device(saved["default device"])
     problems += _pop_modes(saved)
     now = snapshot()
+    now["default device"] = device  # as the probe left it: put back (again) below
     changed = [name for name, value in started.items() if name != "sys.modules" and now[name] != value]
     if "torch flags" in changed:  # name each flag, as a user writes it
         flags = now["torch flags"]
