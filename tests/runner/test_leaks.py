@@ -195,3 +195,11 @@ def test_every_flag_restores_after_a_change():
                 pass
     torchstate.restore(before)
     assert torchstate.snapshot() == before
+
+
+def test_a_probe_module_named_like_an_imported_module_is_the_folders_file():
+    """json.py in a catalogue's folder: the catalogue resolves it, the worker runs it."""
+    report = audit(catalogs=[TEAMS / "shadow" / "catalog.yaml"], builtin=False, device="cpu", repeat=2)
+    (result,) = report.results
+    assert result.status is Status.CONVERTS, result.message
+    assert result.digest == digest(torch.full((3,), 7.0))
