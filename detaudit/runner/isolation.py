@@ -165,6 +165,28 @@ def _restore_modules(saved: dict[str, Any]) -> tuple[list[str], list[str]]:
     return problems, removed
 
 
+def _keep_library_paths(*snapshots: dict[str, Any]) -> None:
+    """Keep the ``sys.path`` entries an installed package added inside site-packages.
+
+    Importing setuptools (``torch.compile`` does) appends its ``_vendor`` folder:
+    that is the library's state, not the probe's, and its later imports need it.
+    """
+    import site
+    import sysconfig
+
+    roots = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    roots.update(getattr(site, "getsitepackages", list)())
+    roots = {os.path.realpath(root) + os.sep for root in roots}
+    for saved in snapshots:
+        added = [
+            path
+            for path in sys.path
+            if path not in saved["sys.path"]
+            and any(os.path.realpath(path).startswith(root) for root in roots)
+        ]
+        saved["sys.path"] = saved["sys.path"] + added
+
+
 def _importable(name: str) -> bool:
     """Whether an ``import name`` would find a real module (a fake entry stands in for it)."""
     import importlib.machinery
@@ -261,6 +283,7 @@ def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> lis
     if device != saved["default device"]:
         _set_default_device(saved["default device"])
     problems += _pop_modes(saved)
+    _keep_library_paths(saved, started)
     now = snapshot()
     now["default device"] = device  # as the probe left it: put back (again) below
     changed = [name for name, value in started.items() if name != "sys.modules" and now[name] != value]
