@@ -94,7 +94,8 @@ def _unpatch() -> list[str]:
                 continue
             problems.append(f"{space}.{name} (replaced: a monkeypatch)")
             setattr(owner, name, value)
-        for name in [n for n in now if n not in original]:
+        for name in [n for n in now if n not in original and n != "__warningregistry__"]:
+            # The warnings module's per-module registry is Python's own, not a patch.
             if not isinstance(now[name], types.ModuleType):  # torch.Tensor.put_ = ... shadows
                 problems.append(f"{space}.{name} (added: a monkeypatch)")
                 delattr(owner, name)
@@ -123,12 +124,16 @@ def _pop_modes(saved: dict[str, Any]) -> list[str]:
     ):
         before = saved.get(key, ())
         while len(_modes(kind)) > len(before):
-            if pop:
-                mode = getattr(torch._C, pop)()
-            else:
-                from torch.utils._python_dispatch import _pop_mode
+            try:
+                if pop:
+                    mode = getattr(torch._C, pop)()
+                else:
+                    from torch.utils._python_dispatch import _pop_mode
 
-                mode = _pop_mode()
+                    mode = _pop_mode()
+            except Exception as exc:  # noqa: BLE001 - the worker retires all the same
+                problems.append(f"the torch {kind}-mode stack (cannot pop: {exc})")
+                break
             problems.append(
                 f"a {type(mode).__name__} left entered on the torch {kind}-mode stack "
                 "(popped; its __exit__ never ran)"
