@@ -188,7 +188,7 @@ def _object_flags(prefix: str, obj: Any, depth: int, reads: set[str]) -> list[_F
         names = {n for space in _namespaces(obj) for n in space} | set(dir(obj))
         names |= {n for klass in cls.__mro__[:-1] for n in vars(klass)}  # cudnn.conv
         for name in sorted(n for n in names if _public(n) and n != "m"):
-            ok, value = _try(lambda: getattr(obj, name))
+            ok, value = _try(lambda name=name: getattr(obj, name))
             if (
                 ok
                 and type(value).__module__.startswith("torch.backends")
@@ -247,7 +247,9 @@ def _backends_flags(reads: set[str]) -> list[_Flag]:
     """Every settable ``torch.backends`` flag; ``reads`` collects the ``torch._C`` names they use."""
     flags: dict[str, _Flag] = {}
     for prefix, module in _backend_roots():
-        for flag in _object_flags(prefix, module, 1, reads) + _function_flags(prefix, module, reads):
+        for flag in _object_flags(prefix, module, 1, reads) + _function_flags(
+            prefix, module, reads
+        ):
             flags.setdefault(flag.name, flag)
     return list(flags.values())
 
@@ -312,15 +314,33 @@ def _walk() -> list[_Flag]:
         "deterministic",
         "torch._inductor.config.deterministic",
     )
-    flags.append(_Flag("grad_enabled", torch.is_grad_enabled, torch.set_grad_enabled,
-                       "torch.set_grad_enabled"))
-    flags.append(_Flag("default_dtype", torch.get_default_dtype, torch.set_default_dtype,
-                       "torch.set_default_dtype"))
-    flags.append(_Flag("flush_denormal", _flush_denormal, torch.set_flush_denormal,
-                       "torch.set_flush_denormal"))
+    flags.append(
+        _Flag(
+            "grad_enabled", torch.is_grad_enabled, torch.set_grad_enabled, "torch.set_grad_enabled"
+        )
+    )
+    flags.append(
+        _Flag(
+            "default_dtype",
+            torch.get_default_dtype,
+            torch.set_default_dtype,
+            "torch.set_default_dtype",
+        )
+    )
+    flags.append(
+        _Flag(
+            "flush_denormal", _flush_denormal, torch.set_flush_denormal, "torch.set_flush_denormal"
+        )
+    )
     if hasattr(torch, "is_warn_always_enabled"):
-        flags.append(_Flag("warn_always", torch.is_warn_always_enabled, torch.set_warn_always,
-                           "torch.set_warn_always"))
+        flags.append(
+            _Flag(
+                "warn_always",
+                torch.is_warn_always_enabled,
+                torch.set_warn_always,
+                "torch.set_warn_always",
+            )
+        )
     reads: set[str] = set()
     for flag in flags:  # torch.is_warn_always_enabled reads torch._C._get_warnAlways
         reads.update(_code_names(flag.get)[0])

@@ -47,9 +47,11 @@ def _owner(name: str) -> Any:
     import torch
     import torch.nn.functional
 
-    return {"torch": torch, "torch.nn.functional": torch.nn.functional, "torch.Tensor": torch.Tensor}[
-        name
-    ]
+    return {
+        "torch": torch,
+        "torch.nn.functional": torch.nn.functional,
+        "torch.Tensor": torch.Tensor,
+    }[name]
 
 
 def _namespaces() -> dict[str, dict[str, Any]]:
@@ -162,9 +164,7 @@ def _restore_modules(saved: dict[str, Any]) -> tuple[list[str], list[str]]:
             now[name] = module
     for name in [n for n in now if n not in saved]:
         module = now[name]
-        if user_module(module) or (
-            getattr(module, "__spec__", None) is None and _importable(name)
-        ):
+        if user_module(module) or (getattr(module, "__spec__", None) is None and _importable(name)):
             del now[name]
             removed.append(name)
     return problems, removed
@@ -291,7 +291,9 @@ def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> lis
     _keep_library_paths(saved, started)
     now = snapshot()
     now["default device"] = device  # as the probe left it: put back (again) below
-    changed = [name for name, value in started.items() if name != "sys.modules" and now[name] != value]
+    changed = [
+        name for name, value in started.items() if name != "sys.modules" and now[name] != value
+    ]
     if "torch flags" in changed:  # name each flag, as a user writes it
         flags = now["torch flags"]
         at = changed.index("torch flags")
@@ -340,10 +342,11 @@ def restore(saved: dict[str, Any], started: dict[str, Any] | None = None) -> lis
 
 def retiring(exc: Unrestorable) -> list[str]:
     """The ``restored`` list of a run whose changes could not all be undone: says the worker retired."""
-    return exc.restored + [
+    why = (
         f"{exc} could not be restored: the worker retired after this entry, "
         "and the next entry runs in a fresh one"
-    ]
+    )
+    return [*exc.restored, why]
 
 
 def set_env(env: Mapping[str, str | None]) -> dict[str, str | None]:

@@ -125,7 +125,8 @@ def run_once(
     try:
         restored = isolation.restore(saved, started)
     except isolation.Unrestorable as exc:
-        restored, retire = isolation.retiring(exc), f"the probe changed {exc}, which cannot be restored"
+        restored = isolation.retiring(exc)
+        retire = f"the probe changed {exc}, which cannot be restored"
     obs["run"] = label
     if ran_under is not None:
         obs["env"] = ran_under

@@ -1,10 +1,9 @@
 """Team B's probe module: the same file name as the other team's, other code."""
 
+import helpers
 import numpy
 import torch
 import yaml
-
-import helpers
 
 
 def value(device: torch.device) -> torch.Tensor:
@@ -26,6 +25,8 @@ def lazy(device: torch.device) -> torch.Tensor:
     """The runner's own numpy (it seeds numpy's generator) is the installed one too."""
     import sys
 
-    if getattr(sys.modules.get("numpy"), "FAKE", False) or getattr(sys.modules.get("yaml"), "FAKE", False):
+    if getattr(sys.modules.get("numpy"), "FAKE", False) or getattr(
+        sys.modules.get("yaml"), "FAKE", False
+    ):
         raise AssertionError("a team file is in sys.modules under an installed name")
     return torch.zeros(2, device=device)
