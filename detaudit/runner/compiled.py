@@ -33,6 +33,7 @@ from detaudit.runner.probing import (
     ProbeOutputError,
     alert_kernel,
     check_output,
+    compile_probe,
     digest,
     seed_all,
     short,
@@ -171,7 +172,7 @@ def observe(
         if env:  # the entry's environment (cuBLAS workspace), as for its eager runs
             obs["env"] = isolation.set_env(env)
         state = isolation.snapshot()
-        compiled = torch.compile(fn, backend=backend, fullgraph=False)
+        compiled = compile_probe(fn, lambda f: torch.compile(f, backend=backend, fullgraph=False))
         for _ in range(repeat):
             seed_all(seed)
             with warnings.catch_warnings(record=True) as caught:

@@ -8,7 +8,9 @@ Python 3.9 runs, and no import of any other detaudit module at import time
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -16,14 +18,16 @@ import os
 import random
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = [
     "ProbeOutputError",
     "alert_kernel",
     "check_output",
+    "compile_probe",
     "digest",
+    "folder_imports",
     "load_probe",
     "mps_available",
     "seed_all",
@@ -261,22 +265,60 @@ def user_names_in(folder: str) -> set[str]:
     return names
 
 
+#: Each user folder's own modules (``helpers``...), out of ``sys.modules`` between uses.
+_FOLDER_MODULES: dict[str, dict[str, Any]] = {}
+
+_PROBE_PREFIX = "_detaudit_probes_"
+
+
+def _in_folder(module: Any, folder: str) -> bool:
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and os.path.realpath(path).startswith(folder + os.sep)
+
+
+@contextlib.contextmanager
+def folder_imports(folder: str) -> Iterator[None]:
+    """Within, ``import helpers`` finds ``folder``'s own ``helpers.py``, and only then.
+
+    The folder goes on ``sys.path`` last (a user ``numpy.py``, ``yaml.py`` or
+    ``detaudit.py`` never shadows the installed module); the modules it loaded
+    before come back into ``sys.modules``, and what would stand in for them
+    (another folder's ``helpers``, a planted fake) leaves it. Afterwards the
+    folder's modules leave ``sys.modules`` again, kept for its next use: each
+    folder has its own import namespace.
+    """
+    own = _FOLDER_MODULES.setdefault(folder, {})
+    _USER_FOLDERS.add(folder)
+    hidden = _neighbours_hidden(folder)
+    sys.modules.update(own)
+    sys.path.append(folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.reverse()
+            sys.path.remove(folder)  # the last occurrence: the one appended here
+            sys.path.reverse()
+        sys.path_importer_cache.pop(folder, None)
+        for name in [n for n, m in sys.modules.items() if _in_folder(m, folder)]:
+            if not name.startswith(_PROBE_PREFIX):
+                own[name] = sys.modules.pop(name)
+        for key, module in hidden.items():
+            sys.modules.setdefault(key, module)
+
+
 def _load_user_module(folder: str, module: str) -> Any:
     """Load a user catalogue's probe module from its own file, under a name unique to that file.
 
     Two catalogues whose probe modules share a name (``teamA/probes.py``,
     ``teamB/probes.py``) each get their own module: an ``import_module`` by
     name would hand the second catalogue the first one's cached module. Its
-    neighbours get the same care: while the file runs, its folder is on
-    ``sys.path`` (last, so that a user ``numpy.py``, ``yaml.py`` or
-    ``detaudit.py`` never shadows the installed module), and afterwards every
-    module loaded from the folder leaves ``sys.modules`` (the probe module keeps
-    its references), so another catalogue's ``helpers.py`` is its own.
+    neighbours get the same care (:func:`folder_imports`), so another
+    catalogue's ``helpers.py`` is its own.
     """
-    folder = os.path.realpath(folder)
     path = os.path.realpath(_module_file(folder, module))
     tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    name = f"_detaudit_probes_{tag}_{module.replace('.', '_')}"
+    name = f"{_PROBE_PREFIX}{tag}_{module.replace('.', '_')}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -287,25 +329,38 @@ def _load_user_module(folder: str, module: str) -> Any:
     if path.endswith("__init__.py"):
         package = module
     loaded.__package__ = package  # relative imports resolve against the real package
-    _USER_FOLDERS.add(folder)
-    hidden = _neighbours_hidden(folder)
-    before = set(sys.modules)
-    sys.path.append(folder)
-    sys.modules[name] = loaded  # dataclasses and pickling look their module up here
-    try:
-        spec.loader.exec_module(loaded)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    finally:
-        sys.path.remove(folder)
-        sys.path_importer_cache.pop(folder, None)
-        for other in [n for n in sys.modules if n not in before and n != name]:
-            if user_module(sys.modules[other]):
-                del sys.modules[other]
-        for key, hid in hidden.items():
-            sys.modules.setdefault(key, hid)
+    with folder_imports(folder):
+        sys.modules[name] = loaded  # dataclasses and pickling look their module up here
+        try:
+            spec.loader.exec_module(loaded)
+        except BaseException:
+            del sys.modules[name]
+            raise
     return loaded
+
+
+def _with_folder_imports(fn: Callable[[Any], Any], folder: str) -> Callable[[Any], Any]:
+    """``fn`` run inside :func:`folder_imports`: an ``import helpers`` in its body works too."""
+
+    @functools.wraps(fn)
+    def probe(device: Any) -> Any:
+        with folder_imports(folder):
+            return fn(device)
+
+    probe.detaudit_probe = fn  # type: ignore[attr-defined]  # what torch.compile compiles
+    probe.detaudit_folder = folder  # type: ignore[attr-defined]
+    return probe
+
+
+def compile_probe(fn: Callable[[Any], Any], compile: Callable[..., Any]) -> Callable[[Any], Any]:
+    """``compile(fn)``; for a user probe, the compiled probe itself, still with its folder's imports.
+
+    Dynamo cannot trace the ``sys.path`` changes of :func:`folder_imports`.
+    """
+    inner = getattr(fn, "detaudit_probe", None)
+    if inner is None:
+        return compile(fn)
+    return _with_folder_imports(compile(inner), fn.detaudit_folder)  # type: ignore[attr-defined]
 
 
 def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
@@ -313,12 +368,13 @@ def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
     key = (folder, probe)
     if key not in _PROBES:
         module_name, _, function = probe.partition(":")
-        if folder:
-            module = _load_user_module(folder, module_name)
+        real = os.path.realpath(folder) if folder else None
+        if real:
+            module = _load_user_module(real, module_name)
         else:
             module = importlib.import_module(module_name)
         fn = getattr(module, function, None)
         if not callable(fn):
             raise ImportError(f"{module.__file__} defines no function {function!r}")
-        _PROBES[key] = fn
+        _PROBES[key] = _with_folder_imports(fn, real) if real else fn
     return _PROBES[key]

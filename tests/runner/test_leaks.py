@@ -59,7 +59,8 @@ def test_every_backends_flag_the_probe_flipped_is_named(leaks):
 
 
 def test_two_catalogues_with_same_named_neighbour_modules_each_run_their_own():
-    """team_a and team_b: probes.py imports helpers.py, yaml.py, numpy.py of its own folder."""
+    """team_a and team_b: probes.py imports helpers (at the top and in a probe's body), and
+    each folder holds a yaml.py and a numpy.py that must not shadow the installed ones."""
     report = audit(
         catalogs=[TEAMS / "team_a" / "catalog.yaml", TEAMS / "team_b" / "catalog.yaml"],
         builtin=False,
@@ -69,10 +70,12 @@ def test_two_catalogues_with_same_named_neighbour_modules_each_run_their_own():
     )
     by_id = {r.id: r for r in report.results}
     for team, value in (("a", 1.0), ("b", 2.0)):
-        for kind in ("value", "helper", "installed", "lazy"):
+        for kind in ("value", "helper", "installed", "lazy", "lazy-helper"):
             result = by_id[f"team-{team}-{kind}"]
             assert result.status is Status.CONVERTS, (result.id, result.message)
         assert by_id[f"team-{team}-helper"].digest == digest(torch.full((4,), value * 10))
+        lazy = torch.full((4,), value * 10) + 1
+        assert by_id[f"team-{team}-lazy-helper"].digest == digest(lazy)
     # the installed yaml and numpy, not the team folder's files of those names
     assert by_id["team-a-installed"].digest == digest(torch.zeros(2))
 

@@ -30,3 +30,10 @@ def lazy(device: torch.device) -> torch.Tensor:
     ):
         raise AssertionError("a team file is in sys.modules under an installed name")
     return torch.zeros(2, device=device)
+
+
+def lazy_helper(device: torch.device) -> torch.Tensor:
+    """A neighbour imported in the probe's body, at run time: still this folder's."""
+    import helpers as again
+
+    return again.scaled(device) + 1
