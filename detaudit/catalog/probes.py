@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import sys
 from pathlib import Path
 
 
@@ -20,34 +19,43 @@ def _probe_unresolved(probe: str, folder: str | None) -> str | None:
     the function looked up in its source with ``ast``.
     """
     module, function = probe.split(":")
-    added = folder is not None and folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
-        return f"cannot find module {module!r} ({exc})"
-    finally:
-        if added:
-            sys.path.remove(folder)
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        where = f" in {folder} or on the import path" if folder else ""
-        return f"no module {module!r}{where}"
+    # The file in the folder first, as the worker loads it: by name, a user json.py or
+    # yaml.py would resolve to the module of that name this process imported.
+    origin = user_module_file(folder, module) if folder is not None else None
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError) as exc:
+            return f"cannot find module {module!r} ({exc})"
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            where = f" in {folder} or on the import path" if folder else ""
+            return f"no module {module!r}{where}"
+        origin = spec.origin
     try:
         # Bytes, so that ast honours a coding declaration as Python's import would.
-        tree = ast.parse(Path(spec.origin).read_bytes(), spec.origin)
+        tree = ast.parse(Path(origin).read_bytes(), origin)
     except OSError as exc:
-        raise _UnreadableProbeModule(f"{spec.origin}: cannot read: {exc.strerror or exc}") from None
+        raise _UnreadableProbeModule(f"{origin}: cannot read: {exc.strerror or exc}") from None
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, before Python 3.12
         msg = getattr(exc, "msg", None) or str(exc)
         if "(unicode error)" in msg:
             msg = "not UTF-8 text (and no coding declaration); save it as UTF-8"
         line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
         raise _UnreadableProbeModule(
-            f"{spec.origin}{line}: probe module cannot be parsed: {msg}"
+            f"{origin}{line}: probe module cannot be parsed: {msg}"
         ) from None
     if function not in _top_level_names(tree):
-        return f"{spec.origin} defines no {function!r}"
+        return f"{origin} defines no {function!r}"
+    return None
+
+
+def user_module_file(folder: str, module: str) -> str | None:
+    """The file of ``module`` in a user catalogue's ``folder`` (``a.b``: ``a/b.py`` or
+    ``a/b/__init__.py``), as the worker finds it; None if there is none."""
+    base = Path(folder, *module.split("."))
+    for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return str(candidate)
     return None
 
 

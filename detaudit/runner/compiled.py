@@ -42,6 +42,7 @@ from detaudit.runner.probing import (
     ProbeOutputError,
     alert_kernel,
     check_output,
+    compile_probe,
     digest,
     seed_all,
     short,
@@ -219,7 +220,9 @@ def observe(
             obs["env"] = dict(env)
         state = isolation.snapshot()
         with _budget(budget):
-            compiled = torch.compile(fn, backend=backend, fullgraph=False)
+            compiled = compile_probe(
+                fn, lambda f: torch.compile(f, backend=backend, fullgraph=False)
+            )
             for _ in range(repeat):
                 seed_all(seed)
                 with warnings.catch_warnings(record=True) as caught:
@@ -261,7 +264,8 @@ def observe(
     try:
         restored = isolation.restore(saved, state)
     except isolation.Unrestorable as exc:
-        restored, retire = [str(exc)], f"the compiled probe changed {exc}, which cannot be restored"
+        restored = isolation.retiring(exc)
+        retire = f"the compiled probe changed {exc}, which cannot be restored"
     for name, value in settings_before.items():  # after the comparison: the runner set these
         setattr(config, name, value)
     if restored:

@@ -135,7 +135,8 @@ def run_once(
     try:
         restored = isolation.restore(saved, started)
     except isolation.Unrestorable as exc:
-        restored, retire = [str(exc)], f"the probe changed {exc}, which cannot be restored"
+        restored = isolation.retiring(exc)
+        retire = f"the probe changed {exc}, which cannot be restored"
     obs["run"] = label
     if env:
         obs["env"] = dict(env)

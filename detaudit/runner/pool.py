@@ -355,6 +355,8 @@ class WorkerPool:
                     continue
                 request, worker.task = worker.task, None
                 answers.append({**_identity(request), **message})
+                if message.get("retire"):
+                    self._replace(worker)  # it exits after this answer: send it nothing more
         now = time.monotonic()
         for worker in list(self._workers):
             if worker.task is not None and now > worker.deadline:

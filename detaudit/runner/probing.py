@@ -8,7 +8,9 @@ Python 3.9 runs, and no import of any other detaudit module at import time
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -16,7 +18,7 @@ import os
 import random
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = [
@@ -24,12 +26,16 @@ __all__ = [
     "ProbeOutputError",
     "alert_kernel",
     "check_output",
+    "compile_probe",
     "digest",
+    "folder_imports",
     "load_probe",
     "mps_available",
     "seed_all",
     "short",
     "synchronize",
+    "user_module",
+    "user_names",
     "where",
 ]
 
@@ -217,21 +223,110 @@ def _module_file(folder: str, module: str) -> str:
     raise ImportError(f"no module {module!r} in {folder}")
 
 
+#: The user catalogue folders probes were loaded from (real paths).
+_USER_FOLDERS: set[str] = set()
+
+
+def user_module(module: Any) -> bool:
+    """Whether ``module`` was loaded from a file in a user catalogue's folder."""
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        return False
+    real = os.path.realpath(path)
+    return any(real.startswith(folder + os.sep) for folder in _USER_FOLDERS)
+
+
+def user_names() -> set[str]:
+    """The top-level module names the user folders' files and packages have."""
+    names: set[str] = set()
+    for folder in _USER_FOLDERS:
+        names |= user_names_in(folder)
+    return names
+
+
+def _neighbours_hidden(folder: str) -> dict[str, Any]:
+    """Take out of ``sys.modules`` what would stand in for the folder's own modules.
+
+    A module loaded from another user folder, or an entry no import made (no
+    ``__spec__``): ``import helpers`` must load this folder's ``helpers.py``.
+    An installed module already loaded (numpy, detaudit) stays: it wins.
+    """
+    hidden = {}
+    for name in user_names_in(folder):
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            module = sys.modules[key]
+            if user_module(module) or getattr(module, "__spec__", None) is None:
+                hidden[key] = sys.modules.pop(key)
+    return hidden
+
+
+def user_names_in(folder: str) -> set[str]:
+    """The top-level module names of ``folder``'s files and packages."""
+    names = set()
+    for entry in os.listdir(folder):
+        if entry.endswith(".py"):
+            names.add(entry[:-3])
+        elif os.path.isfile(os.path.join(folder, entry, "__init__.py")):
+            names.add(entry)
+    return names
+
+
+#: Each user folder's own modules (``helpers``...), out of ``sys.modules`` between uses.
+_FOLDER_MODULES: dict[str, dict[str, Any]] = {}
+
+_PROBE_PREFIX = "_detaudit_probes_"
+
+
+def _in_folder(module: Any, folder: str) -> bool:
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and os.path.realpath(path).startswith(folder + os.sep)
+
+
+@contextlib.contextmanager
+def folder_imports(folder: str) -> Iterator[None]:
+    """Within, ``import helpers`` finds ``folder``'s own ``helpers.py``, and only then.
+
+    The folder goes on ``sys.path`` last (a user ``numpy.py``, ``yaml.py`` or
+    ``detaudit.py`` never shadows the installed module); the modules it loaded
+    before come back into ``sys.modules``, and what would stand in for them
+    (another folder's ``helpers``, a planted fake) leaves it. Afterwards the
+    folder's modules leave ``sys.modules`` again, kept for its next use: each
+    folder has its own import namespace.
+    """
+    own = _FOLDER_MODULES.setdefault(folder, {})
+    _USER_FOLDERS.add(folder)
+    hidden = _neighbours_hidden(folder)
+    sys.modules.update(own)
+    sys.path.append(folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.reverse()
+            sys.path.remove(folder)  # the last occurrence: the one appended here
+            sys.path.reverse()
+        sys.path_importer_cache.pop(folder, None)
+        for name in [n for n, m in sys.modules.items() if _in_folder(m, folder)]:
+            if not name.startswith(_PROBE_PREFIX):
+                own[name] = sys.modules.pop(name)
+        for key, module in hidden.items():
+            sys.modules.setdefault(key, module)
+
+
 def _load_user_module(folder: str, module: str) -> Any:
     """Load a user catalogue's probe module from its own file, under a name unique to that file.
 
     Two catalogues whose probe modules share a name (``teamA/probes.py``,
     ``teamB/probes.py``) each get their own module: an ``import_module`` by
-    name would hand the second catalogue the first one's cached module. The
-    folder goes on ``sys.path`` so that the module can import its neighbours.
+    name would hand the second catalogue the first one's cached module. Its
+    neighbours get the same care (:func:`folder_imports`), so another
+    catalogue's ``helpers.py`` is its own.
     """
     path = os.path.realpath(_module_file(folder, module))
     tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    name = f"_detaudit_probes_{tag}_{module.replace('.', '_')}"
+    name = f"{_PROBE_PREFIX}{tag}_{module.replace('.', '_')}"
     if name in sys.modules:
         return sys.modules[name]
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -240,13 +335,38 @@ def _load_user_module(folder: str, module: str) -> Any:
     if path.endswith("__init__.py"):
         package = module
     loaded.__package__ = package  # relative imports resolve against the real package
-    sys.modules[name] = loaded  # dataclasses and pickling look their module up here
-    try:
-        spec.loader.exec_module(loaded)
-    except BaseException:
-        del sys.modules[name]
-        raise
+    with folder_imports(folder):
+        sys.modules[name] = loaded  # dataclasses and pickling look their module up here
+        try:
+            spec.loader.exec_module(loaded)
+        except BaseException:
+            del sys.modules[name]
+            raise
     return loaded
+
+
+def _with_folder_imports(fn: Callable[[Any], Any], folder: str) -> Callable[[Any], Any]:
+    """``fn`` run inside :func:`folder_imports`: an ``import helpers`` in its body works too."""
+
+    @functools.wraps(fn)
+    def probe(device: Any) -> Any:
+        with folder_imports(folder):
+            return fn(device)
+
+    probe.detaudit_probe = fn  # type: ignore[attr-defined]  # what torch.compile compiles
+    probe.detaudit_folder = folder  # type: ignore[attr-defined]
+    return probe
+
+
+def compile_probe(fn: Callable[[Any], Any], compile: Callable[..., Any]) -> Callable[[Any], Any]:
+    """``compile(fn)``; for a user probe, the compiled probe itself, still with its folder's imports.
+
+    Dynamo cannot trace the ``sys.path`` changes of :func:`folder_imports`.
+    """
+    inner = getattr(fn, "detaudit_probe", None)
+    if inner is None:
+        return compile(fn)
+    return _with_folder_imports(compile(inner), fn.detaudit_folder)  # type: ignore[attr-defined]
 
 
 def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
@@ -254,12 +374,13 @@ def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
     key = (folder, probe)
     if key not in _PROBES:
         module_name, _, function = probe.partition(":")
-        if folder:
-            module = _load_user_module(folder, module_name)
+        real = os.path.realpath(folder) if folder else None
+        if real:
+            module = _load_user_module(real, module_name)
         else:
             module = importlib.import_module(module_name)
         fn = getattr(module, function, None)
         if not callable(fn):
             raise ImportError(f"{module.__file__} defines no function {function!r}")
-        _PROBES[key] = fn
+        _PROBES[key] = _with_folder_imports(fn, real) if real else fn
     return _PROBES[key]

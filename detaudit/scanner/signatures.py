@@ -27,7 +27,6 @@ import importlib.util
 import json
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 from .._version import __version__
 from ..atomic import write_text_atomic
 from ..catalog import Catalog, Condition, Entry
+from ..catalog.probes import user_module_file
 
 __all__ = [
     "UBIQUITOUS",
@@ -273,18 +273,15 @@ def _probe_source(entry: Entry) -> str:
     """A digest of the probe module's source (empty when it cannot be found)."""
     module = entry.probe.partition(":")[0]
     folder = entry.probe_path
-    added = folder is not None and folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
     try:
-        spec = importlib.util.find_spec(module)
-        origin = spec.origin if spec is not None else None
+        # The folder's own file first, as the worker loads it.
+        origin = user_module_file(folder, module) if folder is not None else None
+        if origin is None:
+            spec = importlib.util.find_spec(module)
+            origin = spec.origin if spec is not None else None
         return hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin else ""
     except (ImportError, ValueError, OSError):
         return ""
-    finally:
-        if added:
-            sys.path.remove(folder)
 
 
 def cache_dir() -> Path:

@@ -283,7 +283,8 @@ def test_inductor_flag_restored_when_inductor_was_not_imported():
 
 def test_saved_state_repr_is_short():
     text = repr(capture())
-    assert text.startswith("SavedState(flags={") and len(text) < 1000
+    # about fifty torch flags (every torch.backends one) by name, and no RNG state
+    assert text.startswith("SavedState(flags={") and len(text) < 4000
 
 
 def test_assert_reproducible_passes_and_returns_the_result():
