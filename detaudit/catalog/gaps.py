@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import CatalogError
 from .load import GAPS_FILE, builtin_catalog_dir
 from .records import Catalog
+from .yamlfile import load_yaml
 
 __all__ = ["Alert", "KnownGaps", "load_known_gaps", "uncovered"]
 
@@ -53,9 +52,10 @@ def load_known_gaps(path: str | Path | None = None) -> KnownGaps:
     """Read the known-gaps file (the built-in one unless ``path``)."""
     path = Path(path) if path is not None else builtin_catalog_dir() / GAPS_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: cannot read the known gaps: {exc}") from None
+    data = load_yaml(text, str(path))
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping with alerts and gaps")
     gaps = _alerts(data.get("gaps", []), path, "gaps")

@@ -195,6 +195,17 @@ GOOD_ENTRY = """\
 
 BAD = {
     "syntax": ("raises:\n\t- id: mine\n", "YAML error", 2),
+    # PyYAML alone keeps the last of two equal keys: the catalogue's loader refuses them
+    "duplicate-key": (
+        "raises:\n" + GOOD_ENTRY + "    pass: backward\n",
+        "YAML error: duplicate key 'pass' (first at line 6)",
+        9,
+    ),
+    "duplicate-group": (
+        "raises:\n" + GOOD_ENTRY + "raises:\n" + GOOD_ENTRY.replace("mine", "other"),
+        "YAML error: duplicate key 'raises' (first at line 1)",
+        9,
+    ),
     "unknown-key": ("raises:\n" + GOOD_ENTRY + "    devies: [cpu]\n", "unknown key 'devies'", 2),
     "missing-field": (
         "raises:\n" + GOOD_ENTRY.replace("    pass: forward\n", ""),
@@ -264,7 +275,7 @@ def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
     assert str(path) in lines[0]
     if line is not None:
         assert f"{path}:{line}:" in lines[0]
-    if case not in ("syntax", "unknown-group", "not-a-mapping"):
+    if case not in ("syntax", "duplicate-key", "duplicate-group", "unknown-group", "not-a-mapping"):
         assert "entry 'mine'" in lines[0]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from detaudit.catalog import load_catalog
 from detaudit.catalog.gaps import Alert, load_known_gaps, uncovered
-from detaudit.catalog.load import GAPS_FILE, builtin_catalog_files
+from detaudit.catalog.load import GAPS_FILE, builtin_catalog_dir, builtin_catalog_files
 from detaudit.errors import CatalogError
 
 
@@ -107,3 +107,21 @@ def test_a_gap_without_a_reason_is_refused(tmp_path):
     bad.write_text("alerts: [{kernel: a_cuda, file: x.cu}]\ngaps: [{kernel: a_cuda, file: x.cu}]\n")
     with pytest.raises(CatalogError, match="every gap needs a reason"):
         load_known_gaps(bad)
+
+
+def test_a_key_given_twice_is_refused_with_its_file_line_and_key(tmp_path):
+    # the built-in file had read, not_read and alerts twice; PyYAML kept the last silently
+    bad = tmp_path / GAPS_FILE
+    bad.write_text("alerts: []\ngaps: []\nalerts: [{kernel: a_cuda, file: x.cu}]\n")
+    with pytest.raises(CatalogError) as caught:
+        load_known_gaps(bad)
+    assert caught.value.problems == [
+        f"{bad}:3: YAML error: duplicate key 'alerts' (first at line 1)"
+    ]
+
+
+def test_the_built_in_file_has_each_section_once():
+    text = (builtin_catalog_dir() / GAPS_FILE).read_text(encoding="utf-8")
+    keys = [line.split(":")[0] for line in text.splitlines() if line[:1].isalpha()]
+    assert sorted(keys) == sorted(set(keys))
+    assert {"read", "not_read", "alerts", "gaps"} <= set(keys)
