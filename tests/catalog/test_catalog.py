@@ -113,7 +113,17 @@ def test_claims_follow_the_docstring_matrix(builtin):
     assert claim("max-pool3d-backward", "2.10.0") == ("raises", "docs 2.10")
     assert claim("max-pool3d-backward", "2.13.0+cpu") == ("converted", "docs 2.13")
     assert claim("kthvalue", "2.4.1") == ("raises", "docs 2.4")
-    assert claim("kthvalue", "2.11.0+cu130") == (None, "docs 2.10")
+    assert claim("kthvalue", "2.11.0+cu130") == (None, "docs 2.11")
+    # a pre-release is compared with the release before it, and says so
+    assert claim("max-pool3d-backward", "2.13.0a0+git1234") == (
+        "raises",
+        "pre-release of 2.13, compared with docs 2.12",
+    )
+    assert claim("max-pool3d-backward", "2.13.0.dev20260101") == (
+        "raises",
+        "pre-release of 2.13, compared with docs 2.12",
+    )
+    assert claim("embedding-backward", "2.14.0rc2") == (None, "pre-release of 2.14, compared with docs 2.13")
     assert claim("max-unpool2d", "1.11.0") == (None, "docs 1.11")
     assert claim("max-unpool2d", "1.13.1") == ("raises", "docs 1.13")
     assert claim("scatter-add-nd", "1.11.0")[0] == "raises"
