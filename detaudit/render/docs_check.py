@@ -27,7 +27,8 @@ def _header(check: DocsCheck) -> list[str]:
     out = [
         (
             f"torch {check.torch_version} docstring ({check.source}): "
-            f"{docs.bullets('converted')} converted, {docs.bullets('raises')} raises bullets "
+            f"{docs.bullets('converted')} converted, {docs.bullets('raises')} raises"
+            f"{f', {len(docs.cublas)} cuBLAS' if docs.cublas else ''} bullets "
             f"({len(items)} items: each sub-bullet and each API of a bullet apart)"
         ),
         f"compared with the catalogue's claims as of {check.basis or 'no docs version'}",
@@ -104,6 +105,7 @@ def render_json(check: DocsCheck) -> str:
         "docs": {
             "converted": [i.to_dict() for i in check.docs.converted],
             "raises": [i.to_dict() for i in check.docs.raises],
+            **({"cublas": [i.to_dict() for i in check.docs.cublas]} if check.docs.cublas else {}),
         },
         "unnamed": list(check.unnamed),
         "not_compared": list(check.not_compared),

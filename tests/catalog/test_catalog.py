@@ -315,11 +315,20 @@ def test_kernels_env_and_empty_claims_are_read(user_dir):
     assert entry.to_dict()["env"] == {"CUBLAS_WORKSPACE_CONFIG": None, "OTHER": ":4096:8"}
 
 
-def test_cublas_entries_claim_nothing_and_expect_nothing(builtin):
-    for entry_id in ("cublas-mm-workspace-unset", "cublas-mm-workspace-4096-8"):
+def test_cublas_entries_claim_raises_up_to_2_9_and_nothing_from_2_10(builtin):
+    # the docstring's cuBLAS paragraph (1.10 to 2.9) names mm, mv and bmm; the check and the
+    # paragraph are gone from 2.10
+    for op in ("mm", "mv", "bmm"):
+        entry = builtin.get(f"cublas-{op}-workspace-unset")
+        assert builtin.expected(entry, "cuda", "1.13.1") == ("raises", "docs 1.13")
+        assert builtin.expected(entry, "cuda", "2.9.1") == ("raises", "docs 2.9")
+        assert builtin.expected(entry, "cuda", "2.10.0") == (None, "docs 2.10")
+        assert builtin.expected(entry, "cuda", "2.13.0") == (None, "docs 2.13")
+    # F.linear and the :4096:8 runs are in no docstring: they claim nothing in any release
+    for entry_id in ("cublas-linear-workspace-unset", "cublas-mm-workspace-4096-8"):
         entry = builtin.get(entry_id)
         assert entry.claims == () and entry.unlisted
-        assert builtin.expected(entry, "cuda", "2.13.0") == (None, "docs 2.13")
+        assert builtin.expected(entry, "cuda", "2.9.1") == (None, "docs 2.9")
     assert dict(builtin.get("cublas-bmm-workspace-unset").env) == {"CUBLAS_WORKSPACE_CONFIG": None}
     assert dict(builtin.get("cublas-bmm-workspace-4096-8").env) == {
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8"

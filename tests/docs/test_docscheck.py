@@ -449,3 +449,32 @@ def test_a_pre_release_is_compared_with_the_release_before_it(builtin, version):
     assert f"torch {version} is a pre-release of 2.15: its docs are not final" in text
     # the release itself reads its own docs
     assert check_docs(builtin, full("2.15.0"), "2.15.0", "fixture").basis == "docs 2.15"
+
+
+@pytest.mark.parametrize("version", [v for v in FULL_TEXTS if v < "2.10" or v.startswith("1.")])
+def test_the_cublas_paragraph_is_a_list_of_raises_items_up_to_2_9(builtin, version):
+    docs = full(version)
+    assert [(i.api, i.group) for i in docs.cublas] == [
+        ("torch.mm", "raises"),
+        ("torch.mv", "raises"),
+        ("torch.bmm", "raises"),
+    ]
+    result = check_docs(builtin, docs, version, "fixture")
+    matched, items = dict(result.matched), docs.expanded()
+    for op in ("mm", "mv", "bmm"):
+        assert items[matched[f"cublas-{op}-workspace-unset"]].api == f"torch.{op}"
+    # the sparse-dense bmm bullet stays with its own entry
+    assert items[matched["bmm-sparse-dense"]].group == "converted"
+
+
+@pytest.mark.parametrize("version", ["2.10.0", "2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0"])
+def test_from_2_10_no_cublas_paragraph_and_no_cublas_claim(builtin, version):
+    assert full(version).cublas == ()
+    for op in ("mm", "mv", "bmm"):
+        entry = builtin.get(f"cublas-{op}-workspace-unset")
+        assert entry.claim_for(version, builtin.docs_versions)[0] is None
+        assert builtin.expected(entry, "cuda", version)[0] is None
+    assert builtin.expected(builtin.get("cublas-mm-workspace-unset"), "cuda", "2.9.1") == (
+        "raises",
+        "docs 2.9",
+    )
