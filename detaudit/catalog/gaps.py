@@ -66,7 +66,9 @@ def load_known_gaps(path: str | Path | None = None) -> KnownGaps:
         raise CatalogError(f"{path}: every gap needs a reason")
     history = _alerts(data.get("history", []), path, "history")
     if any(not h.reason for h in history):
-        raise CatalogError(f"{path}: every history name needs a reason (what is known of its builds)")
+        raise CatalogError(
+            f"{path}: every history name needs a reason (what is known of its builds)"
+        )
     not_found = data.get("alert_not_found", [])
     if not isinstance(not_found, list) or not all(
         isinstance(i, dict) and isinstance(i.get("entry"), str) and i.get("searched")

@@ -11,7 +11,7 @@ import yaml
 
 from ..errors import CatalogError
 
-__all__ = ["LineMapping", "StrictLoader", "load_yaml"]
+__all__ = ["LineMapping", "StrictLoader", "load_yaml", "yaml_problem"]
 
 
 class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
@@ -24,7 +24,9 @@ class LineMapping(dict):
     line = 0
 
 
-def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> LineMapping:
+def _construct_mapping(
+    loader: StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> LineMapping:
     loader.flatten_mapping(node)
     mapping = LineMapping()
     mapping.line = node.start_mark.line + 1
@@ -38,9 +40,8 @@ def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool 
                 None, None, "a mapping key must be a plain value", key_node.start_mark
             ) from None
         if seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {first[key]})", key_node.start_mark
-            )
+            problem = f"duplicate key {key!r} (first at line {first[key]})"
+            raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
         first[key] = key_node.start_mark.line + 1
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping

@@ -1,4 +1,4 @@
-"""Probes for ops of their own kind: sparse-dense bmm, resize_ (quantized, and growing), torch.empty*."""
+"""Probes for ops of their own kind: sparse-dense bmm, resize_ (quantized, growing), empty*."""
 
 from __future__ import annotations
 

@@ -123,7 +123,10 @@ def test_claims_follow_the_docstring_matrix(builtin):
         "raises",
         "pre-release of 2.13, compared with docs 2.12",
     )
-    assert claim("embedding-backward", "2.14.0rc2") == (None, "pre-release of 2.14, compared with docs 2.13")
+    assert claim("embedding-backward", "2.14.0rc2") == (
+        None,
+        "pre-release of 2.14, compared with docs 2.13",
+    )
     assert claim("max-unpool2d", "1.11.0") == (None, "docs 1.11")
     assert claim("max-unpool2d", "1.13.1") == ("raises", "docs 1.13")
     assert claim("scatter-add-nd", "1.11.0")[0] == "raises"

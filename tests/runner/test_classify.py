@@ -164,7 +164,10 @@ MULTI_WORD = (
     "kthvalue MPS",
     "kthvalue CUDA",
 )
-_TAIL = " does not have a deterministic implementation, but you set 'torch.use_deterministic_algorithms(True)'."
+_TAIL = (
+    " does not have a deterministic implementation, but you set "
+    "'torch.use_deterministic_algorithms(True)'."
+)
 
 
 @pytest.mark.parametrize("name", MULTI_WORD)
@@ -172,7 +175,7 @@ _TAIL = " does not have a deterministic implementation, but you set 'torch.use_d
     "wrap",
     [
         "{}",  # str(RuntimeError) and str(UserWarning) of the alert itself
-        "{}\nException raised from alertNotDeterministic at Context.cpp:1 (most recent call first):",
+        "{}\nException raised from alertNotDeterministic at Context.cpp:1 (most recent call first)",
         "backend='inductor' raised:\nRuntimeError: {}",  # an alert quoted by a compile error
         "UserWarning: {}",
     ],
