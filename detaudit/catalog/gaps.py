@@ -1,9 +1,10 @@
-"""The known gaps: every nondeterministic alert read in PyTorch's source, and those no entry covers.
+"""The known gaps: every nondeterministic alert of a torch build, and those no entry covers.
 
 ``catalog/known_gaps.yaml`` is data beside the catalogue (not entries): ``alerts`` are the
-names PyTorch passes to ``alertNotDeterministic`` (``cublas`` for the cuBLAS check), ``gaps``
-the ones no entry's ``kernels`` lists, each with its reason; ``alert_not_found`` the entries
-whose alert was searched for in the source and not found.
+names torch 2.14.1 passes to ``alertNotDeterministic`` (read from its binaries), ``history``
+alert names of other builds (``cublas`` for the cuBLAS check of builds up to 2.9) that an
+entry's ``kernels`` may still name, ``gaps`` the alerts no entry's ``kernels`` lists, each with
+its reason; ``alert_not_found`` the entries whose alert is in no call site read.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import CatalogError
 from .load import GAPS_FILE, builtin_catalog_dir
 from .records import Catalog
+from .yamlfile import load_yaml
 
 __all__ = ["Alert", "KnownGaps", "load_known_gaps", "uncovered"]
 
@@ -31,12 +31,14 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class KnownGaps:
-    """Every alert read (``alerts``), the uncovered ones (``gaps``) and what was read."""
+    """Every alert of the build read (``alerts``), older names (``history``), the uncovered
+    alerts (``gaps``) and what was read."""
 
     alerts: tuple[Alert, ...]
     gaps: tuple[Alert, ...]
     read: tuple[str, ...] = ()
-    alert_not_found: tuple[str, ...] = ()  # entry ids whose alert the source read lacks
+    alert_not_found: tuple[str, ...] = ()  # entry ids whose alert the builds read lack
+    history: tuple[Alert, ...] = ()  # names of other builds, each with its reason
 
 
 def _alerts(items: object, path: Path, key: str) -> tuple[Alert, ...]:
@@ -53,14 +55,20 @@ def load_known_gaps(path: str | Path | None = None) -> KnownGaps:
     """Read the known-gaps file (the built-in one unless ``path``)."""
     path = Path(path) if path is not None else builtin_catalog_dir() / GAPS_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: cannot read the known gaps: {exc}") from None
+    data = load_yaml(text, str(path))
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping with alerts and gaps")
     gaps = _alerts(data.get("gaps", []), path, "gaps")
     if any(not g.reason for g in gaps):
         raise CatalogError(f"{path}: every gap needs a reason")
+    history = _alerts(data.get("history", []), path, "history")
+    if any(not h.reason for h in history):
+        raise CatalogError(
+            f"{path}: every history name needs a reason (what is known of its builds)"
+        )
     not_found = data.get("alert_not_found", [])
     if not isinstance(not_found, list) or not all(
         isinstance(i, dict) and isinstance(i.get("entry"), str) and i.get("searched")
@@ -74,19 +82,22 @@ def load_known_gaps(path: str | Path | None = None) -> KnownGaps:
         gaps=gaps,
         read=tuple(str(r) for r in data.get("read", [])),
         alert_not_found=tuple(i["entry"] for i in not_found),
+        history=history,
     )
 
 
 def uncovered(catalog: Catalog, known: KnownGaps) -> list[str]:
     """What breaks the two-way rule, one line each (empty when the catalogue and gaps agree).
 
-    Every alert read is in some entry's ``kernels`` or is a gap; no gap is in an
-    entry's ``kernels``; every entry's kernel is an alert read; an entry listed as
-    ``alert_not_found`` exists and lists no kernel.
+    Every alert is in some entry's ``kernels`` or is a gap; no gap is in an entry's
+    ``kernels``; every gap is an alert; every entry's kernel is an alert or a history
+    name; no history name is an alert; an entry listed as ``alert_not_found`` exists
+    and lists no kernel.
     """
     covered = {k for entry in catalog for k in entry.kernels}
     alerts = {a.kernel for a in known.alerts}
     gaps = {g.kernel for g in known.gaps}
+    history = {h.kernel for h in known.history}
     problems = [
         f"alert {k!r}: no entry lists it and it is no known gap"
         for k in sorted(alerts - covered - gaps)
@@ -96,11 +107,12 @@ def uncovered(catalog: Catalog, known: KnownGaps) -> list[str]:
         for k in sorted(gaps & covered)
     ]
     problems += [f"gap {k!r}: not among the alerts read" for k in sorted(gaps - alerts)]
+    problems += [f"history {k!r}: an alert of the build read" for k in sorted(history & alerts)]
     problems += [
-        f"entry {e.id}: kernel {k!r} is not among the alerts read"
+        f"entry {e.id}: kernel {k!r} is not among the alerts read nor their history"
         for e in catalog
         for k in e.kernels
-        if k not in alerts
+        if k not in alerts and k not in history
     ]
     ids = {e.id for e in catalog}
     for entry_id in known.alert_not_found:

@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
+from .yamlfile import load_yaml
 
 __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]
 
@@ -41,31 +40,6 @@ _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 _KERNEL_RE = re.compile(r"^\S(.*\S)?$")  # may have spaces: "median CUDA with indices output"
 _REACH_RE = re.compile(r"^[a-z_]\w*::\w+$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
-    """A safe loader that remembers each mapping's line and rejects duplicate keys."""
-
-
-class _Mapping(dict):
-    line = 0
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> _Mapping:
-    loader.flatten_mapping(node)
-    mapping = _Mapping()
-    mapping.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=deep)
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def builtin_catalog_dir() -> Path:
@@ -179,12 +153,9 @@ def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
         problems.append(f"{name}: {_not_utf8(exc)}")
         return []
     try:
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problems.append(f"{where}: YAML error: {problem}")
+        data = load_yaml(text, name)
+    except CatalogError as exc:
+        problems.extend(exc.problems)
         return []
     if not isinstance(data, dict) or not data:
         problems.append(f"{name}: expected a mapping with groups among {', '.join(GROUPS)}")

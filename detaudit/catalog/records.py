@@ -13,7 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import CatalogError
-from ..model.vocabulary import Claim, Device, Group, Pass, Status, parse_version
+from ..model.vocabulary import (
+    Claim,
+    Device,
+    Group,
+    Pass,
+    Status,
+    docs_label,
+    docs_release,
+    parse_version,
+)
 
 __all__ = [
     "Catalog",
@@ -178,7 +187,9 @@ class Entry:
         catalogue's); a release among them that this entry's claims lack did
         not list the entry. Returns ``(claim, basis)``: claim is ``converted``,
         ``raises`` or None (not listed, or older than every sampled release);
-        basis names the docs (``"docs 2.13"``), or is ``"catalog"`` for a user
+        basis names the docs (``"docs 2.13"``; a pre-release such as ``2.15.0a0`` is
+        compared with the release before it: ``"pre-release of 2.15, compared with docs
+        2.14"``), or is ``"catalog"`` for a user
         entry without claims, which claims its group for every version (an
         entry with ``claims: {}`` is in no docstring read: it claims None). An
         ``observed`` entry claims nothing: ``(None, None)``.
@@ -187,12 +198,12 @@ class Entry:
             claim = self.group.claim
             return (claim, "catalog") if claim is not None else (None, None)
         claims = dict(self.claims)
-        wanted = parse_version(torch_version)
+        wanted = docs_release(torch_version)  # a pre-release reads the release before it
         sampled = [v for v in {*docs_versions, *claims} if parse_version(v) <= wanted]
         if not sampled:
             return None, None
         newest = max(sampled, key=parse_version)
-        return claims.get(newest), f"docs {newest}"
+        return claims.get(newest), docs_label(torch_version, newest)
 
     @property
     def covered(self) -> tuple[Device, ...]:

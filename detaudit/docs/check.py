@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..catalog import Catalog, Entry, parse_version
-from ..model.vocabulary import DEVICES
+from ..model.vocabulary import DEVICES, docs_label, docs_release
 from .docstring import DocItem, DocLists, plain
 
 __all__ = ["DocsCheck", "DocsFinding", "check_docs", "devices_named"]
@@ -153,9 +153,9 @@ def _match(
 
 
 def _basis(catalog: Catalog, torch_version: str) -> str | None:
-    wanted = parse_version(torch_version)
+    wanted = docs_release(torch_version)  # a pre-release reads the release before it
     sampled = [v for v in catalog.docs_versions if parse_version(v) <= wanted]
-    return f"docs {max(sampled, key=parse_version)}" if sampled else None
+    return docs_label(torch_version, max(sampled, key=parse_version)) if sampled else None
 
 
 def _ids(ids) -> str:

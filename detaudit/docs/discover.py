@@ -188,10 +188,10 @@ def covering_entries(
 def _names_kernel(kernels: Sequence[str], named: str) -> bool:
     """Whether an entry's ``kernels`` (PyTorch's alert names) hold the one an alert named.
 
-    An alert message gives the last word before "does not have a deterministic
-    implementation", so "median CUDA with indices output" shows as ``output``.
+    The alert's whole name is the kernel (``detaudit.runner.probing.alert_kernel``):
+    "median CUDA with indices output", not its last word.
     """
-    return any(k == named or k.endswith(" " + named) for k in kernels)
+    return named in kernels
 
 
 def _op_alerts(catalog: Catalog, op: str, answer: OpInfoSweepAnswer, device: str) -> OpAlerts:

@@ -14,9 +14,12 @@ The docstring lists the ops that "will act deterministically when ``mode=True``"
 A bullet may wrap onto continuation lines and may carry sub-bullets (the
 interpolate modes). A bullet may name several APIs under one condition
 (2.15: "MaxPool2d, MaxPool3d, and AvgPool3d when attempting to differentiate
-an MPS tensor"): each API is an item of its own. Other bullet lists in the
-docstring (the cuBLAS ops of 1.x and 2.0, Inductor's notes of 2.10+) belong
-to neither list. Formats seen: torch 1.10 to 2.15 (tests/data/docstrings).
+an MPS tensor"): each API is an item of its own. The cuBLAS paragraph of 1.10
+to 2.9 ("a RuntimeError will be raised from these operations when called with
+CUDA tensors" unless ``CUBLAS_WORKSPACE_CONFIG`` is set: ``torch.mm``, ``mv``,
+``bmm``) is a third list, ``cublas``, of raises items under that condition
+(:data:`CUBLAS_CONDITION`). Other bullet lists (Inductor's notes of 2.10+)
+belong to no list. Formats seen: torch 1.10 to 2.15 (tests/data/docstrings).
 
 Reading the installed torch's docstring (:func:`installed_docstring`) does not
 import torch: the function's source is read with :mod:`ast`.
@@ -33,7 +36,7 @@ from pathlib import Path
 
 from ..errors import EnvironmentUnsupported
 
-__all__ = ["DocItem", "DocLists", "installed_docstring", "parse_docstring"]
+__all__ = ["CUBLAS_CONDITION", "DocItem", "DocLists", "installed_docstring", "parse_docstring"]
 
 # "The following normally-nondeterministic operations will act deterministically when ..."
 # Found with str.find, not a regex: ``following\b.*\boperations ...`` backtracks
@@ -43,6 +46,14 @@ _FOLLOWING = "following"
 _INTROS = (
     ("converted", "operations will act deterministically"),
     ("raises", "operations will throw"),
+)
+# "If one of these environment variable configurations is not set, a :class:`RuntimeError`
+# will be raised from these operations when called with CUDA tensors:" (1.10 to 2.9)
+_CUBLAS_INTRO = re.compile(r"RuntimeError`?\s+will be raised from these operations", re.DOTALL)
+#: The condition of the cuBLAS paragraph's items, in the paragraph's words.
+CUBLAS_CONDITION = (
+    "when called with CUDA tensors (CUDA 10.2 or greater) unless the environment variable "
+    "CUBLAS_WORKSPACE_CONFIG=:4096:8 or CUBLAS_WORKSPACE_CONFIG=:16:8 is set"
 )
 _BULLET = re.compile(r"^(\s*)\* (.*)$")
 _SUB_BULLET = re.compile(r"^\s*- (.*)$")
@@ -87,15 +98,16 @@ class DocItem:
 
 @dataclass(frozen=True, slots=True)
 class DocLists:
-    """The docstring's two lists, in docstring order."""
+    """The docstring's two lists, in docstring order, and its cuBLAS list (raises items)."""
 
     converted: tuple[DocItem, ...]
     raises: tuple[DocItem, ...]
+    cublas: tuple[DocItem, ...] = ()  # the cuBLAS paragraph's ops (1.10 to 2.9), group raises
 
     @property
     def items(self) -> tuple[DocItem, ...]:
-        """Both lists, converted first."""
-        return self.converted + self.raises
+        """Every list, converted first, the cuBLAS list last."""
+        return self.converted + self.raises + self.cublas
 
     def bullets(self, group: str) -> int:
         """How many bullets one list has (a bullet naming several APIs counts once)."""
@@ -212,18 +224,24 @@ def parse_docstring(text: str) -> DocLists:
     without one of the two intros gives an empty list for it.
     """
     lines = text.expandtabs().splitlines()
-    found: dict[str, tuple[DocItem, ...]] = {"converted": (), "raises": ()}
+    found: dict[str, tuple[DocItem, ...]] = {"converted": (), "raises": (), "cublas": ()}
     for first, last in _paragraphs(lines):
         paragraph = " ".join(line.strip() for line in lines[first : last + 1])
+        floor = _indent(lines[first])
         for group, phrase in _INTROS:
             if not found[group] and _introduces(paragraph, phrase):
-                floor = _indent(lines[first])
                 found[group] = tuple(
                     item
                     for text, subs, line in _bullets(lines, last + 1, floor)
                     for item in _items(text, subs, group, line)
                 )
-    return DocLists(converted=found["converted"], raises=found["raises"])
+        if _CUBLAS_INTRO.search(paragraph) and not found["cublas"]:
+            found["cublas"] = tuple(
+                replace(item, condition=CUBLAS_CONDITION)
+                for text, subs, line in _bullets(lines, last + 1, floor)
+                for item in _items(text, subs, "raises", line)
+            )
+    return DocLists(converted=found["converted"], raises=found["raises"], cublas=found["cublas"])
 
 
 def installed_docstring() -> tuple[str, str, str]:

@@ -31,7 +31,10 @@ __all__ = [
     "Status",
     "StatusInfo",
     "clean_run_status",
+    "docs_label",
+    "docs_release",
     "group_heading",
+    "is_prerelease",
     "parse_version",
 ]
 
@@ -263,3 +266,36 @@ def parse_version(version: str) -> tuple[int, int]:
     if not match:
         raise ValueError(f"not a torch version: {version!r}")
     return int(match.group(1)), int(match.group(2))
+
+
+# A build before its release: 2.15.0a0+git1234 (a source build), 2.15.0.dev20260901 (a
+# nightly), 2.15.0rc1, 2.15.0b1 (PEP 440 pre- and dev-releases; a local +cu130 is not one).
+_PRE_RE = re.compile(r"^\d+\.\d+(\.\d+)*(a|b|rc|\.?dev)\d*", re.IGNORECASE)
+
+
+def is_prerelease(version: str) -> bool:
+    """Is ``version`` a build made before its release (``2.15.0a0``, a nightly, an rc)?"""
+    return bool(_PRE_RE.match(version))
+
+
+def docs_release(version: str) -> tuple[int, int]:
+    """The minor release whose docs a torch ``version`` is compared with.
+
+    A release reads its own docs: ``2.14.1`` -> ``(2, 14)``. A pre-release is built
+    before its docs are final (``2.15.0a0`` may have none of 2.15's docstring changes
+    yet, or some), so it is compared with the release before it: ``(2, 14)``. For
+    ``X.0`` pre-releases that is every release of ``X-1`` (``(X-1, large)``).
+    """
+    major, minor = parse_version(version)
+    if not is_prerelease(version):
+        return major, minor
+    return (major, minor - 1) if minor > 0 else (major - 1, 10**6)
+
+
+def docs_label(version: str, docs: str) -> str:
+    """How a report names the docs a ``version`` was compared with: ``"docs 2.14"``, or
+    ``"pre-release of 2.15, compared with docs 2.14"`` for a pre-release."""
+    if not is_prerelease(version):
+        return f"docs {docs}"
+    major, minor = parse_version(version)
+    return f"pre-release of {major}.{minor}, compared with docs {docs}"

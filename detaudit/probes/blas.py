@@ -1,4 +1,4 @@
-"""Probes for cuBLAS matrix products: mm, bmm and F.linear (addmm with a bias)."""
+"""Probes for cuBLAS matrix products: mm, mv, bmm and F.linear (addmm with a bias)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,9 @@ def linear(device: torch.device) -> Tensor:
     k = _k(device)
     weight, bias = torch.randn(_N, k, device=device), torch.randn(_N, device=device)
     return F.linear(torch.randn(_M, k, device=device), weight, bias)
+
+
+def mv(device: torch.device) -> Tensor:
+    """``torch.mv`` of a (256, 4096) matrix by a 4096-vector (gemv; inner dimension 512 on CPU)."""
+    k = _k(device)
+    return torch.mv(torch.randn(_M, k, device=device), torch.randn(k, device=device))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..docs.check import KINDS, DocsCheck, DocsFinding
+from ..model.vocabulary import is_prerelease
 
 __all__ = ["render_json", "render_text"]
 
@@ -26,12 +27,18 @@ def _header(check: DocsCheck) -> list[str]:
     out = [
         (
             f"torch {check.torch_version} docstring ({check.source}): "
-            f"{docs.bullets('converted')} converted, {docs.bullets('raises')} raises bullets "
+            f"{docs.bullets('converted')} converted, {docs.bullets('raises')} raises"
+            f"{f', {len(docs.cublas)} cuBLAS' if docs.cublas else ''} bullets "
             f"({len(items)} items: each sub-bullet and each API of a bullet apart)"
         ),
         f"compared with the catalogue's claims as of {check.basis or 'no docs version'}",
     ]
-    if check.basis is not None and check.basis != f"docs {check.key}":
+    if check.basis is not None and is_prerelease(check.torch_version):
+        out.append(
+            f"torch {check.torch_version} is a pre-release of {check.key}: its docs are not "
+            f"final, so it is compared with the release before it ({check.basis.split()[-1]})"
+        )
+    elif check.basis is not None and check.basis != f"docs {check.key}":
         out.append(
             f'the catalogue has no claims from docs {check.key} (claims key "{check.key}"): '
             f"it expects what docs {check.basis.split()[-1]} say"
@@ -98,6 +105,7 @@ def render_json(check: DocsCheck) -> str:
         "docs": {
             "converted": [i.to_dict() for i in check.docs.converted],
             "raises": [i.to_dict() for i in check.docs.raises],
+            **({"cublas": [i.to_dict() for i in check.docs.cublas]} if check.docs.cublas else {}),
         },
         "unnamed": list(check.unnamed),
         "not_compared": list(check.not_compared),

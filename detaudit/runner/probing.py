@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import os
 import random
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -46,6 +47,10 @@ _ALERT_PHRASE = " does not have a deterministic implementation"
 #: https://docs.nvidia.com/cuda/cublas/index.html#results-reproducibility
 _CUBLAS_PHRASE = "not deterministic because it uses CuBLAS"
 MESSAGE_LIMIT = 600
+#: The longest alert name looked for before the phrase (the longest in torch 2.14.1 has 41).
+_NAME_LIMIT = 400
+#: "RuntimeError: " / "UserWarning: " before a quoted alert, once or more (anchored: linear).
+_WRAPPER = re.compile(r"^(?:[\w.]*(?:Error|Warning|Exception): ?)+")
 
 #: The environment this process started with (the worker imports this module first thing):
 #: torch reads some variables only at start-up (ATEN_CPU_CAPABILITY, OMP_NUM_THREADS), so an
@@ -54,17 +59,21 @@ START_ENVIRON: dict[str, str] = dict(os.environ)
 
 
 def alert_kernel(message: str) -> str | None:
-    """The kernel a nondeterministic alert names, or None if ``message`` is no alert.
+    """The alert name a nondeterministic alert carries, or None if ``message`` is no alert.
 
-    Plain substring search and one split: linear in the message's length,
-    whatever it holds (a regex with ``(\\S+)`` before the phrase was quadratic
-    on a long token: 22 s for 40 KB).
+    The whole name PyTorch passes to ``alertNotDeterministic`` is the kernel, spaces
+    included: "median CUDA with indices output", "_histc_cuda with floating point input",
+    "kthvalue MPS" (not their last word). The name starts the message's line; a wrapper
+    that quotes the alert ("RuntimeError: put_ does not ...", inside a compile error) is
+    stripped. Plain substring search: linear in the message's length, whatever it holds
+    (a regex with ``(\\S+)`` before the phrase was quadratic on a long token: 22 s for 40 KB).
     """
     at = message.find(_ALERT_PHRASE)
     if at > 0:
-        before = message[max(0, at - 400) : at].split()
-        if before:
-            return before[-1]
+        before = message[max(0, at - _NAME_LIMIT) : at]
+        name = _WRAPPER.sub("", before[before.rfind("\n") + 1 :]).strip()
+        if name:
+            return name
     if _CUBLAS_PHRASE in message:
         return "cublas"
     return None

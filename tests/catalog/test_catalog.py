@@ -113,7 +113,20 @@ def test_claims_follow_the_docstring_matrix(builtin):
     assert claim("max-pool3d-backward", "2.10.0") == ("raises", "docs 2.10")
     assert claim("max-pool3d-backward", "2.13.0+cpu") == ("converted", "docs 2.13")
     assert claim("kthvalue", "2.4.1") == ("raises", "docs 2.4")
-    assert claim("kthvalue", "2.11.0+cu130") == (None, "docs 2.10")
+    assert claim("kthvalue", "2.11.0+cu130") == (None, "docs 2.11")
+    # a pre-release is compared with the release before it, and says so
+    assert claim("max-pool3d-backward", "2.13.0a0+git1234") == (
+        "raises",
+        "pre-release of 2.13, compared with docs 2.12",
+    )
+    assert claim("max-pool3d-backward", "2.13.0.dev20260101") == (
+        "raises",
+        "pre-release of 2.13, compared with docs 2.12",
+    )
+    assert claim("embedding-backward", "2.14.0rc2") == (
+        None,
+        "pre-release of 2.14, compared with docs 2.13",
+    )
     assert claim("max-unpool2d", "1.11.0") == (None, "docs 1.11")
     assert claim("max-unpool2d", "1.13.1") == ("raises", "docs 1.13")
     assert claim("scatter-add-nd", "1.11.0")[0] == "raises"
@@ -195,6 +208,17 @@ GOOD_ENTRY = """\
 
 BAD = {
     "syntax": ("raises:\n\t- id: mine\n", "YAML error", 2),
+    # PyYAML alone keeps the last of two equal keys: the catalogue's loader refuses them
+    "duplicate-key": (
+        "raises:\n" + GOOD_ENTRY + "    pass: backward\n",
+        "YAML error: duplicate key 'pass' (first at line 6)",
+        9,
+    ),
+    "duplicate-group": (
+        "raises:\n" + GOOD_ENTRY + "raises:\n" + GOOD_ENTRY.replace("mine", "other"),
+        "YAML error: duplicate key 'raises' (first at line 1)",
+        9,
+    ),
     "unknown-key": ("raises:\n" + GOOD_ENTRY + "    devies: [cpu]\n", "unknown key 'devies'", 2),
     "missing-field": (
         "raises:\n" + GOOD_ENTRY.replace("    pass: forward\n", ""),
@@ -264,7 +288,7 @@ def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
     assert str(path) in lines[0]
     if line is not None:
         assert f"{path}:{line}:" in lines[0]
-    if case not in ("syntax", "unknown-group", "not-a-mapping"):
+    if case not in ("syntax", "duplicate-key", "duplicate-group", "unknown-group", "not-a-mapping"):
         assert "entry 'mine'" in lines[0]
 
 
@@ -294,11 +318,20 @@ def test_kernels_env_and_empty_claims_are_read(user_dir):
     assert entry.to_dict()["env"] == {"CUBLAS_WORKSPACE_CONFIG": None, "OTHER": ":4096:8"}
 
 
-def test_cublas_entries_claim_nothing_and_expect_nothing(builtin):
-    for entry_id in ("cublas-mm-workspace-unset", "cublas-mm-workspace-4096-8"):
+def test_cublas_entries_claim_raises_up_to_2_9_and_nothing_from_2_10(builtin):
+    # the docstring's cuBLAS paragraph (1.10 to 2.9) names mm, mv and bmm; the check and the
+    # paragraph are gone from 2.10
+    for op in ("mm", "mv", "bmm"):
+        entry = builtin.get(f"cublas-{op}-workspace-unset")
+        assert builtin.expected(entry, "cuda", "1.13.1") == ("raises", "docs 1.13")
+        assert builtin.expected(entry, "cuda", "2.9.1") == ("raises", "docs 2.9")
+        assert builtin.expected(entry, "cuda", "2.10.0") == (None, "docs 2.10")
+        assert builtin.expected(entry, "cuda", "2.13.0") == (None, "docs 2.13")
+    # F.linear and the :4096:8 runs are in no docstring: they claim nothing in any release
+    for entry_id in ("cublas-linear-workspace-unset", "cublas-mm-workspace-4096-8"):
         entry = builtin.get(entry_id)
         assert entry.claims == () and entry.unlisted
-        assert builtin.expected(entry, "cuda", "2.13.0") == (None, "docs 2.13")
+        assert builtin.expected(entry, "cuda", "2.9.1") == (None, "docs 2.9")
     assert dict(builtin.get("cublas-bmm-workspace-unset").env) == {"CUBLAS_WORKSPACE_CONFIG": None}
     assert dict(builtin.get("cublas-bmm-workspace-4096-8").env) == {
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8"

@@ -110,3 +110,23 @@ def test_the_attention_entries_are_observed_and_claim_nothing():
         assert entry.group is Group.OBSERVED and entry.claims == ()
         assert "observed" in entry.source
         assert entry.probe.startswith("detaudit.probes.attention:")
+
+
+def test_the_silent_cuda_case_is_observed_and_outside_the_census():
+    from detaudit.catalog.gaps import load_known_gaps
+
+    entry = load_catalog().get("adaptive-max-pool3d-backward")
+    assert entry.group is Group.OBSERVED and entry.claims == () and entry.kernels == ()
+    assert Device.CUDA in entry.devices
+    # silent: torch 2.14.1 has no alert for it, so only the bits' repeatability can tell
+    assert not any("adaptive_max_pool3d" in a.kernel for a in load_known_gaps().alerts)
+
+
+def test_the_silent_case_runs_on_cpu_and_its_result_is_its_repeatability():
+    from detaudit import audit
+
+    report = audit(device="cpu", only=["adaptive-max-pool3d-backward"])
+    (result,) = report.results
+    assert result.status is Status.OK, (result.status, result.message)  # observed: never converts
+    assert result.expected is None and result.drift is None
+    assert result.repeatable is True  # the CPU kernel has no atomics

@@ -87,9 +87,22 @@ def test_docs_of_another_release_disagree(builtin):
     )
 
 
-def test_a_release_between_docs_versions_uses_the_older_claims(builtin):
+@pytest.fixture(scope="module")
+def without_2_11(tmp_path_factory) -> Catalog:
+    """The catalogue as it was before docs 2.11 and 2.12 were read: no "2.11"/"2.12" claims."""
+
+    def edit(group, entries):
+        for entry in entries:
+            for key in ("2.11", "2.12"):
+                (entry.get("claims") or {}).pop(key, None)
+        return entries
+
+    return load_catalog(copy_catalogue(tmp_path_factory.mktemp("no-2.11"), edit), builtin=False)
+
+
+def test_a_release_between_docs_versions_uses_the_older_claims(without_2_11):
     # torch 2.11 is compared with the claims of docs 2.10: MaxPool3d moved in 2.13's docs
-    result = check(builtin, "2.13", "2.11.0")
+    result = check(without_2_11, "2.13", "2.11.0")
     assert result.basis == "docs 2.10"
     assert [(f.kind, f.api, f.docs, f.catalog) for f in result.findings] == [
         ("group", "torch.nn.MaxPool3d", "converted", "raises")
@@ -202,9 +215,43 @@ def test_golden(builtin, fmt, request):
     )
 
 
-# ------------------------------------- the eight full texts (shared/reference/docstrings)
+# ------------------------- the full text of every minor release 1.10 to 2.15 (official wheels)
 
-FULL_TEXTS = ("2.0.1", "2.2.2", "2.4.1", "2.6.0", "2.9.1", "2.13.0", "2.14.1", "2.15.0")
+FULL_TEXTS = (
+    "1.10.2", "1.11.0", "1.12.1", "1.13.1", "2.0.1", "2.1.2", "2.2.2", "2.3.1", "2.4.1", "2.5.1",
+    "2.6.0", "2.7.1", "2.8.0", "2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0",
+)  # fmt: skip
+
+
+def test_every_minor_release_is_read_and_is_a_claims_key(builtin):
+    minors = [".".join(v.split(".")[:2]) for v in FULL_TEXTS]
+    assert minors == [f"1.{m}" for m in range(10, 14)] + [f"2.{m}" for m in range(16)]
+    # a claims key is a docstring read: the catalogue's docs versions are exactly these
+    assert list(builtin.docs_versions) == minors
+
+
+@pytest.mark.parametrize(
+    "entry_id,version,claim",
+    [
+        # 2.1 already lists them (the claims started at 2.2 before every release was read)
+        ("scatter-src-tensor", "2.1", "converted"),
+        ("scatter-reduce-sum", "2.1", "converted"),
+        ("scatter-reduce-prod", "2.1", "raises"),
+        ("resize-quantized", "2.1", "raises"),
+        ("resize-fill", "2.1", "converted"),
+        ("resize-fill", "2.2", None),  # from 2.2 a paragraph of its own, outside the lists
+        ("scatter-src-tensor", "2.0", None),
+        # ReplicationPad2d moved in 2.2; 1d and 3d in 2.8 (not 2.9)
+        ("replication-pad2d-backward", "2.1", "raises"),
+        ("replication-pad2d-backward", "2.2", "converted"),
+        ("replication-pad1d-backward", "2.7", "raises"),
+        ("replication-pad1d-backward", "2.8", "converted"),
+        ("replication-pad3d-backward", "2.8", "converted"),
+    ],
+)
+def test_claims_that_were_off_by_a_release(builtin, entry_id, version, claim):
+    claims = dict(builtin.get(entry_id).claims)
+    assert claims.get(version) == claim
 
 
 def full(version: str):
@@ -398,8 +445,8 @@ def test_every_finding_says_what_to_change(builtin):
     assert (nd.kind, nd.docs, nd.catalog) == ("group", "raises", "converted")
 
 
-def test_a_release_the_catalogue_has_not_read_says_so(builtin):
-    result = check(builtin, "2.13", "2.11.0")
+def test_a_release_the_catalogue_has_not_read_says_so(without_2_11):
+    result = check(without_2_11, "2.13", "2.11.0")
     text = RENDERERS["docs-check"]["text"].render(result)
     assert 'the catalogue has no claims from docs 2.11 (claims key "2.11")' in text
     (pool,) = result.findings
@@ -420,3 +467,44 @@ def test_readme_example_is_the_real_output():
     output = result.stdout.splitlines()
     for line in block[1:]:
         assert line == "..." or line in output, line
+
+
+@pytest.mark.parametrize("version", ["2.15.0a0+git1234abc", "2.15.0.dev20260901", "2.15.0rc1"])
+def test_a_pre_release_is_compared_with_the_release_before_it(builtin, version):
+    # a 2.15 pre-release is built before 2.15's docs are final: docs 2.14, and labelled so
+    result = check_docs(builtin, full("2.14.1"), version, "fixture")
+    assert result.basis == "pre-release of 2.15, compared with docs 2.14"
+    assert result.findings == ()
+    text = RENDERERS["docs-check"]["text"].render(result)
+    assert f"torch {version} is a pre-release of 2.15: its docs are not final" in text
+    # the release itself reads its own docs
+    assert check_docs(builtin, full("2.15.0"), "2.15.0", "fixture").basis == "docs 2.15"
+
+
+@pytest.mark.parametrize("version", [v for v in FULL_TEXTS if v < "2.10" or v.startswith("1.")])
+def test_the_cublas_paragraph_is_a_list_of_raises_items_up_to_2_9(builtin, version):
+    docs = full(version)
+    assert [(i.api, i.group) for i in docs.cublas] == [
+        ("torch.mm", "raises"),
+        ("torch.mv", "raises"),
+        ("torch.bmm", "raises"),
+    ]
+    result = check_docs(builtin, docs, version, "fixture")
+    matched, items = dict(result.matched), docs.expanded()
+    for op in ("mm", "mv", "bmm"):
+        assert items[matched[f"cublas-{op}-workspace-unset"]].api == f"torch.{op}"
+    # the sparse-dense bmm bullet stays with its own entry
+    assert items[matched["bmm-sparse-dense"]].group == "converted"
+
+
+@pytest.mark.parametrize("version", ["2.10.0", "2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0"])
+def test_from_2_10_no_cublas_paragraph_and_no_cublas_claim(builtin, version):
+    assert full(version).cublas == ()
+    for op in ("mm", "mv", "bmm"):
+        entry = builtin.get(f"cublas-{op}-workspace-unset")
+        assert entry.claim_for(version, builtin.docs_versions)[0] is None
+        assert builtin.expected(entry, "cuda", version)[0] is None
+    assert builtin.expected(builtin.get("cublas-mm-workspace-unset"), "cuda", "2.9.1") == (
+        "raises",
+        "docs 2.9",
+    )

@@ -153,3 +153,33 @@ def test_drift_of():
 )
 def test_alert_kernel(message, kernel):
     assert alert_kernel(message) == kernel
+
+
+# Every alert name with a space among the alertNotDeterministic call sites of torch 2.14.1
+# (libtorch_cuda.so of the Linux wheel, libtorch_cpu.dylib of the macOS arm64 one) and the
+# Python-side alert_not_deterministic calls; "kthvalue CUDA" is in builds before 2.10.
+MULTI_WORD = (
+    "median CUDA with indices output",
+    "_histc_cuda with floating point input",
+    "kthvalue MPS",
+    "kthvalue CUDA",
+)
+_TAIL = (
+    " does not have a deterministic implementation, but you set "
+    "'torch.use_deterministic_algorithms(True)'."
+)
+
+
+@pytest.mark.parametrize("name", MULTI_WORD)
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        "{}",  # str(RuntimeError) and str(UserWarning) of the alert itself
+        "{}\nException raised from alertNotDeterministic at Context.cpp:1 (most recent call first)",
+        "backend='inductor' raised:\nRuntimeError: {}",  # an alert quoted by a compile error
+        "UserWarning: {}",
+    ],
+)
+def test_alert_kernel_is_the_whole_alert_name(name, wrap):
+    # the last word ("output", "input", "MPS", "CUDA") was reported before
+    assert alert_kernel(wrap.format(name + _TAIL)) == name

@@ -85,8 +85,12 @@ def test_alert_detection_is_linear_in_the_message():
     token = "x" * 2_000_000
     assert alert_kernel(token) is None
     assert alert_kernel(f"{token} does not have a deterministic implementation") is not None
-    message = f"{token} put_ does not have a deterministic implementation, but you set"
+    # the name starts its line (it may have spaces: "kthvalue CUDA"), after any wrapper
+    message = f"{token}\nRuntimeError: put_ does not have a deterministic implementation, but"
     assert alert_kernel(message) == "put_"
+    # text before it on the same line is read back at most 400 characters, never 2 MB
+    same_line = alert_kernel(f"{token} put_ does not have a deterministic implementation")
+    assert same_line.endswith(" put_") and len(same_line) <= 400
 
 
 def test_every_probe_starts_from_the_same_process_state():

@@ -28,4 +28,4 @@ pool = nn.AdaptiveAvgPool2d(1)  # static: adaptive-avg-pool2d-backward
 g = torch.gather(x, 1, idx)  # static: gather-1d-backward,gather-nd-backward
 t = torch.zeros(16)
 t.put(idx, v)  # static: put-accumulate-false
-torch.zeros(4).resize(2)  # static: resize-quantized
+torch.zeros(4).resize(2)  # static: resize-quantized,resize-fill
