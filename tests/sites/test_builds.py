@@ -83,3 +83,16 @@ def test_the_2_14_1_aarch64_wheel_decodes_to_the_same_cuda_names():
         return {s.alert for s in census.sites if s.library == "torch/lib/libtorch_cuda.so"}
 
     assert cuda(arm) == cuda(x86)
+
+
+@pytest.mark.slow
+def test_the_catalogue_covers_every_live_site_of_the_2_14_1_cuda_wheel():
+    """Issue 19's bar: each alert name of the build is an entry's kernel or a known gap."""
+    from detaudit.catalog import load_catalog
+    from detaudit.catalog.gaps import load_known_gaps
+    from detaudit.sites.coverage import Covered, cover
+
+    result = cover(_census(Source("wheel", str(wheel("2.14.1")))), load_catalog(), load_known_gaps())
+    assert [n.alert for n in result.of(Covered.UNCOVERED)] == []
+    covered = {n.alert for n in result.of(Covered.COVERED)}
+    assert {"cudnn_grid_sampler_backward", "scatter_reduce_cuda_prod_", "scatter_cuda_"} <= covered
