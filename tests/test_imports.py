@@ -107,3 +107,14 @@ def test_worker_side_modules_parse_as_python_3_9():
     probes = {name for name in modules if name.startswith("detaudit.probes")}
     for name in sorted(_worker_side(_graph()) | probes):
         ast.parse(modules[name].read_text(encoding="utf-8"), feature_version=(3, 9))
+
+
+def test_the_cli_loads_neither_torch_nor_numpy():
+    """Every command imports the CLI: numpy's threads (and its second) only where a census is taken."""
+    import subprocess
+    import sys
+
+    code = "import sys, detaudit.cli.app; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

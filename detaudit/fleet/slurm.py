@@ -8,16 +8,15 @@ and its stderr tail), never the end of the run.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_text_atomic
 from ..errors import EnvironmentUnsupported, UsageError
+from ..signalhold import signals_held
 from .plan import Audit, NodeType
 from .result import Outcome
 from .script import batch_script
@@ -70,21 +69,6 @@ def _slurm(args: Sequence[str]) -> subprocess.CompletedProcess:
     )
 
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (they are delivered then).
-
-    Around one ``sbatch``: the job id it prints is recorded before an interrupt
-    can unwind, so that the job is cancelled with the others instead of left running.
-    """
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def submit(audit: Audit, nodes: Sequence[NodeType], jobs: list[Job]) -> None:
     """Write each node type's batch script into its folder and ``sbatch`` it, appending to ``jobs``.
 
@@ -99,7 +83,7 @@ def submit(audit: Audit, nodes: Sequence[NodeType], jobs: list[Job]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         script = folder / "detaudit-job.sbatch"
         write_text_atomic(script, text)
-        with _signals_held():
+        with signals_held():
             done = _slurm(["sbatch", "--parsable", str(script)])
             if done.returncode != 0:
                 lines = (done.stderr or done.stdout).strip().splitlines()

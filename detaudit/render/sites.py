@@ -29,7 +29,7 @@ def short_function(function: str) -> str:
         elif char == ">":
             depth -= 1
         elif char == "(" and depth == 0 and index and not function.startswith("(", index - 1):
-            if function[:index].endswith("(anonymous namespace"):
+            if function.startswith("(anonymous namespace)", index):
                 continue
             return function[:index]
     return function or "(no symbol)"

@@ -32,12 +32,12 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import WorkerError
+from ..signalhold import signals_held
 from .lifeline import PARENT_ENV, WORKDIR_ENV
 from .protocol import CHANNEL_LOST_EXIT, ProtocolError, decode_answer, encode
 
@@ -54,17 +54,6 @@ _EOF_WAIT = 2.0
 #: Why a request is lost when its worker's answers stop making sense: only a probe touches that pipe.
 CHANNEL_HIT = "the probe wrote to or closed the runner's channel (the worker's answer pipe)"
 #: The signals the CLI turns into an exception; held back while the pool's bookkeeping changes.
-_HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT, SIGTERM and SIGHUP (delivered after) so that no worker escapes ``close``."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @dataclass(eq=False)
@@ -202,7 +191,7 @@ class WorkerPool:
             raise WorkerError(
                 f"cannot start a worker with {self.python}: {exc.strerror or exc}"
             ) from None
-        with _signals_held():  # an interrupt now would lose track of the new worker
+        with signals_held():  # an interrupt now would lose track of the new worker
             worker = _Worker(proc, stderr, time.monotonic())
             self._workers.append(worker)
             os.set_blocking(proc.stdout.fileno(), False)
@@ -224,7 +213,7 @@ class WorkerPool:
             pass  # stuck in the kernel (a driver call); it dies when it leaves, unwaited
 
     def _retire(self, worker: _Worker) -> None:
-        with _signals_held():
+        with signals_held():
             self._selector.unregister(worker.proc.stdout)
             self._workers.remove(worker)
             self._kill(worker)
@@ -239,7 +228,7 @@ class WorkerPool:
 
         A second Ctrl-C or SIGTERM while it runs waits until every worker is killed.
         """
-        with _signals_held():
+        with signals_held():
             for worker in list(self._workers):
                 self._retire(worker)
             if self._code is not None:

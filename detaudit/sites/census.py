@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..model.vocabulary import Device
-from .binary import ALERT_SYMBOL, CUBLAS_MARKERS, scan_library
 
 __all__ = ["Census", "Site", "device_of", "python_sites", "take_census"]
 
@@ -203,6 +202,9 @@ def python_sites(name: str, source: str) -> list[Site]:
 
 def take_census(build) -> Census:
     """The census of ``build`` (a :class:`~detaudit.sites.fetch.Build`)."""
+    # numpy (in binary) loads only when a census is taken: every command imports this module
+    from .binary import ALERT_SYMBOL, CUBLAS_MARKERS, scan_library
+
     raw: list[tuple[str, str, int, str | None]] = []  # (library, symbol, address, alert)
     libraries: list[str] = []
     cublas: list[str] = []
