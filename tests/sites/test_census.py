@@ -155,3 +155,11 @@ def test_catalogued_names_the_build_does_not_raise_are_listed_apart():
     result = cover(census, catalog, KnownGaps(alerts=(), gaps=(Alert("old_gap", "f", "why"),)))
     assert kernels[0] not in result.absent
     assert set(kernels[1:]) | {"old_gap"} == set(result.absent)
+
+
+def test_a_function_in_an_anonymous_namespace_keeps_its_name():
+    from detaudit.render.sites import short_function
+
+    name = "at::native::(anonymous namespace)::median_with_indices_impl(at::Tensor&, long, bool)"
+    assert short_function(name) == "at::native::(anonymous namespace)::median_with_indices_impl"
+    assert short_function("at::native::put_(at::Tensor&, bool)") == "at::native::put_"
