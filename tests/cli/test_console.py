@@ -74,3 +74,23 @@ def test_a_long_list_shows_its_first_rows_and_names_the_rest():
     assert len(table) == SHOWN
     rest = text[text.index(f"and {len(raising) - SHOWN} more (in the report): ") :]
     assert all(entry in rest for entry in raising[SHOWN:])
+
+
+def test_context_lists_are_one_line_each_and_capped():
+    """Reach notes (like two ways and compiled): one cut line per entry, then the rest named."""
+    report = load_report(CPU_AUDIT)
+    results = (
+        tuple(
+            dataclasses.replace(r, unreached=("aten::" + "x" * 90,), reached_without_mode=False)
+            for r in report.results[: SHOWN + 3]
+        )
+        + report.results[SHOWN + 3 :]
+    )
+    lines = screen(dataclasses.replace(report, results=results))
+    start = lines.index(f"not reached under the mode: {SHOWN + 3}")
+    shown = lines[start + 1 : start + 1 + SHOWN]
+    assert all(line.startswith("  ") and line.endswith("…") for line in shown)
+    assert [line.split()[0] for line in shown] == [r.id for r in results[:SHOWN]]
+    rest = " ".join(" ".join(lines[start + 1 + SHOWN :]).split())  # the wrapped line, unwrapped
+    assert rest.startswith("and 3 more (in the report): ")
+    assert all(f"{r.id} (cpu)" in rest for r in results[SHOWN : SHOWN + 3])
