@@ -222,3 +222,19 @@ def test_every_backward_entry_is_observed_two_ways_and_they_agree_on_cpu(report)
     # (no docs claim a deterministic implementation), never ``converts``.
     differ = [(r.id, r.status.value, r.backward_only_status) for r in backward if r.two_ways_differ]
     assert differ == []
+
+
+def test_the_terminal_summary_ends_on_the_raises_at_80_by_24(report):
+    """What ``detaudit audit`` leaves on an 80x24 terminal names every raise (issue 23)."""
+    from rich.console import Console
+
+    from detaudit.cli.console import summary
+
+    console = Console(width=80, highlight=False, soft_wrap=False)
+    with console.capture() as captured:
+        summary(console, report)
+    last = [*captured.get().splitlines(), *(["wrote PATH"] * 3)][-24:]  # json, md, html
+    raising = [r for r in report.results if r.status is Status.RAISES]
+    assert raising
+    for r in raising:
+        assert any(line.split()[:1] == [r.id] and r.kernel in line for line in last), r.id

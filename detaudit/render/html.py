@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..compare import table as _table
-from ..compare.bits import NOT_COMPARED_MEANING, VERDICT_MEANING, Verdict
+from ..compare.bits import NOT_COMPARED_MEANING
 from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import CLAIMS, STATUS_INFO
+from .findings import Finding, Tone, bits_summary, findings
 from .markdown import (
     REACH,
     TWO_WAYS,
@@ -52,13 +53,26 @@ PALETTE = {status: info.colour for status, info in STATUS_INFO.items()}
 _CSS = "\n" + files(__package__).joinpath("report.css").read_text(encoding="utf-8")
 
 
+#: A finding's tone -> the status whose colours it borrows (drift and quiet are in the CSS).
+_TONE_COLOURS = {Tone.RAISES: Status.RAISES, Tone.FAILED: Status.ERROR, Tone.NOTE: Status.WARNS}
+
+
 def _status_css() -> str:
-    """Two rules per status, from :data:`PALETTE`: the vocabulary's colours, named nowhere else."""
-    return "\n".join(
+    """Two rules per status, from :data:`PALETTE`: the vocabulary's colours, named nowhere else.
+
+    The findings' tones borrow a status's dot (their edge) and text (their heading).
+    """
+    statuses = (
         f".st-{s.value} {{ background: {bg}; color: {fg}; }}\n"
         f".dot.st-{s.value} {{ background: {dot}; }}"
         for s, (bg, fg, dot) in PALETTE.items()
     )
+    tones = (
+        f".finding.tone-{tone.value} {{ border-left-color: {PALETTE[s][2]}; }}\n"
+        f".finding.tone-{tone.value} h2 {{ color: {PALETTE[s][1]}; }}"
+        for tone, s in _TONE_COLOURS.items()
+    )
+    return "\n".join([*statuses, *tones])
 
 
 def _e(value: object) -> str:
@@ -181,7 +195,7 @@ def _failed_foot(table: Table) -> str:
 
 def _matrix(table: Table) -> list[str]:
     width = len(table.columns) + len(table.failed) + 1
-    out = ['<div class="wrap"><table class="matrix">', "<thead><tr>"]
+    out = ['<div class="wrap" id="matrix"><table class="matrix">', "<thead><tr>"]
     out.append('<th class="entry" scope="col">entry</th>')
     out += [_column_header(c) for c in table.columns]
     out += [_failed_header(f) for f in table.failed]
@@ -231,7 +245,11 @@ def _compiled_legend(table: Table) -> str:
 
 
 def _cards(table: Table) -> list[str]:
-    """Counts per status over the whole matrix; with the colours, they are the legend."""
+    """Counts per status over the whole matrix; with the colours, they are the legend.
+
+    The bit-identity card is neutral: identity is a measurement, and a matrix
+    whose columns could not be compared says so in words, not as "0 of N".
+    """
     counts = table.counts()
     out = ['<div class="cards">']
     for status in Status:
@@ -240,34 +258,13 @@ def _cards(table: Table) -> list[str]:
                 f'<div class="card st-{status.value}"><b>{counts[status]}</b>'
                 f"<span>{status.value}</span><small>{_e(STATUS_INFO[status].meaning)}</small></div>"
             )
-    differ = sum(
-        1
-        for cells in table.cells
-        for cell in cells
-        if cell is not None and _table.bits_differ(cell)
-    )
-    out.append(
-        f'<div class="card flag"><b>{len(table.drifts())}</b><span>◆ drift</span>'
-        "<small>observed status differs from what the docs of that torch claim</small></div>"
-    )
-    out.append(
-        f'<div class="card flag differ"><b>{differ}</b><span>≠ bits differ</span>'
-        "<small>ran under the mode, yet the bits differed across the mode-on runs</small></div>"
-    )
-    bits = table.has_bits()
-    if bits:
-        verdicts = table.bit_counts()
+    bits = bits_summary(table)
+    if bits is not None:
+        figure, label, why = bits
+        failed = "; failed columns left out" if table.failed else ""
         out.append(
-            f'<div class="card flag"><b>{verdicts[Verdict.IDENTICAL]} of {len(table.rows)}</b>'
-            f"<span>bit-identical</span><small>{_e(VERDICT_MEANING[Verdict.IDENTICAL])}"
-            f" ({verdicts[Verdict.PARTIAL]} more identical where compared, "
-            f"{verdicts[Verdict.NOT_COMPARED]} not compared"
-            f"{'; failed columns left out' if table.failed else ''})</small></div>"
-        )
-        out.append(
-            f'<div class="card flag differ"><b>{verdicts[Verdict.DIFFER]}</b>'
-            f"<span>bits differ across columns</span>"
-            f"<small>{_e(VERDICT_MEANING[Verdict.DIFFER])}</small></div>"
+            f'<div class="card bits" data-card="bits"><b>{_e(figure)}</b><span>{_e(label)}</span>'
+            f"<small>{_e(why)}{failed}</small></div>"
         )
     out.append("</div>")
     absent = ", ".join(s.value for s in Status if not counts[s])
@@ -280,7 +277,7 @@ def _cards(table: Table) -> list[str]:
             '<i class="m bits other">B</i>other bits from the same inputs; no letter: not '
             "compared (other device type or inputs, bits that vary, an alert; hover the cell)"
             "</span>"
-            if bits
+            if bits is not None
             else ""
         )
         + "<span>– the report has no such result</span>"
@@ -309,6 +306,11 @@ def _cards(table: Table) -> list[str]:
     return out
 
 
+def _h2(anchor: str, text: str) -> str:
+    """A details section's heading, after the anchor a finding's "more below" links to."""
+    return f'<span class="anchor" id="{anchor}"></span><h2>{_e(text)}</h2>'
+
+
 def _rows(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
     """A plain list table; cells are already HTML."""
     out = ['<table class="list"><thead><tr>']
@@ -326,7 +328,7 @@ def _where(table: Table, column: Column) -> str:
 
 def _drift(table: Table) -> list[str]:
     drifts = table.drifts()
-    out = [f"<h2>Drift ({len(drifts)})</h2>"]
+    out = [_h2("s-drift", f"Drift ({len(drifts)})")]
     if not drifts:
         return out + [
             '<p class="none">None: every observed status matches the docs of its torch.</p>'
@@ -355,7 +357,7 @@ def _not_observed(table: Table) -> list[str]:
     ]
     if not found:
         return []
-    out = [f"<h2>Not observed ({len(found)})</h2>"]
+    out = [_h2("s-not-observed", f"Not observed ({len(found)})")]
     return out + _rows(
         ("entry", "column", "status", "why"),
         (
@@ -382,7 +384,7 @@ def _two_ways(table: Table) -> list[str]:
         return []
     differ, _, both = two_ways(cell for _, _, cell in cells)
     out = [
-        f"<h2>Backward, two ways ({len(differ)} differ)</h2>",
+        _h2("s-two-ways", f"Backward, two ways ({len(differ)} differ)"),
         f'<p class="sub">{_e(TWO_WAYS)}</p>',
     ]
     shown = [(row, column, r) for row, column, r in cells if r.two_ways_differ is not False]
@@ -417,7 +419,7 @@ def _reach(table: Table) -> list[str]:
     if not shown:
         return []
     return [
-        f"<h2>Not reached under the mode ({len(shown)})</h2>",
+        _h2("s-reach", f"Not reached under the mode ({len(shown)})"),
         f'<p class="sub">{_e(REACH)}</p>',
     ] + _rows(
         ("entry", "column", "↯ what ran"),
@@ -457,13 +459,14 @@ def _environments(table: Table, *, sources: bool) -> list[str]:
     return out
 
 
-def _body(table: Table, *, sources: bool) -> list[str]:
-    """The matrix, then drift, failures and environments; beside a narrow matrix, not below."""
+def _body(table: Table, *, sources: bool, sections: list[str]) -> list[str]:
+    """The matrix, then drift, failures, ``sections`` and environments; beside a narrow matrix."""
     details = [
         *_drift(table),
-        *_reach(table),
-        *_two_ways(table),
         *_not_observed(table),
+        *_reach(table),
+        *sections,
+        *_two_ways(table),
         *_environments(table, sources=sources),
     ]
     if len(table.columns) > _SIDE_BY_SIDE:
@@ -492,16 +495,59 @@ def _census(report: Report) -> list[str]:
     census = report.census
     if census is None:
         return []
-    out = ['<section class="census"><h2>Alert census</h2>', f"<p>{_e(census.line)}</p>"]
+    out = [
+        '<section class="census">' + _h2("s-census", "Alert census"),
+        f"<p>{_e(census.line)}</p>",
+    ]
     if census.taken and census.unprobed:
         out.append("<ul>" + "".join(f'<li class="mono">{_e(n)}</li>' for n in census.unprobed))
         out.append("</ul>")
     return [*out, "</section>"]
 
 
+#: How many entries a finding names on the first screen; the rest are counted and linked.
+_NAMED = 6
+
+
+def _finding(finding: Finding, below: str) -> str:
+    """One headline card: the count, what it means, and the first entries it names.
+
+    Past :data:`_NAMED` entries, a link to their section in ``below`` (the
+    page's details), or to the matrix when the page has no such section.
+    """
+    items = []
+    for item in finding.items[:_NAMED]:
+        name = (
+            f'<a class="mono" href="#{_e(item.entry)}">{_e(item.text)}</a>'
+            if item.entry
+            else f'<span class="mono">{_e(item.text)}</span>'
+        )
+        where = f' <span class="where">{_e(item.where)}</span>' if item.where else ""
+        detail = f' <code class="k">{_e(item.detail)}</code>' if item.detail else ""
+        items.append(f"<li>{name}{where}{detail}</li>")
+    rest = len(finding.items) - _NAMED
+    if rest > 0:
+        anchor = finding.section if f'id="{finding.section}"' in below else "matrix"
+        items.append(f'<li class="more"><a href="#{anchor}">+ {rest} more below</a></li>')
+    items += [f'<li class="line">{_e(line)}</li>' for line in finding.lines]
+    return (
+        f'<section class="finding tone-{finding.tone.value}" data-finding="{finding.key}">'
+        f"<h2><b>{finding.count}</b> {_e(finding.title)}</h2>"
+        f'<p class="meaning">{_e(finding.meaning)}</p>'
+        + (f"<ul>{''.join(items)}</ul>" if items else "")
+        + "</section>"
+    )
+
+
+def _findings(table: Table, below: str) -> list[str]:
+    """The first screen: what raises, what drifted, what was not observed, then the rest."""
+    return ['<div class="findings">', *(_finding(f, below) for f in findings(table)), "</div>"]
+
+
 def _page(
-    heading: str, subtitle: str, table: Table, *, sources: bool, extra: list[str] | None = None
+    heading: str, subtitle: str, table: Table, *, sources: bool, sections: list[str] | None = None
 ) -> str:
+    details = "\n".join(_body(table, sources=sources, sections=sections or []))
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -512,9 +558,9 @@ def _page(
         f'<header><span class="brand">detaudit</span><h1>{_e(heading)}</h1></header>',
         f'<p class="sub">{_e(subtitle)}</p>',
         *_notes(table),
-        *(extra or []),
+        *_findings(table, details),
         *_cards(table),
-        *_body(table, sources=sources),
+        details,
         (
             f"<footer>Made by detaudit {_e(__version__)}: every status comes from running the op "
             "under torch.use_deterministic_algorithms(True). A self-contained page: no script, "
@@ -532,7 +578,9 @@ def render(report: Report) -> str:
     subtitle = (
         f"{entries} entries on {', '.join(report.devices)} · {report.environment.time or 'no time'}"
     )
-    return _page(f"report: {title(report)}", subtitle, table, sources=False, extra=_census(report))
+    return _page(
+        f"report: {title(report)}", subtitle, table, sources=False, sections=_census(report)
+    )
 
 
 def render_table(table: Table) -> str:

@@ -6,15 +6,18 @@ fails without it rather than skip, so that CI always looks at the page.
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
+import tempfile
 import zlib
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
+from detaudit.compare.bits import Verdict
 from detaudit.compare.table import build_table
 from detaudit.model.report import Status
 from detaudit.model.reportfile import load_report, load_reports
@@ -207,37 +210,159 @@ def _pixels_of(image: np.ndarray, hex_colour: str) -> int:
     return int((image == rgb).all(axis=2).sum())
 
 
-def test_chromium_renders_the_page(page, tmp_path):
+def _chromium(tmp_path, page: str, *args: str, width: int = WIDTH, height: int = HEIGHT) -> str:
+    """Run headless Chromium on ``page`` (written to a file) with ``args``; its stdout."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is missing: `apt-get install chromium` (.ci/run installs it)"
-    html_file = tmp_path / "table.html"
-    html_file.write_text(page)
-    png = tmp_path / "table.png"
-    subprocess.run(
+    html_file = tmp_path / "page.html"
+    html_file.write_text(page, encoding="utf-8")
+    profile = tempfile.mkdtemp(dir=tmp_path, prefix="profile-")
+    done = subprocess.run(
         [
             chromium,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--hide-scrollbars",
             "--force-color-profile=srgb",  # exact CSS colours in the PNG
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={png}",
-            f"--window-size={WIDTH},{HEIGHT}",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            *args,
             html_file.as_uri(),
         ],
         capture_output=True,
+        text=True,
         timeout=120,
         check=False,
     )
+    return done.stdout
+
+
+def _screenshot(tmp_path, page: str, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    png = tmp_path / "page.png"
+    _chromium(tmp_path, page, f"--screenshot={png}", width=width, height=height)
     assert png.is_file(), "chromium wrote no screenshot"
     image = _decode_png(png.read_bytes())
-    assert image.shape == (HEIGHT, WIDTH, 3)
+    assert image.shape == (height, width, 3)
     colours = np.unique(image.reshape(-1, 3), axis=0)
     assert len(colours) > 200, "the screenshot is (nearly) blank"
+    return image
+
+
+def test_chromium_renders_the_page(page, tmp_path):
+    image = _screenshot(tmp_path, page, height=1000)
     # The matrix is drawn in colour: each status on screen fills cells with its own tint.
     for status in (Status.RAISES, Status.CONVERTS, Status.OK, Status.CRASHED):
         assert _pixels_of(image, PALETTE[status][0]) > 2000, status
+
+
+# ------------------------------------------------ the first screen: what raises and what drifted
+
+#: A real CPU audit (tests/data/reports/README.md): 106 entries, 5 raise, 12 skipped.
+CPU_AUDIT = REPORTS / "cpu-torch2.13.0.json"
+SCREEN = (1400, 900)
+
+#: Appended to a copy of the page (the page itself has no script): after layout, each finding
+#: and the matrix get their box in the viewport, which --dump-dom then prints.
+_MEASURE = """<script>
+for (const el of document.querySelectorAll("[data-finding], #matrix")) {
+  const r = el.getBoundingClientRect();
+  el.setAttribute("data-box", [r.left, r.top, r.right, r.bottom].map(Math.round).join(" "));
+}
+document.body.setAttribute("data-width", String(innerWidth));
+</script>"""
+
+
+class _Boxes(HTMLParser):
+    """The measured boxes and the text of each finding, from Chromium's dumped DOM."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.boxes: dict[str, tuple[int, ...]] = {}
+        self.text: dict[str, list[str]] = {}
+        self.width = 0
+        self._open: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "body":
+            self.width = int(a.get("data-width", "0"))
+        key = a.get("data-finding") or ("matrix" if a.get("id") == "matrix" else None)
+        if key:
+            self.boxes[key] = tuple(int(v) for v in a["data-box"].split())
+            self.text[key] = []
+        if tag not in ("br", "meta", "img", "input", "hr"):
+            self._open.append(key)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for key in filter(None, self._open):
+            self.text[key].append(data)
+
+
+def _first_screen(tmp_path, page: str) -> _Boxes:
+    width, height = SCREEN
+    dom = _chromium(tmp_path, page.replace("</body>", _MEASURE + "</body>"), "--dump-dom",
+                    width=width, height=height)  # fmt: skip
+    boxes = _Boxes()
+    boxes.feed(dom)
+    assert boxes.width == width, "the page was not laid out at the screenshot's width"
+    return boxes
+
+
+def test_the_first_screen_of_a_cpu_audit_shows_its_raises_and_drift(tmp_path):
+    """At 1400x900 the raises and the drift are on screen, before the matrix (issue 23)."""
+    report = load_report(CPU_AUDIT)
+    raising = [r for r in report.results if r.status is Status.RAISES]
+    assert len(raising) == 5
+    page = RENDERERS["report"]["html"].render(report)
+    boxes = _first_screen(tmp_path, page)
+    width, height = SCREEN
+    for key in ("raises", "drift", "not-observed"):
+        left, top, right, bottom = boxes.boxes[key]
+        assert 0 <= left < right <= width and 0 <= top < bottom <= height, (key, boxes.boxes[key])
+    assert boxes.boxes["matrix"][1] >= boxes.boxes["raises"][3]  # the matrix comes after
+    raises_text = " ".join("".join(boxes.text["raises"]).split())
+    assert raises_text.startswith("5 raises")
+    for r in raising:  # each one named, with its kernel
+        assert f"{r.id} {r.kernel}" in raises_text, r.id
+    drift_text = " ".join("".join(boxes.text["drift"]).split())
+    assert drift_text.startswith("0 drift") and "matches the docs" in drift_text
+    not_observed = " ".join("".join(boxes.text["not-observed"]).split())
+    assert not_observed.startswith("12 not observed") and "12 skipped" in not_observed
+    # And the screenshot of that screen is drawn: the raises finding's edge is in it.
+    image = _screenshot(tmp_path, page, *SCREEN)
+    assert _pixels_of(image, PALETTE[Status.RAISES][2]) > 500
+
+
+def test_a_table_whose_columns_were_never_compared_says_not_compared(tmp_path):
+    """No "0 of N bit-identical" in alarm colours when nothing could be compared."""
+    paths = [CPU_AUDIT, REPORTS / "fixture-gpu.json"]
+    table = build_table(load_reports(paths), [str(p) for p in paths])
+    assert table.has_bits() and table.bit_counts()[Verdict.NOT_COMPARED] == len(table.rows)
+    page = render_table(table)
+    (card,) = re.findall(r'<div class="card bits"[^>]*>(.*?)</div>', page)
+    text = re.sub(r"<[^>]+>", " ", card)
+    assert "not compared: no two columns of one device type had comparable bits" in text
+    assert not re.search(r"\b0 of \d+", text)
+    assert "card flag" not in page  # the orange cards of drift are gone from the counts
+
+
+def test_every_in_page_link_lands(table, page):
+    """Each finding's entry and "more below" link names an id on the page."""
+    cpu = RENDERERS["report"]["html"].render(load_report(CPU_AUDIT))
+    for text in (page, cpu):
+        ids = set(re.findall(r' id="([^"]+)"', text))
+        links = set(re.findall(r' href="#([^"]+)"', text))
+        assert links and links <= ids, links - ids
 
 
 def test_html_is_a_registered_audit_format():
