@@ -38,8 +38,17 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 #: What a copy of the repository leaves out: VCS data, caches, build outputs.
 _IGNORE = shutil.ignore_patterns(
-    ".git", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "site", "build", "dist",
-    "*.egg-info", ".venv", "venv",
+    ".git",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    "site",
+    "build",
+    "dist",
+    "*.egg-info",
+    ".venv",
+    "venv",
 )
 _EXIT = re.compile(r"^\[exit (\d+)\]$")
 #: One command may take this long (an audit of a few entries takes seconds).
