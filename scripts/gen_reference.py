@@ -133,6 +133,8 @@ def commands_page(parser: argparse.ArgumentParser | None = None) -> str:
         _usage(parser),
         "```",
         "",
+        *_options_table(parser),
+        "",
         "| command | what it does |",
         "|---|---|",
     ]

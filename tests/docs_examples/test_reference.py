@@ -69,8 +69,11 @@ def test_every_command_and_option_is_on_the_commands_page():
                     yield from walk(sub)
 
     for parser in walk(build_parser()):
-        assert f"`{parser.prog}`" in page, parser.prog
+        if parser.prog != "detaudit":  # the page's top is the root's
+            assert f"## `{parser.prog}`" in page or f"### `{parser.prog}`" in page, parser.prog
         for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue  # -h is in every usage line
             for option in action.option_strings:
                 assert re.search(rf"`[^`]*{re.escape(option)}\b", page), (parser.prog, option)
 
