@@ -36,6 +36,7 @@ def test_the_pages_have_examples():
     assert len(CASES) >= 20, CASES  # the collection itself works: README and docs hold many
 
 
+@pytest.mark.docs
 @pytest.mark.parametrize(
     "page,line", CASES, ids=[f"{p.relative_to(ROOT)}:{line}" for p, line in CASES]
 )
