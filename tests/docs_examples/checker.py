@@ -162,7 +162,7 @@ class Workspace:
         env = dict(os.environ)
         env["PATH"] = f"{self.path.parent / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         env["PYTHONPATH"] = str(self.path)  # the copy's detaudit, not an installed one
-        env.update(NO_COLOR="1", TERM="dumb", COLUMNS="80", PYTHONHASHSEED="0")
+        env.update(NO_COLOR="1", TERM="dumb", COLUMNS="80")
         env.pop("FORCE_COLOR", None)
         return env
 
