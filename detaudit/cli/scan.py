@@ -125,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
         ) as found:
             program = run_program(target)
     except ReportError as exc:
-        raise UsageError(str(exc)) from None
+        from .wording import worded
+
+        raise UsageError(worded(exc)) from None
     result = found.result
     emit(render(result), args.output)
     if program.error or program.exit_code:
