@@ -10,7 +10,7 @@ from ..render import RENDERERS
 from .console import progress, summary, terminal
 from .exits import EXIT_OK
 from .options import add_catalog_options, positive_float, positive_int, report_formats
-from .output import check_output_folder, write_files
+from .output import check_output_folder, report_stem, write_files
 
 if TYPE_CHECKING:
     from ..options import AuditOptions
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         "--out",
         args.out,
         {
-            out_dir / f"{report.file_stem}{formats[fmt].extension}": text
+            out_dir / f"{report_stem(report)}{formats[fmt].extension}": text
             for fmt, text in texts.items()
         },
     )
