@@ -21,7 +21,7 @@ from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import CLAIMS, STATUS_INFO
 from .findings import Finding, Tone, bits_summary, findings
-from .markdown import (
+from .prose import (
     REACH,
     TWO_WAYS,
     environment_rows,

@@ -15,7 +15,7 @@ from detaudit import Report, Status, audit
 from detaudit.catalog import load_catalog
 from detaudit.model.report import Cost, ProbeResult
 from detaudit.render import RENDERERS
-from detaudit.render.markdown import cost_reading
+from detaudit.render.prose import cost_reading
 from detaudit.runner.spec import plan
 
 from ..conftest import DATA, check_golden
