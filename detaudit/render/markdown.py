@@ -6,15 +6,16 @@ from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS, STATUS_INFO, group_heading
 from .prose import (
+    COST_HEADER,
     REACH,
     TWO_WAYS,
-    cost_verdict,
-    duration,
+    cost_intro,
+    cost_rows,
     environment_rows,
     md_table,
     reach_notes,
     settings_text,
-    times,
+    timed_results,
     title,
     two_ways,
     two_ways_reading,
@@ -36,41 +37,11 @@ def _status(result: ProbeResult) -> str:
 
 def _cost_section(report: Report) -> list[str]:
     """The timed entries, slowest deterministic first; nothing without ``audit --cost``."""
-    timed = sorted(
-        (r for r in report.results if r.cost is not None),
-        key=lambda r: (-r.cost.ratio, r.id, r.device),
-    )
+    timed = timed_results(report)
     if not timed:
         return []
-    out = [
-        f"## Cost of determinism ({len(timed)})",
-        "",
-        (
-            "Each entry that ran under deterministic mode, timed with the mode off and on "
-            f"({timed[0].cost.runs} runs of each, alternating, after a warm-up; CUDA "
-            "synchronised). The whole probe is timed, building its inputs included, so a ratio "
-            "understates the op's own slowdown. The ranges are interquartile: where the off and "
-            "on ranges overlap, the ratio is within timing noise."
-        ),
-        "",
-    ]
-    out += md_table(
-        ("id", "api", "device", "off", "on", "ratio", "off IQR", "on IQR", "reading"),
-        (
-            (
-                r.id,
-                f"`{r.api}`",
-                r.device,
-                duration(r.cost.off),
-                duration(r.cost.on),
-                times(r.cost.ratio),
-                f"{duration(r.cost.off_q1)}–{duration(r.cost.off_q3)}",
-                f"{duration(r.cost.on_q1)}–{duration(r.cost.on_q3)}",
-                cost_verdict(r.cost),
-            )
-            for r in timed
-        ),
-    )
+    out = [f"## Cost of determinism ({len(timed)})", "", cost_intro(timed), ""]
+    out += md_table(COST_HEADER, cost_rows(timed, lambda api: f"`{api}`"))
     return [*out, ""]
 
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..model.report import Cost, ProbeResult, Report, Status
 
 __all__ = [
+    "COST_HEADER",
     "REACH",
     "TWO_WAYS",
     "cell",
+    "cost_intro",
     "cost_reading",
+    "cost_rows",
     "cost_verdict",
     "duration",
     "environment_rows",
     "md_table",
     "reach_notes",
     "settings_text",
+    "timed_results",
     "times",
     "title",
     "two_ways",
@@ -97,6 +101,49 @@ def cost_verdict(cost: Cost) -> str:
 
 def times(ratio: float) -> str:
     return f"{ratio:.1f}x" if ratio >= 2 else f"{ratio:.2f}x"
+
+
+#: The columns of the cost table, in every format that has one.
+COST_HEADER = ("id", "api", "device", "off", "on", "ratio", "off IQR", "on IQR", "reading")
+
+
+def timed_results(report: Report) -> list[ProbeResult]:
+    """The results ``audit --cost`` timed, slowest deterministic first."""
+    return sorted(
+        (r for r in report.results if r.cost is not None),
+        key=lambda r: (-r.cost.ratio, r.id, r.device),
+    )
+
+
+def cost_intro(timed: Sequence[ProbeResult]) -> str:
+    """What the cost table measured."""
+    return (
+        "Each entry that ran under deterministic mode, timed with the mode off and on "
+        f"({timed[0].cost.runs} runs of each, alternating, after a warm-up; CUDA "
+        "synchronised). The whole probe is timed, building its inputs included, so a ratio "
+        "understates the op's own slowdown. The ranges are interquartile: where the off and "
+        "on ranges overlap, the ratio is within timing noise."
+    )
+
+
+def cost_rows(
+    timed: Iterable[ProbeResult], api: Callable[[str], str] = str
+) -> list[tuple[str, ...]]:
+    """One row of :data:`COST_HEADER` per timed result (``api`` marks up the api's name)."""
+    return [
+        (
+            r.id,
+            api(r.api),
+            r.device,
+            duration(r.cost.off),
+            duration(r.cost.on),
+            times(r.cost.ratio),
+            f"{duration(r.cost.off_q1)}–{duration(r.cost.off_q3)}",
+            f"{duration(r.cost.on_q1)}–{duration(r.cost.on_q3)}",
+            cost_verdict(r.cost),
+        )
+        for r in timed
+    ]
 
 
 def cost_reading(result: ProbeResult) -> str:
