@@ -50,9 +50,10 @@ class AuditOptions:
     census: bool = True
 
     def __post_init__(self) -> None:
-        # Sequences arrive as lists from the CLI and the API: the record keeps tuples.
-        object.__setattr__(self, "catalogs", tuple(str(c) for c in self.catalogs))
-        object.__setattr__(self, "only", tuple(self.only))
+        # Sequences arrive as lists from the CLI and the API: the record keeps tuples
+        # (one path or id given alone is one, not its characters).
+        object.__setattr__(self, "catalogs", tuple(str(c) for c in _several(self.catalogs)))
+        object.__setattr__(self, "only", tuple(_several(self.only)))
         if self.device not in DEVICE_CHOICES:
             raise UsageError(
                 f"must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}", option="device"
@@ -101,6 +102,10 @@ class AuditOptions:
     def absolute(self) -> AuditOptions:
         """The same options with every catalogue path absolute (for a job run elsewhere)."""
         return self.but(catalogs=tuple(str(Path(c).expanduser().absolute()) for c in self.catalogs))
+
+
+def _several(value: Any) -> Any:
+    return (value,) if isinstance(value, (str, Path)) else value
 
 
 def _at_least_one(name: str, value: object, unit: str = "") -> None:

@@ -113,3 +113,8 @@ def test_an_unknown_option_is_a_type_error():
 def test_flags_of_irregular_options():
     assert flag("catalogs") == "--catalog" and flag("compile_timeout") == "--compile-timeout"
     assert flag("builtin") == "--no-builtin" and flag("census") == "--no-census"
+
+
+def test_one_id_or_path_given_alone_is_one():
+    options = AuditOptions(only="index-add", catalogs="user.yaml")
+    assert options.only == ("index-add",) and options.catalogs == ("user.yaml",)
