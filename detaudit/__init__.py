@@ -14,6 +14,7 @@ from ._version import __version__
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AuditOptions",
     "Catalog",
     "CatalogError",
     "Cost",
@@ -56,6 +57,7 @@ __all__ = [
 
 _WHERE = {
     "audit": "api",
+    "AuditOptions": "options",
     "load_catalog": "catalog",
     "Catalog": "catalog",
     "Entry": "catalog",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
-from pathlib import Path
+from typing import Any
 
 from ._version import __version__
 from .catalog import Catalog, load_catalog
-from .errors import UsageError, WorkerError
+from .errors import WorkerError
 from .model.report import Environment, ProbeResult, Report
+from .options import COMPILE_TIMEOUT, DEFAULT_REPEAT, AuditOptions
 from .runner.classify import classify
 from .runner.compilecache import compile_cache
 from .runner.pool import WorkerPool
@@ -22,48 +23,30 @@ from .runner.protocol import (
     RunAnswer,
     RunRequest,
 )
-from .runner.spec import Planned, check_seed_option, check_timeout, plan, resolve_devices
+from .runner.spec import Planned, plan, resolve_devices
 
-__all__ = ["audit"]
+__all__ = ["COMPILE_TIMEOUT", "DEFAULT_REPEAT", "AuditOptions", "audit"]
 
 Progress = Callable[[ProbeResult, int, int], None]
-
-#: Runs with the mode on (the strict one included) and with it off, per entry and device.
-#: Five of each keep a full CPU audit within 2.5x a bare ``import torch``
-#: (benchmarks/audit_vs_import.py) while giving races five chances to show.
-DEFAULT_REPEAT = 5
 
 #: Seconds the environment fingerprint may take (it may query nvidia-smi).
 FINGERPRINT_TIMEOUT = 120.0
 
-#: Seconds an entry may take on top of ``--timeout`` with ``--compile``: a worker's first
-#: compile with the audit's empty cache took 27 s on the 2-core build machine.
-COMPILE_TIMEOUT = 300.0
-
 
 def audit(
+    options: AuditOptions | None = None,
     *,
-    device: str = "auto",
-    catalogs: Sequence[str | Path] = (),
-    builtin: bool = True,
-    only: Sequence[str] = (),
-    repeat: int = DEFAULT_REPEAT,
-    timeout: float = 60.0,
-    jobs: int = 1,
-    python: str | None = None,
-    seed: int = 0,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
-    cost: int | None = None,
-    compile: str | None = None,
-    compile_deterministic: bool = False,
-    compile_timeout: float = COMPILE_TIMEOUT,
-    census: bool = True,
+    **given: Any,
 ) -> Report:
     """Run every catalogued op on every requested device under deterministic mode.
 
+    ``options`` (an :class:`~detaudit.options.AuditOptions`), or its fields as
+    keywords (``audit(device="cpu", only=["index-add"])``), say what to run.
     Every status comes from running the probe in a worker process; this
     process never imports torch, so its own torch flags are untouched.
+    ``catalog``, a loaded catalogue, replaces ``options.catalogs``;
     ``progress(result, done, total)`` is called as each result arrives.
     ``cost=K`` also times each entry that runs under deterministic mode, K
     runs with the mode off and K with it on (``ProbeResult.cost``).
@@ -81,29 +64,23 @@ def audit(
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
 
     Raises :class:`~detaudit.errors.CatalogError` for a bad catalogue,
-    :class:`~detaudit.errors.UsageError` for bad arguments,
-    :class:`~detaudit.errors.EnvironmentUnsupported` when the machine cannot do
+    :class:`~detaudit.errors.UsageError` for bad arguments (``option`` names the
+    field), :class:`~detaudit.errors.EnvironmentUnsupported` when the machine cannot do
     what was asked and :class:`~detaudit.errors.WorkerError` when no worker starts.
     """
-    if repeat < 1:
-        raise UsageError(f"--repeat must be at least 1, got {repeat}")
-    check_timeout(timeout)
-    seed = check_seed_option(seed)
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
-    if cost is not None and cost < 1:
-        raise UsageError(f"--cost must be at least 1 run, got {cost}")
-    if compile is not None:
-        if not compile.strip():
-            raise UsageError("--compile needs a backend name, e.g. --compile inductor")
-        check_timeout(compile_timeout)
-    elif compile_deterministic:
-        raise UsageError("--compile-deterministic needs --compile")
+    if options is None:
+        options = AuditOptions(**given)
+    elif given:
+        options = options.but(**given)
+    o = options
+    compile = o.compile
+    jobs, python, timeout = o.jobs, o.python, o.timeout
+    compile_timeout = o.compile_timeout
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     # Only --compile makes a compile cache: the default audit does nothing more.
     with ExitStack() as stack:
         env = stack.enter_context(compile_cache()) if compile else None
-        census_job = _start_census(stack, python) if census else None
+        census_job = _start_census(stack, python) if o.census else None
         # One worker starts first: it imports torch (seconds) while this process
         # loads and validates the catalogue; a bad catalogue kills it unused.
         # The others start once there are tasks for them: every entry is at least
@@ -111,23 +88,23 @@ def audit(
         # up to one per task once the devices are known (never more than --jobs).
         pool = stack.enter_context(WorkerPool(1, python=python, timeout=timeout, env=env))
         if catalog is None:
-            catalog = load_catalog(catalogs, builtin=builtin)
-        if only:
-            catalog = catalog.select(only)
+            catalog = load_catalog(o.catalogs, builtin=o.builtin)
+        if o.only:
+            catalog = catalog.select(o.only)
         pool.grow(min(jobs, len(catalog)))
         hello = pool.wait_ready()
         devices = resolve_devices(
-            device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
+            o.device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
         )
         planned = plan(
             catalog,
             devices,
             hello["torch"],
-            repeat=repeat,
-            seed=seed,
-            cost=cost,
+            repeat=o.repeat,
+            seed=o.seed,
+            cost=o.cost,
             compile=compile,
-            compile_deterministic=compile_deterministic,
+            compile_deterministic=o.compile_deterministic,
             compile_timeout=compile_timeout,
         )
         pool.grow(min(jobs, len(planned)))
@@ -165,31 +142,13 @@ def audit(
         }
     )
     ordered = tuple(results[p.key] for p in planned)
-    settings = {
-        "device": device,
-        "repeat": repeat,
-        "timeout": timeout,
-        "seed": seed,
-        "only": list(only),
-        "catalogs": [str(c) for c in catalogs],
-        "builtin": builtin,
-        "jobs": jobs,
-    }
-    if cost:
-        settings["cost_runs"] = cost
-    if compile:
-        settings.update(
-            compile=compile,
-            compile_deterministic=compile_deterministic,
-            compile_timeout=compile_timeout,
-        )
     from .sites.audited import summarize
 
     return Report(
         environment=environment,
         results=ordered,
         devices=devices,
-        settings=settings,
+        settings=o.settings(),
         catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
         census=summarize(census_job.result() if census_job else "--no-census", catalog, ordered),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "CatalogError",
     "DetauditError",
@@ -10,11 +12,38 @@ __all__ = [
     "TorchUnsupported",
     "UsageError",
     "WorkerError",
+    "joined",
 ]
 
 
 class DetauditError(Exception):
-    """Base class of every error detaudit raises on purpose."""
+    """Base class of every error detaudit raises on purpose.
+
+    ``option`` names the argument at fault by its Python name (``timeout``,
+    ``only``), never by a command-line flag: ``detail`` says what is wrong with
+    it, and the CLI words the two with the flag (``--timeout must be ...``).
+    """
+
+    def __init__(
+        self, detail: str = "", *, option: str | None = None, also: tuple[str, ...] = ()
+    ) -> None:
+        self.detail = detail
+        self.option = option
+        #: Other options ``detail`` refers to, as ``{0}``, ``{1}``... (``needs {0}``).
+        self.also = also
+        super().__init__(self.worded())
+
+    def worded(self, name: Callable[[str], str] = str) -> str:
+        """The sentence with each option written by ``name`` (the CLI passes its flags)."""
+        detail = self.detail
+        for i, other in enumerate(self.also):
+            detail = detail.replace(f"{{{i}}}", name(other))
+        return joined(name(self.option), detail) if self.option else detail
+
+
+def joined(name: str, detail: str) -> str:
+    """``name`` and ``detail`` as one sentence: ``timeout must be ...``, ``only: unknown ...``."""
+    return f"{name}{detail}" if detail[:1] in (":", ",") else f"{name} {detail}"
 
 
 class UsageError(DetauditError):
@@ -24,9 +53,15 @@ class UsageError(DetauditError):
 class CatalogError(DetauditError):
     """A catalogue file cannot be used. ``problems`` holds one line per problem."""
 
-    def __init__(self, problems: list[str] | str) -> None:
+    def __init__(self, problems: list[str] | str, *, option: str | None = None) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(self.problems), option=option)
+
+    def worded(self, name: Callable[[str], str] = str) -> str:
+        """One line per problem, each led by the option (as ``name`` writes it) if one is at fault."""
+        if self.option is None:
+            return "\n".join(self.problems)
+        return "\n".join(joined(name(self.option), p) for p in self.problems)
 
 
 class EnvironmentUnsupported(DetauditError):

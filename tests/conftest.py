@@ -74,7 +74,9 @@ def cpu_report_file(tmp_path_factory) -> Path:
     from detaudit.render import RENDERERS
 
     report = audit(device="cpu", only=list(CPU_AUDIT_IDS), repeat=1)
-    path = tmp_path_factory.mktemp("cpu-audit") / f"{report.file_stem}.json"
+    from detaudit.cli.output import report_stem
+
+    path = tmp_path_factory.mktemp("cpu-audit") / f"{report_stem(report)}.json"
     path.write_text(RENDERERS["report"]["json"].render(report))
     return path
 

@@ -122,7 +122,9 @@ def test_environment_describes_this_torch(report):
     assert env.torch_path == os.path.dirname(torch.__file__)  # the torch the workers imported
     assert env.numpy is not None
     assert env.catalog_hash and len(env.catalog_hash) == 16
-    assert report.file_stem == f"detaudit-torch{torch.__version__}-cpu"
+    from detaudit.cli.output import report_stem
+
+    assert report_stem(report) == f"detaudit-torch{torch.__version__}-cpu"
 
 
 def test_json_round_trips(report):

@@ -265,8 +265,8 @@ class Catalog:
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise CatalogError(
-                f"--only: unknown entry id {', '.join(map(repr, unknown))} "
-                "(see `detaudit catalog list`)"
+                f": unknown entry id {', '.join(map(repr, unknown))} (see `detaudit catalog list`)",
+                option="only",
             )
         wanted = set(ids)
         return Catalog(

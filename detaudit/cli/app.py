@@ -26,6 +26,7 @@ from ..errors import (
 from . import audit, catalog, diff, discover, env, fleet, scan, sites, table
 from .exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from .signals import Signalled, signals_interrupt
+from .wording import worded
 
 __all__ = ["build_parser", "main"]
 
@@ -54,21 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with signals_interrupt():
             return args.run(args)
-    except CatalogError as exc:
-        for problem in exc.problems:
-            print(f"detaudit: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as exc:
-        print(f"detaudit: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ReportError as exc:
-        print(f"detaudit: error: {exc}", file=sys.stderr)
+    except (CatalogError, UsageError, ReportError) as exc:
+        _error(exc)
         return EXIT_USAGE
     except (EnvironmentUnsupported, WorkerError) as exc:
-        print(f"detaudit: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_ENVIRONMENT
     except DetauditError as exc:
-        print(f"detaudit: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_INTERNAL
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Signalled) else signal.SIGINT
@@ -90,3 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _error(exc: DetauditError) -> None:
+    """``detaudit: error:`` and the message (a catalogue's: one line a problem), with flags."""
+    text = worded(exc)
+    for line in text.splitlines() if isinstance(exc, CatalogError) else [text]:
+        print(f"detaudit: error: {line}", file=sys.stderr)

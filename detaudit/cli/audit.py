@@ -4,66 +4,29 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..render import RENDERERS
 from .console import progress, summary, terminal
 from .exits import EXIT_OK
 from .options import add_catalog_options, positive_float, positive_int, report_formats
-from .output import check_output_folder, write_files
+from .output import check_output_folder, report_stem, write_files
 
-__all__ = ["register", "run"]
+if TYPE_CHECKING:
+    from ..options import AuditOptions
+
+__all__ = ["add_audit_options", "audit_arguments", "options_from_args", "register", "run"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``audit`` to the command parser."""
-    from ..api import DEFAULT_REPEAT
-    from ..runner.spec import DEVICE_CHOICES
-
     audit = commands.add_parser(
         "audit",
         help="run every catalogued op and write a report",
         description="Run every catalogued op, forward and backward, on each device under "
         "deterministic mode, and write the report for the installed torch.",
     )
-    audit.add_argument(
-        "--device",
-        choices=DEVICE_CHOICES,
-        default="auto",
-        help="auto (default): every device present; "
-        "all: cpu, cuda and mps, each absent one skipped",
-    )
-    add_catalog_options(audit)
-    audit.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="audit only this entry id (repeatable)",
-    )
-    audit.add_argument(
-        "--repeat",
-        type=positive_int,
-        default=DEFAULT_REPEAT,
-        metavar="N",
-        help=f"runs with the mode on and with it off, compared bitwise (default {DEFAULT_REPEAT})",
-    )
-    audit.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=60.0,
-        metavar="S",
-        help="seconds one entry may run on one device before its worker is killed (default 60)",
-    )
-    audit.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="worker processes (default 1: torch's CPU kernels already use every core)",
-    )
-    audit.add_argument(
-        "--seed", type=int, default=0, help="RNG seed set before every run (default 0)"
-    )
+    add_audit_options(audit)
     audit.add_argument(
         "--python",
         metavar="PATH",
@@ -82,13 +45,61 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(default json,md)",
     )
     audit.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
-    audit.add_argument(
+    audit.set_defaults(run=run)
+
+
+def add_audit_options(parser: argparse.ArgumentParser) -> None:
+    """Every :class:`~detaudit.options.AuditOptions` field but ``python`` (each command says
+    whose interpreter its default is), as ``audit`` and ``fleet`` take them."""
+    from ..options import DEFAULT_REPEAT
+    from ..runner.spec import DEVICE_CHOICES
+
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="auto (default): every device present; "
+        "all: cpu, cuda and mps, each absent one skipped",
+    )
+    add_catalog_options(parser)
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="audit only this entry id (repeatable)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=DEFAULT_REPEAT,
+        metavar="N",
+        help=f"runs with the mode on and with it off, compared bitwise (default {DEFAULT_REPEAT})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds one entry may run on one device before its worker is killed (default 60)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes (default 1: torch's CPU kernels already use every core)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="RNG seed set before every run (default 0)"
+    )
+    parser.add_argument(
         "--no-census",
         action="store_true",
         help="do not read the audited torch's libraries for the alert names no entry probed "
         "(the census; needs the sites extra)",
     )
-    audit.add_argument(
+    parser.add_argument(
         "--cost",
         nargs="?",
         type=positive_int,
@@ -98,12 +109,71 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="also time each entry that runs in deterministic mode, K runs with the mode "
         "off and K on (default K 5), and report the slowdown",
     )
-    _add_compile_options(audit)
-    audit.set_defaults(run=run)
+    _add_compile_options(parser)
+
+
+def options_from_args(args: argparse.Namespace, python: str | None = None) -> AuditOptions:
+    """The audit's options from the parsed flags (:func:`add_audit_options`'s); checked here."""
+    from ..options import AuditOptions
+
+    return AuditOptions(
+        device=args.device,
+        catalogs=tuple(args.catalog),
+        builtin=not args.no_builtin,
+        only=tuple(args.only),
+        repeat=args.repeat,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        python=python,
+        seed=args.seed,
+        cost=args.cost,
+        compile=args.compile,
+        compile_deterministic=args.compile_deterministic,
+        compile_timeout=args.compile_timeout,
+        census=not args.no_census,
+    )
+
+
+def audit_arguments(options: AuditOptions) -> list[str]:
+    """The ``detaudit audit`` flags that give ``options`` back (:func:`options_from_args`).
+
+    Only what differs from the defaults is written, but ``--device`` and ``--seed``,
+    which a job's command line always names.
+    """
+    from ..options import AuditOptions
+
+    default = AuditOptions()
+    words = ["--device", options.device]
+    if options.python is not None:
+        words += ["--python", options.python]
+    for path in options.catalogs:
+        words += ["--catalog", path]
+    if not options.builtin:
+        words.append("--no-builtin")
+    for entry in options.only:
+        words += ["--only", entry]
+    if options.repeat != default.repeat:
+        words += ["--repeat", str(options.repeat)]
+    if options.timeout != default.timeout:
+        words += ["--timeout", repr(options.timeout)]
+    words += ["--seed", str(options.seed)]
+    if options.jobs != default.jobs:
+        words += ["--jobs", str(options.jobs)]
+    if options.cost is not None:
+        words += ["--cost", str(options.cost)]
+    if options.compile is not None:
+        words += ["--compile", options.compile]
+    if options.compile_deterministic:
+        words.append("--compile-deterministic")
+    if options.compile_timeout != default.compile_timeout:
+        words += ["--compile-timeout", repr(options.compile_timeout)]
+    if not options.census:
+        words.append("--no-census")
+    return words
 
 
 def _add_compile_options(audit: argparse.ArgumentParser) -> None:
-    from ..api import COMPILE_TIMEOUT
+    from ..options import COMPILE_TIMEOUT
 
     audit.add_argument(
         "--compile",
@@ -137,24 +207,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder("--out", args.out)
     err = terminal(stderr=True)
     progress_cb, finish = progress(err, quiet=args.quiet)
+    options = options_from_args(args, args.python)
     try:
-        report = audit(
-            device=args.device,
-            catalogs=args.catalog,
-            builtin=not args.no_builtin,
-            only=args.only,
-            repeat=args.repeat,
-            timeout=args.timeout,
-            jobs=args.jobs,
-            python=args.python,
-            seed=args.seed,
-            progress=progress_cb,
-            cost=args.cost,
-            compile=args.compile,
-            compile_deterministic=args.compile_deterministic,
-            compile_timeout=args.compile_timeout,
-            census=not args.no_census,
-        )
+        report = audit(options, progress=progress_cb)
     finally:
         finish()
     formats = RENDERERS["report"]
@@ -163,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         "--out",
         args.out,
         {
-            out_dir / f"{report.file_stem}{formats[fmt].extension}": text
+            out_dir / f"{report_stem(report)}{formats[fmt].extension}": text
             for fmt, text in texts.items()
         },
     )

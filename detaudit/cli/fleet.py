@@ -7,16 +7,15 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from .audit import add_audit_options, audit_arguments, options_from_args
 from .exits import EXIT_FINDINGS, EXIT_OK
-from .options import positive_float, positive_int
+from .options import positive_float
 
 __all__ = ["register", "run"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``fleet`` to the command parser."""
-    from ..runner.spec import DEVICE_CHOICES
-
     fleet = commands.add_parser(
         "fleet",
         help="audit every node type of a Slurm cluster; one table (exit 1 if a job failed)",
@@ -38,11 +37,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="a folder every node sees at the same path: jobs write their reports there",
     )
-    fleet.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="audit --device")
-    fleet.add_argument("--only", action="append", default=[], metavar="ID", help="audit --only")
-    fleet.add_argument("--repeat", type=positive_int, metavar="N", help="audit --repeat")
-    fleet.add_argument("--seed", type=int, default=0, help="audit --seed (default 0)")
-    fleet.add_argument("--timeout", type=positive_float, metavar="S", help="audit --timeout")
+    # Every audit option, as ``audit`` takes them: each job runs ``audit`` with them.
+    add_audit_options(fleet.add_argument_group("the audit each job runs (as detaudit audit)"))
     fleet.add_argument(
         "--python",
         default=sys.executable,
@@ -72,23 +68,24 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _audit(args: argparse.Namespace):
+    """The audit each job runs: this detaudit under this interpreter, the workers under --python.
+
+    When ``--python`` names another interpreter, the job runs ``audit --python PYTHON``,
+    so the workers import that interpreter's torch and it needs no detaudit dependencies.
+    Catalogue paths are made absolute: the job runs in another folder.
+    """
     import detaudit
 
     from ..fleet.plan import Audit, check_job_name
-    from ..runner.spec import check_seed_option
 
-    shared = Path(args.shared).expanduser().absolute()
+    python = args.python if args.python != sys.executable else None
+    options = options_from_args(args, python).absolute()
     return Audit(
-        shared=shared,
-        python=args.python,
-        pythonpath=str(Path(detaudit.__file__).resolve().parent.parent),
-        device=args.device,
-        only=tuple(args.only),
-        repeat=args.repeat,
-        seed=check_seed_option(args.seed),
-        timeout=args.timeout,
-        job_name=check_job_name(args.job_name),
+        shared=Path(args.shared).expanduser().absolute(),
         runner=sys.executable,
+        pythonpath=str(Path(detaudit.__file__).resolve().parent.parent),
+        arguments=(*audit_arguments(options), "--format", "json", "--out"),
+        job_name=check_job_name(args.job_name),
     )
 
 
@@ -133,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         cancelled = cancel(jobs)
         if isinstance(exc, UsageError):
-            raise UsageError(f"{exc}; {cancelled}") from None
+            from .wording import worded
+
+            raise UsageError(f"{worded(exc)}; {cancelled}") from None
         print(f"detaudit: fleet: {cancelled}", file=sys.stderr)
         raise
     outcomes = collect(jobs, states)

@@ -5,15 +5,24 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EnvironmentUnsupported, UsageError
 
-__all__ = ["check_output_file", "check_output_folder", "emit", "write_files"]
+if TYPE_CHECKING:
+    from ..model.report import Report
+
+__all__ = ["check_output_file", "check_output_folder", "emit", "report_stem", "write_files"]
 
 # Where the output goes is checked before any
 # work starts (a bad place is exit 2 at once, not after a long audit); a write
 # that still fails (disk full, read-only filesystem) is exit 3 and leaves every
 # file as it was: all requested files are written, or none is.
+
+
+def report_stem(report: Report) -> str:
+    """``detaudit-torch2.13.0-cpu``: a report file's name, the torch version and devices."""
+    return f"detaudit-torch{report.environment.torch}-{'-'.join(report.devices)}"
 
 
 def check_output_folder(option: str, given: str, folder: Path | None = None) -> None:

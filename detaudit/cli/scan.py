@@ -1,4 +1,4 @@
-"""``detaudit scan``: the catalogued ops a program runs (or, with --static, calls)."""
+"""``detaudit scan run|static|signatures``: the catalogued ops a program runs, or calls."""
 
 from __future__ import annotations
 
@@ -15,103 +15,147 @@ from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .options import add_catalog_options
 from .output import check_output_file, emit
 
-__all__ = ["register", "run"]
+__all__ = ["FAIL_ON", "SUBCOMMANDS", "register", "run"]
+
+
+#: The subcommands; each takes the one option set of :func:`_add_options`.
+SUBCOMMANDS = {
+    "run": "run a Python script in this process and list the catalogued ops it runs",
+    "static": "read Python files with ast and list the catalogued APIs they call (runs nothing)",
+    "signatures": "print how the dynamic scan recognises each entry (aten ops, conditions)",
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``scan`` to the command parser."""
+    """Add ``scan`` to the command parser: ``scan run``, ``scan static``, ``scan signatures``.
+
+    Today's spellings stay as aliases: ``scan SCRIPT`` is ``scan run SCRIPT``,
+    ``scan --static PATH`` is ``scan static PATH``, ``scan --signatures`` is
+    ``scan signatures``. A script named like a subcommand runs as ``scan run -- SCRIPT``.
+    """
     scan = commands.add_parser(
         "scan",
-        help="find the catalogued ops your code runs (or, with --static, calls)",
+        help="find the catalogued ops your code runs (scan run) or calls (scan static)",
         description="Run a Python script in this process under a dispatch mode and list every "
         "catalogued op it runs, forward and backward, with its source line and what "
-        "deterministic mode does to it here and on the machines of --report files. "
-        "With --static, read Python files with ast instead (nothing runs).",
-        usage="detaudit scan [options] [--] [python] SCRIPT ARGS...\n"
-        "       detaudit scan [options] -- python -m MODULE ARGS...\n"
-        "       detaudit scan --static [options] PATH... [options]",
+        "deterministic mode does to it here and on the machines of --report files "
+        "(scan run); or read Python files with ast instead, running nothing (scan static). "
+        + " ".join(f"{name}: {what}." for name, what in SUBCOMMANDS.items()),
+        usage="detaudit scan run [options] [--] [python] SCRIPT ARGS...\n"
+        "       detaudit scan run [options] -- python -m MODULE ARGS...\n"
+        "       detaudit scan static [options] PATH... [options]\n"
+        "       detaudit scan signatures [options]\n"
+        "       (aliases: detaudit scan [options] SCRIPT ARGS..., scan --static PATH..., "
+        "scan --signatures)",
     )
-    _add_options(scan)
-    # The dynamic scan's program command, which keeps its own options (train.py --epochs 1);
-    # for --static, run() parses it again, so that options may follow the paths.
+    _add_options(scan, formats=sorted(RENDERERS["scan"].keys() | RENDERERS["static"].keys()))
+    scan.add_argument(
+        "--static", action="store_true", help="alias of scan static: read PATHs with ast"
+    )
+    scan.add_argument(
+        "--signatures", action="store_true", help="alias of scan signatures: print and exit"
+    )
+    # The subcommand (or, for the aliases, the program command or the paths) and what follows.
     scan.add_argument("target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     scan.set_defaults(run=run)
 
 
-def _add_options(scan: argparse.ArgumentParser) -> None:
-    """The options of ``scan``, for the command's parser and for --static's second pass."""
-    scan.add_argument(
-        "--static",
-        action="store_true",
-        help="read the files or folders given with ast; run nothing",
-    )
-    scan.add_argument(
+def _add_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
+    """The one option set of every ``scan`` subcommand (and of ``scan`` itself, for the aliases)."""
+    parser.add_argument(
         "--device",
         choices=DEVICES,
         default=None,
         help="the device whose results to read from each --report (default: cuda when it has them)",
     )
-    scan.add_argument(
+    parser.add_argument(
         "--report",
         action="append",
         default=[],
         metavar="REPORT.json",
         help="an audit report of another machine: say what its deterministic mode did (repeatable)",
     )
-    scan.add_argument(
-        "--format",
-        choices=sorted(RENDERERS["scan"].keys() | RENDERERS["static"].keys()),
-        default="text",
-    )
-    scan.add_argument(
+    parser.add_argument("--format", choices=formats, default="text")
+    parser.add_argument(
         "--fail-on",
-        choices=("any", "raises", "none"),
+        choices=tuple(FAIL_ON),
         default="any",
         help="exit 1 when anything is found (any, the default), only when a found op raises "
-        "(here, in a --report, or per the docs for --static), or never (none)",
+        "(here, in a --report, or per the docs for scan static), or never (none)",
     )
-    scan.add_argument(
+    parser.add_argument(
         "--output", "-o", metavar="FILE", help="write the result to FILE instead of stdout"
     )
-    scan.add_argument(
-        "--signatures",
-        action="store_true",
-        help="print how the dynamic scan recognises each entry (aten ops, conditions) and exit",
-    )
-    add_catalog_options(scan)
+    add_catalog_options(parser)
 
 
-def _static_arguments(args: argparse.Namespace) -> argparse.Namespace:
-    """``args`` with the options found among --static's paths (``PATH... --format json``).
+#: ``--fail-on``: whether a scan's (found, raising) make it exit 1. The one definition of
+#: "raises" is each result's own: the ops that raise here, in a --report or per the docs.
+FAIL_ON: dict[str, Callable[[bool, bool], bool]] = {
+    "any": lambda found, raising: found,
+    "raises": lambda found, raising: raising,
+    "none": lambda found, raising: False,
+}
 
-    The first pass stops at the first path (everything after it is the dynamic
-    scan's program command); this pass reads options and paths intermixed. An
-    option given on both sides takes its later value; ``--report``/``--catalog``
-    add up.
+
+def _subcommand(name: str) -> argparse.ArgumentParser:
+    """The parser of ``scan NAME``: the shared options, and its own positional arguments."""
+    document = "static" if name == "static" else "scan"
+    parser = argparse.ArgumentParser(prog=f"detaudit scan {name}", description=SUBCOMMANDS[name])
+    _add_options(parser, formats=sorted(RENDERERS[document]))
+    if name == "run":
+        # The program command keeps its own options (train.py --epochs 1).
+        parser.add_argument("target", nargs=argparse.REMAINDER, metavar="SCRIPT ARGS")
+    elif name == "static":
+        parser.add_argument("paths", nargs="*", metavar="PATH")
+    return parser
+
+
+def _arguments(args: argparse.Namespace) -> tuple[str, str, argparse.Namespace]:
+    """(the subcommand, how it was spelled, its arguments): options before it carry over.
+
+    ``scan static`` reads options and paths intermixed (``PATH... --format json``);
+    an option given on both sides takes its later value; ``--report``/``--catalog`` add up.
     """
-    parser = argparse.ArgumentParser(prog="detaudit scan --static")
-    _add_options(parser)
-    parser.add_argument("paths", nargs="*", metavar="PATH")
-    return parser.parse_intermixed_args(args.target, namespace=argparse.Namespace(**vars(args)))
+    words = list(args.target)
+    if args.static and args.signatures:
+        raise UsageError("scan --static reads no --report and has no --signatures")
+    if args.static:
+        name, spelled = "static", "scan --static"
+    elif args.signatures:
+        name, spelled = "signatures", "scan --signatures"
+    elif words[:1] and words[0] in SUBCOMMANDS:
+        name = words.pop(0)
+        spelled = f"scan {name}"
+    else:
+        name, spelled = "run", "scan"
+    given = argparse.Namespace(**vars(args))
+    parser = _subcommand(name)
+    if name == "static":
+        parsed = parser.parse_intermixed_args(words, namespace=given)
+    else:
+        parsed = parser.parse_args(words, namespace=given)
+    if name != "run":
+        parsed.target = []
+    return name, spelled, parsed
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ReportError
 
-    if args.static:
-        args = _static_arguments(args)
-    document = "static" if args.static else "scan"
+    name, spelled, args = _arguments(args)
+    document = "static" if name == "static" else "scan"
     if args.format not in RENDERERS[document]:
-        raise UsageError(f"scan{' --static' * args.static} has no --format {args.format}")
+        raise UsageError(f"{spelled} has no --format {args.format}")
     render = RENDERERS[document][args.format].render
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
     check_output_file("-o", args.output)
     try:
-        if args.static:
-            if args.report or args.signatures:
-                raise UsageError("scan --static reads no --report and has no --signatures")
-            return _run_static(args, render)
-        if args.signatures:
+        if name == "static":
+            if args.report:
+                raise UsageError(f"{spelled} reads no --report and has no --signatures")
+            return _run_static(args, render, spelled)
+        if name == "signatures":
             return _print_signatures(args)
         from ..scanner.dynamic import scan
         from ..scanner.program import parse_command, run_program
@@ -125,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
         ) as found:
             program = run_program(target)
     except ReportError as exc:
-        raise UsageError(str(exc)) from None
+        from .wording import worded
+
+        raise UsageError(worded(exc)) from None
     result = found.result
     emit(render(result), args.output)
     if program.error or program.exit_code:
@@ -137,11 +183,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    flagged = {"any": bool(result.hits), "raises": result.raises_anywhere(), "none": False}
-    return EXIT_FINDINGS if flagged[args.fail_on] else EXIT_OK
+    flagged = FAIL_ON[args.fail_on](bool(result.hits), result.raises_anywhere())
+    return EXIT_FINDINGS if flagged else EXIT_OK
 
 
-def _run_static(args: argparse.Namespace, render: Callable[[Any], str]) -> int:
+def _run_static(args: argparse.Namespace, render: Callable[[Any], str], spelled: str) -> int:
     """Scan the paths that exist; name each missing one on stderr, and exit 2 if any was.
 
     Exit: 2 when a path is missing (after scanning the others), else 1 when
@@ -150,19 +196,18 @@ def _run_static(args: argparse.Namespace, render: Callable[[Any], str]) -> int:
     from ..scanner.static import scan_static
 
     if not args.paths:
-        raise UsageError("scan --static: give at least one file or folder")
+        raise UsageError(f"{spelled}: give at least one file or folder")
     paths = [p for p in args.paths if Path(p).exists()]
     for missing in (p for p in args.paths if p not in paths):
-        print(f"detaudit: error: scan --static: {missing}: no such file or folder", file=sys.stderr)
+        print(f"detaudit: error: {spelled}: {missing}: no such file or folder", file=sys.stderr)
     if not paths:
         return EXIT_USAGE
     found = scan_static(paths, catalogs=args.catalog, builtin=not args.no_builtin)
     emit(render(found), args.output)
     if len(paths) < len(args.paths):
         return EXIT_USAGE
-    raising = [f for f in found.findings if f.claim == "raises"]
-    flagged = {"any": found.findings, "raises": raising, "none": []}[args.fail_on]
-    return EXIT_FINDINGS if flagged else EXIT_OK
+    raising = any(f.claim == "raises" for f in found.findings)
+    return EXIT_FINDINGS if FAIL_ON[args.fail_on](bool(found.findings), raising) else EXIT_OK
 
 
 def _print_signatures(args: argparse.Namespace) -> int:

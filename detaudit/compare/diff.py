@@ -210,7 +210,7 @@ class Diff:
             return bool(self.changes or self.compiled)
         if policy == "none":
             return False
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {policy!r}")
+        raise UsageError(f"must be one of {', '.join(FAIL_ON)}, got {policy!r}", option="fail_on")
 
     def failure(self, policy: str) -> str | None:
         """Why ``--fail-on policy`` makes this diff a finding, in a few words; None if it does not.

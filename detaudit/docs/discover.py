@@ -25,6 +25,7 @@ import yaml
 from ..catalog import Catalog, load_catalog
 from ..errors import EnvironmentUnsupported, UsageError, WorkerError
 from ..model.vocabulary import DEVICES, Device, Pass, Status
+from ..options import AuditOptions
 from ..runner.pool import WorkerPool
 from ..runner.protocol import (
     Lost,
@@ -33,7 +34,7 @@ from ..runner.protocol import (
     OpInfoSweepAnswer,
     OpInfoSweepRequest,
 )
-from ..runner.spec import check_seed_option, check_timeout, resolve_devices
+from ..runner.spec import resolve_devices
 
 __all__ = [
     "Alert",
@@ -229,40 +230,42 @@ def _failure(answer: Any) -> str:
 
 
 def discover(
+    options: AuditOptions | None = None,
     *,
-    device: str = "cpu",
     ops: Sequence[str] = (),
     samples: int | None = None,
-    catalogs: Sequence[str | Path] = (),
-    builtin: bool = True,
-    timeout: float = 60.0,
-    jobs: int = 1,
-    python: str | None = None,
-    seed: int = 0,
     catalog: Catalog | None = None,
     progress: Progress | None = None,
+    **given: Any,
 ) -> Discovery:
     """Run every OpInfo op (or those ``ops`` names) under deterministic mode in workers.
 
-    ``samples`` limits the samples per op (all by default). ``progress(op,
+    ``options`` (or its fields as keywords) give the device (default ``cpu``;
+    one device, not ``auto`` or ``all``), catalogues, timeout, jobs, Python and
+    seed. ``samples`` limits the samples per op (all by default). ``progress(op,
     done, total)`` is called as each op finishes. Raises
     :class:`~detaudit.errors.EnvironmentUnsupported` when the OpInfo database
     cannot be imported (``expecttest`` missing) or CUDA is asked for and absent,
     :class:`~detaudit.errors.UsageError` for an unknown op or bad limits.
     """
+    if options is None:
+        options = AuditOptions(**{"device": "cpu", **given})
+    elif given:
+        options = options.but(**given)
+    device, timeout, jobs, python, seed = (
+        options.device, options.timeout, options.jobs, options.python, options.seed
+    )  # fmt: skip
     if device not in DISCOVER_DEVICES:
-        raise UsageError(f"--device must be one of {', '.join(DISCOVER_DEVICES)}, got {device!r}")
+        raise UsageError(
+            f"must be one of {', '.join(DISCOVER_DEVICES)}, got {device!r}", option="device"
+        )
     if samples is not None and samples < 1:
-        raise UsageError(f"--samples must be at least 1, got {samples}")
-    check_timeout(timeout)
-    seed = check_seed_option(seed)
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+        raise UsageError(f"must be at least 1, got {samples}", option="samples")
     started = time.perf_counter()
     # One worker first (it lists the ops); one more per op to sweep, up to ``jobs``.
     with WorkerPool(1, python=python, timeout=timeout) as pool:
         if catalog is None:
-            catalog = load_catalog(catalogs, builtin=builtin)
+            catalog = load_catalog(options.catalogs, builtin=options.builtin)
         hello = pool.wait_ready()
         (device,) = resolve_devices(
             device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
@@ -274,8 +277,9 @@ def discover(
             raise EnvironmentUnsupported(f"detaudit discover: {listing.unavailable}")
         if listing.unknown:
             raise UsageError(
-                f"--op: no OpInfo op {', '.join(map(repr, listing.unknown))} in torch "
-                f"{hello['torch']} (names as in op_db, e.g. put, nn.functional.max_unpool2d)"
+                f": no OpInfo op {', '.join(map(repr, listing.unknown))} in torch "
+                f"{hello['torch']} (names as in op_db, e.g. put, nn.functional.max_unpool2d)",
+                option="ops",
             )
         requests = [
             OpInfoSweepRequest(id=op, device=str(device), samples=samples, seed=seed)

@@ -27,18 +27,22 @@ def parse_node_type(text: str) -> NodeType:
     name, sep, options = text.partition(":")
     if not sep or not _NAME.match(name):
         raise UsageError(
-            f"--node-type {text!r}: expected NAME:SBATCH-OPTIONS, e.g. "
-            "'h100:--partition=gpu --gres=gpu:h100:1' (NAME: letters, digits, . _ -)"
+            f"{text!r}: expected NAME:SBATCH-OPTIONS, e.g. "
+            "'h100:--partition=gpu --gres=gpu:h100:1' (NAME: letters, digits, . _ -)",
+            option="node_type",
         )
     try:
         words = tuple(shlex.split(options))
     except ValueError as exc:
-        raise UsageError(f"--node-type {text!r}: cannot split the sbatch options: {exc}") from None
+        raise UsageError(
+            f"{text!r}: cannot split the sbatch options: {exc}", option="node_type"
+        ) from None
     bad = [w for w in words if not w.startswith("-")]
     if bad:
         raise UsageError(
-            f"--node-type {name}: {bad[0]!r} is not an sbatch option; write options with their "
-            "values attached (--partition=gpu, --constraint=h100)"
+            f"{name}: {bad[0]!r} is not an sbatch option; write options with their "
+            "values attached (--partition=gpu, --constraint=h100)",
+            option="node_type",
         )
     return NodeType(name, words)
 
@@ -51,29 +55,26 @@ def check_job_name(text: str) -> str:
     """
     if not _NAME.match(text):
         raise UsageError(
-            f"--job-name {text!r}: give a name of letters, digits, . _ - "
-            "(starting with a letter or digit)"
+            f"{text!r}: give a name of letters, digits, . _ - (starting with a letter or digit)",
+            option="job_name",
         )
     return text
 
 
 @dataclass(frozen=True, slots=True)
 class Audit:
-    """The audit every node type runs, and where its report goes."""
+    """The audit every node type runs, and where its report goes.
+
+    ``arguments`` are the words of the audit command after ``audit``, ending in
+    the option that takes the report folder: the CLI writes them from the
+    audit's options (fleet knows no flag), and :meth:`command` adds the folder.
+    """
 
     shared: Path  # a folder every node sees at the same path
-    python: str  # the interpreter whose torch the job audits (clusters share filesystems)
+    runner: str  # the interpreter that runs detaudit in the job (clusters share filesystems)
     pythonpath: str  # the folder holding this detaudit, so the job audits with the same code
-    device: str = "auto"
-    only: tuple[str, ...] = ()
-    repeat: int | None = None
-    seed: int = 0
-    timeout: float | None = None
+    arguments: tuple[str, ...]
     job_name: str = "detaudit"
-    #: The interpreter that runs detaudit in the job (the one running ``fleet``); None: ``python``.
-    #: When it is another, the job runs ``audit --python PYTHON``, so the workers import
-    #: that interpreter's torch and the job needs no detaudit dependencies there.
-    runner: str | None = None
 
     def folder(self, node: NodeType) -> Path:
         """Where ``node``'s job writes its report and its Slurm output."""
@@ -81,15 +82,4 @@ class Audit:
 
     def command(self, out: str) -> list[str]:
         """The audit command line the job runs, writing its report into the folder ``out``."""
-        runner = self.runner or self.python
-        words = [runner, "-m", "detaudit", "audit", "--device", self.device]
-        if runner != self.python:
-            words += ["--python", self.python]
-        for entry in self.only:
-            words += ["--only", entry]
-        if self.repeat is not None:
-            words += ["--repeat", str(self.repeat)]
-        if self.timeout is not None:
-            words += ["--timeout", str(self.timeout)]
-        words += ["--seed", str(self.seed), "--format", "json", "--out", out]
-        return words
+        return [self.runner, "-m", "detaudit", "audit", *self.arguments, out]

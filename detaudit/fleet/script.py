@@ -24,8 +24,9 @@ def _sbatch_word(word: str, option: str, given: str) -> str:
     bad = _UNQUOTABLE.search(word)
     if bad:
         raise UsageError(
-            f"{option} {given!r}: holds {bad.group()!r}, which an #SBATCH line cannot carry; "
-            "give one without it"
+            f"{given!r}: holds {bad.group()!r}, which an #SBATCH line cannot carry; "
+            "give one without it",
+            option=option,
         )
     return word if _BARE.fullmatch(word) else f'"{word}"'
 
@@ -46,19 +47,20 @@ def batch_script(audit: Audit, node: NodeType) -> str:
     shared = str(audit.shared)
     if "%" in shared:
         raise UsageError(
-            f"--shared {shared!r}: holds '%', which Slurm reads as a filename pattern "
-            "(%j, %u, ...); use a folder without it"
+            f"{shared!r}: holds '%', which Slurm reads as a filename pattern "
+            "(%j, %u, ...); use a folder without it",
+            option="shared",
         )
 
-    def sbatch(word: str, option: str = "--shared", given: str = shared) -> str:
+    def sbatch(word: str, option: str = "shared", given: str = shared) -> str:
         return "#SBATCH " + _sbatch_word(word, option, given)
 
     lines = [
         "#!/bin/bash",
-        sbatch(f"--job-name={audit.job_name}-{node.name}", "--job-name", audit.job_name),
+        sbatch(f"--job-name={audit.job_name}-{node.name}", "job_name", audit.job_name),
         sbatch(f"--output={folder}/slurm-%j.out"),
         sbatch(f"--error={folder}/slurm-%j.err"),
-        *(sbatch(option, "--node-type", f"{node.name}: {option}") for option in node.sbatch),
+        *(sbatch(option, "node_type", f"{node.name}: {option}") for option in node.sbatch),
         f"# detaudit fleet: node type {node.name}",
         "set -euo pipefail",
         f"export PYTHONPATH={shlex.quote(audit.pythonpath)}${{PYTHONPATH:+:$PYTHONPATH}}",

@@ -88,8 +88,9 @@ def submit(audit: Audit, nodes: Sequence[NodeType], jobs: list[Job]) -> None:
             if done.returncode != 0:
                 lines = (done.stderr or done.stdout).strip().splitlines()
                 raise UsageError(
-                    f"--node-type {node.name}: sbatch refused the job: "
-                    f"{lines[-1] if lines else f'exit {done.returncode}'}"
+                    f"{node.name}: sbatch refused the job: "
+                    f"{lines[-1] if lines else f'exit {done.returncode}'}",
+                    option="node_type",
                 )
             job_id = done.stdout.strip().split(";")[0]  # --parsable: "ID" or "ID;CLUSTER"
             jobs.append(Job(node, job_id, folder))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import enum
-import json
 import statistics
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 from ..errors import ReportError
+from .codec import decode, encode, meta, shown
 from .vocabulary import Pass, Status, parse_version
 
 __all__ = [
@@ -23,6 +22,7 @@ __all__ = [
     "ProbeResult",
     "Report",
     "Status",
+    "migrate",
 ]
 
 #: Bump on any incompatible change of the JSON report; readers refuse newer ones.
@@ -33,74 +33,6 @@ def _from_mapping(cls, data: Mapping[str, Any]):
     """Build a dataclass from a mapping, ignoring unknown keys (forward compatible)."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _shown(value: object) -> str:
-    """A value as JSON text (``"1.5"``, ``true``, ``null``), cut short for one line."""
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}..."
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-#: The vocabulary's annotations: a field so annotated is parsed into the enum by :func:`_checked`.
-_WORDS: dict[str, type[enum.Enum]] = {"Status": Status, "Pass": Pass}
-
-
-def _word(kind: type[enum.Enum]) -> tuple[Any, str]:
-    """The check of a vocabulary annotation: one of the enum's values."""
-    values = [w.value for w in kind]
-    return (lambda v: isinstance(v, str) and v in values), f"one of {', '.join(values)}"
-
-
-#: How a field's annotation is checked: (test, what a bad value should have been).
-_KINDS: dict[str, tuple[Any, str]] = {
-    "str": (lambda v: isinstance(v, str), "a string"),
-    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
-    "float": (_is_number, "a number"),
-    "bool": (lambda v: isinstance(v, bool), "true or false"),
-    "tuple[str, ...]": (
-        lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
-        "a list of strings",
-    ),
-    **{name: _word(kind) for name, kind in _WORDS.items()},
-}
-
-
-def _checked(
-    cls, data: object, where: str, renamed: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """``data`` as a dict, after checking it is an object whose fields have ``cls``'s types.
-
-    Fields are checked by their annotations; nested records (``Observation | None``)
-    are left to the caller. A missing required field or a value of the wrong
-    type is a :class:`ReportError` naming ``where`` and the field. A field
-    annotated with a vocabulary word (``Status``, ``Pass``) is parsed into it.
-    ``renamed`` maps a field to its JSON key (``pass_`` -> ``pass``).
-    """
-    if not isinstance(data, Mapping):
-        raise ReportError(f"{where}: expected an object, got {_shown(data)}")
-    data = dict(data)
-    for f in fields(cls):
-        key = (renamed or {}).get(f.name, f.name)
-        if key not in data:
-            if f.default is MISSING and f.default_factory is MISSING:
-                raise ReportError(f"{where}: missing field {key!r}")
-            continue
-        value = data[key]
-        kind, _, optional = str(f.type).partition(" | ")
-        if value is None and optional == "None":
-            continue
-        if kind in _KINDS and not _KINDS[kind][0](value):
-            raise ReportError(f"{where}.{key}: expected {_KINDS[kind][1]}, got {_shown(value)}")
-        if kind in _WORDS:
-            data[key] = _WORDS[kind](value)
-    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,46 +50,20 @@ class Observation:
     message: str | None = None
     exc_type: str | None = None
     warnings: tuple[str, ...] = ()
-    run: str | None = None
-    restored: tuple[str, ...] = ()
+    # Optional: reports keep their old shape where there is nothing to say.
+    run: str | None = field(default=None, metadata=meta(omit="none"))
+    restored: tuple[str, ...] = field(default=(), metadata=meta(omit="empty"))
     # The variables the entry's ``env`` set (a string) or unset (None), as the worker that ran
     # it started with them; None for an entry without ``env`` (the caller's environment).
-    env: Mapping[str, str | None] | None = None
+    env: Mapping[str, str | None] | None = field(default=None, metadata=meta(omit="none"))
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["warnings"] = list(self.warnings)
-        if self.env is None:
-            del data["env"]
-        else:
-            data["env"] = dict(self.env)
-        # Optional: reports keep their old shape where there is nothing to say.
-        if self.run is None:
-            del data["run"]
-        if self.restored:
-            data["restored"] = list(self.restored)
-        else:
-            del data["restored"]
-        return data
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "observation") -> Observation:
         """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
-        data = _checked(cls, data, where)
-        data["warnings"] = tuple(data.get("warnings") or ())
-        data["restored"] = tuple(data.get("restored") or ())
-        env = data.get("env")
-        if env is not None and not (
-            isinstance(env, Mapping)
-            and all(
-                isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in env.items()
-            )
-        ):
-            raise ReportError(
-                f"{where}.env: expected an object of variable names to strings or null, "
-                f"got {_shown(env)}"
-            )
-        return _from_mapping(cls, data)
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,21 +115,12 @@ class Cost:
         return max(self.off_q1, self.on_q1) <= min(self.off_q3, self.on_q3)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "cost") -> Cost:
         """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
-        return _from_mapping(cls, _checked(cls, data, where))
-
-
-def _bool_map(value: object, where: str) -> dict[str, bool]:
-    """``value`` as a {name: bool} mapping (Inductor's settings); else a :class:`ReportError`."""
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
-    ):
-        raise ReportError(f"{where}: expected an object of true/false values, got {_shown(value)}")
-    return dict(value)
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,20 +160,12 @@ class Compiled:
         return f"{self.distinct} of {self.runs}" if self.distinct is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["warnings"] = list(self.warnings)
-        data["settings"] = dict(self.settings)
-        data["restored"] = list(self.restored)
-        return data
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "compiled") -> Compiled:
         """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
-        data = _checked(cls, data, where)
-        data["warnings"] = tuple(data.get("warnings") or ())
-        data["restored"] = tuple(data.get("restored") or ())
-        data["settings"] = _bool_map(data.get("settings") or {}, f"{where}.settings")
-        return _from_mapping(cls, data)
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +183,7 @@ class ProbeResult:
     group: str
     condition: str
     device: str
-    pass_: Pass
+    pass_: Pass = field(metadata=meta(key="pass"))
     status: Status
     expected: Status | None = None
     expected_from: str | None = None
@@ -316,18 +205,26 @@ class ProbeResult:
     # Every later run that failed or behaved unlike the first of its series.
     later: tuple[Observation, ...] = ()
     stderr: str | None = None
-    cost: Cost | None = None  # only with ``audit --cost``, for entries that ran
-    compiled: Compiled | None = None  # only with ``audit --compile``
+    # only with ``audit --cost``, for entries that ran
+    cost: Cost | None = field(default=None, metadata=meta(omit="none"))
+    # only with ``audit --compile``
+    compiled: Compiled | None = field(default=None, metadata=meta(omit="none"))
     # A backward entry's run with the mode on for the backward only (the graph built with
     # it off), and the status that run alone would give (None: it observed nothing).
-    backward_only: Observation | None = None
-    backward_only_status: Status | None = None
+    # Neither is written for a forward entry, so its results keep their shape.
+    backward_only: Observation | None = field(default=None, metadata=meta(omit="none"))
+    backward_only_status: Status | None = field(
+        default=None, metadata=meta(omit="without:backward_only")
+    )
     # For an entry that names the aten ops it means to reach (``reaches``): those the strict
     # run did not dispatch, the ops it dispatched that the first mode-off run did not, and
     # whether that mode-off run dispatched the missing ones (None: it recorded nothing).
-    unreached: tuple[str, ...] = ()
-    instead: tuple[str, ...] = ()
-    reached_without_mode: bool | None = None
+    unreached: tuple[str, ...] = field(default=(), metadata=meta(omit="empty"))
+    instead: tuple[str, ...] = field(default=(), metadata=meta(omit="empty"))
+    reached_without_mode: bool | None = field(default=None, metadata=meta(omit="none"))
+
+    #: The JSON keys written last, as reports have them.
+    JSON_LAST: ClassVar[tuple[str, ...]] = ("pass", "backward_only", "backward_only_status")
 
     @property
     def decomposed(self) -> bool:
@@ -376,62 +273,12 @@ class ProbeResult:
         return f"{distinct} of {runs}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["pass"] = data.pop("pass_")
-        data["status"] = self.status.value
-        data["strict"] = self.strict.to_dict() if self.strict else None
-        data["warn_only"] = self.warn_only.to_dict() if self.warn_only else None
-        data["later"] = [o.to_dict() for o in self.later]
-        if self.cost is None:
-            del data["cost"]  # optional: reports without --cost keep their old shape
-        else:
-            data["cost"] = self.cost.to_dict()
-        if self.compiled is None:
-            del data["compiled"]  # optional: reports without --compile keep their old shape
-        else:
-            data["compiled"] = self.compiled.to_dict()
-        del data["backward_only"], data["backward_only_status"]
-        data.update(self._backward_only_dict())
-        for key in ("unreached", "instead"):  # optional: only entries with ``reaches`` have them
-            if data[key]:
-                data[key] = list(data[key])
-            else:
-                del data[key]
-        if self.reached_without_mode is None:
-            del data["reached_without_mode"]
-        return data
-
-    def _backward_only_dict(self) -> dict[str, Any]:
-        """The backward-only fields; none for forward entries, so their results keep their shape."""
-        if self.backward_only is None:
-            return {}
-        status = self.backward_only_status
-        return {
-            "backward_only": self.backward_only.to_dict(),
-            "backward_only_status": status.value if status is not None else None,
-        }
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "result") -> ProbeResult:
         """Rebuild one; a missing field or one of the wrong type is a :class:`ReportError`."""
-        data = _checked(cls, data, where, {"pass_": "pass"})
-        data["pass_"] = data.pop("pass")
-        for key in ("strict", "warn_only", "backward_only"):
-            if data.get(key) is not None:
-                data[key] = Observation.from_dict(data[key], where=f"{where}.{key}")
-        later = data.get("later") or ()
-        if not isinstance(later, (list, tuple)):
-            raise ReportError(f"{where}.later: expected a list, got {_shown(later)}")
-        data["later"] = tuple(
-            Observation.from_dict(o, where=f"{where}.later[{i}]") for i, o in enumerate(later)
-        )
-        if data.get("cost") is not None:
-            data["cost"] = Cost.from_dict(data["cost"], where=f"{where}.cost")
-        if data.get("compiled") is not None:
-            data["compiled"] = Compiled.from_dict(data["compiled"], where=f"{where}.compiled")
-        for key in ("unreached", "instead"):
-            data[key] = tuple(data.get(key) or ())
-        return _from_mapping(cls, data)
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +288,7 @@ class Environment:
     torch: str
     torch_git: str | None = None
     #: The folder of the torch package the workers imported; None in older reports.
-    torch_path: str | None = None
+    torch_path: str | None = field(default=None, metadata=meta(omit="none"))
     cuda: str | None = None
     cudnn: str | None = None
     gpu: str | None = None
@@ -463,25 +310,15 @@ class Environment:
     catalog_hash: str = ""
     detaudit: str = ""
     #: Inductor's determinism settings as installed (``audit --compile`` only; None otherwise).
-    inductor: Mapping[str, bool] | None = None
+    inductor: Mapping[str, bool] | None = field(default=None, metadata=meta(omit="none"))
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.torch_path is None:
-            del data["torch_path"]  # optional: environments built without it keep their shape
-        if self.inductor is None:
-            del data["inductor"]  # optional: reports without --compile keep their old shape
-        else:
-            data["inductor"] = dict(self.inductor)
-        return data
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "environment") -> Environment:
         """Rebuild one; a missing ``torch`` or a field of the wrong type is a :class:`ReportError`."""
-        data = _checked(cls, data, where)
-        if data.get("inductor") is not None:
-            data["inductor"] = _bool_map(data["inductor"], f"{where}.inductor")
-        return _from_mapping(cls, data)
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +335,7 @@ class AlertCensus:
     taken: bool
     names: tuple[str, ...] = ()
     unprobed: tuple[str, ...] = ()
-    why: str = ""
+    why: str = field(default="", metadata=meta(omit="empty"))
 
     @property
     def line(self) -> str:
@@ -514,29 +351,16 @@ class AlertCensus:
             f"no entry probed here: {', '.join(self.unprobed)}"
         )
 
+    def json_extra(self) -> dict[str, Any]:
+        """Derived, for readers of the JSON; ignored on loading."""
+        return {"summary": self.line}
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "taken": self.taken,
-            "names": list(self.names),
-            "unprobed": list(self.unprobed),
-            **({"why": self.why} if self.why else {}),
-            "summary": self.line,  # derived, for readers of the JSON; ignored on loading
-        }
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str = "census") -> AlertCensus:
-        if not isinstance(data, Mapping) or not isinstance(data.get("taken"), bool):
-            raise ReportError(f"{where}: expected an object with taken: true/false")
-        lists = {}
-        for key in ("names", "unprobed"):
-            value = data.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ReportError(f"{where}.{key}: expected a list of strings, got {_shown(value)}")
-            lists[key] = tuple(value)
-        why = data.get("why", "")
-        if not isinstance(why, str):
-            raise ReportError(f"{where}.why: expected a string, got {_shown(why)}")
-        return cls(data["taken"], lists["names"], lists["unprobed"], why)
+        return decode(cls, data, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,9 +374,13 @@ class Report:
     schema_version: int = SCHEMA_VERSION
     #: The newest torch docs version the catalogue has claims from (``"2.14"``); None
     #: in reports made before it was recorded, or from a catalogue without claims.
-    catalog_docs_newest: str | None = None
+    catalog_docs_newest: str | None = field(default=None, metadata=meta(omit="none"))
     #: The alert census of the audited torch; None in reports made before it was recorded.
-    census: AlertCensus | None = None
+    census: AlertCensus | None = field(default=None, metadata=meta(omit="none"))
+
+    #: The JSON keys written first and last, as reports have them.
+    JSON_FIRST: ClassVar[tuple[str, ...]] = ("schema_version",)
+    JSON_LAST: ClassVar[tuple[str, ...]] = ("counts", "results")
 
     def counts(self) -> dict[Status, int]:
         """How many results have each status (every status present, zeros included)."""
@@ -605,27 +433,12 @@ class Report:
             "little about deterministic mode; see Not observed for why"
         )
 
-    @property
-    def file_stem(self) -> str:
-        """``detaudit-torch2.13.0-cpu``: names the torch version and devices."""
-        return f"detaudit-torch{self.environment.torch}-{'-'.join(self.devices)}"
+    def json_extra(self) -> dict[str, Any]:
+        """Derived, for readers of the JSON; ignored on loading."""
+        return {"counts": {s.value: n for s, n in self.counts().items()}}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": self.schema_version,
-            "environment": self.environment.to_dict(),
-            "devices": list(self.devices),
-            "settings": dict(self.settings),
-            # optional: reports whose catalogue has no claims keep their old shape
-            **(
-                {"catalog_docs_newest": self.catalog_docs_newest}
-                if self.catalog_docs_newest is not None
-                else {}
-            ),
-            **({"census": self.census.to_dict()} if self.census is not None else {}),
-            "counts": {s.value: n for s, n in self.counts().items()},
-            "results": [r.to_dict() for r in self.results],
-        }
+        return encode(self)
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "report") -> Report:
@@ -639,7 +452,7 @@ class Report:
         version = data["schema_version"]
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise ReportError(
-                f"{source}: schema_version: expected a positive whole number, got {_shown(version)}"
+                f"{source}: schema_version: expected a positive whole number, got {shown(version)}"
             )
         if version > SCHEMA_VERSION:
             raise ReportError(
@@ -647,44 +460,35 @@ class Report:
                 f"understands ({SCHEMA_VERSION}); upgrade detaudit"
             )
         try:
-            return cls._from_checked(data, version)
+            return decode(cls, migrate(data, version))
         except ReportError as exc:
             raise ReportError(f"{source}: {exc}") from None
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a check missed it
             raise ReportError(f"{source}: corrupt report ({type(exc).__name__}: {exc})") from None
 
-    @classmethod
-    def _from_checked(cls, data: Mapping[str, Any], version: int) -> Report:
-        for key in ("environment", "results"):
-            if key not in data:
-                raise ReportError(f"missing field {key!r}")
-        results = data["results"]
-        if not isinstance(results, list):
-            raise ReportError(f"results: expected a list, got {_shown(results)}")
-        devices = data.get("devices", [])
-        if not _KINDS["tuple[str, ...]"][0](devices):
-            raise ReportError(
-                f"devices: expected {_KINDS['tuple[str, ...]'][1]}, got {_shown(devices)}"
-            )
-        settings = data.get("settings", {})
-        if not isinstance(settings, Mapping):
-            raise ReportError(f"settings: expected an object, got {_shown(settings)}")
-        newest = data.get("catalog_docs_newest")
-        if newest is not None and not isinstance(newest, str):
-            raise ReportError(f"catalog_docs_newest: expected a string, got {_shown(newest)}")
-        return cls(
-            environment=Environment.from_dict(data["environment"]),
-            results=tuple(
-                ProbeResult.from_dict(r, where=f"results[{i}]") for i, r in enumerate(results)
-            ),
-            devices=tuple(devices),
-            settings=dict(settings),
-            schema_version=version,
-            catalog_docs_newest=newest,
-            census=AlertCensus.from_dict(data["census"])
-            if data.get("census") is not None
-            else None,
-        )
+
+#: How a report of each older schema becomes one of the next: ``MIGRATIONS[v]`` takes a
+#: schema-``v`` report's data to schema ``v + 1``. None yet: schema 1 is the first.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migrate(data: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """A report's data, read as schema ``version``, in the shape this detaudit reads.
+
+    The one place older reports are read: each schema step in :data:`MIGRATIONS`,
+    then the shapes schema 1 had before a field existed (no ``devices`` or
+    ``settings``: none recorded). Fields added later (``distinct_on``, ``census``,
+    ``torch_path``...) have defaults that say "not recorded"; ``repeatable`` and
+    ``varies_without_mode`` stay for reports made before the distinct counts
+    (:meth:`ProbeResult.patterns` reads them).
+    """
+    data = dict(data)
+    for step in range(version, SCHEMA_VERSION):
+        data = MIGRATIONS[step](data)
+    data.setdefault("devices", [])
+    data.setdefault("settings", {})
+    data["schema_version"] = SCHEMA_VERSION  # the schema its data now has
+    return data
 
 
 def _minor(version: str) -> tuple[int, int] | None:

@@ -26,6 +26,7 @@ from . import (
     signatures,
     sites,
     static,
+    summary,
     table,
 )
 
@@ -41,7 +42,7 @@ class Renderer:
 
 
 #: Document -> format -> renderer. The input of each document:
-#: ``report`` a Report; ``diff`` a Diff; ``table`` a Table; ``scan`` a ScanResult;
+#: ``report`` a Report; ``summary`` a Report (the terminal summary ``audit`` prints); ``diff`` a Diff; ``table`` a Table; ``scan`` a ScanResult;
 #: ``static`` a StaticResult; ``signatures`` each entry with its Signature (or None);
 #: ``discovery`` a Discovery; ``docs-check`` a DocsCheck; ``env`` an EnvReport;
 #: ``catalog-list`` a Catalog; ``fleet`` a :class:`~detaudit.fleet.result.Fleet`;
@@ -52,6 +53,9 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
         "json": Renderer(json.render, ".json"),
         "md": Renderer(markdown.render, ".md"),
         "html": Renderer(html.render, ".html"),
+    },
+    "summary": {
+        "text": Renderer(summary.render_text, ".txt"),
     },
     "diff": {
         "text": Renderer(diff.render_text, ".txt"),

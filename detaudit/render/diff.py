@@ -9,7 +9,8 @@ from ..compare.compiled import CompiledChange, compiled_state, divergence
 from ..compare.diff import CHANGE_MEANING, Change, ChangeKind, Diff
 from ..model.report import ProbeResult
 from .columns import columns
-from .markdown import _table, title
+from .prose import md_table as _table
+from .prose import title
 
 __all__ = ["describe", "render_json", "render_markdown", "render_text"]
 

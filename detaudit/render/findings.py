@@ -19,7 +19,7 @@ from ..compare.bits import Verdict
 from ..compare.compiled import divergence
 from ..model.report import ProbeResult, Status
 from ..model.vocabulary import STATUS_INFO
-from .markdown import reach_notes, two_ways, two_ways_reading
+from .prose import reach_notes, two_ways, two_ways_reading
 
 __all__ = ["FINDERS", "Finding", "Item", "Tone", "bits_summary", "findings"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from . import html as _html
 from . import table as _table
-from .markdown import _table as _md_table
+from .prose import md_table as _md_table
 
 if TYPE_CHECKING:
     from ..fleet.result import Fleet, Outcome

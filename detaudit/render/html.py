@@ -21,11 +21,15 @@ from ..compare.compiled import DIVERGENCE_MEANING, compiled_state, divergence
 from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import CLAIMS, STATUS_INFO
 from .findings import Finding, Tone, bits_summary, findings
-from .markdown import (
+from .prose import (
+    COST_HEADER,
     REACH,
     TWO_WAYS,
+    cost_intro,
+    cost_rows,
     environment_rows,
     reach_notes,
+    timed_results,
     title,
     two_ways,
     two_ways_reading,
@@ -490,6 +494,20 @@ def _notes(table: Table) -> list[str]:
     ]
 
 
+def _cost(report: Report) -> list[str]:
+    """What deterministic mode costs each timed entry (``audit --cost``); nothing otherwise."""
+    timed = timed_results(report)
+    if not timed:
+        return []
+    rows = [tuple(_e(c) for c in row) for row in cost_rows(timed)]
+    return [
+        '<section class="cost">' + _h2("s-cost", f"Cost of determinism ({len(timed)})"),
+        f"<p>{_e(cost_intro(timed))}</p>",
+        *_rows(COST_HEADER, rows),
+        "</section>",
+    ]
+
+
 def _census(report: Report) -> list[str]:
     """The alert census: the alert names of this torch no entry probed here."""
     census = report.census
@@ -579,7 +597,11 @@ def render(report: Report) -> str:
         f"{entries} entries on {', '.join(report.devices)} · {report.environment.time or 'no time'}"
     )
     return _page(
-        f"report: {title(report)}", subtitle, table, sources=False, sections=_census(report)
+        f"report: {title(report)}",
+        subtitle,
+        table,
+        sources=False,
+        sections=[*_census(report), *_cost(report)],
     )
 
 

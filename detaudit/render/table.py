@@ -13,7 +13,7 @@ from ..compare.compiled import divergence
 from ..compare.table import FailedColumn, Table, bits_differ
 from ..model.report import ProbeResult, Status
 from ..model.vocabulary import STATUS_INFO, group_heading
-from .markdown import _table
+from .prose import md_table as _table
 
 __all__ = ["render_csv", "render_markdown"]
 

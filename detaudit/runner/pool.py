@@ -39,7 +39,7 @@ from typing import IO, Any
 from ..errors import WorkerError
 from ..signalhold import signals_held
 from .lifeline import PARENT_ENV, WORKDIR_ENV
-from .protocol import CHANNEL_LOST_EXIT, ProtocolError, decode_answer, encode
+from .protocol import CHANNEL_LOST_EXIT, Lost, ProtocolError, decode_answer, encode
 
 __all__ = ["WorkerPool"]
 
@@ -298,8 +298,8 @@ class WorkerPool:
     ) -> Iterator[dict[str, Any]]:
         """Dispatch ``requests``; yield one answer per request, in completion order.
 
-        A request whose worker died yields ``{..., "crashed": {...}}``; one past
-        the timeout yields ``{..., "timeout": seconds}``; both keep the
+        A request whose worker died yields ``{"type": "lost", ..., "crashed": why}``; one
+        past the timeout yields ``{"type": "lost", ..., "timeout": seconds}``; both keep the
         request's ``id`` and ``device`` and the worker's stderr tail.
         ``timeout`` overrides the pool's for these requests (the environment
         fingerprint has its own limit, whatever ``--timeout`` one entry gets).
@@ -352,6 +352,7 @@ class WorkerPool:
                 request = worker.task
                 answers.append(
                     {
+                        "type": Lost.kind,
                         **_identity(request),
                         "timeout": worker.limit,
                         "seconds": now - worker.sent,
@@ -384,6 +385,7 @@ class WorkerPool:
         if worker.task is not None:
             answers.append(
                 {
+                    "type": Lost.kind,
                     **_identity(worker.task),
                     "crashed": why,
                     "seconds": time.monotonic() - worker.sent,
@@ -429,6 +431,8 @@ def _not_its_answer(request: dict[str, Any] | None, message: dict[str, Any]) -> 
         return f"it sent {message.get('type')!r} while the worker had no request"
     if message.get("type") in (None, "hello"):
         return f"it sent {_quoted(json.dumps(message).encode())} as the answer"
+    if message.get("type") == Lost.kind:
+        return "it sent a 'lost' record, which only the pool makes"
     for key in ("id", "device"):
         if message.get(key) is not None and message.get(key) != request.get(key):
             return (

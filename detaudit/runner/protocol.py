@@ -347,9 +347,11 @@ def decode_request(data: Mapping[str, Any]) -> Any:
 
 
 def decode_answer(data: Mapping[str, Any]) -> Any:
-    """The answer record ``data`` encodes (a pool's crash or timeout report is :class:`Lost`)."""
-    if "type" not in data and ("crashed" in data or "timeout" in data):
-        return _build(Lost, data)
+    """The answer record ``data`` encodes (a pool's crash or timeout report is :class:`Lost`).
+
+    The kind is the record's ``type``, never guessed from its keys: the pool
+    writes ``lost`` on the requests it lost, and refuses one from a worker.
+    """
     cls = ANSWERS.get(str(data.get("type")))
     if cls is None:
         raise ProtocolError(f"unknown answer {data.get('type')!r}")

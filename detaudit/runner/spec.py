@@ -26,12 +26,12 @@ DEVICE_CHOICES = ("auto", *DEVICES, "all")
 MAX_TIMEOUT = 7 * 24 * 3600
 
 
-def check_timeout(timeout: float) -> None:
+def check_timeout(timeout: float, *, option: str = "timeout") -> None:
     """A :class:`UsageError` unless ``timeout`` is a positive, finite number of seconds."""
     if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
         raise UsageError(
-            f"--timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), "
-            f"got {timeout}"
+            f"must be a positive, finite number of seconds (at most {MAX_TIMEOUT}), got {timeout}",
+            option=option,
         )
 
 
@@ -49,8 +49,9 @@ def check_seed_option(seed: object) -> int:
         return check_seed(seed)
     except (TypeError, ValueError):
         raise UsageError(
-            f"--seed must be a whole number in [0, {SEED_MAX}] (numpy.random.seed's range; "
-            f"every run seeds Python, numpy and torch with it), got {seed!r}"
+            f"must be a whole number in [0, {SEED_MAX}] (numpy.random.seed's range; "
+            f"every run seeds Python, numpy and torch with it), got {seed!r}",
+            option="seed",
         ) from None
 
 
@@ -70,18 +71,21 @@ def resolve_devices(
     if requested == "all":
         return tuple(Device)
     if requested in DEVICES and not present[Device(requested)]:
-        raise EnvironmentUnsupported(_ABSENT[requested])
+        raise EnvironmentUnsupported(_ABSENT[requested], option="device", also=("device",))
     if requested in DEVICES:
         return (Device(requested),)
-    raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
+    raise UsageError(
+        f"must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}", option="device"
+    )
 
 
+#: Why a device asked for is absent ({0}: the device option, as the caller names it).
 _ABSENT = {
-    "cuda": "--device cuda: this torch sees no CUDA device (torch.cuda.is_available() is False); "
-    "run on a GPU machine or use --device cpu",
-    "mps": "--device mps: this torch sees no MPS device "
+    "cuda": "cuda: this torch sees no CUDA device (torch.cuda.is_available() is False); "
+    "run on a GPU machine or use {0} cpu",
+    "mps": "mps: this torch sees no MPS device "
     "(torch.backends.mps.is_available() is False); "
-    "run on Apple silicon with an MPS build of torch or use --device cpu",
+    "run on Apple silicon with an MPS build of torch or use {0} cpu",
 }
 
 

@@ -14,8 +14,8 @@ replaces the answer pipe makes the worker leave with
 pool reads as a broken channel (:mod:`detaudit.runner.pool`): only that
 probe's entry is lost.
 
-Each request kind has one handler, registered in :data:`HANDLERS` by module
-path and imported on first use, so a worker that only audits never imports
+Each request kind has one handler, registered by the room that owns it in
+:data:`detaudit.handlers.HANDLERS` by module path and imported on first use, so a worker that only audits never imports
 the OpInfo database or the scanner. A worker may run under another
 interpreter than detaudit's: standard library and torch only, syntax that
 Python 3.9 runs.
@@ -31,6 +31,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from detaudit.handlers import HANDLERS
 from detaudit.runner import lifeline
 from detaudit.runner.probing import mps_available
 from detaudit.runner.protocol import (
@@ -43,15 +44,6 @@ from detaudit.runner.protocol import (
 )
 
 __all__ = ["HANDLERS", "handle", "main"]
-
-#: Request kind -> ``module:function`` that answers it (a request record in, an answer out).
-HANDLERS: dict[str, str] = {
-    "environment": "detaudit.runner.fingerprint:handle",
-    "run": "detaudit.runner.observe:handle",
-    "trace": "detaudit.scanner.trace:handle",
-    "opinfo-list": "detaudit.docs.opinfo:handle_list",
-    "opinfo-sweep": "detaudit.docs.opinfo:handle_sweep",
-}
 
 _LOADED: dict[str, Callable[[Any], Any]] = {}
 

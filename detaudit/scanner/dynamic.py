@@ -52,7 +52,7 @@ def load_report(report: str | Path | Report) -> tuple[Report, str]:
     try:
         return reportfile.load_report(report), str(report)
     except ReportError as exc:
-        raise ReportError(f"--report {exc}") from None
+        raise ReportError(str(exc), option="report") from None
 
 
 class Findings:
@@ -133,7 +133,7 @@ def scan(
     and caches what they dispatched; see :mod:`detaudit.scanner.signatures`.
     """
     if device is not None and device not in DEVICES:
-        raise UsageError(f"--device must be {' or '.join(DEVICES)}, got {device!r}")
+        raise UsageError(f"must be {' or '.join(DEVICES)}, got {device!r}", option="device")
     api = scan_api()  # a torch without the names the scan needs fails before anything loads
     if catalog is None:
         catalog = load_catalog(catalogs, builtin=builtin)

@@ -438,7 +438,7 @@ def python_files(paths: Sequence[str | Path]) -> Iterator[Path]:
         elif path.exists():
             yield path
         else:
-            raise UsageError(f"scan --static: {given}: no such file or folder")
+            raise UsageError(f": {given}: no such file or folder", option="static_paths")
 
 
 def scan_static(
@@ -450,7 +450,7 @@ def scan_static(
 ) -> StaticResult:
     """Find calls of catalogued APIs in the Python files under ``paths``, without running them."""
     if not paths:
-        raise UsageError("scan --static: give at least one file or folder")
+        raise UsageError(": give at least one file or folder", option="static_paths")
     scanner = Scanner(catalog if catalog is not None else load_catalog(catalogs, builtin=builtin))
     files = list(python_files(paths))
     findings: list[StaticFinding] = []

@@ -93,13 +93,15 @@ class WheelBuild(Build):
         try:
             self.zip = zipfile.ZipFile(wheel)
         except (OSError, zipfile.BadZipFile) as exc:
-            raise UsageError(f"--wheel {wheel}: not a readable wheel: {exc}") from None
+            raise UsageError(f"{wheel}: not a readable wheel: {exc}", option="wheel") from None
         self.scratch = scratch
         self.describe = f"wheel {wheel.name}"
         try:
             self.version = _version_of(self.zip.read("torch/version.py").decode("utf-8"))
         except KeyError:
-            raise UsageError(f"--wheel {wheel}: no torch/version.py: not a torch wheel") from None
+            raise UsageError(
+                f"{wheel}: no torch/version.py: not a torch wheel", option="wheel"
+            ) from None
 
     def libraries(self) -> Iterator[tuple[str, Path]]:
         for info in self.zip.infolist():
@@ -139,12 +141,14 @@ def _python_torch_dir(python: str) -> Path:
             [python, "-c", _FIND_TORCH], capture_output=True, text=True, timeout=120, check=False
         )
     except OSError as exc:
-        raise UsageError(f"--python {python}: cannot run it: {exc.strerror or exc}") from None
+        raise UsageError(
+            f"{python}: cannot run it: {exc.strerror or exc}", option="python"
+        ) from None
     except subprocess.TimeoutExpired:
-        raise EnvironmentUnsupported(f"--python {python}: no answer in 120 s") from None
+        raise EnvironmentUnsupported(f"{python}: no answer in 120 s", option="python") from None
     found = done.stdout.strip()
     if done.returncode != 0 or not found:
-        raise EnvironmentUnsupported(f"--python {python}: it has no torch installed")
+        raise EnvironmentUnsupported(f"{python}: it has no torch installed", option="python")
     return Path(found)
 
 
@@ -227,7 +231,7 @@ def source_of(
         return Source("python", text)
     if re.fullmatch(r"\d+(\.\d+)*([a-z0-9.+]*)", text):
         return Source("version", text, platform, python_version, cache)
-    raise UsageError(f"--diff {text}: not a wheel, a Python, a torch folder or a version")
+    raise UsageError(f"{text}: not a wheel, a Python, a torch folder or a version", option="diff")
 
 
 @contextlib.contextmanager
@@ -253,7 +257,7 @@ def open_build(source: Source) -> Iterator[Build]:
     else:
         wheel = Path(source.value)
         if not wheel.is_file():
-            raise UsageError(f"--wheel {wheel}: no such file")
+            raise UsageError(f"{wheel}: no such file", option="wheel")
     scratch = Path(tempfile.mkdtemp(prefix="detaudit-sites-"))
     build = None
     try:

@@ -53,12 +53,15 @@ def test_timeout_must_be_a_finite_positive_number(command, value):
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, -1.0, 1e300])
 def test_api_timeout_must_be_a_finite_positive_number(value):
-    with pytest.raises(UsageError, match="--timeout must be a positive, finite number"):
+    # The library names the field; the CLI words it as the flag (--timeout must be ...).
+    with pytest.raises(UsageError, match="^timeout must be a positive, finite number") as bad:
         detaudit.audit(timeout=value)
+    assert bad.value.option == "timeout"
     from detaudit.docs.discover import discover
 
-    with pytest.raises(UsageError, match="--timeout must be a positive, finite number"):
+    with pytest.raises(UsageError, match="^timeout must be a positive, finite number") as bad:
         discover(timeout=value)
+    assert bad.value.option == "timeout"
 
 
 # ------------------------------------------------------------------------- --seed
@@ -89,12 +92,18 @@ def test_a_seed_no_rng_takes_is_refused_in_one_line(command, value):
 
 @pytest.mark.parametrize("value", [-1, 2**32, 1.5, True])
 def test_api_seed_must_be_in_every_rngs_range(value):
-    with pytest.raises(UsageError, match=r"--seed must be a whole number in \[0, 4294967295\]"):
+    with pytest.raises(
+        UsageError, match=r"^seed must be a whole number in \[0, 4294967295\]"
+    ) as bad:
         detaudit.audit(seed=value)
+    assert bad.value.option == "seed"
     from detaudit.docs.discover import discover
 
-    with pytest.raises(UsageError, match=r"--seed must be a whole number in \[0, 4294967295\]"):
+    with pytest.raises(
+        UsageError, match=r"^seed must be a whole number in \[0, 4294967295\]"
+    ) as bad:
         discover(seed=value)
+    assert bad.value.option == "seed"
 
 
 def test_the_extremes_of_the_seed_range_are_taken():

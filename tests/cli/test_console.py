@@ -94,3 +94,10 @@ def test_context_lists_are_one_line_each_and_capped():
     rest = " ".join(" ".join(lines[start + 1 + SHOWN :]).split())  # the wrapped line, unwrapped
     assert rest.startswith("and 3 more (in the report): ")
     assert all(f"{r.id} (cpu)" in rest for r in results[SHOWN : SHOWN + 3])
+
+
+def test_the_summary_audit_prints_is_the_registered_renderer():
+    from detaudit.render import RENDERERS
+
+    report = load_report(CPU_AUDIT)
+    assert RENDERERS["summary"]["text"].render(report).splitlines() == screen(report)

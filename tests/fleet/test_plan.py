@@ -18,6 +18,15 @@ from ..conftest import run_cli
 from ..render.test_renderers import _fleet
 
 
+def _audit(shared, runner, pythonpath, **options):
+    """The Audit the CLI makes: ``options``' flags, as ``fleet`` writes them for ``audit``."""
+    from detaudit.cli.audit import audit_arguments
+    from detaudit.options import AuditOptions
+
+    words = (*audit_arguments(AuditOptions(**options)), "--format", "json", "--out")
+    return Audit(Path(shared), runner, pythonpath, words)
+
+
 def test_node_type_keeps_the_users_sbatch_options():
     node = parse_node_type("h100:--partition=gpu --gres=gpu:h100:1 --constraint='h100&ib'")
     assert node.name == "h100"
@@ -26,12 +35,17 @@ def test_node_type_keeps_the_users_sbatch_options():
 
 @pytest.mark.parametrize("text", ["h100", ":--partition=gpu", "a b:--x", "h100:--partition gpu"])
 def test_bad_node_type_is_a_usage_error(text):
-    with pytest.raises(UsageError, match="--node-type"):
+    with pytest.raises(
+        UsageError, match="expected NAME:SBATCH-OPTIONS|not an sbatch option"
+    ) as bad:
         parse_node_type(text)
+    assert bad.value.option == "node_type"
 
 
 def test_batch_script_runs_this_detaudit_and_writes_one_folder_per_job():
-    audit = Audit(Path("/shared/run"), "/opt/venv/bin/python", "/opt/src", "cuda", ("index-copy",))
+    audit = _audit(
+        "/shared/run", "/opt/venv/bin/python", "/opt/src", device="cuda", only=("index-copy",)
+    )
     script = batch_script(audit, parse_node_type("a100:--partition=a100 --gres=gpu:1"))
     lines = script.splitlines()
     assert lines[0] == "#!/bin/bash"
@@ -51,13 +65,13 @@ def test_batch_script_audits_the_python_options_torch_with_this_detaudit():
     # workers run --python, as with `audit --python` (the candidate needs only torch).
     runner = "/opt/venv/bin/python"
     candidate = "/opt/candidate/bin/python"
-    audit = Audit(Path("/shared/run"), candidate, "/opt/src", "cpu", runner=runner)
+    audit = _audit("/shared/run", runner, "/opt/src", device="cpu", python=candidate)
     lines = batch_script(audit, parse_node_type("a100:--partition=a100")).splitlines()
     assert lines[-1] == (
         "/opt/venv/bin/python -m detaudit audit --device cpu --python /opt/candidate/bin/python "
         '--seed 0 --format json --out "$out"'
     )
-    same = Audit(Path("/shared/run"), runner, "/opt/src", runner=runner)
+    same = _audit("/shared/run", runner, "/opt/src")
     assert "--python" not in batch_script(same, parse_node_type("a100:")).splitlines()[-1]
 
 
@@ -157,7 +171,9 @@ def test_paths_with_blanks_and_quotes_reach_sbatch_and_bash_as_one_word(tmp_path
     python = tools / "python it's"  # logs what the job runs it with, one word a line
     python.write_text(f'#!/bin/sh\nprintf "%s\\n" "$PYTHONPATH" "$@" > {argv}\n')
     python.chmod(0o755)
-    audit = Audit(shared, str(python), str(tmp_path / "src dir"), "cpu", ("index copy",))
+    audit = _audit(
+        shared, str(python), str(tmp_path / "src dir"), device="cpu", only=("index copy",)
+    )
     script = batch_script(audit, parse_node_type("a100:--constraint='h100&ib' --comment='a b'"))
     folder = shared / "a100"
     sbatch = [_sbatch_words(line) for line in script.splitlines() if line.startswith("#SBATCH")]
@@ -183,9 +199,10 @@ def test_paths_with_blanks_and_quotes_reach_sbatch_and_bash_as_one_word(tmp_path
 
 @pytest.mark.parametrize("shared", ['/shared/say "hi"', "/shared/a\\b", "/shared/a\nb", "/s/50%"])
 def test_a_shared_folder_sbatch_cannot_be_given_is_refused(shared):
-    audit = Audit(Path(shared), "/usr/bin/python3", "/opt/src")
-    with pytest.raises(UsageError, match="^--shared .*(cannot carry|filename pattern)"):
+    audit = _audit(shared, "/usr/bin/python3", "/opt/src")
+    with pytest.raises(UsageError, match="^shared .*(cannot carry|filename pattern)") as bad:
         batch_script(audit, parse_node_type("a:--partition=a"))
+    assert bad.value.option == "shared"
 
 
 def test_cli_refuses_what_it_cannot_quote_before_any_sbatch(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from detaudit.errors import ReportError
 from detaudit.model.report import Environment, Report
-from detaudit.render.markdown import environment_rows
+from detaudit.render.prose import environment_rows
 
 PATH = "/tmp/candidate/lib/python3.11/site-packages/torch"
 

@@ -89,6 +89,7 @@ def _sites_diff():
 #: One fixture input per document.
 INPUTS: dict[str, Callable[[], object]] = {
     "report": lambda: load_report(DATA / "reports" / "fixture-gpu.json"),
+    "summary": lambda: load_report(DATA / "reports" / "fixture-gpu.json"),
     "diff": lambda: diff_reports(load_report(OLD_GPU), load_report(NEW_GPU)),
     "table": lambda: build_table([load_report(OLD_GPU), load_report(NEW_GPU)], ["old", "new"]),
     "scan": lambda: ScanResult.from_dict(json.loads((DATA / "scan" / "result.json").read_text())),

@@ -15,7 +15,7 @@ from detaudit import Report, Status, audit
 from detaudit.catalog import load_catalog
 from detaudit.model.report import Cost, ProbeResult
 from detaudit.render import RENDERERS
-from detaudit.render.markdown import cost_reading
+from detaudit.render.prose import cost_reading
 from detaudit.runner.spec import plan
 
 from ..conftest import DATA, check_golden
@@ -165,3 +165,13 @@ def test_cost_on_cuda():
         cost = by_id[entry_id].cost
         assert cost is not None and cost.runs == 3 and cost.off > 0 and cost.on > 0, entry_id
     assert by_id["histc"].status is Status.RAISES and by_id["histc"].cost is None
+
+
+def test_the_html_report_keeps_the_cost_table(fixture):
+    """--cost is not dropped by the HTML page: the same rows as the Markdown table, same order."""
+    html = RENDERERS["report"]["html"].render(fixture)
+    md = RENDERERS["report"]["md"].render(fixture)
+    assert "Cost of determinism (7)</h2>" in html and "## Cost of determinism (7)" in md
+    section = html[html.index('<section class="cost">') :].split("</section>")[0]
+    assert section.count("<tr><td>") == 7
+    assert section.index("3.5x slower deterministic") < section.index("1.27x faster deterministic")

@@ -47,10 +47,15 @@ def test_devices_and_timeouts():
     assert resolve_devices("auto", True, True) == ("cpu", "cuda", "mps")
     assert resolve_devices("all", False) == ("cpu", "cuda", "mps")
     assert resolve_devices("mps", False, True) == ("mps",)
-    with pytest.raises(EnvironmentUnsupported, match="--device cuda"):
+    from detaudit.cli.wording import worded
+
+    with pytest.raises(EnvironmentUnsupported, match="^device cuda: .* use device cpu") as bad:
         resolve_devices("cuda", False)
-    with pytest.raises(EnvironmentUnsupported, match=r"--device mps: .*mps\.is_available"):
+    assert worded(bad.value).startswith("--device cuda: ")
+    assert worded(bad.value).endswith("or use --device cpu")
+    with pytest.raises(EnvironmentUnsupported, match=r"^device mps: .*mps\.is_available") as bad:
         resolve_devices("mps", True, False)
+    assert bad.value.option == "device"
     with pytest.raises(UsageError):
         resolve_devices("tpu", True)
     check_timeout(0.5)

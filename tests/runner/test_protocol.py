@@ -75,9 +75,12 @@ def test_unknown_keys_are_ignored_and_unknown_kinds_refused():
         decode_request({"type": "run", "id": "x"})
 
 
-def test_the_pool_reports_a_lost_request_without_a_type():
-    lost = decode_answer({"id": "e", "device": "cpu", "timeout": 5.0, "seconds": 5.2})
+def test_the_pool_reports_a_lost_request_as_a_typed_record():
+    lost = decode_answer({"type": "lost", "id": "e", "device": "cpu", "timeout": 5.0})
     assert isinstance(lost, Lost) and lost.why == "still running after 5 s; worker killed"
+    # Its kind is never guessed from its keys: an untyped record is no answer.
+    with pytest.raises(ProtocolError, match="unknown answer None"):
+        decode_answer({"id": "e", "device": "cpu", "timeout": 5.0, "seconds": 5.2})
 
 
 def test_a_worker_refuses_what_it_cannot_decode():
