@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
+from ..probepath import PROBE_RE
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
@@ -28,7 +29,6 @@ REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
 OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
 _OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
 _ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
@@ -244,7 +244,7 @@ def _validate_entry(
         bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
     probe = raw["probe"]
     probe_path = str(path.resolve().parent) if user else None
-    if not _PROBE_RE.match(probe):
+    if not PROBE_RE.match(probe):
         bad(f"probe must look like 'module:function', got {probe!r}")
     else:
         try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
+
+from ..probepath import ProbeNotFound, locate
 
 
 class _UnreadableProbeModule(Exception):
@@ -15,22 +16,15 @@ def _probe_unresolved(probe: str, folder: str | None) -> str | None:
     """Why ``module:function`` cannot be found, without importing (and so running) it.
 
     Importing a probe module imports torch; the parent process stays light and
-    leaves that to the workers. The module is found with importlib's finder and
-    the function looked up in its source with ``ast``.
+    leaves that to the workers. The module's file is the one the worker loads
+    (:func:`detaudit.probepath.locate`); the function is looked up in its
+    source with ``ast``.
     """
-    module, function = probe.split(":")
-    # The file in the folder first, as the worker loads it: by name, a user json.py or
-    # yaml.py would resolve to the module of that name this process imported.
-    origin = user_module_file(folder, module) if folder is not None else None
-    if origin is None:
-        try:
-            spec = importlib.util.find_spec(module)
-        except (ImportError, ValueError) as exc:
-            return f"cannot find module {module!r} ({exc})"
-        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-            where = f" in {folder} or on the import path" if folder else ""
-            return f"no module {module!r}{where}"
-        origin = spec.origin
+    try:
+        where = locate(probe, folder)
+    except (ProbeNotFound, ValueError) as exc:
+        return str(exc)
+    origin = where.file
     try:
         # Bytes, so that ast honours a coding declaration as Python's import would.
         tree = ast.parse(Path(origin).read_bytes(), origin)
@@ -44,18 +38,8 @@ def _probe_unresolved(probe: str, folder: str | None) -> str | None:
         raise _UnreadableProbeModule(
             f"{origin}{line}: probe module cannot be parsed: {msg}"
         ) from None
-    if function not in _top_level_names(tree):
-        return f"{origin} defines no {function!r}"
-    return None
-
-
-def user_module_file(folder: str, module: str) -> str | None:
-    """The file of ``module`` in a user catalogue's ``folder`` (``a.b``: ``a/b.py`` or
-    ``a/b/__init__.py``), as the worker finds it; None if there is none."""
-    base = Path(folder, *module.split("."))
-    for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return str(candidate)
+    if where.function not in _top_level_names(tree):
+        return f"{origin} defines no {where.function!r}"
     return None
 
 

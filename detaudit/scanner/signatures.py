@@ -23,7 +23,6 @@ gives an entry no signature (a composite whose ops are everyone's).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -35,7 +34,7 @@ from typing import Any
 from .._version import __version__
 from ..atomic import write_text_atomic
 from ..catalog import Catalog, Condition, Entry
-from ..catalog.probes import user_module_file
+from ..probepath import ProbeNotFound, locate
 
 __all__ = [
     "UBIQUITOUS",
@@ -271,16 +270,11 @@ def _with_conditions(
 
 def _probe_source(entry: Entry) -> str:
     """A digest of the probe module's source (empty when it cannot be found)."""
-    module = entry.probe.partition(":")[0]
-    folder = entry.probe_path
     try:
-        # The folder's own file first, as the worker loads it.
-        origin = user_module_file(folder, module) if folder is not None else None
-        if origin is None:
-            spec = importlib.util.find_spec(module)
-            origin = spec.origin if spec is not None else None
-        return hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin else ""
-    except (ImportError, ValueError, OSError):
+        # The file the worker loads (detaudit.probepath is the one resolver).
+        origin = locate(entry.probe, entry.probe_path).file
+        return hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+    except (ProbeNotFound, ValueError, OSError):
         return ""
 
 
