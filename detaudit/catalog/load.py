@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
@@ -26,7 +27,7 @@ __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_ca
 GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent")
+OPTIONAL_KEYS = ("args", "claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
@@ -243,12 +244,13 @@ def _validate_entry(
     if not isinstance(compiles, bool):
         bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
     probe = raw["probe"]
+    probe_args = _validate_args(raw["args"], bad) if "args" in raw else ()
     probe_path = str(path.resolve().parent) if user else None
     if not PROBE_RE.match(probe):
         bad(f"probe must look like 'module:function', got {probe!r}")
     else:
         try:
-            why = _probe_unresolved(probe, probe_path)
+            why = _probe_unresolved(probe, probe_path, probe_args)
         except _UnreadableProbeModule as exc:
             if str(exc) not in problems:  # one line for the file, however many entries use it
                 problems.append(str(exc))
@@ -265,6 +267,7 @@ def _validate_entry(
         devices=tuple(d for d in Device if d in devices),
         pass_=Pass(raw["pass"]),
         probe=probe,
+        probe_args=probe_args,
         source=raw["source"],
         claims=claims,
         notes=raw.get("notes", ""),
@@ -280,6 +283,34 @@ def _validate_entry(
         reaches=reaches,
         silent=silent,
     )
+
+
+def _validate_args(raw: object, bad) -> tuple[tuple[str, Any], ...]:
+    """The optional ``args`` field: keyword arguments the probe is called with after the device.
+
+    One probe function serves several entries (``reduce: sum``, ``reduce: mean``):
+    names are identifiers, values YAML scalars or lists of them (they cross to the
+    worker as JSON). Lists become tuples, so the entry stays hashable.
+    """
+    scalar = (str, int, float, bool, type(None))
+
+    def plain(value: object) -> bool:
+        if isinstance(value, list):
+            return all(isinstance(v, scalar) for v in value)
+        return isinstance(value, scalar)
+
+    if (
+        not isinstance(raw, dict)
+        or not raw
+        or not all(isinstance(k, str) and _NAME_RE.match(k) for k in raw)
+        or not all(plain(v) for v in raw.values())
+    ):
+        bad(
+            "args must be a mapping of parameter names to scalars or lists of scalars, "
+            f"like {{reduce: sum}}, got {raw!r}"
+        )
+        return ()
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items())
 
 
 def _validate_reaches(raw: object, bad) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import CatalogError
 from ..model.vocabulary import (
@@ -152,6 +153,9 @@ class Entry:
     probe: str
     source: str
     claims: tuple[tuple[str, Claim], ...] = ()
+    # Keyword arguments the probe is called with after the device (``args:`` in the YAML):
+    # one probe function for several variants (``reduce: sum``). Lists are tuples here.
+    probe_args: tuple[tuple[str, Any], ...] = ()
     notes: str = ""
     file: str = ""
     line: int = 0
@@ -205,6 +209,15 @@ class Entry:
         newest = max(sampled, key=parse_version)
         return claims.get(newest), docs_label(torch_version, newest)
 
+    def args_dict(self) -> dict[str, Any]:
+        """``probe_args`` as the JSON mapping the worker is sent (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.probe_args}
+
+    @property
+    def probe_call(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """What the probe runs: the function and its args (entries equal here run the same)."""
+        return self.probe, self.probe_args
+
     @property
     def covered(self) -> tuple[Device, ...]:
         """The devices where a run with no alert ``converts``: none for an ``observed`` entry.
@@ -224,6 +237,7 @@ class Entry:
             "devices": list(self.devices),
             "pass": self.pass_,
             "probe": self.probe,
+            **({"args": self.args_dict()} if self.probe_args else {}),
             "source": self.source,
             "claims": dict(self.claims),
             "notes": self.notes,
@@ -304,6 +318,6 @@ class Catalog:
         if device in entry.devices:
             return Claim(claim).status, basis
         for other in self.entries:
-            if other.id != entry.id and other.probe == entry.probe and device in other.devices:
+            if other.id != entry.id and other.probe_call == entry.probe_call and device in other.devices:
                 return None, f"see {other.id}"
         return Status.OK, basis

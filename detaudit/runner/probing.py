@@ -14,12 +14,13 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import json
 import os
 import random
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = [
@@ -220,7 +221,7 @@ def digest(obj: Any) -> str:
 
 # ----------------------------------------------------------------------------- probes
 
-_PROBES: dict[tuple[str | None, str], Callable[[Any], Any]] = {}
+_PROBES: dict[tuple[str | None, str, str], Callable[[Any], Any]] = {}
 
 
 #: The user catalogue folders probes were loaded from (real paths).
@@ -369,14 +370,26 @@ def compile_probe(fn: Callable[[Any], Any], compile: Callable[..., Any]) -> Call
     return _with_folder_imports(compile(inner), fn.detaudit_folder)  # type: ignore[attr-defined]
 
 
-def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
-    """The function ``module:function`` names; a user catalogue's module from ``folder``.
+def _with_args(fn: Callable[..., Any], args: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """``fn`` called as ``fn(device, **args)``: an entry's ``args:`` bound once, here."""
+
+    @functools.wraps(fn)
+    def probe(device: Any) -> Any:
+        return fn(device, **args)
+
+    return probe
+
+
+def load_probe(
+    probe: str, folder: str | None, args: Mapping[str, Any] | None = None
+) -> Callable[[Any], Any]:
+    """The function ``module:function`` names, bound to ``args``; a user catalogue's from ``folder``.
 
     The module is the one :func:`detaudit.probepath.locate` names, as for
     ``catalog validate`` and the scanner: the folder's own file, else the
     module of that name on the import path (imported by name).
     """
-    key = (folder, probe)
+    key = (folder, probe, json.dumps(dict(args or {}), sort_keys=True))
     if key not in _PROBES:
         from detaudit.probepath import locate  # stdlib only, like this module
 
@@ -388,5 +401,7 @@ def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
         fn = getattr(module, where.function, None)
         if not callable(fn):
             raise ImportError(f"{module.__file__} defines no function {where.function!r}")
+        if args:
+            fn = _with_args(fn, dict(args))
         _PROBES[key] = _with_folder_imports(fn, where.folder) if where.folder else fn
     return _PROBES[key]

@@ -256,12 +256,36 @@ BAD = {
         "env must map",
         2,
     ),
+    "args-not-a-mapping": (
+        "raises:\n" + GOOD_ENTRY + "    args: [sum]\n",
+        "args must be a mapping of parameter names",
+        2,
+    ),
+    "args-nested": (
+        "raises:\n" + GOOD_ENTRY + "    args: {reduce: {how: sum}}\n",
+        "args must be a mapping of parameter names",
+        2,
+    ),
+    # Both would pass a name check and then fail in every audit: the def is read.
+    "args-unknown-parameter": (
+        "raises:\n" + GOOD_ENTRY + "    args: {reduce: sum}\n",
+        "probe() has no parameter 'reduce'",
+        2,
+    ),
+    "args-missing": (
+        "raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "myprobes:reduced"),
+        "reduced() needs args 'reduce'",
+        2,
+    ),
 }
 
 
 @pytest.fixture
 def user_dir(tmp_path: Path) -> Path:
-    (tmp_path / "myprobes.py").write_text("def probe(device):\n    return None\n")
+    (tmp_path / "myprobes.py").write_text(
+        "def probe(device):\n    return None\n\n\n"
+        "def reduced(device, reduce, *, scale=1.0):\n    return reduce\n"
+    )
     return tmp_path
 
 
@@ -290,6 +314,30 @@ def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
         assert f"{path}:{line}:" in lines[0]
     if case not in ("syntax", "duplicate-key", "duplicate-group", "unknown-group", "not-a-mapping"):
         assert "entry 'mine'" in lines[0]
+
+
+def test_args_are_read_and_the_old_form_still_is(user_dir):
+    path = user_dir / "args.yaml"
+    path.write_text(
+        "raises:\n"
+        + GOOD_ENTRY
+        + GOOD_ENTRY.replace("mine", "mine-sum").replace("myprobes:probe", "myprobes:reduced")
+        + "    args: {reduce: sum, scale: 2}\n"
+        + GOOD_ENTRY.replace("mine", "mine-list").replace("myprobes:probe", "myprobes:reduced")
+        + "    args: {reduce: [1, 2]}\n"
+    )
+    catalog = load_catalog([path], builtin=False)
+    plain, summed, listed = (catalog.get(i) for i in ("mine", "mine-sum", "mine-list"))
+    assert plain.probe_args == () and "args" not in plain.to_dict()
+    assert summed.probe_args == (("reduce", "sum"), ("scale", 2))
+    assert summed.to_dict()["args"] == {"reduce": "sum", "scale": 2}
+    assert listed.args_dict() == {"reduce": [1, 2]} and hash(listed)
+    assert plain.probe_call != summed.probe_call != listed.probe_call
+
+
+def test_one_probe_function_serves_the_variants(builtin):
+    reductions = [e for e in builtin if e.probe == "detaudit.probes.scatter:scatter_reduce"]
+    assert {dict(e.probe_args)["reduce"] for e in reductions} == {"sum", "mean", "prod", "amax", "amin"}
 
 
 def test_bad_catalog_fails_the_audit_too(user_dir, tmp_path):
@@ -439,12 +487,12 @@ def test_the_mps_bullets_of_2_15_are_catalogued(builtin):
 
 @pytest.mark.parametrize("entry_id", [*MPS_ENTRIES, "scatter-reduce-amax", "scatter-reduce-amin"])
 def test_the_2_15_probes_run_on_cpu(builtin, entry_id):
-    import importlib
-
     import torch
 
-    module, _, name = builtin.get(entry_id).probe.partition(":")
-    probe = getattr(importlib.import_module(module), name)
+    from detaudit.runner.probing import load_probe
+
+    entry = builtin.get(entry_id)
+    probe = load_probe(entry.probe, None, entry.args_dict())
     torch.manual_seed(0)
     out = probe(torch.device("cpu"))
     tensors = list(out) if isinstance(out, (tuple, list)) else [out]
