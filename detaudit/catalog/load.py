@@ -27,7 +27,7 @@ __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_ca
 GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("args", "claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent")
+OPTIONAL_KEYS = ("args", "claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent", "slow_start")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
@@ -241,6 +241,12 @@ def _validate_entry(
     silent = raw.get("silent", False)
     if not isinstance(silent, bool):
         bad(f"silent must be true or false (true: PyTorch's tests assert no alert), got {silent!r}")
+    slow_start = raw.get("slow_start", False)
+    if not isinstance(slow_start, bool):
+        bad(
+            "slow_start must be true or false (true: the probe takes seconds to start, "
+            f"so an audit gives it a worker of its own), got {slow_start!r}"
+        )
     if not isinstance(compiles, bool):
         bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
     probe = raw["probe"]
@@ -282,6 +288,7 @@ def _validate_entry(
         unlisted=raw.get("claims") == {},
         reaches=reaches,
         silent=silent,
+        slow_start=slow_start,
     )
 
 

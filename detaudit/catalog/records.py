@@ -181,6 +181,9 @@ class Entry:
     # condition: bincount without weights): every device expects ``ok``, so an alert is
     # drift, and the scanners never report a call of it.
     silent: bool = False
+    # The probe spends seconds before its first run (Dynamo traces flex_attention): an
+    # audit runs it on a worker of its own, started at once, beside the shared one.
+    slow_start: bool = False
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
@@ -249,6 +252,7 @@ class Entry:
             **({"compiles": True} if self.compiles else {}),
             **({"reaches": list(self.reaches)} if self.reaches else {}),
             **({"silent": True} if self.silent else {}),
+            **({"slow_start": True} if self.slow_start else {}),
         }
 
 

@@ -70,6 +70,7 @@ class _Worker:
     deadline: float = 0.0
     sent: float = 0.0
     stderr_from: int = 0
+    lane: str = ""  # "": serves any request; else only its lane's (see WorkerPool.start_lane)
 
     def stderr_tail(self) -> str:
         """What the worker wrote to stderr since its current task began (the end of it)."""
@@ -160,11 +161,22 @@ class WorkerPool:
         the catalogue) and grows the pool once it knows how many tasks there
         are: never more workers than (entry, device) tasks.
         """
-        while len(self._workers) < jobs:
+        while sum(not w.lane for w in self._workers) < jobs:
             self._spawn()
         self.jobs = max(self.jobs, jobs)
 
-    def _spawn(self) -> _Worker:
+    def start_lane(self, lane: str) -> None:
+        """Start a worker of its own for ``lane``'s requests now, unless one runs.
+
+        An audit starts one at once for its slow-to-start entries (``slow_start``
+        in the catalogue: a probe that Dynamo traces for seconds): it imports
+        torch beside the shared worker and runs those entries while the shared
+        one runs the rest (:meth:`run`'s ``lanes``). It does not count in ``jobs``.
+        """
+        if not any(w.lane == lane for w in self._workers):
+            self._spawn(lane)
+
+    def _spawn(self, lane: str = "") -> _Worker:
         env = {**os.environ, **self.env}
         env = {name: value for name, value in env.items() if value is not None}
         if self._code is None:
@@ -192,7 +204,7 @@ class WorkerPool:
                 f"cannot start a worker with {self.python}: {exc.strerror or exc}"
             ) from None
         with signals_held():  # an interrupt now would lose track of the new worker
-            worker = _Worker(proc, stderr, time.monotonic())
+            worker = _Worker(proc, stderr, time.monotonic(), lane=lane)
             self._workers.append(worker)
             os.set_blocking(proc.stdout.fileno(), False)
             self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
@@ -284,7 +296,7 @@ class WorkerPool:
     def wait_ready(self) -> dict[str, Any]:
         """Block until one worker has said hello; return its greeting."""
         while self.hello is None:
-            self._step(deque(), self.timeout)
+            self._step({}, self.timeout)
         return self.hello
 
     def request(
@@ -294,7 +306,11 @@ class WorkerPool:
         return next(self.run([request], timeout=timeout))
 
     def run(
-        self, requests: Iterable[dict[str, Any]], *, timeout: float | None = None
+        self,
+        requests: Iterable[dict[str, Any]],
+        *,
+        timeout: float | None = None,
+        lanes: Mapping[str, Iterable[dict[str, Any]]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Dispatch ``requests``; yield one answer per request, in completion order.
 
@@ -303,26 +319,49 @@ class WorkerPool:
         request's ``id`` and ``device`` and the worker's stderr tail.
         ``timeout`` overrides the pool's for these requests (the environment
         fingerprint has its own limit, whatever ``--timeout`` one entry gets).
+        ``lanes``: requests that run only on their lane's own worker, beside the
+        shared ones (started now unless :meth:`start_lane` did; retired once its
+        lane is done).
         """
         limit = self.timeout if timeout is None else timeout
-        pending = deque(requests)
-        while pending or any(w.task is not None for w in self._workers):
+        pending = {"": deque(requests)}
+        for lane, queued in (lanes or {}).items():
+            pending[lane] = deque(queued)
+            if pending[lane]:
+                self.start_lane(lane)
+        while any(pending.values()) or any(w.task is not None for w in self._workers):
             yield from self._step(pending, limit)
+            for worker in [w for w in self._workers if w.lane in pending]:
+                if worker.lane and worker.ready and worker.task is None and not pending[worker.lane]:
+                    self._retire(worker)  # its lane is done: the memory and the core go back
 
     def ask(self, record: Any, *, timeout: float | None = None) -> Any:
         """Send one request record (:mod:`~detaudit.runner.protocol`); return its answer record."""
         return decode_answer(self.request(encode(record), timeout=timeout))
 
-    def ask_all(self, records: Iterable[Any], *, timeout: float | None = None) -> Iterator[Any]:
-        """Send request records; yield their answer records in completion order."""
-        for answer in self.run((encode(record) for record in records), timeout=timeout):
+    def ask_all(
+        self,
+        records: Iterable[Any],
+        *,
+        timeout: float | None = None,
+        lanes: Mapping[str, Iterable[Any]] | None = None,
+    ) -> Iterator[Any]:
+        """Send request records; yield their answer records in completion order.
+
+        ``lanes``: records that run on their lane's own worker (see :meth:`run`).
+        """
+        encoded = {lane: [encode(r) for r in queued] for lane, queued in (lanes or {}).items()}
+        for answer in self.run(
+            (encode(record) for record in records), timeout=timeout, lanes=encoded
+        ):
             yield decode_answer(answer)
 
-    def _step(self, pending: deque, timeout: float) -> list[dict[str, Any]]:
+    def _step(self, pending: Mapping[str, deque], timeout: float) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []
         for worker in self._workers:
-            if worker.ready and worker.task is None and pending:
-                self._send(worker, pending.popleft(), timeout)
+            queue = pending.get(worker.lane)
+            if worker.ready and worker.task is None and queue:
+                self._send(worker, queue.popleft(), timeout)
         now = time.monotonic()
         deadlines = [w.deadline for w in self._workers if w.task is not None]
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
@@ -395,7 +434,7 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         self._retire(worker)
-        self._spawn()
+        self._spawn(worker.lane)
 
 
 def _identity(request: dict[str, Any] | None) -> dict[str, Any]:
