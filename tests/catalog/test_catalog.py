@@ -256,6 +256,11 @@ BAD = {
         "env must map",
         2,
     ),
+    "slow-start-not-bool": (
+        "raises:\n" + GOOD_ENTRY + "    slow_start: very\n",
+        "slow_start must be true or false",
+        2,
+    ),
     "args-not-a-mapping": (
         "raises:\n" + GOOD_ENTRY + "    args: [sum]\n",
         "args must be a mapping of parameter names",
