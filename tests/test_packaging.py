@@ -54,6 +54,7 @@ def test_wheel_contains_catalogue_and_probes(wheel):
     assert "detaudit/probes/indexing.py" in names
     assert "detaudit/runner/worker.py" in names
     assert "detaudit/render/report.css" in names  # package data, read by importlib.resources
+    assert "detaudit/py.typed" in names  # PEP 561: type checkers read the package's hints
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "detaudit = detaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert (

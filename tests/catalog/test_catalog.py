@@ -13,7 +13,7 @@ from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
 from detaudit.errors import CatalogError
 from detaudit.render import RENDERERS
 
-from ..conftest import check_golden, run_cli
+from ..conftest import check_golden, run_cli_here
 
 PROBES = Path(__file__).resolve().parents[2] / "detaudit" / "probes"
 
@@ -172,7 +172,7 @@ def test_parse_version():
 
 
 def test_catalog_list_json_shape():
-    result = run_cli("catalog", "list", "--format", "json")
+    result = run_cli_here("catalog", "list", "--format", "json")
     assert result.returncode == 0, result.stderr
     entries = json.loads(result.stdout)["entries"]
     assert len(entries) == len(load_catalog())
@@ -182,14 +182,14 @@ def test_catalog_list_json_shape():
 
 
 def test_catalog_list_text_names_every_entry():
-    result = run_cli("catalog", "list")
+    result = run_cli_here("catalog", "list")
     assert result.returncode == 0
     for entry in load_catalog():
         assert entry.id in result.stdout
 
 
 def test_no_builtin_without_files_is_usage_error():
-    result = run_cli("catalog", "list", "--no-builtin")
+    result = run_cli_here("catalog", "list", "--no-builtin")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
 
@@ -297,7 +297,7 @@ def user_dir(tmp_path: Path) -> Path:
 def test_good_user_catalog_validates(user_dir):
     path = user_dir / "good.yaml"
     path.write_text("raises:\n" + GOOD_ENTRY)
-    result = run_cli("catalog", "validate", str(path))
+    result = run_cli_here("catalog", "validate", str(path))
     assert result.returncode == 0, result.stderr
     assert "1 entries" in result.stdout
 
@@ -307,7 +307,7 @@ def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
     text, message, line = BAD[case]
     path = user_dir / f"{case}.yaml"
     path.write_text(text)
-    result = run_cli("catalog", "validate", str(path))
+    result = run_cli_here("catalog", "validate", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -348,7 +348,7 @@ def test_one_probe_function_serves_the_variants(builtin):
 def test_bad_catalog_fails_the_audit_too(user_dir, tmp_path):
     path = user_dir / "dup.yaml"
     path.write_text("raises:\n" + GOOD_ENTRY + GOOD_ENTRY)
-    result = run_cli("audit", "--catalog", str(path), "--out", str(tmp_path / "out"))
+    result = run_cli_here("audit", "--catalog", str(path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "duplicate id" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -520,14 +520,14 @@ def test_validate_takes_a_folder_and_names_the_known_gaps_file(builtin, tmp_path
     from detaudit.catalog import builtin_catalog_dir
 
     folder = builtin_catalog_dir()
-    result = run_cli("catalog", "validate", str(folder))
+    result = run_cli_here("catalog", "validate", str(folder))
     assert result.returncode == 0, result.stderr
     assert f"ok: {len(builtin)} entries in " in result.stdout
     # The gaps list is data beside the catalogue, not entries: one line says so.
-    result = run_cli("catalog", "validate", str(folder / "known_gaps.yaml"))
+    result = run_cli_here("catalog", "validate", str(folder / "known_gaps.yaml"))
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "the known-gaps list" in lines[0], result.stderr
-    result = run_cli("catalog", "validate", str(tmp_path))
+    result = run_cli_here("catalog", "validate", str(tmp_path))
     assert result.returncode == 2
     assert "a folder with no catalogue files" in result.stderr
