@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds the wheel and installs it into fresh virtual environments.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,7 +76,7 @@ def _libraries() -> list[str]:
     """
     modules = [importlib.import_module(m) for m in ("torch", "numpy", "yaml", "rich", "pytest")]
     folders = [str(Path(m.__file__).resolve().parents[1]) for m in modules]
-    folders += site.getsitepackages() + [site.getusersitepackages()]
+    folders += [*site.getsitepackages(), site.getusersitepackages()]
     folders += [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
     return [f for f in dict.fromkeys(folders) if Path(f).is_dir()]
 

@@ -54,22 +54,27 @@ USER_FORMS = [
 ]
 
 
-def _three_callers(probe: str, folder: str | None) -> tuple[bool, str | None, str]:
+def _three_callers(
+    probe: str, folder: str | None, args: tuple[tuple[str, object], ...] = ()
+) -> tuple[bool, str | None, str]:
     """(validate accepts, file of the function the worker loaded or None, scanner's digest)."""
-    validated = _probe_unresolved(probe, folder) is None
+    validated = _probe_unresolved(probe, folder, args) is None
     try:
-        fn = load_probe(probe, folder)
+        fn = load_probe(probe, folder, dict(args))
     except ImportError:
         loaded = None
     else:
         inner = getattr(fn, "detaudit_probe", fn)
+        inner = getattr(inner, "__wrapped__", inner)  # bound to its args
         loaded = os.path.realpath(inner.__code__.co_filename)
     digest = _probe_source(SimpleNamespace(probe=probe, probe_path=folder))  # type: ignore[arg-type]
     return validated, loaded, digest
 
 
-def _agree(probe: str, folder: str | None) -> tuple[bool, str | None]:
-    validated, loaded, digest = _three_callers(probe, folder)
+def _agree(
+    probe: str, folder: str | None, args: tuple[tuple[str, object], ...] = ()
+) -> tuple[bool, str | None]:
+    validated, loaded, digest = _three_callers(probe, folder, args)
     assert validated == (loaded is not None), (probe, folder, validated, loaded)
     if loaded is not None:
         # The scanner caches traces under the source of the very file the worker ran.
@@ -79,10 +84,10 @@ def _agree(probe: str, folder: str | None) -> tuple[bool, str | None]:
 
 
 def test_every_builtin_probe_resolves_the_same_for_all_three() -> None:
-    probes = sorted({e.probe for e in load_catalog()})
-    assert len(probes) > 50
-    for probe in probes:
-        validated, loaded = _agree(probe, None)
+    calls = sorted({e.probe_call for e in load_catalog()}, key=repr)
+    assert len(calls) > 50
+    for probe, args in calls:
+        validated, loaded = _agree(probe, None, args)
         assert validated, probe
         assert loaded is not None and "detaudit" in loaded
 

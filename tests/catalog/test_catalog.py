@@ -394,7 +394,7 @@ def test_cublas_entries_claim_raises_up_to_2_9_and_nothing_from_2_10(builtin):
 def test_user_entry_clashing_with_builtin_id(user_dir):
     path = user_dir / "clash.yaml"
     path.write_text("raises:\n" + GOOD_ENTRY.replace("id: mine", "id: put-accumulate-false"))
-    with pytest.raises(CatalogError, match="duplicate id.*first defined at"):
+    with pytest.raises(CatalogError, match=r"duplicate id.*first defined at"):
         load_catalog([path])
 
 

@@ -184,7 +184,7 @@ def test_paths_with_blanks_and_quotes_reach_sbatch_and_bash_as_one_word(tmp_path
 @pytest.mark.parametrize("shared", ['/shared/say "hi"', "/shared/a\\b", "/shared/a\nb", "/s/50%"])
 def test_a_shared_folder_sbatch_cannot_be_given_is_refused(shared):
     audit = Audit(Path(shared), "/usr/bin/python3", "/opt/src")
-    with pytest.raises(UsageError, match="^--shared .*(cannot carry|filename pattern)"):
+    with pytest.raises(UsageError, match=r"^--shared .*(cannot carry|filename pattern)"):
         batch_script(audit, parse_node_type("a:--partition=a"))
 
 

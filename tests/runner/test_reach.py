@@ -111,6 +111,7 @@ def test_on_cpu_the_builtin_entries_reach_their_kernel(entry_id):
     assert reach.unreached(entry.reaches, answer.ops["strict"]) == ()
 
 
+@pytest.mark.slow  # an audit of its own
 def test_on_cpu_an_audit_of_them_carries_no_flag():
     report = audit(device="cpu", only=DECOMPOSED_ON_CUDA, repeat=2)
     for r in report.results:
