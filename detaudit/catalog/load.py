@@ -387,7 +387,7 @@ def _validate_condition(key: str, data: object, bad, where: str = "match") -> Co
     numbers = isinstance(data, dict) and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
     )
-    if numbers and data and set(data) <= {"min", "max"}:
+    if isinstance(data, dict) and numbers and data and set(data) <= {"min", "max"}:
         return Condition(min=data.get("min"), max=data.get("max"))
     if isinstance(data, dict) and set(data) == {"given"} and isinstance(data["given"], bool):
         return Condition(given=data["given"])

@@ -37,7 +37,8 @@ def _probe_unresolved(
         msg = getattr(exc, "msg", None) or str(exc)
         if "(unicode error)" in msg:
             msg = "not UTF-8 text (and no coding declaration); save it as UTF-8"
-        line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)
+        line = f":{lineno}" if lineno else ""
         raise _UnreadableProbeModule(
             f"{origin}{line}: probe module cannot be parsed: {msg}"
         ) from None

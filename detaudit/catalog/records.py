@@ -26,12 +26,12 @@ from ..model.vocabulary import (
 )
 
 __all__ = [
+    "SILENT_BASIS",
     "Catalog",
     "Condition",
     "Entry",
     "Form",
     "Match",
-    "SILENT_BASIS",
     "Static",
     "parse_version",
 ]

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..errors import WorkerError
 from ..signalhold import signals_held
@@ -71,6 +71,14 @@ class _Worker:
     sent: float = 0.0
     stderr_from: int = 0
     lane: str = ""  # "": serves any request; else only its lane's (see WorkerPool.start_lane)
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        return cast("IO[bytes]", self.proc.stdin)  # started with stdin=PIPE
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        return cast("IO[bytes]", self.proc.stdout)  # started with stdout=PIPE
 
     def stderr_tail(self) -> str:
         """What the worker wrote to stderr since its current task began (the end of it)."""
@@ -177,8 +185,8 @@ class WorkerPool:
             self._spawn(lane)
 
     def _spawn(self, lane: str = "") -> _Worker:
-        env = {**os.environ, **self.env}
-        env = {name: value for name, value in env.items() if value is not None}
+        merged = {**os.environ, **self.env}
+        env = {name: value for name, value in merged.items() if value is not None}
         if self._code is None:
             self._code = _code_folder()
         env["PYTHONPATH"] = _worker_pythonpath(self._code, env.get("PYTHONPATH"))
@@ -206,8 +214,8 @@ class WorkerPool:
         with signals_held():  # an interrupt now would lose track of the new worker
             worker = _Worker(proc, stderr, time.monotonic(), lane=lane)
             self._workers.append(worker)
-            os.set_blocking(proc.stdout.fileno(), False)
-            self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
+            os.set_blocking(worker.stdout.fileno(), False)
+            self._selector.register(worker.stdout, selectors.EVENT_READ, worker)
         return worker
 
     def _kill(self, worker: _Worker) -> None:
@@ -226,10 +234,10 @@ class WorkerPool:
 
     def _retire(self, worker: _Worker) -> None:
         with signals_held():
-            self._selector.unregister(worker.proc.stdout)
+            self._selector.unregister(worker.stdout)
             self._workers.remove(worker)
             self._kill(worker)
-            for stream in (worker.proc.stdin, worker.proc.stdout, worker.stderr):
+            for stream in (worker.stdin, worker.stdout, worker.stderr):
                 try:
                     stream.close()
                 except OSError:
@@ -259,8 +267,8 @@ class WorkerPool:
         worker.served += 1
         worker.stderr_from = os.fstat(worker.stderr.fileno()).st_size
         try:
-            worker.proc.stdin.write((json.dumps(request) + "\n").encode())
-            worker.proc.stdin.flush()
+            worker.stdin.write((json.dumps(request) + "\n").encode())
+            worker.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the worker died; the selector sees EOF and reports it
 
@@ -273,7 +281,7 @@ class WorkerPool:
         for key, _ in self._selector.select(max(0.0, timeout)):
             worker: _Worker = key.data
             try:
-                data = os.read(key.fileobj.fileno(), 1 << 16)
+                data = os.read(worker.stdout.fileno(), 1 << 16)
             except BlockingIOError:
                 continue
             if not data:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 __all__ = [
     "ANSWERS",
     "CHANNEL_LOST_EXIT",
+    "PHASE_MISUSE",
     "REQUESTS",
     "EnvironmentAnswer",
     "EnvironmentRequest",
@@ -40,7 +41,6 @@ __all__ = [
     "OpInfoListRequest",
     "OpInfoSweepAnswer",
     "OpInfoSweepRequest",
-    "PHASE_MISUSE",
     "ProtocolError",
     "Refused",
     "RunAnswer",
