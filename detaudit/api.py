@@ -29,6 +29,9 @@ __all__ = ["COMPILE_TIMEOUT", "DEFAULT_REPEAT", "AuditOptions", "audit"]
 
 Progress = Callable[[ProbeResult, int, int], None]
 
+#: The shared pool's lane for slow-to-start entries (``slow_start`` in the catalogue).
+SLOW_LANE = "slow-start"
+
 #: Seconds the environment fingerprint may take (it may query nvidia-smi).
 FINGERPRINT_TIMEOUT = 120.0
 
@@ -92,6 +95,8 @@ def audit(
         if o.only:
             catalog = catalog.select(o.only)
         pool.grow(min(jobs, len(catalog)))
+        if any(e.slow_start and o.device in ("auto", "all", *e.devices) for e in catalog):
+            pool.start_lane(SLOW_LANE)  # it imports torch now, beside the shared worker
         hello = pool.wait_ready()
         devices = resolve_devices(
             o.device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
@@ -170,6 +175,9 @@ def _answers(
 ) -> Iterator[object]:
     """Every planned request's answer: those without ``env`` on ``shared``, then each ``env``'s.
 
+    On ``shared``, the ``slow_start`` entries run on a lane of their own (a
+    worker started with the audit), beside the others.
+
     Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
     ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10): set in
     a running worker they would change nothing. So each distinct ``env`` gets a
@@ -178,8 +186,13 @@ def _answers(
     meanwhile), and each is closed once its entries are answered.
     """
     groups: dict[tuple[tuple[str, str | None], ...], list[RunRequest]] = {(): []}
+    slow: list[RunRequest] = []  # slow-to-start entries: on the shared pool's own lane
     for p in planned:
-        groups.setdefault(_start_env(p.request), []).append(p.request)
+        key = _start_env(p.request)
+        if not key and p.entry.slow_start and not p.request.skip:
+            slow.append(p.request)
+        else:
+            groups.setdefault(key, []).append(p.request)
     keys = [key for key in groups if key]
     pools: dict[tuple[tuple[str, str | None], ...], WorkerPool] = {}
 
@@ -189,7 +202,7 @@ def _answers(
             pools[key] = stack.enter_context(start(dict(key), len(groups[key])))
 
     opened(0)
-    yield from shared.ask_all(groups[()], timeout=limit)
+    yield from shared.ask_all(groups[()], timeout=limit, lanes={SLOW_LANE: slow})
     for index, key in enumerate(keys):
         opened(index)
         opened(index + 1)

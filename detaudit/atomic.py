@@ -73,7 +73,9 @@ def _locked(folder: Path) -> Iterator[None]:
             os.close(fd)  # releases the lock
 
 
-def write_texts_atomic(files: Mapping[str | Path, str]) -> list[Path]:
+def write_texts_atomic(
+    files: Mapping[str, str] | Mapping[Path, str] | Mapping[str | Path, str],
+) -> list[Path]:
     """Write every ``{path: text}`` so that either all of them are written or none is.
 
     Missing folders are created (and removed again on failure). A target that

@@ -52,6 +52,37 @@ def run_cli(
     )
 
 
+def run_cli_here(
+    *args: str, cwd: Path | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """``detaudit ARGS`` called in this process, its output captured: what a subprocess gives.
+
+    For tests of argument handling, messages and exit codes, where a fresh
+    process proves nothing and costs a Python start; :func:`run_cli` stays
+    for what only a process shows (imports, signals, the console script).
+    ``timeout`` is accepted for :func:`run_cli`'s signature and not enforced.
+    """
+    import contextlib
+    import io
+
+    from detaudit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        if cwd is not None:  # contextlib.chdir is Python 3.11+
+            stack.callback(os.chdir, os.getcwd())
+            os.chdir(cwd)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(
+        ["detaudit", *args], code, stdout=out.getvalue(), stderr=err.getvalue()
+    )
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -12,6 +12,9 @@ from detaudit import Report, Status, audit
 from detaudit.render import RENDERERS
 from detaudit.torchstate import snapshot
 
+# The whole built-in catalogue audited on this CPU: the longest test there is.
+pytestmark = pytest.mark.slow
+
 CUDA_ONLY_PROBED = ("avg-pool3d-backward", "index-add", "histc", "conv2d", "nll-loss")
 
 

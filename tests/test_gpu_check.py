@@ -12,6 +12,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from detaudit.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +51,7 @@ def test_it_audits_the_whole_catalogue_on_cuda_and_a_compiled_subset_that_exists
     assert {e.id for e in load_catalog() if e.compiles} <= named
 
 
+@pytest.mark.slow  # runs the GPU check's steps on CPU in a fresh environment
 def test_its_steps_run_on_cpu_without_expecttest(tmp_path):
     """The script's shell, end to end, on CPU: one entry, the OpInfo tests, no expecttest."""
     shim = tmp_path / "shim"

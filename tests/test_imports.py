@@ -128,20 +128,30 @@ def test_the_cli_loads_neither_torch_nor_numpy():
 #: (``runner``) or a top-level module (``errors``). Data flows one way: YAML ->
 #: catalogue -> plan -> workers -> classify -> report -> renderers -> the CLI,
 #: which nothing imports. Leaves (``errors``, ``_version``, ``atomic``,
-#: ``signalhold``, ``torchstate``, ``handlers``) import no other room.
-LEAVES = ("errors", "_version", "atomic", "signalhold", "torchstate", "handlers")
+#: ``signalhold``, ``torchstate``, ``handlers``, ``probepath``) import no other room.
+LEAVES = ("errors", "_version", "atomic", "signalhold", "torchstate", "handlers", "probepath")
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
     "model": {"errors"},
-    "catalog": {"model", "errors"},
+    "catalog": {"model", "errors", "probepath"},
     "probes": {"torchstate"},
-    "runner": {"model", "catalog", "probes", "torchstate", "errors", "signalhold", "handlers"},
+    "runner": {
+        "model",
+        "catalog",
+        "probes",
+        "torchstate",
+        "errors",
+        "signalhold",
+        "handlers",
+        "probepath",
+    },
     "repro": {"runner", "torchstate", "model", "errors"},
     "options": {"runner", "errors"},
     "api": {"options", "runner", "catalog", "model", "sites", "errors", "_version"},
     "compare": {"model", "errors"},
     "docs": {"options", "runner", "catalog", "model", "probes", "torchstate", "errors"},
     "scanner": {
+        "probepath",
         "runner",
         "catalog",
         "model",

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds the wheel and installs it into fresh virtual environments.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,6 +57,7 @@ def test_wheel_contains_catalogue_and_probes(wheel):
     assert "detaudit/probes/indexing.py" in names
     assert "detaudit/runner/worker.py" in names
     assert "detaudit/render/report.css" in names  # package data, read by importlib.resources
+    assert "detaudit/py.typed" in names  # PEP 561: type checkers read the package's hints
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "detaudit = detaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert (
@@ -72,7 +76,7 @@ def _libraries() -> list[str]:
     """
     modules = [importlib.import_module(m) for m in ("torch", "numpy", "yaml", "rich", "pytest")]
     folders = [str(Path(m.__file__).resolve().parents[1]) for m in modules]
-    folders += site.getsitepackages() + [site.getusersitepackages()]
+    folders += [*site.getsitepackages(), site.getusersitepackages()]
     folders += [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
     return [f for f in dict.fromkeys(folders) if Path(f).is_dir()]
 

@@ -11,9 +11,11 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
+from ..probepath import PROBE_RE
 from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
@@ -25,10 +27,9 @@ __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_ca
 GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent")
+OPTIONAL_KEYS = ("args", "claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent", "slow_start")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_PROBE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
 _OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
 _ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
@@ -240,15 +241,22 @@ def _validate_entry(
     silent = raw.get("silent", False)
     if not isinstance(silent, bool):
         bad(f"silent must be true or false (true: PyTorch's tests assert no alert), got {silent!r}")
+    slow_start = raw.get("slow_start", False)
+    if not isinstance(slow_start, bool):
+        bad(
+            "slow_start must be true or false (true: the probe takes seconds to start, "
+            f"so an audit gives it a worker of its own), got {slow_start!r}"
+        )
     if not isinstance(compiles, bool):
         bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
     probe = raw["probe"]
+    probe_args = _validate_args(raw["args"], bad) if "args" in raw else ()
     probe_path = str(path.resolve().parent) if user else None
-    if not _PROBE_RE.match(probe):
+    if not PROBE_RE.match(probe):
         bad(f"probe must look like 'module:function', got {probe!r}")
     else:
         try:
-            why = _probe_unresolved(probe, probe_path)
+            why = _probe_unresolved(probe, probe_path, probe_args)
         except _UnreadableProbeModule as exc:
             if str(exc) not in problems:  # one line for the file, however many entries use it
                 problems.append(str(exc))
@@ -265,6 +273,7 @@ def _validate_entry(
         devices=tuple(d for d in Device if d in devices),
         pass_=Pass(raw["pass"]),
         probe=probe,
+        probe_args=probe_args,
         source=raw["source"],
         claims=claims,
         notes=raw.get("notes", ""),
@@ -279,7 +288,36 @@ def _validate_entry(
         unlisted=raw.get("claims") == {},
         reaches=reaches,
         silent=silent,
+        slow_start=slow_start,
     )
+
+
+def _validate_args(raw: object, bad) -> tuple[tuple[str, Any], ...]:
+    """The optional ``args`` field: keyword arguments the probe is called with after the device.
+
+    One probe function serves several entries (``reduce: sum``, ``reduce: mean``):
+    names are identifiers, values YAML scalars or lists of them (they cross to the
+    worker as JSON). Lists become tuples, so the entry stays hashable.
+    """
+    scalar = (str, int, float, bool, type(None))
+
+    def plain(value: object) -> bool:
+        if isinstance(value, list):
+            return all(isinstance(v, scalar) for v in value)
+        return isinstance(value, scalar)
+
+    if (
+        not isinstance(raw, dict)
+        or not raw
+        or not all(isinstance(k, str) and _NAME_RE.match(k) for k in raw)
+        or not all(plain(v) for v in raw.values())
+    ):
+        bad(
+            "args must be a mapping of parameter names to scalars or lists of scalars, "
+            f"like {{reduce: sum}}, got {raw!r}"
+        )
+        return ()
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items())
 
 
 def _validate_reaches(raw: object, bad) -> tuple[str, ...]:
@@ -349,7 +387,7 @@ def _validate_condition(key: str, data: object, bad, where: str = "match") -> Co
     numbers = isinstance(data, dict) and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
     )
-    if numbers and data and set(data) <= {"min", "max"}:
+    if isinstance(data, dict) and numbers and data and set(data) <= {"min", "max"}:
         return Condition(min=data.get("min"), max=data.get("max"))
     if isinstance(data, dict) and set(data) == {"given"} and isinstance(data["given"], bool):
         return Condition(given=data["given"])

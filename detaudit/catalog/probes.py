@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
+
+from ..probepath import ProbeNotFound, locate
 
 
 class _UnreadableProbeModule(Exception):
     """A probe module that cannot be read or parsed: one problem for the file, not per entry."""
 
 
-def _probe_unresolved(probe: str, folder: str | None) -> str | None:
+def _probe_unresolved(
+    probe: str, folder: str | None, args: tuple[tuple[str, object], ...] = ()
+) -> str | None:
     """Why ``module:function`` cannot be found, without importing (and so running) it.
 
     Importing a probe module imports torch; the parent process stays light and
-    leaves that to the workers. The module is found with importlib's finder and
-    the function looked up in its source with ``ast``.
+    leaves that to the workers. The module's file is the one the worker loads
+    (:func:`detaudit.probepath.locate`); the function is looked up in its
+    source with ``ast``, and the entry's ``args`` (keyword arguments after the
+    device) checked against its parameters when it is a plain ``def``.
     """
-    module, function = probe.split(":")
-    # The file in the folder first, as the worker loads it: by name, a user json.py or
-    # yaml.py would resolve to the module of that name this process imported.
-    origin = user_module_file(folder, module) if folder is not None else None
-    if origin is None:
-        try:
-            spec = importlib.util.find_spec(module)
-        except (ImportError, ValueError) as exc:
-            return f"cannot find module {module!r} ({exc})"
-        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-            where = f" in {folder} or on the import path" if folder else ""
-            return f"no module {module!r}{where}"
-        origin = spec.origin
+    try:
+        where = locate(probe, folder)
+    except (ProbeNotFound, ValueError) as exc:
+        return str(exc)
+    origin = where.file
     try:
         # Bytes, so that ast honours a coding declaration as Python's import would.
         tree = ast.parse(Path(origin).read_bytes(), origin)
@@ -40,22 +37,47 @@ def _probe_unresolved(probe: str, folder: str | None) -> str | None:
         msg = getattr(exc, "msg", None) or str(exc)
         if "(unicode error)" in msg:
             msg = "not UTF-8 text (and no coding declaration); save it as UTF-8"
-        line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)
+        line = f":{lineno}" if lineno else ""
         raise _UnreadableProbeModule(
             f"{origin}{line}: probe module cannot be parsed: {msg}"
         ) from None
-    if function not in _top_level_names(tree):
-        return f"{origin} defines no {function!r}"
-    return None
+    if where.function not in _top_level_names(tree):
+        return f"{origin} defines no {where.function!r}"
+    return _args_mismatch(tree, where.function, args)
 
 
-def user_module_file(folder: str, module: str) -> str | None:
-    """The file of ``module`` in a user catalogue's ``folder`` (``a.b``: ``a/b.py`` or
-    ``a/b/__init__.py``), as the worker finds it; None if there is none."""
-    base = Path(folder, *module.split("."))
-    for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return str(candidate)
+def _args_mismatch(
+    tree: ast.Module, function: str, args: tuple[tuple[str, object], ...]
+) -> str | None:
+    """Why ``function(device, **args)`` would fail to bind, read from its ``def``; None if it binds.
+
+    A name bound otherwise (an assignment, an import) is not checked: the worker says.
+    """
+    defs = [
+        n
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == function
+    ]
+    if not defs:
+        return None
+    spec = defs[-1].args  # the last definition is the one the module ends with
+    positional = [*spec.posonlyargs, *spec.args]
+    if not positional and spec.vararg is None:
+        return f"{function}() takes no device argument"
+    by_keyword = spec.args[1:] if not spec.posonlyargs else spec.args
+    names = [a.arg for a in (*by_keyword, *spec.kwonlyargs)]
+    given = {name for name, _ in args}
+    unknown = sorted(given - set(names))
+    if unknown and spec.kwarg is None:
+        return f"{function}() has no parameter {', '.join(map(repr, unknown))} (args: {names})"
+    # Parameters after the device with no default must be given.
+    first = len(positional) - len(spec.defaults)
+    required = [a.arg for a in positional[1:first] if a in by_keyword]
+    required += [a.arg for a, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is None]
+    missing = [name for name in required if name not in given]
+    if missing:
+        return f"{function}() needs args {', '.join(map(repr, missing))}"
     return None
 
 

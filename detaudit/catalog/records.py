@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import CatalogError
 from ..model.vocabulary import (
@@ -25,12 +26,12 @@ from ..model.vocabulary import (
 )
 
 __all__ = [
+    "SILENT_BASIS",
     "Catalog",
     "Condition",
     "Entry",
     "Form",
     "Match",
-    "SILENT_BASIS",
     "Static",
     "parse_version",
 ]
@@ -152,6 +153,9 @@ class Entry:
     probe: str
     source: str
     claims: tuple[tuple[str, Claim], ...] = ()
+    # Keyword arguments the probe is called with after the device (``args:`` in the YAML):
+    # one probe function for several variants (``reduce: sum``). Lists are tuples here.
+    probe_args: tuple[tuple[str, Any], ...] = ()
     notes: str = ""
     file: str = ""
     line: int = 0
@@ -177,6 +181,9 @@ class Entry:
     # condition: bincount without weights): every device expects ``ok``, so an alert is
     # drift, and the scanners never report a call of it.
     silent: bool = False
+    # The probe spends seconds before its first run (Dynamo traces flex_attention): an
+    # audit runs it on a worker of its own, started at once, beside the shared one.
+    slow_start: bool = False
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
@@ -205,6 +212,15 @@ class Entry:
         newest = max(sampled, key=parse_version)
         return claims.get(newest), docs_label(torch_version, newest)
 
+    def args_dict(self) -> dict[str, Any]:
+        """``probe_args`` as the JSON mapping the worker is sent (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.probe_args}
+
+    @property
+    def probe_call(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """What the probe runs: the function and its args (entries equal here run the same)."""
+        return self.probe, self.probe_args
+
     @property
     def covered(self) -> tuple[Device, ...]:
         """The devices where a run with no alert ``converts``: none for an ``observed`` entry.
@@ -224,6 +240,7 @@ class Entry:
             "devices": list(self.devices),
             "pass": self.pass_,
             "probe": self.probe,
+            **({"args": self.args_dict()} if self.probe_args else {}),
             "source": self.source,
             "claims": dict(self.claims),
             "notes": self.notes,
@@ -235,6 +252,7 @@ class Entry:
             **({"compiles": True} if self.compiles else {}),
             **({"reaches": list(self.reaches)} if self.reaches else {}),
             **({"silent": True} if self.silent else {}),
+            **({"slow_start": True} if self.slow_start else {}),
         }
 
 
@@ -304,6 +322,6 @@ class Catalog:
         if device in entry.devices:
             return Claim(claim).status, basis
         for other in self.entries:
-            if other.id != entry.id and other.probe == entry.probe and device in other.devices:
+            if other.id != entry.id and other.probe_call == entry.probe_call and device in other.devices:
                 return None, f"see {other.id}"
         return Status.OK, basis

@@ -14,7 +14,7 @@ from ..errors import CatalogError
 __all__ = ["LineMapping", "StrictLoader", "load_yaml", "yaml_problem"]
 
 
-class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
+class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # C parser when built
     """A safe loader whose mappings remember their line and refuse duplicate keys."""
 
 

@@ -117,7 +117,7 @@ class Table:
 
     def column_counts(self, column: int) -> dict[Status, int]:
         """How many cells of one column have each status (zeros included)."""
-        statuses = [row[column].status for row in self.cells if row[column] is not None]
+        statuses = [cell.status for row in self.cells if (cell := row[column]) is not None]
         return {status: statuses.count(status) for status in Status}
 
     def counts(self) -> dict[Status, int]:

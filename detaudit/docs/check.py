@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..catalog import Catalog, Entry, parse_version
 from ..model.vocabulary import DEVICES, docs_label, docs_release
@@ -187,7 +188,7 @@ def check_docs(catalog: Catalog, docs: DocLists, torch_version: str, source: str
     for index, item in enumerate(items):
         here = [e for e in compared if matched[e.id] == index]
         claimed = [e for e in here if claims[e.id][0] is not None]
-        where = {"bullet": item.bullet, "line": item.line, "devices": cover[index]}
+        where: dict[str, Any] = {"bullet": item.bullet, "line": item.line, "devices": cover[index]}
         if not claimed:
             unclaimed = tuple(e.id for e in here)
             fix = (

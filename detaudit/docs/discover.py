@@ -338,7 +338,8 @@ def emit_catalog(found: Discovery, yaml_path: str | Path) -> dict[Path, str]:
     """
     yaml_path = Path(yaml_path)
     module = f"{_identifier(yaml_path.stem)}_probes"
-    entries, functions = [], []
+    entries: list[dict[str, Any]] = []
+    functions: list[str] = []
     for op in found.uncovered:
         for a in op.alerts:
             if a.covered_by:

@@ -120,7 +120,8 @@ _SCALARS: dict[Any, tuple[Callable[[Any], bool], str, str]] = {
 def _describe(tp: Any, plural: bool = False) -> str:
     """What a value of type ``tp`` is, in words (``a string``; ``strings`` for a list's items)."""
     if tp in _SCALARS:
-        return _SCALARS[tp][2 if plural else 1]
+        _, one, many = _SCALARS[tp]
+        return many if plural else one
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         values = ", ".join(str(w.value) for w in tp)
         return f"values among {values}" if plural else f"one of {values}"
@@ -163,7 +164,8 @@ def _checker(tp: Any) -> Check:
 
         return word
     if dataclasses.is_dataclass(tp):
-        return lambda v, where: decode(tp, v, where)
+        record = typing.cast(type, tp)
+        return lambda v, where: decode(record, v, where)
     args = typing.get_args(tp)
     if _is_union(tp):
         nullable = type(None) in args

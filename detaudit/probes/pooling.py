@@ -12,62 +12,32 @@ from detaudit.probes._common import colliding_index, grad_of, module_grads
 # kernel adds into the same input cell from several threads.
 
 
-def _pool_grad(module: torch.nn.Module, shape: tuple[int, ...], device: torch.device) -> Tensor:
-    """Input gradient of ``module`` on a random input of ``shape``."""
-    return module_grads(module, torch.randn(shape, device=device))["input0"]
-
-
 _VOLUME = (2, 4, 16, 16, 16)
 _PLANE = (4, 16, 33, 33)
 
 
-def avg_pool3d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.AvgPool3d`` with overlapping windows."""
-    return _pool_grad(torch.nn.AvgPool3d(3, stride=2), _VOLUME, device)
+def pool_backward(
+    device: torch.device,
+    module: str,
+    size: int,
+    stride: int | None = None,
+    output_size: int | None = None,
+) -> Tensor:
+    """Input gradient of ``nn.<module>(size, stride=..., output_size=...)`` on a random input.
 
-
-def adaptive_avg_pool2d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.AdaptiveAvgPool2d`` with overlapping adaptive windows (33 -> 10)."""
-    return _pool_grad(torch.nn.AdaptiveAvgPool2d(10), _PLANE, device)
-
-
-def adaptive_avg_pool3d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.AdaptiveAvgPool3d`` with overlapping adaptive windows (16 -> 6)."""
-    return _pool_grad(torch.nn.AdaptiveAvgPool3d(6), _VOLUME, device)
-
-
-def max_pool2d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.MaxPool2d`` with overlapping windows (one max can win several)."""
-    return _pool_grad(torch.nn.MaxPool2d(3, stride=1), _PLANE, device)
-
-
-def max_pool3d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.MaxPool3d`` with overlapping windows (one max can win several)."""
-    return _pool_grad(torch.nn.MaxPool3d(3, stride=1), _VOLUME, device)
-
-
-def adaptive_max_pool2d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.AdaptiveMaxPool2d`` with overlapping adaptive windows."""
-    return _pool_grad(torch.nn.AdaptiveMaxPool2d(10), _PLANE, device)
-
-
-def adaptive_max_pool3d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.AdaptiveMaxPool3d`` whose adaptive windows overlap (16 -> 6 per side).
-
-    On CUDA overlapping windows take ``atomicadaptivemaxgradinput`` (atomicAdd), which
-    raises no alert: whether the bits repeat is the only evidence (catalog/silent.yaml).
+    ``size`` is the module's first argument (the kernel size, or an adaptive
+    pool's output size); a ``...2d`` module pools a 33x33 plane, a ``...3d``
+    one a 16^3 volume. ``args: {module: MaxPool2d, size: 3, stride: 1}``.
+    Overlapping windows are the point: kernel > stride, or adaptive sizes that
+    do not divide the input (``AdaptiveMaxPool3d(6)``: on CUDA
+    ``atomicadaptivemaxgradinput`` adds with atomicAdd and raises no alert, so
+    whether the bits repeat is the only evidence, catalog/silent.yaml).
+    FractionalMaxPool's random offsets come from the seeded RNG.
     """
-    return _pool_grad(torch.nn.AdaptiveMaxPool3d(6), _VOLUME, device)
-
-
-def fractional_max_pool2d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.FractionalMaxPool2d`` (its random offsets come from the seeded RNG)."""
-    return _pool_grad(torch.nn.FractionalMaxPool2d(3, output_size=24), _PLANE, device)
-
-
-def fractional_max_pool3d_backward(device: torch.device) -> Tensor:
-    """Gradient of ``nn.FractionalMaxPool3d`` (its random offsets come from the seeded RNG)."""
-    return _pool_grad(torch.nn.FractionalMaxPool3d(3, output_size=12), _VOLUME, device)
+    kwargs = {k: v for k, v in (("stride", stride), ("output_size", output_size)) if v is not None}
+    pool = getattr(torch.nn, module)(size, **kwargs)
+    shape = {"2d": _PLANE, "3d": _VOLUME}[module[-2:]]
+    return module_grads(pool, torch.randn(shape, device=device))["input0"]
 
 
 def _unpool(module: torch.nn.Module, shape: tuple[int, ...], device: torch.device) -> Tensor:
@@ -84,19 +54,12 @@ def _unpool(module: torch.nn.Module, shape: tuple[int, ...], device: torch.devic
     return module(x, colliding_index(plane // 8, shape, device))
 
 
-def max_unpool1d(device: torch.device) -> Tensor:
-    """``nn.MaxUnpool1d`` with colliding indices."""
-    return _unpool(torch.nn.MaxUnpool1d(2), (4, 16, 1024), device)
+_UNPOOL_SHAPES = {1: (4, 16, 1024), 2: (4, 16, 32, 32), 3: (2, 8, 16, 16, 16)}
 
 
-def max_unpool2d(device: torch.device) -> Tensor:
-    """``nn.MaxUnpool2d`` with colliding indices."""
-    return _unpool(torch.nn.MaxUnpool2d(2), (4, 16, 32, 32), device)
-
-
-def max_unpool3d(device: torch.device) -> Tensor:
-    """``nn.MaxUnpool3d`` with colliding indices."""
-    return _unpool(torch.nn.MaxUnpool3d(2), (2, 8, 16, 16, 16), device)
+def max_unpool(device: torch.device, ndim: int) -> Tensor:
+    """``nn.MaxUnpool{ndim}d`` with colliding indices (``args: {ndim: 2}``)."""
+    return _unpool(getattr(torch.nn, f"MaxUnpool{ndim}d")(2), _UNPOOL_SHAPES[ndim], device)
 
 
 def max_pool3d_return_indices_backward(device: torch.device) -> Tensor:

@@ -18,29 +18,10 @@ _SHAPES = {
 }
 
 
-def _interpolate_grad(device: torch.device, mode: str) -> Tensor:
+def interpolate_backward(device: torch.device, mode: str) -> Tensor:
+    """Gradient of ``F.interpolate(scale_factor=2, mode=mode)`` (``args: {mode: bilinear}``)."""
     x = torch.randn(_SHAPES[mode], device=device)
     return grad_of(lambda t: F.interpolate(t, scale_factor=2, mode=mode, align_corners=False), x)
-
-
-def interpolate_linear_backward(device: torch.device) -> Tensor:
-    """Gradient of ``F.interpolate(mode='linear')``."""
-    return _interpolate_grad(device, "linear")
-
-
-def interpolate_bilinear_backward(device: torch.device) -> Tensor:
-    """Gradient of ``F.interpolate(mode='bilinear')``."""
-    return _interpolate_grad(device, "bilinear")
-
-
-def interpolate_bicubic_backward(device: torch.device) -> Tensor:
-    """Gradient of ``F.interpolate(mode='bicubic')``."""
-    return _interpolate_grad(device, "bicubic")
-
-
-def interpolate_trilinear_backward(device: torch.device) -> Tensor:
-    """Gradient of ``F.interpolate(mode='trilinear')``."""
-    return _interpolate_grad(device, "trilinear")
 
 
 def grid_sample_backward(device: torch.device) -> tuple[Tensor, ...]:
@@ -57,7 +38,8 @@ def grid_sample_3d_backward(device: torch.device) -> tuple[Tensor, ...]:
     return grads_of(lambda t, g: F.grid_sample(t, g, align_corners=False), x, grid)
 
 
-def _antialias_grad(device: torch.device, mode: str) -> Tensor:
+def interpolate_antialias_backward(device: torch.device, mode: str) -> Tensor:
+    """Gradient of ``F.interpolate(mode=mode, antialias=True)`` (bilinear or bicubic)."""
     # Downsampling by 2 with antialias: each input cell feeds several output cells' wide
     # filters, and the CUDA backward adds those contributions with atomics.
     x = torch.randn(2, 8, 64, 64, device=device)
@@ -67,16 +49,6 @@ def _antialias_grad(device: torch.device, mode: str) -> Tensor:
         ),
         x,
     )
-
-
-def interpolate_bilinear_antialias_backward(device: torch.device) -> Tensor:
-    """Gradient of ``F.interpolate(mode='bilinear', antialias=True)``."""
-    return _antialias_grad(device, "bilinear")
-
-
-def interpolate_bicubic_antialias_backward(device: torch.device) -> Tensor:
-    """Gradient of ``F.interpolate(mode='bicubic', antialias=True)``."""
-    return _antialias_grad(device, "bicubic")
 
 
 def grid_sample_cudnn_backward(device: torch.device) -> tuple[Tensor, ...]:

@@ -63,7 +63,11 @@ def scatter_src_tensor(device: torch.device) -> Tensor:
     return x.scatter(dim, index, src)
 
 
-def _scatter_reduce(device: torch.device, reduce: str) -> Tensor:
+def scatter_reduce(device: torch.device, reduce: str) -> Tensor:
+    """``Tensor.scatter_reduce`` with colliding indices and ``reduce`` (``args: {reduce: sum}``).
+
+    amax and amin draw ties between 0.0 and -0.0; prod stays finite.
+    """
     # The (dim, index, src, reduce, include_self) form and scatter_reduce_ came in 1.12;
     # 1.11's prototype scatter_reduce had another signature and no in-place twin.
     if not hasattr(torch.Tensor, "scatter_reduce_"):
@@ -85,28 +89,3 @@ def _scatter_reduce(device: torch.device, reduce: str) -> Tensor:
         src = values[(src.abs() * 2).long().clamp(max=3)]  # |src| < 0.5: 0.0, < 1: -0.0, ...
         x = torch.full_like(x, step * float("inf"))
     return x.scatter_reduce(dim, index, src, reduce=reduce)
-
-
-def scatter_reduce_sum(device: torch.device) -> Tensor:
-    """``Tensor.scatter_reduce`` with ``reduce='sum'``."""
-    return _scatter_reduce(device, "sum")
-
-
-def scatter_reduce_mean(device: torch.device) -> Tensor:
-    """``Tensor.scatter_reduce`` with ``reduce='mean'``."""
-    return _scatter_reduce(device, "mean")
-
-
-def scatter_reduce_prod(device: torch.device) -> Tensor:
-    """``Tensor.scatter_reduce`` with ``reduce='prod'``."""
-    return _scatter_reduce(device, "prod")
-
-
-def scatter_reduce_amax(device: torch.device) -> Tensor:
-    """``Tensor.scatter_reduce`` with ``reduce='amax'`` (ties between 0.0 and -0.0)."""
-    return _scatter_reduce(device, "amax")
-
-
-def scatter_reduce_amin(device: torch.device) -> Tensor:
-    """``Tensor.scatter_reduce`` with ``reduce='amin'`` (ties between 0.0 and -0.0)."""
-    return _scatter_reduce(device, "amin")

@@ -334,9 +334,7 @@ def _drift(table: Table) -> list[str]:
     drifts = table.drifts()
     out = [_h2("s-drift", f"Drift ({len(drifts)})")]
     if not drifts:
-        return out + [
-            '<p class="none">None: every observed status matches the docs of its torch.</p>'
-        ]
+        return [*out, '<p class="none">None: every observed status matches the docs of its torch.</p>']
     return out + _rows(
         ("entry", "column", "docs claim", "observed", "kernel"),
         (
@@ -422,20 +420,7 @@ def _reach(table: Table) -> list[str]:
     shown = [(row, column, r) for row, column, r in cells if id(r) in missed]
     if not shown:
         return []
-    return [
-        _h2("s-reach", f"Not reached under the mode ({len(shown)})"),
-        f'<p class="sub">{_e(REACH)}</p>',
-    ] + _rows(
-        ("entry", "column", "↯ what ran"),
-        (
-            (
-                f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>',
-                _e(_where(table, column)),
-                _e(r.reach_note),
-            )
-            for row, column, r in shown
-        ),
-    )
+    return [_h2("s-reach", f"Not reached under the mode ({len(shown)})"), f'<p class="sub">{_e(REACH)}</p>', *_rows(("entry", "column", "↯ what ran"), ((f'<a href="#{_e(row.id)}" class="mono">{_e(row.id)}</a>', _e(_where(table, column)), _e(r.reach_note)) for row, column, r in shown))]
 
 
 def _settings(report: Report) -> str | None:

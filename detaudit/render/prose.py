@@ -111,7 +111,7 @@ def timed_results(report: Report) -> list[ProbeResult]:
     """The results ``audit --cost`` timed, slowest deterministic first."""
     return sorted(
         (r for r in report.results if r.cost is not None),
-        key=lambda r: (-r.cost.ratio, r.id, r.device),
+        key=lambda r: (-_cost(r).ratio, r.id, r.device),
     )
 
 
@@ -119,7 +119,7 @@ def cost_intro(timed: Sequence[ProbeResult]) -> str:
     """What the cost table measured."""
     return (
         "Each entry that ran under deterministic mode, timed with the mode off and on "
-        f"({timed[0].cost.runs} runs of each, alternating, after a warm-up; CUDA "
+        f"({_cost(timed[0]).runs} runs of each, alternating, after a warm-up; CUDA "
         "synchronised). The whole probe is timed, building its inputs included, so a ratio "
         "understates the op's own slowdown. The ranges are interquartile: where the off and "
         "on ranges overlap, the ratio is within timing noise."
@@ -135,20 +135,28 @@ def cost_rows(
             r.id,
             api(r.api),
             r.device,
-            duration(r.cost.off),
-            duration(r.cost.on),
-            times(r.cost.ratio),
-            f"{duration(r.cost.off_q1)}–{duration(r.cost.off_q3)}",
-            f"{duration(r.cost.on_q1)}–{duration(r.cost.on_q3)}",
-            cost_verdict(r.cost),
+            duration(c.off),
+            duration(c.on),
+            times(c.ratio),
+            f"{duration(c.off_q1)}–{duration(c.off_q3)}",
+            f"{duration(c.on_q1)}–{duration(c.on_q3)}",
+            cost_verdict(c),
         )
         for r in timed
+        for c in (_cost(r),)
     ]
 
 
 def cost_reading(result: ProbeResult) -> str:
     """``index-add on cuda: 6.1x slower deterministic``."""
-    return f"{result.id} on {result.device}: {cost_verdict(result.cost)}"
+    return f"{result.id} on {result.device}: {cost_verdict(_cost(result))}"
+
+
+def _cost(result: ProbeResult) -> Cost:
+    """The cost of a result ``audit --cost`` timed (only those reach the cost prose)."""
+    if result.cost is None:
+        raise ValueError(f"{result.id} on {result.device} was not timed")
+    return result.cost
 
 
 #: What the two observations of a backward entry are, for the reports' sections.

@@ -232,7 +232,7 @@ def handle(request: RunRequest) -> RunAnswer:
     if request.skip:
         return answer(skip=request.skip)
     try:
-        fn = load_probe(request.probe, request.probe_path)
+        fn = load_probe(request.probe, request.probe_path, request.probe_args)
     except Exception as exc:  # noqa: BLE001
         obs = {
             "outcome": "error",

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..errors import WorkerError
 from ..signalhold import signals_held
@@ -70,6 +70,15 @@ class _Worker:
     deadline: float = 0.0
     sent: float = 0.0
     stderr_from: int = 0
+    lane: str = ""  # "": serves any request; else only its lane's (see WorkerPool.start_lane)
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        return cast("IO[bytes]", self.proc.stdin)  # started with stdin=PIPE
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        return cast("IO[bytes]", self.proc.stdout)  # started with stdout=PIPE
 
     def stderr_tail(self) -> str:
         """What the worker wrote to stderr since its current task began (the end of it)."""
@@ -160,13 +169,24 @@ class WorkerPool:
         the catalogue) and grows the pool once it knows how many tasks there
         are: never more workers than (entry, device) tasks.
         """
-        while len(self._workers) < jobs:
+        while sum(not w.lane for w in self._workers) < jobs:
             self._spawn()
         self.jobs = max(self.jobs, jobs)
 
-    def _spawn(self) -> _Worker:
-        env = {**os.environ, **self.env}
-        env = {name: value for name, value in env.items() if value is not None}
+    def start_lane(self, lane: str) -> None:
+        """Start a worker of its own for ``lane``'s requests now, unless one runs.
+
+        An audit starts one at once for its slow-to-start entries (``slow_start``
+        in the catalogue: a probe that Dynamo traces for seconds): it imports
+        torch beside the shared worker and runs those entries while the shared
+        one runs the rest (:meth:`run`'s ``lanes``). It does not count in ``jobs``.
+        """
+        if not any(w.lane == lane for w in self._workers):
+            self._spawn(lane)
+
+    def _spawn(self, lane: str = "") -> _Worker:
+        merged = {**os.environ, **self.env}
+        env = {name: value for name, value in merged.items() if value is not None}
         if self._code is None:
             self._code = _code_folder()
         env["PYTHONPATH"] = _worker_pythonpath(self._code, env.get("PYTHONPATH"))
@@ -192,10 +212,10 @@ class WorkerPool:
                 f"cannot start a worker with {self.python}: {exc.strerror or exc}"
             ) from None
         with signals_held():  # an interrupt now would lose track of the new worker
-            worker = _Worker(proc, stderr, time.monotonic())
+            worker = _Worker(proc, stderr, time.monotonic(), lane=lane)
             self._workers.append(worker)
-            os.set_blocking(proc.stdout.fileno(), False)
-            self._selector.register(proc.stdout, selectors.EVENT_READ, worker)
+            os.set_blocking(worker.stdout.fileno(), False)
+            self._selector.register(worker.stdout, selectors.EVENT_READ, worker)
         return worker
 
     def _kill(self, worker: _Worker) -> None:
@@ -214,10 +234,10 @@ class WorkerPool:
 
     def _retire(self, worker: _Worker) -> None:
         with signals_held():
-            self._selector.unregister(worker.proc.stdout)
+            self._selector.unregister(worker.stdout)
             self._workers.remove(worker)
             self._kill(worker)
-            for stream in (worker.proc.stdin, worker.proc.stdout, worker.stderr):
+            for stream in (worker.stdin, worker.stdout, worker.stderr):
                 try:
                     stream.close()
                 except OSError:
@@ -247,8 +267,8 @@ class WorkerPool:
         worker.served += 1
         worker.stderr_from = os.fstat(worker.stderr.fileno()).st_size
         try:
-            worker.proc.stdin.write((json.dumps(request) + "\n").encode())
-            worker.proc.stdin.flush()
+            worker.stdin.write((json.dumps(request) + "\n").encode())
+            worker.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the worker died; the selector sees EOF and reports it
 
@@ -261,7 +281,7 @@ class WorkerPool:
         for key, _ in self._selector.select(max(0.0, timeout)):
             worker: _Worker = key.data
             try:
-                data = os.read(key.fileobj.fileno(), 1 << 16)
+                data = os.read(worker.stdout.fileno(), 1 << 16)
             except BlockingIOError:
                 continue
             if not data:
@@ -284,7 +304,7 @@ class WorkerPool:
     def wait_ready(self) -> dict[str, Any]:
         """Block until one worker has said hello; return its greeting."""
         while self.hello is None:
-            self._step(deque(), self.timeout)
+            self._step({}, self.timeout)
         return self.hello
 
     def request(
@@ -294,7 +314,11 @@ class WorkerPool:
         return next(self.run([request], timeout=timeout))
 
     def run(
-        self, requests: Iterable[dict[str, Any]], *, timeout: float | None = None
+        self,
+        requests: Iterable[dict[str, Any]],
+        *,
+        timeout: float | None = None,
+        lanes: Mapping[str, Iterable[dict[str, Any]]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Dispatch ``requests``; yield one answer per request, in completion order.
 
@@ -303,26 +327,49 @@ class WorkerPool:
         request's ``id`` and ``device`` and the worker's stderr tail.
         ``timeout`` overrides the pool's for these requests (the environment
         fingerprint has its own limit, whatever ``--timeout`` one entry gets).
+        ``lanes``: requests that run only on their lane's own worker, beside the
+        shared ones (started now unless :meth:`start_lane` did; retired once its
+        lane is done).
         """
         limit = self.timeout if timeout is None else timeout
-        pending = deque(requests)
-        while pending or any(w.task is not None for w in self._workers):
+        pending = {"": deque(requests)}
+        for lane, queued in (lanes or {}).items():
+            pending[lane] = deque(queued)
+            if pending[lane]:
+                self.start_lane(lane)
+        while any(pending.values()) or any(w.task is not None for w in self._workers):
             yield from self._step(pending, limit)
+            for worker in [w for w in self._workers if w.lane in pending]:
+                if worker.lane and worker.ready and worker.task is None and not pending[worker.lane]:
+                    self._retire(worker)  # its lane is done: the memory and the core go back
 
     def ask(self, record: Any, *, timeout: float | None = None) -> Any:
         """Send one request record (:mod:`~detaudit.runner.protocol`); return its answer record."""
         return decode_answer(self.request(encode(record), timeout=timeout))
 
-    def ask_all(self, records: Iterable[Any], *, timeout: float | None = None) -> Iterator[Any]:
-        """Send request records; yield their answer records in completion order."""
-        for answer in self.run((encode(record) for record in records), timeout=timeout):
+    def ask_all(
+        self,
+        records: Iterable[Any],
+        *,
+        timeout: float | None = None,
+        lanes: Mapping[str, Iterable[Any]] | None = None,
+    ) -> Iterator[Any]:
+        """Send request records; yield their answer records in completion order.
+
+        ``lanes``: records that run on their lane's own worker (see :meth:`run`).
+        """
+        encoded = {lane: [encode(r) for r in queued] for lane, queued in (lanes or {}).items()}
+        for answer in self.run(
+            (encode(record) for record in records), timeout=timeout, lanes=encoded
+        ):
             yield decode_answer(answer)
 
-    def _step(self, pending: deque, timeout: float) -> list[dict[str, Any]]:
+    def _step(self, pending: Mapping[str, deque], timeout: float) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []
         for worker in self._workers:
-            if worker.ready and worker.task is None and pending:
-                self._send(worker, pending.popleft(), timeout)
+            queue = pending.get(worker.lane)
+            if worker.ready and worker.task is None and queue:
+                self._send(worker, queue.popleft(), timeout)
         now = time.monotonic()
         deadlines = [w.deadline for w in self._workers if w.task is not None]
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
@@ -397,7 +444,7 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         self._retire(worker)
-        self._spawn()
+        self._spawn(worker.lane)
 
 
 def _identity(request: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,12 +14,13 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import json
 import os
 import random
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = [
@@ -220,16 +221,7 @@ def digest(obj: Any) -> str:
 
 # ----------------------------------------------------------------------------- probes
 
-_PROBES: dict[tuple[str | None, str], Callable[[Any], Any]] = {}
-
-
-def _module_file(folder: str, module: str) -> str:
-    """The source file of ``module`` inside ``folder`` (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``)."""
-    base = os.path.join(folder, *module.split("."))
-    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-        if os.path.isfile(candidate):
-            return candidate
-    raise ImportError(f"no module {module!r} in {folder}")
+_PROBES: dict[tuple[str | None, str, str], Callable[[Any], Any]] = {}
 
 
 #: The user catalogue folders probes were loaded from (real paths).
@@ -322,7 +314,7 @@ def folder_imports(folder: str) -> Iterator[None]:
             sys.modules.setdefault(key, module)
 
 
-def _load_user_module(folder: str, module: str) -> Any:
+def _load_user_module(folder: str, module: str, file: str) -> Any:
     """Load a user catalogue's probe module from its own file, under a name unique to that file.
 
     Two catalogues whose probe modules share a name (``teamA/probes.py``,
@@ -331,7 +323,7 @@ def _load_user_module(folder: str, module: str) -> Any:
     neighbours get the same care (:func:`folder_imports`), so another
     catalogue's ``helpers.py`` is its own.
     """
-    path = os.path.realpath(_module_file(folder, module))
+    path = os.path.realpath(file)
     tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     name = f"{_PROBE_PREFIX}{tag}_{module.replace('.', '_')}"
     if name in sys.modules:
@@ -378,18 +370,38 @@ def compile_probe(fn: Callable[[Any], Any], compile: Callable[..., Any]) -> Call
     return _with_folder_imports(compile(inner), fn.detaudit_folder)  # type: ignore[attr-defined]
 
 
-def load_probe(probe: str, folder: str | None) -> Callable[[Any], Any]:
-    """The function ``module:function`` names; a user catalogue's module from ``folder``."""
-    key = (folder, probe)
+def _with_args(fn: Callable[..., Any], args: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """``fn`` called as ``fn(device, **args)``: an entry's ``args:`` bound once, here."""
+
+    @functools.wraps(fn)
+    def probe(device: Any) -> Any:
+        return fn(device, **args)
+
+    return probe
+
+
+def load_probe(
+    probe: str, folder: str | None, args: Mapping[str, Any] | None = None
+) -> Callable[[Any], Any]:
+    """The function ``module:function`` names, bound to ``args``; a user catalogue's from ``folder``.
+
+    The module is the one :func:`detaudit.probepath.locate` names, as for
+    ``catalog validate`` and the scanner: the folder's own file, else the
+    module of that name on the import path (imported by name).
+    """
+    key = (folder, probe, json.dumps(dict(args or {}), sort_keys=True))
     if key not in _PROBES:
-        module_name, _, function = probe.partition(":")
-        real = os.path.realpath(folder) if folder else None
-        if real:
-            module = _load_user_module(real, module_name)
+        from detaudit.probepath import locate  # stdlib only, like this module
+
+        where = locate(probe, folder)
+        if where.folder is not None:
+            module = _load_user_module(where.folder, where.module, where.file)
         else:
-            module = importlib.import_module(module_name)
-        fn = getattr(module, function, None)
+            module = importlib.import_module(where.module)
+        fn = getattr(module, where.function, None)
         if not callable(fn):
-            raise ImportError(f"{module.__file__} defines no function {function!r}")
-        _PROBES[key] = _with_folder_imports(fn, real) if real else fn
+            raise ImportError(f"{module.__file__} defines no function {where.function!r}")
+        if args:
+            fn = _with_args(fn, dict(args))
+        _PROBES[key] = _with_folder_imports(fn, where.folder) if where.folder else fn
     return _PROBES[key]

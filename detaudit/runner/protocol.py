@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 __all__ = [
     "ANSWERS",
     "CHANNEL_LOST_EXIT",
+    "PHASE_MISUSE",
     "REQUESTS",
     "EnvironmentAnswer",
     "EnvironmentRequest",
@@ -40,7 +41,6 @@ __all__ = [
     "OpInfoListRequest",
     "OpInfoSweepAnswer",
     "OpInfoSweepRequest",
-    "PHASE_MISUSE",
     "ProtocolError",
     "Refused",
     "RunAnswer",
@@ -88,6 +88,7 @@ class RunRequest:
     ``repeat``: runs with the mode on (the strict one included) and with it off.
     ``cost``: also time the probe, ``cost`` runs with the mode off and on each.
     ``probe_path``: a user catalogue's folder, where its probe module lives.
+    ``probe_args``: keyword arguments the probe is called with after the device.
     ``compile``: also run the probe through ``torch.compile`` with this backend
     (:mod:`detaudit.runner.compiled`); ``compile_deterministic``: with Inductor's
     determinism settings on; ``compile_timeout``: seconds the compiled runs may
@@ -109,6 +110,7 @@ class RunRequest:
     repeat: int
     seed: int
     probe_path: str | None = None
+    probe_args: Mapping[str, Any] | None = None
     cost: int | None = None
     compile: str | None = None
     compile_deterministic: bool = False
@@ -128,6 +130,7 @@ class TraceRequest:
     probe: str
     probe_path: str | None = None
     seed: int = 0
+    probe_args: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

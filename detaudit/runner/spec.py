@@ -141,6 +141,7 @@ def plan(
                 id=entry.id,
                 probe=entry.probe,
                 probe_path=entry.probe_path,
+                probe_args=entry.args_dict() or None,
                 device=str(device),  # the wire carries plain strings
                 repeat=repeat,
                 seed=seed,

@@ -23,7 +23,6 @@ gives an entry no signature (a composite whose ops are everyone's).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -35,7 +34,7 @@ from typing import Any
 from .._version import __version__
 from ..atomic import write_text_atomic
 from ..catalog import Catalog, Condition, Entry
-from ..catalog.probes import user_module_file
+from ..probepath import ProbeNotFound, locate
 
 __all__ = [
     "UBIQUITOUS",
@@ -271,16 +270,11 @@ def _with_conditions(
 
 def _probe_source(entry: Entry) -> str:
     """A digest of the probe module's source (empty when it cannot be found)."""
-    module = entry.probe.partition(":")[0]
-    folder = entry.probe_path
     try:
-        # The folder's own file first, as the worker loads it.
-        origin = user_module_file(folder, module) if folder is not None else None
-        if origin is None:
-            spec = importlib.util.find_spec(module)
-            origin = spec.origin if spec is not None else None
-        return hashlib.sha256(Path(origin).read_bytes()).hexdigest() if origin else ""
-    except (ImportError, ValueError, OSError):
+        # The file the worker loads (detaudit.probepath is the one resolver).
+        origin = locate(entry.probe, entry.probe_path).file
+        return hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+    except (ProbeNotFound, ValueError, OSError):
         return ""
 
 
@@ -294,7 +288,7 @@ def cache_dir() -> Path:
 
 def _cache_key(catalog: Catalog, torch_version: str) -> str:
     facts = [torch_version, __version__]
-    facts += [[e.id, e.probe, e.probe_path, _probe_source(e)] for e in catalog]
+    facts += [[e.id, e.probe, e.args_dict(), e.probe_path, _probe_source(e)] for e in catalog]
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:20]
 
 
@@ -305,13 +299,18 @@ def trace_probes(
     from ..runner.pool import WorkerPool
     from ..runner.protocol import Lost, TraceAnswer, TraceRequest
 
-    by_probe: dict[tuple[str, str | None], list[str]] = {}
+    # One trace per distinct call: the same function with other args is another probe.
+    by_probe: dict[tuple[str, str | None, str], list[str]] = {}
     for entry in catalog:
-        by_probe.setdefault((entry.probe, entry.probe_path), []).append(entry.id)
+        key = (entry.probe, entry.probe_path, json.dumps(entry.args_dict(), sort_keys=True))
+        by_probe.setdefault(key, []).append(entry.id)
     tasks = {
-        ids[0]: TraceRequest(id=ids[0], probe=probe, probe_path=path, seed=0)
-        for (probe, path), ids in by_probe.items()
+        ids[0]: TraceRequest(
+            id=ids[0], probe=probe, probe_path=path, seed=0, probe_args=json.loads(args) or None
+        )
+        for (probe, path, args), ids in by_probe.items()
     }
+    task_key = {ids[0]: key for key, ids in by_probe.items()}
     answers: dict[str, dict[str, Any]] = {}
     with WorkerPool(1, python=python, timeout=timeout) as pool:
         pool.wait_ready()
@@ -331,8 +330,7 @@ def trace_probes(
                 trace = {"crashed" if answer.crashed else "timeout": answer.why}
             else:
                 trace = {"error": getattr(answer, "message", "no answer")}
-            task = tasks[answer.id]
-            for entry_id in by_probe[(task.probe, task.probe_path)]:
+            for entry_id in by_probe[task_key[answer.id]]:
                 answers[entry_id] = trace
     return answers
 

@@ -203,7 +203,7 @@ def handle(request: Any) -> Any:
     answer: dict[str, Any] = {"type": TraceAnswer.kind, "id": request.id}
     saved = torchstate.snapshot()
     try:
-        fn = load_probe(request.probe, request.probe_path)
+        fn = load_probe(request.probe, request.probe_path, request.probe_args)
         torch.manual_seed(int(request.seed))
         torchstate.set_deterministic_algorithms(True, warn_only=True)
         recorder = _recorder_class()()

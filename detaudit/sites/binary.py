@@ -135,7 +135,7 @@ class _Image:
 
 def _rel32_hits(code: np.ndarray, base: int, opcode: int, targets: set[int], size: int) -> list:
     """Addresses of ``opcode rel32`` (x86-64) whose destination is in ``targets``."""
-    hits = []
+    hits: list[int] = []
     n = len(code)
     if n < size:
         return hits
@@ -158,7 +158,7 @@ def _rel32_hits(code: np.ndarray, base: int, opcode: int, targets: set[int], siz
 
 def _modrm_hits(code: np.ndarray, base: int, modrm: int, slots: set[int]) -> list:
     """Addresses of ``FF /2`` or ``FF /4`` with ``[rip+disp32]`` reading a slot in ``slots``."""
-    hits = []
+    hits: list[int] = []
     n = len(code)
     if n < 6 or not slots:
         return hits

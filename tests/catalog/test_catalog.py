@@ -13,7 +13,7 @@ from detaudit.catalog import Catalog, Entry, load_catalog, parse_version
 from detaudit.errors import CatalogError
 from detaudit.render import RENDERERS
 
-from ..conftest import check_golden, run_cli
+from ..conftest import check_golden, run_cli_here
 
 PROBES = Path(__file__).resolve().parents[2] / "detaudit" / "probes"
 
@@ -172,7 +172,7 @@ def test_parse_version():
 
 
 def test_catalog_list_json_shape():
-    result = run_cli("catalog", "list", "--format", "json")
+    result = run_cli_here("catalog", "list", "--format", "json")
     assert result.returncode == 0, result.stderr
     entries = json.loads(result.stdout)["entries"]
     assert len(entries) == len(load_catalog())
@@ -182,14 +182,14 @@ def test_catalog_list_json_shape():
 
 
 def test_catalog_list_text_names_every_entry():
-    result = run_cli("catalog", "list")
+    result = run_cli_here("catalog", "list")
     assert result.returncode == 0
     for entry in load_catalog():
         assert entry.id in result.stdout
 
 
 def test_no_builtin_without_files_is_usage_error():
-    result = run_cli("catalog", "list", "--no-builtin")
+    result = run_cli_here("catalog", "list", "--no-builtin")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
 
@@ -256,19 +256,48 @@ BAD = {
         "env must map",
         2,
     ),
+    "slow-start-not-bool": (
+        "raises:\n" + GOOD_ENTRY + "    slow_start: very\n",
+        "slow_start must be true or false",
+        2,
+    ),
+    "args-not-a-mapping": (
+        "raises:\n" + GOOD_ENTRY + "    args: [sum]\n",
+        "args must be a mapping of parameter names",
+        2,
+    ),
+    "args-nested": (
+        "raises:\n" + GOOD_ENTRY + "    args: {reduce: {how: sum}}\n",
+        "args must be a mapping of parameter names",
+        2,
+    ),
+    # Both would pass a name check and then fail in every audit: the def is read.
+    "args-unknown-parameter": (
+        "raises:\n" + GOOD_ENTRY + "    args: {reduce: sum}\n",
+        "probe() has no parameter 'reduce'",
+        2,
+    ),
+    "args-missing": (
+        "raises:\n" + GOOD_ENTRY.replace("myprobes:probe", "myprobes:reduced"),
+        "reduced() needs args 'reduce'",
+        2,
+    ),
 }
 
 
 @pytest.fixture
 def user_dir(tmp_path: Path) -> Path:
-    (tmp_path / "myprobes.py").write_text("def probe(device):\n    return None\n")
+    (tmp_path / "myprobes.py").write_text(
+        "def probe(device):\n    return None\n\n\n"
+        "def reduced(device, reduce, *, scale=1.0):\n    return reduce\n"
+    )
     return tmp_path
 
 
 def test_good_user_catalog_validates(user_dir):
     path = user_dir / "good.yaml"
     path.write_text("raises:\n" + GOOD_ENTRY)
-    result = run_cli("catalog", "validate", str(path))
+    result = run_cli_here("catalog", "validate", str(path))
     assert result.returncode == 0, result.stderr
     assert "1 entries" in result.stdout
 
@@ -278,7 +307,7 @@ def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
     text, message, line = BAD[case]
     path = user_dir / f"{case}.yaml"
     path.write_text(text)
-    result = run_cli("catalog", "validate", str(path))
+    result = run_cli_here("catalog", "validate", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -292,10 +321,34 @@ def test_bad_catalog_is_one_line_and_exit_2(user_dir, case):
         assert "entry 'mine'" in lines[0]
 
 
+def test_args_are_read_and_the_old_form_still_is(user_dir):
+    path = user_dir / "args.yaml"
+    path.write_text(
+        "raises:\n"
+        + GOOD_ENTRY
+        + GOOD_ENTRY.replace("mine", "mine-sum").replace("myprobes:probe", "myprobes:reduced")
+        + "    args: {reduce: sum, scale: 2}\n"
+        + GOOD_ENTRY.replace("mine", "mine-list").replace("myprobes:probe", "myprobes:reduced")
+        + "    args: {reduce: [1, 2]}\n"
+    )
+    catalog = load_catalog([path], builtin=False)
+    plain, summed, listed = (catalog.get(i) for i in ("mine", "mine-sum", "mine-list"))
+    assert plain.probe_args == () and "args" not in plain.to_dict()
+    assert summed.probe_args == (("reduce", "sum"), ("scale", 2))
+    assert summed.to_dict()["args"] == {"reduce": "sum", "scale": 2}
+    assert listed.args_dict() == {"reduce": [1, 2]} and hash(listed)
+    assert plain.probe_call != summed.probe_call != listed.probe_call
+
+
+def test_one_probe_function_serves_the_variants(builtin):
+    reductions = [e for e in builtin if e.probe == "detaudit.probes.scatter:scatter_reduce"]
+    assert {dict(e.probe_args)["reduce"] for e in reductions} == {"sum", "mean", "prod", "amax", "amin"}
+
+
 def test_bad_catalog_fails_the_audit_too(user_dir, tmp_path):
     path = user_dir / "dup.yaml"
     path.write_text("raises:\n" + GOOD_ENTRY + GOOD_ENTRY)
-    result = run_cli("audit", "--catalog", str(path), "--out", str(tmp_path / "out"))
+    result = run_cli_here("audit", "--catalog", str(path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "duplicate id" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -341,7 +394,7 @@ def test_cublas_entries_claim_raises_up_to_2_9_and_nothing_from_2_10(builtin):
 def test_user_entry_clashing_with_builtin_id(user_dir):
     path = user_dir / "clash.yaml"
     path.write_text("raises:\n" + GOOD_ENTRY.replace("id: mine", "id: put-accumulate-false"))
-    with pytest.raises(CatalogError, match="duplicate id.*first defined at"):
+    with pytest.raises(CatalogError, match=r"duplicate id.*first defined at"):
         load_catalog([path])
 
 
@@ -439,12 +492,12 @@ def test_the_mps_bullets_of_2_15_are_catalogued(builtin):
 
 @pytest.mark.parametrize("entry_id", [*MPS_ENTRIES, "scatter-reduce-amax", "scatter-reduce-amin"])
 def test_the_2_15_probes_run_on_cpu(builtin, entry_id):
-    import importlib
-
     import torch
 
-    module, _, name = builtin.get(entry_id).probe.partition(":")
-    probe = getattr(importlib.import_module(module), name)
+    from detaudit.runner.probing import load_probe
+
+    entry = builtin.get(entry_id)
+    probe = load_probe(entry.probe, None, entry.args_dict())
     torch.manual_seed(0)
     out = probe(torch.device("cpu"))
     tensors = list(out) if isinstance(out, (tuple, list)) else [out]
@@ -467,14 +520,14 @@ def test_validate_takes_a_folder_and_names_the_known_gaps_file(builtin, tmp_path
     from detaudit.catalog import builtin_catalog_dir
 
     folder = builtin_catalog_dir()
-    result = run_cli("catalog", "validate", str(folder))
+    result = run_cli_here("catalog", "validate", str(folder))
     assert result.returncode == 0, result.stderr
     assert f"ok: {len(builtin)} entries in " in result.stdout
     # The gaps list is data beside the catalogue, not entries: one line says so.
-    result = run_cli("catalog", "validate", str(folder / "known_gaps.yaml"))
+    result = run_cli_here("catalog", "validate", str(folder / "known_gaps.yaml"))
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "the known-gaps list" in lines[0], result.stderr
-    result = run_cli("catalog", "validate", str(tmp_path))
+    result = run_cli_here("catalog", "validate", str(tmp_path))
     assert result.returncode == 2
     assert "a folder with no catalogue files" in result.stderr

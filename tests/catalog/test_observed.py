@@ -122,6 +122,7 @@ def test_the_silent_cuda_case_is_observed_and_outside_the_census():
     assert not any("adaptive_max_pool3d" in a.kernel for a in load_known_gaps().alerts)
 
 
+@pytest.mark.slow  # an audit of its own
 def test_the_silent_case_runs_on_cpu_and_its_result_is_its_repeatability():
     from detaudit import audit
 

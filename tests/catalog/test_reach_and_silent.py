@@ -86,6 +86,7 @@ def cpu():
     return {r.id: r for r in report.results}
 
 
+@pytest.mark.slow  # an audit of its own
 def test_on_cpu_the_new_entries_run_without_an_alert(cpu):
     for entry_id in ("bincount-no-weights", "median-no-indices",
                      "max-pool3d-return-indices-backward", "grid-sample-cudnn-backward"):
@@ -94,6 +95,7 @@ def test_on_cpu_the_new_entries_run_without_an_alert(cpu):
         assert r.drift is False and r.repeatable is True
 
 
+@pytest.mark.slow  # an audit of its own
 def test_on_cpu_integer_histc_is_skipped_with_torchs_words(cpu):
     r = cpu["histc-integer"]  # CPU has no integer histc kernel
     assert r.status is Status.SKIPPED

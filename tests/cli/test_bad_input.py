@@ -15,7 +15,7 @@ from detaudit.catalog import builtin_catalog_files, load_catalog
 from detaudit.errors import CatalogError, ReportError, UsageError
 from detaudit.model.reportfile import load_report
 
-from ..conftest import OLD_GPU, run_cli
+from ..conftest import OLD_GPU, run_cli_here
 
 FAST = 20.0  # seconds: far below a worker's start, so nothing ran
 
@@ -44,7 +44,7 @@ def _one_error_line(result, code: int = 2) -> str:
 @pytest.mark.parametrize("value", ["inf", "nan", "-inf", "0", "-1", "1e300", "soon"])
 def test_timeout_must_be_a_finite_positive_number(command, value):
     started = time.monotonic()
-    result = run_cli(command, "--timeout", value)
+    result = run_cli_here(command, "--timeout", value)
     assert time.monotonic() - started < FAST
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -54,12 +54,12 @@ def test_timeout_must_be_a_finite_positive_number(command, value):
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, -1.0, 1e300])
 def test_api_timeout_must_be_a_finite_positive_number(value):
     # The library names the field; the CLI words it as the flag (--timeout must be ...).
-    with pytest.raises(UsageError, match="^timeout must be a positive, finite number") as bad:
+    with pytest.raises(UsageError, match=r"^timeout must be a positive, finite number") as bad:
         detaudit.audit(timeout=value)
     assert bad.value.option == "timeout"
     from detaudit.docs.discover import discover
 
-    with pytest.raises(UsageError, match="^timeout must be a positive, finite number") as bad:
+    with pytest.raises(UsageError, match=r"^timeout must be a positive, finite number") as bad:
         discover(timeout=value)
     assert bad.value.option == "timeout"
 
@@ -82,7 +82,7 @@ BAD_SEEDS = ["-1", "4294967296", "-9223372036854775808"]
 )
 def test_a_seed_no_rng_takes_is_refused_in_one_line(command, value):
     started = time.monotonic()
-    line = _one_error_line(run_cli(*command, "--seed", value))
+    line = _one_error_line(run_cli_here(*command, "--seed", value))
     assert time.monotonic() - started < FAST
     assert line == (
         "detaudit: error: --seed must be a whole number in [0, 4294967295] (numpy.random.seed's "
@@ -120,7 +120,7 @@ def test_non_utf8_catalogue_is_one_line_naming_the_file(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("raises:\n  - id: caf\u00e9\n".encode("latin-1"))
     for args in (["catalog", "validate", str(path)], ["audit", "--catalog", str(path)]):
-        line = _one_error_line(run_cli(*args))
+        line = _one_error_line(run_cli_here(*args))
         assert line == (
             f"detaudit: error: {path}: not UTF-8 text (byte 0xe9 at offset 19); save it as UTF-8"
         )
@@ -139,7 +139,7 @@ def test_non_utf8_probe_module_is_one_line_for_the_file(tmp_path):
         + ENTRY.format(id="two", module="latin_probes")
     )
     for args in (["catalog", "validate", str(catalog)], ["audit", "--catalog", str(catalog)]):
-        line = _one_error_line(run_cli(*args))  # one line, though two entries use the module
+        line = _one_error_line(run_cli_here(*args))  # one line, though two entries use the module
         assert line.startswith(f"detaudit: error: {tmp_path / 'latin_probes.py'}:2: ")
         assert "not UTF-8 text" in line
 
@@ -150,7 +150,7 @@ def test_probe_module_with_a_coding_declaration_is_valid_python(tmp_path):
     )
     catalog = tmp_path / "mine.yaml"
     catalog.write_text("raises:\n" + ENTRY.format(id="one", module="declared_probes"))
-    result = run_cli("catalog", "validate", str(catalog))
+    result = run_cli_here("catalog", "validate", str(catalog))
     assert result.returncode == 0, result.stderr
 
 
@@ -218,14 +218,14 @@ def test_a_report_field_of_the_wrong_type_is_a_report_error(tmp_path, case):
 def test_diff_of_a_bad_report_is_exit_2_in_one_line(tmp_path, case):
     path = _bad_report(tmp_path, case)
     _, field, says = BAD_FIELDS[case]
-    line = _one_error_line(run_cli("diff", str(OLD_GPU), str(path)))
+    line = _one_error_line(run_cli_here("diff", str(OLD_GPU), str(path)))
     assert line.startswith(f"detaudit: error: {path}: {field}: ") and says in line
 
 
 @pytest.mark.parametrize("case", ["schema-string", "id-int", "seconds-string", "status-unknown"])
 def test_table_of_a_bad_report_is_exit_2_in_one_line(tmp_path, case):
     path = _bad_report(tmp_path, case)
-    line = _one_error_line(run_cli("table", str(OLD_GPU), str(path)))
+    line = _one_error_line(run_cli_here("table", str(OLD_GPU), str(path)))
     assert line.startswith(f"detaudit: error: {path}: {BAD_FIELDS[case][1]}: ")
 
 
@@ -234,7 +234,7 @@ def test_scan_report_uses_the_same_checks(tmp_path):
     script = tmp_path / "script.py"
     marker = tmp_path / "ran"
     script.write_text(f"open({str(marker)!r}, 'w').close()\n")
-    line = _one_error_line(run_cli("scan", "--report", str(path), str(script)))
+    line = _one_error_line(run_cli_here("scan", "--report", str(path), str(script)))
     assert line == (
         f'detaudit: error: --report {path}: results[3].seconds: expected a number, got "1.5"'
     )
@@ -255,12 +255,12 @@ def test_a_builtin_catalogue_file_given_again_is_one_line():
     relative = os.path.relpath(builtin)
     for path in (str(builtin), relative):
         started = time.monotonic()
-        line = _one_error_line(run_cli("audit", "--catalog", path))
+        line = _one_error_line(run_cli_here("audit", "--catalog", path))
         assert time.monotonic() - started < FAST
         assert line.startswith(f"detaudit: error: {path}: already loaded: it is part of the")
         assert "--no-builtin" in line
     # with --no-builtin it is an ordinary catalogue file
-    result = run_cli("catalog", "list", "--no-builtin", "--catalog", relative)
+    result = run_cli_here("catalog", "list", "--no-builtin", "--catalog", relative)
     assert result.returncode == 0, result.stderr
 
 
@@ -271,13 +271,13 @@ def test_the_same_catalogue_file_twice_is_one_line(tmp_path):
     link = tmp_path / "link.yaml"
     link.symlink_to(catalog)
     twice = ["catalog", "list", "--no-builtin", "--catalog", str(catalog), "--catalog"]
-    line = _one_error_line(run_cli(*twice, str(catalog)))
+    line = _one_error_line(run_cli_here(*twice, str(catalog)))
     assert line == f"detaudit: error: {catalog}: given twice; give each catalogue file once"
-    line = _one_error_line(run_cli(*twice, str(link)))
+    line = _one_error_line(run_cli_here(*twice, str(link)))
     assert line == (
         f"detaudit: error: {link}: already given as {catalog}; give each catalogue file once"
     )
-    line = _one_error_line(run_cli("catalog", "validate", str(catalog), str(catalog)))
+    line = _one_error_line(run_cli_here("catalog", "validate", str(catalog), str(catalog)))
     assert "given twice" in line
     with pytest.raises(CatalogError, match="given twice"):
         load_catalog([catalog, catalog], builtin=False)

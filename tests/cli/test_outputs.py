@@ -167,6 +167,7 @@ def test_table_o_dev_full_is_exit_3_in_one_line(tmp_path):
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written in place, not replaced
 
 
+@pytest.mark.slow  # an audit of its own in a process of its own
 def test_audit_writes_every_format_or_none(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -18,7 +18,7 @@ from detaudit.compare.table import build_table
 from detaudit.model.report import Report
 from detaudit.render import RENDERERS
 
-from ..conftest import run_cli
+from ..conftest import run_cli_here
 
 #: Entries that run with no alert on CPU (index-copy converts, index-add is ok).
 RUNNING = ("index-copy", "index-add")
@@ -75,11 +75,11 @@ def test_hand_made_changed_digest_is_marked_in_table_and_diff(two_cpu_audits, tm
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(RENDERERS["report"]["json"].render(first))
     new.write_text(RENDERERS["report"]["json"].render(changed))
-    assert run_cli("diff", str(old), str(new)).returncode == 0
-    failed = run_cli("diff", str(old), str(new), "--fail-on", "bits-differ")
+    assert run_cli_here("diff", str(old), str(new)).returncode == 0
+    failed = run_cli_here("diff", str(old), str(new), "--fail-on", "bits-differ")
     assert failed.returncode == 1, failed.stderr
     assert "1 with bits that differ from old (--fail-on bits-differ)" in failed.stderr
-    same = run_cli("diff", str(old), str(old), "--fail-on", "bits-differ")
+    same = run_cli_here("diff", str(old), str(old), "--fail-on", "bits-differ")
     assert same.returncode == 0, same.stderr
 
 

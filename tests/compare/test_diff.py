@@ -19,7 +19,7 @@ from detaudit.model.report import Report, Status
 from detaudit.model.reportfile import load_report
 from detaudit.render import RENDERERS
 
-from ..conftest import NEW_GPU, OLD_GPU, check_golden, run_cli
+from ..conftest import NEW_GPU, OLD_GPU, check_golden, run_cli_here
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_cli_fails_the_gate_on_a_newly_failing_entry(gpu_diff, tmp_path):
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(RENDERERS["report"]["json"].render(diff.old))
     new.write_text(RENDERERS["report"]["json"].render(diff.new))
-    result = run_cli("diff", str(old), str(new), timeout=60)
+    result = run_cli_here("diff", str(old), str(new), timeout=60)
     assert result.returncode == 1, result.stderr
     assert "newly fails (1): audited before and could not be audited now" in result.stdout
     assert "index-copy  cuda  forward  converts -> error: ValueError: boom" in result.stdout
@@ -200,7 +200,7 @@ def test_cli_fails_the_gate_on_a_newly_failing_entry(gpu_diff, tmp_path):
 )
 def test_cli_exit_codes_for_the_upgrade(policy, code):
     args = ["diff", str(OLD_GPU), str(NEW_GPU)] + (["--fail-on", policy] if policy else [])
-    result = run_cli(*args, timeout=60)
+    result = run_cli_here(*args, timeout=60)
     assert result.returncode == code, result.stderr
     assert "newly raises (1)" in result.stdout
     assert "scatter-reduce-sum  cuda  forward  converts -> raises (scatter_reduce_two_cuda)" in (
@@ -212,7 +212,7 @@ def test_cli_exit_codes_for_the_upgrade(policy, code):
 
 def test_cli_writes_markdown_to_a_file(tmp_path):
     out = tmp_path / "ci" / "diff.md"
-    result = run_cli("diff", str(OLD_GPU), str(NEW_GPU), "--format", "md", "-o", str(out))
+    result = run_cli_here("diff", str(OLD_GPU), str(NEW_GPU), "--format", "md", "-o", str(out))
     assert result.returncode == 1
     assert result.stdout == ""  # stdout is for the document; it went to the file
     assert result.stderr.splitlines()[0] == f"wrote {out}"
@@ -236,7 +236,7 @@ def _edited(path, tmp_path, name: str, **statuses: Status):
 
 def test_real_cpu_report_against_itself_has_no_change(cpu_report_file):
     for policy in ("newly-raises", "any-change"):
-        result = run_cli("diff", str(cpu_report_file), str(cpu_report_file), "--fail-on", policy)
+        result = run_cli_here("diff", str(cpu_report_file), str(cpu_report_file), "--fail-on", policy)
         assert result.returncode == 0, result.stderr
         assert "no result changed" in result.stdout
         assert "environment: the same" in result.stdout
@@ -254,13 +254,13 @@ def test_real_cpu_report_with_a_regression(cpu_report_file, tmp_path):
         "new.json",
         **{"index-copy": Status.RAISES, "put-accumulate-false": Status.CONVERTS},
     )
-    result = run_cli("diff", str(cpu_report_file), str(new), "--format", "json")
+    result = run_cli_here("diff", str(cpu_report_file), str(new), "--format", "json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
     kinds = {(c["kind"], c["id"]) for c in data["changes"]}
     assert kinds == {("newly-raises", "index-copy"), ("fixed", "put-accumulate-false")}
     assert data["unchanged"] == len(real.results) - 2
-    assert run_cli("diff", str(cpu_report_file), str(new), "--fail-on", "none").returncode == 0
+    assert run_cli_here("diff", str(cpu_report_file), str(new), "--fail-on", "none").returncode == 0
 
 
 def test_real_cpu_report_against_the_gpu_fixture(cpu_report_file):
@@ -307,7 +307,7 @@ def test_bad_report_is_exit_2_with_one_line(tmp_path, content, message, which):
         bad.write_text(content)
     args = [str(OLD_GPU), str(NEW_GPU)]
     args[which] = str(bad)
-    result = run_cli("diff", *args, timeout=60)
+    result = run_cli_here("diff", *args, timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"detaudit: error: {bad}: ")
     assert result.stderr.count("\n") == 1 and message in result.stderr
@@ -321,7 +321,7 @@ def test_newer_schema_of_a_real_report_is_refused(cpu_report_file, tmp_path):
     newer.write_text(json.dumps(data))
     with pytest.raises(ReportError, match="newer than this detaudit understands"):
         load_report(newer)
-    assert run_cli("diff", str(cpu_report_file), str(newer)).returncode == 2
+    assert run_cli_here("diff", str(cpu_report_file), str(newer)).returncode == 2
 
 
 def test_report_objects_round_trip_through_the_loader(cpu_report_file):

@@ -17,7 +17,7 @@ from detaudit.model.report import Status
 from detaudit.model.reportfile import load_report, load_reports
 from detaudit.render import RENDERERS
 
-from ..conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli
+from ..conftest import CPU_AUDIT_IDS, NEW_GPU, OLD_GPU, REPORTS, check_golden, run_cli_here
 
 FIXTURES = [NEW_GPU, REPORTS / "fixture-gpu.json", OLD_GPU]  # deliberately not in column order
 
@@ -134,7 +134,7 @@ def test_markdown_marks_drift_and_missing(fixture_table):
 
 def test_cli_csv_is_the_matrix(cpu_report_file):
     paths = [str(OLD_GPU), str(NEW_GPU), str(cpu_report_file)]
-    result = run_cli("table", *paths, "--format", "csv", timeout=60)
+    result = run_cli_here("table", *paths, "--format", "csv", timeout=60)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     table = build_table(load_reports(paths), paths)
@@ -149,15 +149,15 @@ def test_cli_csv_is_the_matrix(cpu_report_file):
 
 def test_cli_format_from_the_output_extension(tmp_path):
     out = tmp_path / "fleet.html"
-    result = run_cli("table", str(OLD_GPU), str(NEW_GPU), "-o", str(out), timeout=60)
+    result = run_cli_here("table", str(OLD_GPU), str(NEW_GPU), "-o", str(out), timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # stdout is for the document; it went to the file
     assert result.stderr.strip() == f"wrote {out}"
     assert out.read_text().startswith("<!DOCTYPE html>")
-    unknown = run_cli("table", str(OLD_GPU), "-o", str(tmp_path / "fleet.txt"), timeout=60)
+    unknown = run_cli_here("table", str(OLD_GPU), "-o", str(tmp_path / "fleet.txt"), timeout=60)
     assert unknown.returncode == 2 and "--format md|csv|html" in unknown.stderr
     assert not (tmp_path / "fleet.txt").exists()
-    default = run_cli("table", str(OLD_GPU), timeout=60)
+    default = run_cli_here("table", str(OLD_GPU), timeout=60)
     assert default.returncode == 0 and default.stdout.startswith("# detaudit table")
 
 
@@ -165,7 +165,7 @@ def test_cli_bad_report_is_exit_2(tmp_path):
     corrupt = tmp_path / "corrupt.json"
     corrupt.write_text('{"schema_version": 1')
     for bad in (corrupt, tmp_path / "missing.json"):
-        result = run_cli("table", str(OLD_GPU), str(bad), "-o", str(tmp_path / "t.md"))
+        result = run_cli_here("table", str(OLD_GPU), str(bad), "-o", str(tmp_path / "t.md"))
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and str(bad) in result.stderr
     assert not (tmp_path / "t.md").exists()

@@ -29,6 +29,7 @@ from detaudit.render import RENDERERS
 from ..conftest import check_golden, run_cli
 from ..documents import discovery
 
+
 def _expecttest_missing() -> str | None:
     """Why ``import expecttest`` fails here (the lent GPU's stack has no expecttest), else None."""
     try:
@@ -82,6 +83,7 @@ def sweep(tmp_path_factory, reduced_catalogue):
 
 
 @needs_expecttest
+@pytest.mark.slow  # an OpInfo sweep in a worker
 def test_put_and_max_unpool2d_alert_with_their_kernels(sweep):
     result, _ = sweep
     assert result.returncode == 1, result.stderr  # an uncovered alert is a finding
@@ -104,6 +106,7 @@ def test_put_and_max_unpool2d_alert_with_their_kernels(sweep):
 
 
 @needs_expecttest
+@pytest.mark.slow  # an OpInfo sweep in a worker
 def test_coverage_comes_from_the_catalogue(sweep):
     found = json.loads(sweep[0].stdout)
     by_id = {op["id"]: op for op in found["alerting"]}
@@ -116,6 +119,7 @@ def test_coverage_comes_from_the_catalogue(sweep):
 
 
 @needs_expecttest
+@pytest.mark.slow  # an OpInfo sweep in a worker
 def test_counts_and_limits(sweep):
     found = json.loads(sweep[0].stdout)
     # every variant of the named ops: max_unpool2d has a "grad" variant, interpolate several
@@ -129,6 +133,7 @@ def test_counts_and_limits(sweep):
 
 
 @needs_expecttest
+@pytest.mark.slow  # an OpInfo sweep in a worker
 def test_emitted_entries_validate_and_audit_raises(sweep, tmp_path):
     _, out = sweep
     emitted = out / "found.yaml"
@@ -164,6 +169,7 @@ def test_emitted_entries_validate_and_audit_raises(sweep, tmp_path):
 
 
 @needs_expecttest
+@pytest.mark.slow  # an OpInfo sweep in a worker
 def test_text_output_and_a_parent_without_torch():
     code = (
         "import sys; from detaudit.docs.discover import discover; "
@@ -180,6 +186,7 @@ def test_text_output_and_a_parent_without_torch():
 
 
 @needs_expecttest
+@pytest.mark.slow  # an OpInfo sweep in a worker
 def test_unknown_op_is_usage_error():
     result = run_cli("discover", "--op", "no_such_op")
     assert result.returncode == 2

@@ -13,7 +13,7 @@ from detaudit.docs.check import check_docs, devices_named
 from detaudit.docs.docstring import parse_docstring
 from detaudit.render import RENDERERS
 
-from ..conftest import DATA, check_golden, run_cli
+from ..conftest import DATA, check_golden, run_cli_here
 
 DOCSTRINGS = DATA / "docstrings"
 RELEASES = {"1.11": "1.11.0", "2.0": "2.0.0", "2.13": "2.13.0"}
@@ -129,7 +129,7 @@ def test_an_entry_matches_only_items_for_its_devices(tmp_path):
 
 
 def test_cli_agrees_on_the_installed_torch():
-    result = run_cli("catalog", "check-docs")
+    result = run_cli_here("catalog", "check-docs")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "agree" in result.stdout
     assert "docs 2." in result.stdout
@@ -143,11 +143,11 @@ def test_cli_finds_a_removed_entry(tmp_path):
 
     paths = copy_catalogue(tmp_path, edit)
     args = ["catalog", "check-docs", "--no-builtin", *(a for p in paths for a in ("--catalog", p))]
-    text = run_cli(*args)
+    text = run_cli_here(*args)
     assert text.returncode == 1, text.stderr
     assert "missing from the catalogue (1)" in text.stdout
     assert "torch.nn.MaxPool3d when attempting to differentiate a CUDA tensor" in text.stdout
-    result = run_cli(*args, "--format", "json")
+    result = run_cli_here(*args, "--format", "json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False
@@ -159,9 +159,9 @@ def test_cli_finds_a_removed_entry(tmp_path):
 
 def test_cli_checks_a_given_docstring(tmp_path):
     fixture = str(DOCSTRINGS / "torch-1.11.txt")
-    ok = run_cli("catalog", "check-docs", "--docstring", fixture, "--torch-version", "1.11.0")
+    ok = run_cli_here("catalog", "check-docs", "--docstring", fixture, "--torch-version", "1.11.0")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    drift = run_cli("catalog", "check-docs", "--docstring", fixture, "--torch-version", "2.13.0")
+    drift = run_cli_here("catalog", "check-docs", "--docstring", fixture, "--torch-version", "2.13.0")
     assert drift.returncode == 1
     assert "group differs" in drift.stdout
 
@@ -176,7 +176,7 @@ def test_cli_checks_a_given_docstring(tmp_path):
     ],
 )
 def test_cli_bad_input_is_one_line(args, message):
-    result = run_cli("catalog", "check-docs", *args)
+    result = run_cli_here("catalog", "check-docs", *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -200,7 +200,7 @@ def test_cli_a_docstring_file_it_cannot_use_is_one_line(tmp_path, content, messa
     """Today: "57 findings" and exit 1 (every entry unlisted), or exit 4 on latin-1."""
     path = tmp_path / "doc.txt"
     path.write_bytes(content)
-    result = run_cli("catalog", "check-docs", "--docstring", str(path), "--torch-version", "2.13.0")
+    result = run_cli_here("catalog", "check-docs", "--docstring", str(path), "--torch-version", "2.13.0")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout == ""
     (line,) = result.stderr.strip().splitlines()
@@ -261,7 +261,7 @@ def full(version: str):
 @pytest.mark.parametrize("version", FULL_TEXTS)
 def test_the_catalogue_agrees_with_every_full_docstring(builtin, version, request):
     fixture = str(DOCSTRINGS / f"torch-{version}.txt")
-    result = run_cli("catalog", "check-docs", "--docstring", fixture, "--torch-version", version)
+    result = run_cli_here("catalog", "check-docs", "--docstring", fixture, "--torch-version", version)
     assert result.returncode == 0, result.stdout + result.stderr
     # the catalogue has read this release: its claims, not an older release's, are compared
     major, minor = version.split(".")[:2]

@@ -37,6 +37,7 @@ def test_the_pages_have_examples():
 
 
 @pytest.mark.docs
+@pytest.mark.slow  # seconds each, tens of examples: .ci/run runs them with -m slow
 @pytest.mark.parametrize(
     "page,line", CASES, ids=[f"{p.relative_to(ROOT)}:{line}" for p, line in CASES]
 )

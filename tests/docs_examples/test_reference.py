@@ -106,5 +106,5 @@ def test_the_environment_page_names_every_variable_detaudit_reads():
         if source.is_file():
             names |= set(re.findall(r"\bDETAUDIT_[A-Z_]*[A-Z]\b", source.read_text()))
     assert names, "the search found nothing: the pattern is wrong"
-    for name in sorted(names) + ["CUBLAS_WORKSPACE_CONFIG", "XDG_CACHE_HOME", "PYTHONHASHSEED"]:
+    for name in [*sorted(names), "CUBLAS_WORKSPACE_CONFIG", "XDG_CACHE_HOME", "PYTHONHASHSEED"]:
         assert f"`{name}`" in page, name

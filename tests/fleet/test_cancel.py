@@ -21,6 +21,9 @@ import pytest
 
 from ..processes import DEADLINE
 
+# Fleet runs cancelled mid-way on a one-node Slurm cluster.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _FAKES = {

@@ -36,7 +36,7 @@ def test_node_type_keeps_the_users_sbatch_options():
 @pytest.mark.parametrize("text", ["h100", ":--partition=gpu", "a b:--x", "h100:--partition gpu"])
 def test_bad_node_type_is_a_usage_error(text):
     with pytest.raises(
-        UsageError, match="expected NAME:SBATCH-OPTIONS|not an sbatch option"
+        UsageError, match=r"expected NAME:SBATCH-OPTIONS|not an sbatch option"
     ) as bad:
         parse_node_type(text)
     assert bad.value.option == "node_type"
@@ -200,7 +200,7 @@ def test_paths_with_blanks_and_quotes_reach_sbatch_and_bash_as_one_word(tmp_path
 @pytest.mark.parametrize("shared", ['/shared/say "hi"', "/shared/a\\b", "/shared/a\nb", "/s/50%"])
 def test_a_shared_folder_sbatch_cannot_be_given_is_refused(shared):
     audit = _audit(shared, "/usr/bin/python3", "/opt/src")
-    with pytest.raises(UsageError, match="^shared .*(cannot carry|filename pattern)") as bad:
+    with pytest.raises(UsageError, match=r"^shared .*(cannot carry|filename pattern)") as bad:
         batch_script(audit, parse_node_type("a:--partition=a"))
     assert bad.value.option == "shared"
 

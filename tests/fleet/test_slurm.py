@@ -18,11 +18,15 @@ from .cluster import SlurmCluster, missing_binaries
 
 RUNNING = ("index-copy", "index-add")  # both run with no alert on CPU
 
-pytestmark = pytest.mark.skipif(
-    bool(missing_binaries()),
-    reason=f"Slurm not installed ({', '.join(missing_binaries())} missing): "
-    "install slurm-wlm and munge (apt-get install slurm-wlm munge), as .ci/run does",
-)
+pytestmark = [
+    # A one-node Slurm cluster started on localhost, and audits submitted to it.
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(missing_binaries()),
+        reason=f"Slurm not installed ({', '.join(missing_binaries())} missing): "
+        "install slurm-wlm and munge (apt-get install slurm-wlm munge), as .ci/run does",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -73,11 +73,11 @@ def test_words_print_and_serialise_as_their_values(word):
 
 
 def test_plain_string_tuples_name_every_word():
-    assert DEVICES == tuple(d.value for d in Device) and all(type(d) is str for d in DEVICES)
-    assert PASSES == tuple(p.value for p in Pass) and all(type(p) is str for p in PASSES)
-    assert CLAIMS == tuple(c.value for c in Claim)
+    assert tuple(d.value for d in Device) == DEVICES and all(type(d) is str for d in DEVICES)
+    assert tuple(p.value for p in Pass) == PASSES and all(type(p) is str for p in PASSES)
+    assert tuple(c.value for c in Claim) == CLAIMS
     assert GROUPS == (*CLAIMS, "observed") == tuple(g.value for g in Group)
-    assert DEVICE_CHOICES == ("auto", *DEVICES, "all")
+    assert ("auto", *DEVICES, "all") == DEVICE_CHOICES
 
 
 def test_a_claim_expects_its_status():
@@ -95,11 +95,11 @@ def test_a_clean_run_converts_only_where_the_condition_covers_the_device():
 
 
 def test_consumers_derive_from_the_table():
-    assert html.PALETTE == {s: i.colour for s, i in STATUS_INFO.items()}
-    assert console.STATUS_STYLE == {s: i.style for s, i in STATUS_INFO.items()}
+    assert {s: i.colour for s, i in STATUS_INFO.items()} == html.PALETTE
+    assert {s: i.style for s, i in STATUS_INFO.items()} == console.STATUS_STYLE
     assert all(console.STATUS_STYLE[s.value] == STATUS_INFO[s].style for s in Status)
-    assert diff.RAN == {s for s, i in STATUS_INFO.items() if i.ran}
-    assert diff.REPEATS == {s for s, i in STATUS_INFO.items() if i.repeats}
+    assert {s for s, i in STATUS_INFO.items() if i.ran} == diff.RAN
+    assert {s for s, i in STATUS_INFO.items() if i.repeats} == diff.REPEATS
     assert {s for s in Status if s.observed} == {s for s, i in STATUS_INFO.items() if i.observed}
 
 

@@ -144,6 +144,7 @@ def test_environment_and_legend_are_on_the_page(page):
     assert "drift: the cell is outlined" in page
 
 
+@pytest.mark.slow  # an audit of its own in a process of its own
 def test_audit_writes_a_single_report_page(tmp_path):
     result = run_cli(
         "audit", "--device", "cpu", "--only", "put-accumulate-false", "--only", "index-copy",
@@ -254,6 +255,7 @@ def _screenshot(tmp_path, page: str, width: int = WIDTH, height: int = HEIGHT) -
     return image
 
 
+@pytest.mark.slow  # headless Chromium (and an audit)
 def test_chromium_renders_the_page(page, tmp_path):
     image = _screenshot(tmp_path, page, height=1000)
     # The matrix is drawn in colour: each status on screen fills cells with its own tint.
@@ -318,6 +320,7 @@ def _first_screen(tmp_path, page: str) -> _Boxes:
     return boxes
 
 
+@pytest.mark.slow  # headless Chromium (and an audit)
 def test_the_first_screen_of_a_cpu_audit_shows_its_raises_and_drift(tmp_path):
     """At 1400x900 the raises and the drift are on screen, before the matrix (issue 23)."""
     report = load_report(CPU_AUDIT)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 
+import pytest
+
 from detaudit.cli.console import summary
 from detaudit.model.report import Status
 from detaudit.model.reportfile import load_report
@@ -56,6 +58,7 @@ def test_half_or_fewer_failed_is_no_warning():
     assert "<b>Warning</b>" not in html.render(report)
 
 
+@pytest.mark.slow  # an audit of its own in a process of its own
 def test_an_audit_whose_every_probe_fails_warns_in_its_summary(tmp_path):
     (tmp_path / "broken_probes.py").write_text(
         "def probe(device):\n    raise ValueError('no inputs')\n", encoding="utf-8"

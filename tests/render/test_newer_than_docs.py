@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from detaudit.compare.diff import diff_reports
 from detaudit.compare.table import build_table
 from detaudit.model.report import Report
@@ -38,6 +40,7 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.slow  # an audit of its own in a process of its own
 def test_audit_newer_than_the_catalogue_says_so_in_summary_md_html_json(tmp_path):
     import torch
 

@@ -108,6 +108,7 @@ def test_cli_text_has_one_advice_line_per_setting_that_is_off(capsys, monkeypatc
     assert f"- PYTHONHASHSEED: {ADVICE['PYTHONHASHSEED']}" in advice
 
 
+@pytest.mark.slow  # imports torch in a fresh process
 def test_cli_in_a_fresh_process():
     result = run_cli("env", "--format", "json", timeout=120)
     assert result.returncode == 0, result.stderr

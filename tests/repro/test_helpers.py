@@ -267,6 +267,7 @@ def test_no_cublas_warning_before_cuda_starts(monkeypatch):
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
+@pytest.mark.slow  # imports Inductor in a fresh process
 def test_inductor_flag_restored_when_inductor_was_not_imported():
     # torch.use_deterministic_algorithms imports Inductor to set its flag; the
     # flag must still be back at its default afterwards.

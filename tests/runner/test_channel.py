@@ -11,6 +11,9 @@ from detaudit.runner.worker import CHANNEL_FLOOR
 
 from ..conftest import DATA, run_cli
 
+# Audits of probes that attack the worker's channel, each with its own workers.
+pytestmark = pytest.mark.slow
+
 CHANNEL = DATA / "user" / "channel.yaml"
 
 

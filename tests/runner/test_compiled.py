@@ -71,6 +71,7 @@ def inductor(tmp_path_factory):
     return report, seen, temp, user_cache
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_inductor_audit_records_a_compiled_observation_per_result(inductor):
     report = inductor[0]
     assert {r.id for r in report.results} == set(SUBSET)
@@ -100,6 +101,7 @@ def test_inductor_audit_records_a_compiled_observation_per_result(inductor):
     assert data["settings"]["compile"] == "inductor"
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_inductor_settings_recorded_as_installed(inductor):
     installed = inductor[0].environment.inductor
     assert installed is not None
@@ -107,11 +109,13 @@ def test_inductor_settings_recorded_as_installed(inductor):
     assert all(isinstance(v, bool) for v in installed.values())
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_first_compile_within_the_compile_allowance_is_no_timeout(inductor):
     report = inductor[0]
     assert [r.status for r in report.results if not r.status.observed] == []
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_compile_cache_is_the_audits_own_and_removed_after(inductor):
     _, seen, temp, user_cache = inductor
     # while the audit ran, Inductor's cache was a folder inside the audit's temporary folder
@@ -123,6 +127,7 @@ def test_compile_cache_is_the_audits_own_and_removed_after(inductor):
     assert not user_cache.exists()  # the user's cache setting was overridden, not used
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_report_shows_the_compiled_section(inductor):
     text = RENDERERS["report"]["md"].render(inductor[0])
     assert "## Compiled: torch.compile, backend inductor (3)" in text
@@ -133,6 +138,7 @@ def test_report_shows_the_compiled_section(inductor):
 # ----------------------------------------------------------------------- injected failure
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_compile_failure_is_that_entrys_result_and_the_audit_goes_on(cli, tmp_path):
     done = cli(
         "audit",
@@ -167,6 +173,7 @@ def test_compile_failure_is_that_entrys_result_and_the_audit_goes_on(cli, tmp_pa
     assert "| user-compile-fails | cpu | converts | compile-error | compile-error |" in markdown
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_a_compile_past_its_budget_keeps_the_eager_result_and_says_timeout(cli, tmp_path):
     # The backend sleeps two minutes; the compiled runs may take 1 s. The eager runs are
     # fast: they stay the result, and only the compiled observation is a timeout.
@@ -191,6 +198,7 @@ def test_a_compile_past_its_budget_keeps_the_eager_result_and_says_timeout(cli, 
     assert "| user-compile-ok | cpu | converts | 1 of 2 | timeout | – | – |" in markdown
 
 
+@pytest.mark.slow  # torch.compile audits (Inductor: tens of seconds)
 def test_compile_deterministic_turns_inductors_settings_on(cli, tmp_path):
     done = cli(
         "audit",

@@ -107,6 +107,7 @@ def test_no_cost_section_without_cost():
 # --------------------------------------------------------------------------- a real audit
 
 
+@pytest.mark.slow  # a timed audit of the whole catalogue
 def test_every_entry_that_ran_has_a_ratio(timed):
     ran = [r for r in timed.results if r.status in RAN]
     assert len(ran) > 40
@@ -121,6 +122,7 @@ def test_every_entry_that_ran_has_a_ratio(timed):
     assert timed.settings["cost_runs"] == 3
 
 
+@pytest.mark.slow  # a timed audit of the whole catalogue
 def test_every_timed_entry_is_a_row_of_the_cost_table(timed):
     md = RENDERERS["report"]["md"].render(timed)
     section = md[md.index("## Cost of determinism") :]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 
 from detaudit import audit
@@ -72,6 +73,7 @@ def test_a_worker_not_started_with_the_entrys_env_runs_nothing(monkeypatch):
     assert not answer.digests_on and answer.warn_only is None
 
 
+@pytest.mark.slow  # audits whose workers start with their own env
 def test_an_entrys_env_is_the_environment_its_worker_started_with(monkeypatch):
     """ATEN_CPU_CAPABILITY is read once, at the first kernel: only a worker started with it obeys."""
     monkeypatch.setenv("DETAUDIT_TEST_START_VAR", "caller")
@@ -106,6 +108,7 @@ CUBLAS = (
 )
 
 
+@pytest.mark.slow  # audits whose workers start with their own env
 def test_each_observation_states_its_env_and_the_report_keeps_the_callers(monkeypatch):
     monkeypatch.setenv(NAME, ":16:8")  # workers inherit the caller's environment
     report = audit(device="cpu", only=list(CUBLAS), repeat=2)

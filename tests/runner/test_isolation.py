@@ -16,6 +16,9 @@ from detaudit.model.report import Status
 
 from ..conftest import USER_CATALOG, run_cli
 
+# Crashes, hangs past a timeout and Ctrl-C of whole audits: tens of seconds.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def crash_report():

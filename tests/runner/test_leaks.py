@@ -11,6 +11,9 @@ from detaudit.runner.probing import digest
 
 from ..conftest import DATA
 
+# Audits of leaking probes, each with its own workers: tens of seconds.
+pytestmark = pytest.mark.slow
+
 LEAKS = DATA / "leaks" / "leaks.yaml"
 TEAMS = DATA / "teams"
 RETIRED = "the worker retired after this entry"
@@ -145,7 +148,7 @@ def _covers(names: set[str], module: str, attr: str) -> bool:
                 if prefix + form.format(base) in names:
                     return True
     return any(
-        n == prefix + attr or n.startswith(prefix) and n.endswith("." + attr) for n in names
+        n == prefix + attr or (n.startswith(prefix) and n.endswith("." + attr)) for n in names
     ) or any(n.endswith("." + attr) for n in names)
 
 

@@ -49,7 +49,7 @@ def test_devices_and_timeouts():
     assert resolve_devices("mps", False, True) == ("mps",)
     from detaudit.cli.wording import worded
 
-    with pytest.raises(EnvironmentUnsupported, match="^device cuda: .* use device cpu") as bad:
+    with pytest.raises(EnvironmentUnsupported, match=r"^device cuda: .* use device cpu") as bad:
         resolve_devices("cuda", False)
     assert worded(bad.value).startswith("--device cuda: ")
     assert worded(bad.value).endswith("or use --device cpu")

@@ -50,6 +50,7 @@ def test_a_worker_says_hello_and_answers():
     assert wait_gone({hello["pid"]}) == set()  # closed
 
 
+@pytest.mark.slow  # waits for a hang, a crash or a slow start
 def test_a_crash_is_an_answer_and_a_new_worker_serves_the_next():
     with WorkerPool(1, timeout=600) as pool:
         first = pool.wait_ready()["pid"]
@@ -72,6 +73,7 @@ def test_a_crash_is_an_answer_and_a_new_worker_serves_the_next():
     assert not alive(first)
 
 
+@pytest.mark.slow  # waits for a hang, a crash or a slow start
 def test_a_hang_is_a_timeout_and_its_worker_group_is_killed(markers):
     timeout = 4.0
     with WorkerPool(1, timeout=timeout) as pool:
@@ -107,7 +109,7 @@ def test_several_requests_on_two_jobs():
 def test_a_missing_interpreter_is_a_worker_error(tmp_path):
     missing = str(tmp_path / "no" / "python")
     with (
-        pytest.raises(WorkerError, match="cannot start a worker with .*no/python"),
+        pytest.raises(WorkerError, match=r"cannot start a worker with .*no/python"),
         WorkerPool(1, python=missing),
     ):
         pass
@@ -187,6 +189,7 @@ for line in sys.stdin:
 """
 
 
+@pytest.mark.slow  # waits for a hang, a crash or a slow start
 def test_the_first_request_of_a_worker_gets_its_start_up_time_on_top(tmp_path):
     # A worker's first request pays for lazy imports and first calls, which a
     # loaded machine slows as much as the start; later requests get the timeout alone.

@@ -23,6 +23,9 @@ import torch
 
 from ..conftest import run_cli
 
+# Audits under another interpreter, in a fresh virtual environment.
+pytestmark = pytest.mark.slow
+
 
 def _venv(path: Path) -> Path:
     venv.EnvBuilder(system_site_packages=False, with_pip=False).create(path)
@@ -32,7 +35,7 @@ def _venv(path: Path) -> Path:
 def _import_folders() -> list[str]:
     """Where this interpreter finds torch, numpy and their dependencies, in its order."""
     folders = [str(Path(m.__file__).resolve().parents[1]) for m in (torch, numpy)]
-    folders += site.getsitepackages() + [site.getusersitepackages()]
+    folders += [*site.getsitepackages(), site.getusersitepackages()]
     folders += [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
     return [f for f in dict.fromkeys(folders) if Path(f).is_dir()]
 

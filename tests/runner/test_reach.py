@@ -96,7 +96,13 @@ def test_on_cpu_the_builtin_entries_reach_their_kernel(entry_id):
     assert entry.reaches
     answer = handle(
         RunRequest(
-            id=entry.id, probe=entry.probe, device="cpu", repeat=2, seed=0, reaches=entry.reaches
+            id=entry.id,
+            probe=entry.probe,
+            probe_args=entry.args_dict() or None,
+            device="cpu",
+            repeat=2,
+            seed=0,
+            reaches=entry.reaches,
         )
     )
     assert answer.ops is not None and set(answer.ops) == {"strict", "mode-off 1"}
@@ -105,6 +111,7 @@ def test_on_cpu_the_builtin_entries_reach_their_kernel(entry_id):
     assert reach.unreached(entry.reaches, answer.ops["strict"]) == ()
 
 
+@pytest.mark.slow  # an audit of its own
 def test_on_cpu_an_audit_of_them_carries_no_flag():
     report = audit(device="cpu", only=DECOMPOSED_ON_CUDA, repeat=2)
     for r in report.results:
@@ -115,7 +122,7 @@ def test_on_cpu_an_audit_of_them_carries_no_flag():
 def test_a_request_without_reaches_records_nothing():
     answer = handle(
         RunRequest(
-            id="x", probe="detaudit.probes.sampling:interpolate_bilinear_backward",
+            id="x", probe="detaudit.probes.sampling:interpolate_backward", probe_args={"mode": "bilinear"},
             device="cpu", repeat=1, seed=0,
         )
     )
@@ -133,7 +140,7 @@ def test_a_torch_that_cannot_record_records_nothing_rather_than_flagging(monkeyp
     monkeypatch.setattr(reach, "available", lambda: False)  # torch before TorchDispatchMode
     answer = handle(
         RunRequest(
-            id="x", probe="detaudit.probes.sampling:interpolate_bilinear_backward",
+            id="x", probe="detaudit.probes.sampling:interpolate_backward", probe_args={"mode": "bilinear"},
             device="cpu", repeat=1, seed=0, reaches=("aten::upsample_bilinear2d_backward",),
         )
     )

@@ -18,6 +18,9 @@ import pytest
 
 from ..processes import LIFELINE, LIFELINE_CATALOG, group, wait_for_marker, wait_gone
 
+# Signals sent to whole audits running in their own processes.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -24,6 +24,7 @@ def trust():
     return {r.id: r for r in report.results}
 
 
+@pytest.mark.slow  # audits of their own (a fresh venv for one)
 def test_two_catalogues_with_same_named_probe_modules_each_run_their_own():
     report = audit(
         catalogs=[TEAMS / "team_a" / "catalog.yaml", TEAMS / "team_b" / "catalog.yaml"],
@@ -93,6 +94,7 @@ def test_alert_detection_is_linear_in_the_message():
     assert same_line.endswith(" put_") and len(same_line) <= 400
 
 
+@pytest.mark.slow  # audits of their own (a fresh venv for one)
 def test_every_probe_starts_from_the_same_process_state():
     """threads, default device, anomaly mode, cwd, env vars... put back after each run."""
     report = audit(catalogs=[STATE], builtin=False, device="cpu", repeat=2)
@@ -106,6 +108,7 @@ def test_every_probe_starts_from_the_same_process_state():
     assert check.strict.restored == ()
 
 
+@pytest.mark.slow  # audits of their own (a fresh venv for one)
 def test_two_audits_of_the_same_torch_give_no_change(tmp_path):
     """Noise is not change: the racy CPU kernels (mode off) and raising entries included."""
     only = [
@@ -147,6 +150,7 @@ def _interpreter_without_numpy(folder):
     return folder / "venv" / "bin" / "python"
 
 
+@pytest.mark.slow  # audits of their own (a fresh venv for one)
 def test_a_candidate_torch_without_numpy_is_audited_without_errors(tmp_path):
     python = _interpreter_without_numpy(tmp_path)
     report = audit(

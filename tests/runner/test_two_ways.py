@@ -13,6 +13,9 @@ from detaudit.runner.protocol import PHASE_MISUSE
 
 from ..conftest import DATA
 
+# Two audits (built-in backward entries, and a user catalogue) observed two ways.
+pytestmark = pytest.mark.slow
+
 TWOWAY = DATA / "user" / "twoway.yaml"
 
 

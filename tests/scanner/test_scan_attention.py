@@ -37,6 +37,7 @@ def hits(scan_cache):
     return [h for h in found.hits if h.entry and h.entry.startswith("sdpa-")]
 
 
+@pytest.mark.slow  # a dynamic scan of an attention model
 def test_dynamic_hits_name_the_backend_that_ran(hits):
     lines = marked_lines(MODEL, ("dynamic",))
     forward = {h.entry: h for h in hits if h.pass_ == "forward"}
@@ -50,6 +51,7 @@ def test_dynamic_hits_name_the_backend_that_ran(hits):
     assert forward["sdpa-math-forward"].op == "aten::_safe_softmax"
 
 
+@pytest.mark.slow  # a dynamic scan of an attention model
 def test_backward_hits_are_located_at_the_forward_call(hits):
     lines = marked_lines(MODEL, ("dynamic",))
     backward = {h.entry: h for h in hits if h.pass_ == "backward"}
@@ -61,6 +63,7 @@ def test_backward_hits_are_located_at_the_forward_call(hits):
         assert hit.op == "aten::_scaled_dot_product_flash_attention_for_cpu_backward"
 
 
+@pytest.mark.slow  # a dynamic scan of an attention model
 def test_a_clean_attention_hit_is_ok_not_converts(hits):
     # observed entries claim nothing: a run with no alert is `ok`
     assert hits and all(h.here is Status.OK for h in hits)

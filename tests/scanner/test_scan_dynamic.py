@@ -188,6 +188,7 @@ def test_alert_in_backward_is_attributed_to_its_op(scan_cache):
     assert "out.put_(" in Path(__file__).read_text().splitlines()[hit.line - 1]
 
 
+@pytest.mark.slow  # scans that run a script in a process of their own
 def test_an_uncatalogued_op_that_alerts_is_a_hit(scan_cache, model, tmp_path):
     (tmp_path / "mine.py").write_text(
         "import torch\n\ndef histc(device):\n    return torch.histc(torch.randn(64, device=device))\n"
@@ -211,6 +212,7 @@ def test_json_round_trip(scanned):
 # --------------------------------------------------------------------------- command line
 
 
+@pytest.mark.slow  # scans that run a script in a process of their own
 def test_cli_runs_a_script_with_its_arguments(scan_cache):
     result = run_cli(
         "scan", "--report", str(SCAN_GPU), "--fail-on", "raises", str(MODEL), "a1", "b2"
@@ -223,6 +225,7 @@ def test_cli_runs_a_script_with_its_arguments(scan_cache):
     assert "these 4 ops raise: adaptive-avg-pool2d-backward" in result.stdout
 
 
+@pytest.mark.slow  # scans that run a script in a process of their own
 def test_cli_python_form_json_output_and_fail_on_none(scan_cache, tmp_path):
     out = tmp_path / "scan.json"
     result = run_cli(
@@ -233,6 +236,7 @@ def test_cli_python_form_json_output_and_fail_on_none(scan_cache, tmp_path):
     assert {h.entry for h in data.hits} == FIVE
 
 
+@pytest.mark.slow  # scans that run a script in a process of their own
 def test_cli_bad_input_is_exit_2_in_one_line(scan_cache, tmp_path):
     failing = tmp_path / "fails.py"
     failing.write_text(
@@ -436,6 +440,7 @@ def test_a_call_several_entries_match_shows_each_ones_result(scan_cache, cublas_
     assert ScanResult.from_dict(json.loads(render_json(found.result))) == found.result
 
 
+@pytest.mark.slow  # scans that run a script in a process of their own
 def test_cli_the_worst_of_the_matched_entries_decides_fail_on(scan_cache, cublas_report, tmp_path):
     script = tmp_path / "mm.py"
     script.write_text(MM_SCRIPT)

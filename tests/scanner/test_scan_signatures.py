@@ -141,6 +141,7 @@ def test_derive_is_pure_over_traces(catalog):
     assert "no op of its own" in sigs["nll-loss"].problem  # mul and sum are everyone's
 
 
+@pytest.mark.slow  # waits for a hanging probe's timeout
 def test_a_crashing_or_hanging_probe_costs_only_its_entry(scan_cache):
     catalog = load_catalog([USER_CATALOG], builtin=False)
     # 4 s count from a worker's hello. A worker's first trace (user-put here) pays

@@ -226,6 +226,7 @@ def _torch_sample(step: int = 12) -> list[Path]:
     return list(python_files([Path(spec.origin).parent]))[::step]
 
 
+@pytest.mark.slow  # scans a large tree twice
 def test_the_prefilter_never_drops_a_finding():
     """Skipping files (and lines) that name no catalogued API finds what a full walk finds."""
     catalog = load_catalog()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 
+import pytest
 import yaml
 
 from ..conftest import DATA, run_cli
@@ -18,6 +19,7 @@ def _entries(stdout: str) -> set[str]:
     return {f["entry"] for f in json.loads(stdout)["findings"]}
 
 
+@pytest.mark.slow  # several scans in processes of their own
 def test_options_before_after_and_between_the_paths(tmp_path):
     clean = tmp_path / "clean.py"
     clean.write_text("import torch\nprint(torch.ones(2))\n")

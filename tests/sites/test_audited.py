@@ -76,6 +76,7 @@ def test_reports_without_a_census_still_load_and_a_bad_one_is_refused():
         Report.from_dict(data, source="r.json")
 
 
+@pytest.mark.slow  # reads the installed torch's libraries
 def test_the_parent_takes_the_census_without_importing_torch(tmp_path):
     code = (
         "import sys; from detaudit.sites.audited import take_for_audit; c = take_for_audit(None); "
@@ -95,6 +96,7 @@ def test_the_parent_takes_the_census_without_importing_torch(tmp_path):
     not all(__import__("importlib").util.find_spec(m) for m in ("lief", "capstone")),
     reason='the sites extra is missing: pip install "detaudit[sites]"',
 )
+@pytest.mark.slow  # reads the installed torch's libraries
 def test_an_audit_carries_the_census_of_its_torch(tmp_path, monkeypatch):
     from detaudit.api import audit
 

@@ -33,6 +33,7 @@ def _census(source: Source):
         return take_census(build)
 
 
+@pytest.mark.slow  # reads the installed torch's libraries
 def test_the_installed_torch_lists_its_cpu_sites():
     census = _census(Source("installed"))
     # the wheel's metadata has no local part (2.13.0); torch/version.py may (2.13.0+cu128)
@@ -43,7 +44,7 @@ def test_the_installed_torch_lists_its_cpu_sites():
         assert cpu == CPU_SITES[census.torch]
         assert all(s.device.value == "cpu" for s in census.sites if s.library.endswith(".so"))
     else:
-        assert ALWAYS_CPU <= cpu
+        assert cpu >= ALWAYS_CPU
     assert not census.undecoded
     python = {s.alert for s in census.sites if s.library.endswith(".py")}
     assert "median CUDA with indices output" in python

@@ -159,5 +159,5 @@ def warn_alert(device: torch.device) -> torch.Tensor:
     """Emit a nondeterminism warning (as some ops do) and run on."""
     import warnings
 
-    warnings.warn("fake_kernel_ does not have a deterministic implementation, but you set ...")
+    warnings.warn("fake_kernel_ does not have a deterministic implementation, but you set ...", stacklevel=1)
     return torch.zeros(1)

@@ -1,0 +1,75 @@
+"""Entries marked ``slow_start`` run on a worker of their own, beside the shared one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detaudit import Status, audit
+from detaudit.catalog import load_catalog
+from detaudit.runner.pool import WorkerPool
+from detaudit.runner.protocol import RunAnswer, RunRequest
+
+PROBES = '''\
+import os
+from pathlib import Path
+
+import torch
+
+
+def _mark(name, device):
+    Path(__file__).with_name(name + ".pid").write_text(str(os.getpid()))
+    return torch.ones(3, device=device)
+
+
+def slow(device):
+    return _mark("slow", device)
+
+
+def quick(device):
+    return _mark("quick", device)
+'''
+
+
+def _catalog(folder: Path) -> Path:
+    (folder / "laneprobes.py").write_text(PROBES)
+    path = folder / "lanes.yaml"
+    entry = (
+        "  - id: {id}\n"
+        "    api: torch.ones\n"
+        "    condition: always\n"
+        "    devices: [cpu]\n"
+        "    pass: forward\n"
+        "    probe: laneprobes:{id}\n"
+        "    source: test fixture\n"
+    )
+    path.write_text(
+        "observed:\n"
+        + entry.format(id="slow")
+        + "    slow_start: true\n"
+        + entry.format(id="quick")
+    )
+    return path
+
+
+def test_a_slow_start_entry_runs_on_its_own_worker(tmp_path: Path) -> None:
+    catalog = _catalog(tmp_path)
+    assert load_catalog([catalog], builtin=False).get("slow").slow_start
+    report = audit(catalogs=[catalog], builtin=False, device="cpu", repeat=1)
+    assert {r.id: r.status for r in report.results} == {"slow": Status.OK, "quick": Status.OK}
+    slow, quick = ((tmp_path / f"{n}.pid").read_text() for n in ("slow", "quick"))
+    assert slow != quick
+
+
+def test_a_lane_worker_leaves_once_its_lane_is_done() -> None:
+    def request(i: int) -> RunRequest:
+        return RunRequest(
+            id=f"r{i}", probe="detaudit.probes.indexing:index_add", device="cpu", repeat=1, seed=0
+        )
+
+    with WorkerPool(1, timeout=120) as pool:
+        pool.start_lane("own")
+        assert len(pool._workers) == 2
+        answers = list(pool.ask_all([request(0), request(1)], lanes={"own": [request(2)]}))
+        assert sorted(a.id for a in answers) == ["r0", "r1", "r2"]
+        assert all(isinstance(a, RunAnswer) for a in answers)
+        assert [w.lane for w in pool._workers] == [""]
