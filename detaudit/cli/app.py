@@ -20,17 +20,18 @@ from ..errors import (
     DetauditError,
     EnvironmentUnsupported,
     ReportError,
+    TraceError,
     UsageError,
     WorkerError,
 )
-from . import audit, catalog, diff, discover, env, fleet, scan, sites, table
+from . import audit, catalog, compare, diff, discover, env, fleet, record, scan, sites, table, twice
 from .exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from .signals import Signalled, signals_interrupt
 
 __all__ = ["build_parser", "main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (audit, catalog, env, diff, table, fleet, discover, scan, sites)
+COMMANDS = (audit, catalog, env, diff, table, fleet, discover, scan, sites, record, compare, twice)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"detaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ReportError as exc:
+    except (ReportError, TraceError) as exc:
         print(f"detaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (EnvironmentUnsupported, WorkerError) as exc:
