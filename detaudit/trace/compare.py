@@ -283,6 +283,8 @@ def _classify(a: Trace, b: Trace, index: int, catalog: Any) -> Divergence:
             "find what the branch at that line reads (a .item(), a set's order, the time, "
             "the file system) and make it the same in both runs",
         )
+    if ra.get("dl"):
+        return _loader(ra, rb, index, head, where_a, pass_, step)
     if ra.get("rng") != rb.get("rng"):
         sentence = (
             f"First divergence: {head}: RNG state differs (the generator it draws from is in "
@@ -342,6 +344,30 @@ def _classify(a: Trace, b: Trace, index: int, catalog: Any) -> Divergence:
         fix,
         tuple(entries),
     )
+
+
+def _loader(
+    ra: dict, rb: dict, index: int, head: str, where: str, pass_: str, step: int
+) -> Divergence:
+    """The divergence is inside a DataLoader making a batch: the data differs."""
+    how = (
+        "its sampler draws the order from a generator in another state"
+        if ra.get("rng") != rb.get("rng")
+        else "the samples it reads differ"
+    )
+    sentence = (
+        f"First divergence: {head}, while a DataLoader made a batch: inputs "
+        f"from outside torch differ (the data loading: {how})."
+    )
+    details = (
+        f"the DataLoader: {ra['dl']}",
+        f"the op: {ra['op']}, inside the DataLoader's iteration at {where}",
+    )
+    fix = (
+        "give the DataLoader a seeded generator and seed its workers: DataLoader(..., "
+        "generator=detaudit.dataloader_generator(seed), worker_init_fn=detaudit.seed_worker)"
+    )
+    return Divergence(index, Cause.INPUTS, ra["op"], pass_, where, step, sentence, details, fix)
 
 
 def _last_python_value(trace: Trace, index: int) -> str:
@@ -414,7 +440,8 @@ def _inputs(
     else:
         if va is None:
             details.append(
-                "PYTHONHASHSEED is not set: a set of str iterates in another order each run"
+                "PYTHONHASHSEED is not set: if the program builds data from a set or dict of "
+                "str, its order changes each run"
             )
         fix = (
             "make what the program reads the same in both runs: seed numpy and random "

@@ -551,21 +551,29 @@ def _dataloader_watch(mode: RecordMode) -> Iterator[None]:
     from torch.utils.data import dataloader
 
     cls = dataloader._BaseDataLoaderIter
-    original = cls.__next__
+    original_init, original_next = cls.__init__, cls.__next__
+
+    def __init__(self, loader, *args, **kwargs):
+        saved = mode.loader
+        mode.loader = _loader_description(loader)
+        try:
+            original_init(self, loader, *args, **kwargs)
+        finally:
+            mode.loader = saved
 
     def __next__(self):
         saved = mode.loader
         mode.loader = _loader_description(self._loader) if hasattr(self, "_loader") else "?"
         try:
-            return original(self)
+            return original_next(self)
         finally:
             mode.loader = saved
 
-    cls.__next__ = __next__
+    cls.__init__, cls.__next__ = __init__, __next__
     try:
         yield
     finally:
-        cls.__next__ = original
+        cls.__init__, cls.__next__ = original_init, original_next
 
 
 def _compiled_frames() -> int:
