@@ -95,17 +95,22 @@ def _plain(value: Any) -> Any:
     return type(value).__name__
 
 
-def environment() -> dict[str, Any]:
-    """The header's environment: versions, machine, every torch flag, threads and variables."""
+def _flags() -> dict[str, Any]:
     from .. import torchstate
-    from ..runner.fingerprint import fingerprint
 
     flags = {name: _plain(value) for name, value in torchstate.snapshot().items()}
     flags["num_threads"] = torch.get_num_threads()
     flags["num_interop_threads"] = torch.get_num_interop_threads()
+    return flags
+
+
+def environment() -> dict[str, Any]:
+    """The header's environment: versions, machine, every torch flag, threads and variables."""
+    from ..runner.fingerprint import fingerprint
+
     return {
         "environment": fingerprint(with_cuda=torch.cuda.is_initialized()),
-        "flags": flags,
+        "flags": _flags(),
         "variables": {name: os.environ.get(name) for name in VARIABLES},
     }
 
@@ -318,7 +323,7 @@ class RecordMode(ScanMode):
             record["rng"] = [_state_digest(g) for g in generators]
         if self.loader is not None:
             record["dl"] = self.loader
-        if self.rerun:
+        if self.rerun and name not in UNINITIALISED:  # new memory's bits mean nothing
             out = self._call_twice(func, types, args, kwargs, generators, record)
         else:
             out = self._call(func, types, args, kwargs)
@@ -625,14 +630,13 @@ def record(
         raise
     except BaseException as exc:
         mode.flush()
-        end = environment()
         writer.close(
             {
                 "complete": False,
                 "ops": mode.count,
                 "steps": mode.steps,
                 "reason": f"{type(exc).__name__}: {exc}"[:300],
-                "flags": end["flags"],
+                "flags": _flags(),
             }
         )
         raise
@@ -642,12 +646,11 @@ def record(
         mode.pending = []
         if reason is not None or not writer._file.closed:
             mode.flush()
-            end = environment()
             footer: dict[str, Any] = {
                 "complete": mode.failure is None,
                 "ops": mode.count,
                 "steps": mode.steps,
-                "flags": end["flags"],
+                "flags": _flags(),
                 "compiled_frames": _compiled_frames() - compiled_before,
                 "rerun_differs": len(mode.rerun_differs),
             }
