@@ -34,7 +34,7 @@ def render(comparison: Comparison) -> str:
     c = comparison
     d = c.divergence
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>detaudit compare</title>",
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>detaudit compare</title>",
         f"<style>{_CSS}</style></head><body><h1>Why do the two runs differ?</h1>",
     ]
     if d is None:
