@@ -19,11 +19,11 @@ from detaudit.docs.check import check_docs
 from detaudit.docs.docstring import parse_docstring
 from detaudit.model.reportfile import load_report
 from detaudit.render import RENDERERS
-from detaudit.trace.compare import compare_traces
-from detaudit.trace.format import load_trace
 from detaudit.scanner.records import ScanResult, StaticResult
 from detaudit.scanner.signatures import OpMatch, Signature
 from detaudit.scanner.static import Scanner
+from detaudit.trace.compare import compare_traces
+from detaudit.trace.format import load_trace
 
 from ..conftest import DATA, NEW_GPU, OLD_GPU
 from ..documents import discovery, env_report
