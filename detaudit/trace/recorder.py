@@ -126,38 +126,41 @@ _WEIGHTS: dict[Any, Any] = {}
 _INT = {8: torch.int64, 4: torch.int32, 2: torch.int16, 1: torch.int8}
 
 
-def _weights(device: Any) -> Any:
+def _weights(device: Any, dtype: Any) -> Any:
     """Odd weights 1, 3, 5, ...: a weighted sum of a tensor's bits depends on their positions."""
-    weights = _WEIGHTS.get(device)
+    weights = _WEIGHTS.get((device, dtype))
     if weights is None:
-        weights = _WEIGHTS[device] = torch.arange(
-            1, 2 * _CHUNK, 2, dtype=torch.int64, device=device
-        )
+        weights = torch.arange(1, 2 * _CHUNK, 2, dtype=torch.int64, device=device).to(dtype)
+        _WEIGHTS[(device, dtype)] = weights
     return weights
 
 
 def _fingerprint(t: Any) -> Any:
-    """A 0-d int64 tensor on ``t``'s device: a hash of ``t``'s bits and their positions, or an int.
+    """A 0-d integer tensor on ``t``'s device: a hash of ``t``'s bits and their positions, or an int.
 
-    The sum over elements of bits x (2i + 1), in int64 arithmetic (exact, so
-    order-free and the same on every run); ``torch.hash_tensor`` (an xor of
-    the bits) alone would miss a permutation and cancel repeated values (a
+    The sum over elements of bits x (2i + 1), in integer arithmetic of the
+    element's width (exact modulo 2**width, so order-free and the same on every
+    run), one ``dot`` without a copy of the tensor: ``torch.hash_tensor`` (an
+    xor of the bits) would miss a permutation and cancel repeated values (a
     dropout mask of ones and zeros hashes to 0).
     """
     try:
         if t.is_complex():
             t = torch.view_as_real(t.resolve_conj())
+        size = t.element_size()
         if t.dtype.is_floating_point:
-            t = t.view(_INT[t.element_size()])
-        flat = t.reshape(-1).to(torch.int64)
+            t = t.view(_INT[size])
+        if size < 4 or t.dtype is torch.bool or t.dtype.is_signed is False:
+            t = t.to(torch.int32)  # small and unsigned types: dot has no kernel for them
+        flat = t.reshape(-1)
         n = flat.numel()
+        weights = _weights(flat.device, flat.dtype)
         if n <= _CHUNK:
-            return flat.dot(_weights(flat.device)[:n]) if n else 0
+            return flat.dot(weights[:n]) if n else 0
         total = 0
-        weights = _weights(flat.device)
         for index, start in enumerate(range(0, n, _CHUNK)):
             part = flat[start : start + _CHUNK]
-            total = total + part.dot(weights[: part.numel()]) * (2 * index + 1)
+            total = total + part.dot(weights[: part.numel()]).to(torch.int64) * (2 * index + 1)
         return total
     except (RuntimeError, NotImplementedError, KeyError, TypeError):
         # meta, sparse, quantized and other layouts: only what is known without the data
@@ -288,10 +291,10 @@ class RecordMode(ScanMode):
                 if entry is not None and entry[1] == _version(value) and entry[0]() is value:
                     fps.append(entry[2])
                 else:
-                    fp = _fingerprint(value)
-                    fresh.append(len(fps))
+                    fp, new = self._unknown_input(value)
+                    if new:
+                        fresh.append(len(fps))
                     fps.append(fp)
-                    self._remember_output(value, fp)
             elif isinstance(value, (list, tuple)):
                 for item in value:
                     if isinstance(item, _Tensor):
@@ -299,10 +302,10 @@ class RecordMode(ScanMode):
                         if entry is not None and entry[1] == _version(item) and entry[0]() is item:
                             fps.append(entry[2])
                         else:
-                            fp = _fingerprint(item)
-                            fresh.append(len(fps))
+                            fp, new = self._unknown_input(item)
+                            if new:
+                                fresh.append(len(fps))
                             fps.append(fp)
-                            self._remember_output(item, fp)
                     else:
                         scalars.append(_plain(item))
             elif isinstance(value, _Generator):
@@ -332,6 +335,8 @@ class RecordMode(ScanMode):
         if isinstance(out, _Tensor):
             if name in UNINITIALISED or (view and fps and isinstance(fps[0], int)):
                 fp = _shape_only(out)  # new memory, or a view of it (detach): no data yet
+            elif view and fps:
+                fp = (fps[0], _geometry(out))  # a view's bits are its base's: no kernel
             else:
                 fp = _fingerprint(out)
             outs.append(fp)
@@ -395,6 +400,21 @@ class RecordMode(ScanMode):
 
     # ------------------------------------------------------------------ bookkeeping
 
+    def _unknown_input(self, value: Any) -> tuple[Any, bool]:
+        """The fingerprint of an input no recorded op returned as this object, and whether it is
+        new data: a view (autograd returns a new object for a view op's output) of a known base
+        is that base's fingerprint and its geometry, without a kernel."""
+        base = value._base
+        if base is not None:
+            entry = self.made.get(id(base))
+            if entry is not None and entry[1] == _version(base) and entry[0]() is base:
+                fp = (entry[2], _geometry(value))
+                self._remember_output(value, fp)
+                return fp, False
+        fp = _fingerprint(value)
+        self._remember_output(value, fp)
+        return fp, True
+
     def _remember_output(self, tensor: Any, fp: Any, bump: int = 0) -> None:
         """Remember ``tensor``'s fingerprint at its version (``bump``: the op writes it, and
         autograd's ADInplaceOrView layer bumps the version after this mode returns)."""
@@ -437,24 +457,44 @@ class RecordMode(ScanMode):
     def flush(self) -> None:
         """Bring the block's fingerprints to the host and write its lines."""
         block, self.block = self.block, []
-        tensors = [
-            fp
-            for record in block
-            for fp in (*record["in"], *record["out"])
-            if isinstance(fp, _Tensor)
-        ]
-        values = iter(_host_values(tensors))
+        pending: dict[int, Any] = {}
         for record in block:
-            record["in"] = [next(values) if isinstance(f, _Tensor) else f for f in record["in"]]
-            record["out"] = [next(values) if isinstance(f, _Tensor) else f for f in record["out"]]
+            for fp in (*record["in"], *record["out"]):
+                _collect(fp, pending)
+        for entry in self.made.values():
+            _collect(entry[2], pending)
+        values = dict(zip(pending, _host_values(list(pending.values()))))
+        for record in block:
+            record["in"] = [_resolve(f, values) for f in record["in"]]
+            record["out"] = [_resolve(f, values) for f in record["out"]]
         self.writer.write_lines(self.records)
         self.records = []
-        self.made = {k: v for k, v in self.made.items() if v[0]() is not None}
-        # forget the fingerprint tensors: the values are on the host now
-        values_of = {}
-        for key, (ref, version, fp) in self.made.items():
-            values_of[key] = (ref, version, fp.item() if isinstance(fp, _Tensor) else fp)
-        self.made = values_of
+        # forget dead tensors and the fingerprint tensors: the values are on the host now
+        self.made = {
+            key: (ref, version, _resolve(fp, values))
+            for key, (ref, version, fp) in self.made.items()
+            if ref() is not None
+        }
+
+
+def _collect(fp: Any, pending: dict[int, Any]) -> None:
+    while isinstance(fp, tuple):
+        fp = fp[0]
+    if isinstance(fp, _Tensor):
+        pending[id(fp)] = fp
+
+
+def _resolve(fp: Any, values: dict[int, int]) -> int:
+    """A fingerprint's value: a tensor's from ``values``; a view's, its base's and geometry's."""
+    if isinstance(fp, tuple):
+        return (_resolve(fp[0], values) * 1000003 + fp[1]) & 0x7FFFFFFFFFFFFFFF
+    if isinstance(fp, _Tensor):
+        return values[id(fp)]
+    return fp
+
+
+def _geometry(t: Any) -> int:
+    return zlib.crc32(f"{t.dtype}{tuple(t.shape)}{t.stride()}{t.storage_offset()}".encode())
 
 
 def _host_values(tensors: list[Any]) -> list[int]:
@@ -462,7 +502,7 @@ def _host_values(tensors: list[Any]) -> list[int]:
         return []
     devices = {t.device for t in tensors}
     if len(devices) == 1:
-        return torch.stack(tensors).tolist()
+        return torch.stack([t.to(torch.int64) for t in tensors]).tolist()
     return [t.item() for t in tensors]
 
 
