@@ -155,6 +155,8 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
             kind = record["k"]
         except (ValueError, KeyError, TypeError):
             if header is None:
+                if line.startswith(f'{{"{MAGIC}"'):
+                    raise TraceError(f"{path}: truncated trace (its header is cut short)") from None
                 raise TraceError(
                     f"{path}: not a detaudit trace (line 1 is not its header)"
                 ) from None
