@@ -3,7 +3,7 @@
 import torch
 
 torch.manual_seed(0)
-words = "the cat sat on the mat and the dog sat on the log".split()
+words = ["the", "cat", "sat", "on", "the", "mat", "and", "the", "dog", "sat", "on", "the", "log"]
 vocabulary = list(set(words))  # the order of a set of str changes with PYTHONHASHSEED
 index = {word: i for i, word in enumerate(vocabulary)}
 tokens = torch.tensor([index[w] for w in words])
