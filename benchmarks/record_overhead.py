@@ -99,14 +99,15 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
 
 
 def time_compare(ops: int, folder: Path) -> float:
-    """Write two identical-but-for-one-op synthetic traces of ``ops`` ops and time compare."""
+    """Time compare on two synthetic traces of ``ops`` ops that part half-way (every op after
+    that differs, as a real divergence spreads); loading both files is included."""
     header = {"detaudit_trace": 1, "k": "header", "environment": {}, "flags": {}, "variables": {}}
     loc = {"k": "loc", "id": 0, "file": "train.py", "line": 3, "fn": "<module>", "via": None}
     for name, changed in (("a", -1), ("b", ops // 2)):
         with open(folder / f"{name}.trace", "w", encoding="utf-8") as handle:
             handle.write(json.dumps(header) + "\n" + json.dumps(loc) + "\n")
             for i in range(ops):
-                out = i + 1 if i != changed else -1
+                out = -i if 0 <= changed <= i else i + 1  # from there on every op differs
                 handle.write(
                     f'{{"k":"op","i":{i},"op":"aten::add.Tensor","p":"f","loc":0,'
                     f'"t":"float32[64]","in":[{i},{i + 7}],"out":[{out}]}}\n'

@@ -511,12 +511,22 @@ def compare_traces(a: Trace, b: Trace, *, catalog: Any = None, context: int = 6)
     spread: list[tuple[int, int, int]] = []
     if divergence is not None:
         per_step: dict[int, list[int]] = {}
+        marks = a.steps if len(la) >= len(lb) else b.steps
+        mark = next((k for k, at in enumerate(marks) if at > index), len(marks))
+        step, boundary = mark + 1, marks[mark] if mark < len(marks) else None
+        counts = per_step.setdefault(step, [0, 0])
         for i in range(index, max(len(la), len(lb))):
-            step = a.step_of(i) if i < len(la) else b.step_of(i)
-            counts = per_step.setdefault(step, [0, 0])
+            while boundary is not None and i >= boundary:
+                mark += 1
+                step, boundary = mark + 1, marks[mark] if mark < len(marks) else None
+                counts = per_step.setdefault(step, [0, 0])
             counts[1] += 1
-            if i >= n or _out_part(la[i]) != _out_part(lb[i]):
+            if i >= n:
                 counts[0] += 1
+            else:
+                x, y = la[i], lb[i]
+                if x != y and _out_part(x) != _out_part(y):
+                    counts[0] += 1
         spread = [(s, c[0], c[1]) for s, c in sorted(per_step.items())]
     window = []
     if divergence is not None:

@@ -32,8 +32,6 @@ import weakref
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,7 +42,7 @@ from ..scanner.mode import ScanMode, _recomputing
 from ..scanner.torchapi import scan_api
 from .format import TraceWriter
 
-__all__ = ["Recording", "StepLimitReached", "environment", "record", "step"]
+__all__ = ["RecordMode", "StepLimitReached", "environment", "record", "step"]
 
 #: Variables that change what a run computes, recorded in the header.
 VARIABLES = (
@@ -220,19 +218,6 @@ def _op_info(func: Any) -> tuple[str, bool, tuple[int, ...], bool, bool, frozens
 
 def _kw(kwargs: dict, index: int) -> str:
     return list(kwargs)[index]
-
-
-@dataclass(frozen=True, slots=True)
-class Recording:
-    """What a recording wrote: its file, op count, size, and the ops ``--rerun`` found."""
-
-    path: str
-    ops: int
-    steps: int
-    size: int
-    complete: bool
-    #: (sequence number, op, pass, location text) of each op whose rerun gave other bits
-    rerun_differs: tuple[tuple[int, str, str, str], ...] = ()
 
 
 class RecordMode(ScanMode):
@@ -626,7 +611,7 @@ def _compiled_frames() -> int:
         return 0
     from torch._dynamo.utils import counters
 
-    return int(sum(counters["frames"].values()) and counters["frames"].get("ok", 0))
+    return int(counters["frames"].get("ok", 0))  # frames Dynamo compiled so far
 
 
 @contextmanager
@@ -637,7 +622,8 @@ def record(
     steps: int | None = None,
     command: Sequence[str] | None = None,
 ) -> Iterator[RecordMode]:
-    """Record every aten op the ``with`` block runs to the trace file ``path``.
+    """Record every aten op the ``with`` block runs to the trace file ``path``; yield the mode
+    (``count`` ops, ``steps``, ``size`` in bytes once done, ``rerun_differs``).
 
     ``with detaudit.record("a.trace"): train_step()``. ``rerun`` runs each op
     a second time on clones of its inputs (about twice the cost) and marks the
@@ -697,15 +683,3 @@ def record(
             if reason or mode.failure:
                 footer["reason"] = mode.failure or reason
             mode.size = writer.close(footer)
-
-
-def finished(mode: RecordMode, path: str | os.PathLike[str]) -> Recording:
-    """The :class:`Recording` of a finished recording."""
-    return Recording(
-        str(path),
-        mode.count,
-        mode.steps,
-        Path(path).stat().st_size,
-        True,
-        tuple(mode.rerun_differs),
-    )
