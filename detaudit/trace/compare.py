@@ -395,10 +395,10 @@ def _inputs(
     details = []
     if differ:
         details.append(
-            "tensor input"
-            + ("s " if len(differ) > 1 else " ")
+            ("tensor inputs " if len(differ) > 1 else "tensor input ")
             + ", ".join(f"#{j}" for j in differ)
-            + " differ, and no earlier op produced them: this is their first use"
+            + (" differ" if len(differ) > 1 else " differs")
+            + ", and no earlier op produced them: this is their first use"
         )
     if ra.get("sc") != rb.get("sc"):
         details.append("a Python value passed to the op differs (an index, a size, a scalar)")
