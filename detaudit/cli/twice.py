@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
             comparison = compare_files(str(traces[0]), str(trace), args)
             if not comparison.identical or comparison.rerun:
                 emit(RENDERERS["divergence"][args.format].render(comparison), args.output)
+                if not args.traces:
+                    print(
+                        "detaudit: the traces were temporary; keep them with --traces DIR",
+                        file=sys.stderr,
+                    )
                 return EXIT_FINDINGS
         if args.format == "text":
             emit(f"Identical across {args.runs} runs ({comparison.ops_a} ops each).\n", args.output)

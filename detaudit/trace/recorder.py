@@ -670,7 +670,9 @@ def record(
         _ACTIVE = saved
         hook.remove()
         mode.pending = []
-        if reason is not None or not writer._file.closed:
+        if mode.step_limit is not None and mode.steps >= mode.step_limit:
+            reason = f"stopped after {mode.steps} steps (--steps)"  # the program's caller saw it
+        if not writer._file.closed:
             mode.flush()
             footer: dict[str, Any] = {
                 "complete": mode.failure is None,

@@ -145,3 +145,14 @@ def test_rerun_finds_the_custom_op_in_one_run(tmp_path: Path) -> None:
         f"detaudit_fixture::shuffled_sum (forward) at examples/repro/custom_op.py:{line} gave "
         "other bits" in done.stderr
     )
+
+
+def test_steps_stops_the_program_after_n_optimizer_steps(tmp_path: Path) -> None:
+    trace = tmp_path / "two.trace"
+    done = detaudit("record", "--steps", "2", "--out", str(trace), "examples/repro/steps.py")
+    assert done.returncode == 0, done.stderr
+    assert "loss" not in done.stdout  # stopped before the end
+    footer = json.loads(trace.read_text().splitlines()[-1])
+    assert footer["complete"] and footer["steps"] == 2
+    assert footer["reason"] == "stopped after 2 steps (--steps)"
+    assert ", 2 steps," in done.stderr
