@@ -27,6 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--rerun when an op gave other bits on its second run; 2 for bad input or when the "
         "program failed (the trace is then partial).",
         usage="detaudit record [options] [--] [python] SCRIPT ARGS...\n"
+        "       detaudit record [options] -m MODULE [-- ARGS...]\n"
         "       detaudit record [options] -- python -m MODULE ARGS...",
     )
     add_record_options(record)
@@ -49,6 +50,12 @@ def add_record_options(parser: argparse.ArgumentParser) -> None:
         "mark the ops whose bits differ: about twice the cost",
     )
     parser.add_argument(
+        "-m",
+        dest="module",
+        metavar="MODULE",
+        help="run a module, as python -m MODULE does (its arguments after --)",
+    )
+    parser.add_argument(
         "--steps",
         type=int,
         metavar="N",
@@ -66,11 +73,13 @@ def default_trace_name(target: str) -> str:
     return f"{stem}-torch{version}-{host}.trace"
 
 
-def parse_target(command: str, target: list[str]) -> list[str]:
+def parse_target(command: str, target: list[str], module: str | None = None) -> list[str]:
     """The program command, checked (a bad one is exit 2 before anything loads)."""
     from ..scanner.program import parse_command
 
     target = target[1:] if target[:1] == ["--"] else target
+    if module is not None:
+        target = ["python", "-m", module, *target]
     try:
         parse_command(target)
     except UsageError as exc:
@@ -81,7 +90,7 @@ def parse_target(command: str, target: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise UsageError("--steps must be at least 1")
-    target = parse_target("record", args.target)
+    target = parse_target("record", args.target, args.module)
     from ..scanner.program import parse_command, run_program
     from ..trace.recorder import record
 

@@ -30,6 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "comparison of the first two runs that differ, or that all N are identical. Exit 0 "
         "when identical, 1 when two runs differ, 2 for bad input or a failed run.",
         usage="detaudit twice [options] [--] [python] SCRIPT ARGS...\n"
+        "       detaudit twice [options] -m MODULE [-- ARGS...]\n"
         "       detaudit twice [options] -- python -m MODULE ARGS...",
     )
     twice.add_argument("--runs", type=positive_int, default=2, metavar="N")
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--steps must be at least 1")
     if args.runs < 2:
         raise UsageError("twice: --runs 1 compares nothing; give --runs 2 or more")
-    target = parse_target("twice", args.target)
+    target = parse_target("twice", args.target, args.module)
     check_output_file("-o", args.output)
     if args.traces:
         Path(args.traces).mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,7 @@ def test_compiled_index_add_is_named_at_the_first_op_after_the_compiled_region()
 
 
 def test_identical_seeded_runs_exit_0() -> None:
-    done = detaudit("twice", "--", "python", "examples/repro/seeded.py")
+    done = detaudit("twice", "-m", "examples.repro.seeded")  # the module form
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("Identical across 2 runs")
 
