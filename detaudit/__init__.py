@@ -49,10 +49,12 @@ __all__ = [
     "load_catalog",
     "load_report",
     "parse_docstring",
+    "record",
     "scan",
     "scan_static",
     "seed_everything",
     "seed_worker",
+    "step",
 ]
 
 _WHERE = {
@@ -95,6 +97,8 @@ _WHERE = {
     "Table": "compare.table",
     "scan": "scanner.dynamic",
     "scan_static": "scanner.static",
+    "record": "trace.recorder",
+    "step": "trace.recorder",
 }
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "EnvironmentUnsupported",
     "ReportError",
     "TorchUnsupported",
+    "TraceError",
     "UsageError",
     "WorkerError",
     "joined",
@@ -78,3 +79,7 @@ class ReportError(DetauditError):
 
 class WorkerError(DetauditError):
     """A probe worker could not be started at all (as opposed to one probe crashing it)."""
+
+
+class TraceError(DetauditError):
+    """A trace file is missing, not a trace, garbled, or of another schema version."""

@@ -163,8 +163,19 @@ ALLOWED: dict[str, set[str]] = {
     },
     "sites": {"catalog", "model", "errors", "atomic"},
     "fleet": {"compare", "model", "errors", "atomic", "signalhold"},
-    # repro20's record/compare/twice documents: model <- trace, trace <- render and cli.
-    "trace": {"model", "runner", "probes", "repro", "torchstate", "errors", "atomic"},
+    # record/compare/twice: the recorder is the scanner's dispatch mode writing every op
+    # (model, scanner <- trace); traces are read by render and cli.
+    "trace": {
+        "model",
+        "runner",
+        "probes",
+        "repro",
+        "scanner",
+        "torchstate",
+        "errors",
+        "atomic",
+        "_version",
+    },
     "render": {
         "model",
         "compare",

@@ -20,10 +20,11 @@ from ..errors import (
     DetauditError,
     EnvironmentUnsupported,
     ReportError,
+    TraceError,
     UsageError,
     WorkerError,
 )
-from . import audit, catalog, diff, discover, env, fleet, scan, sites, table
+from . import audit, catalog, compare, diff, discover, env, fleet, record, scan, sites, table, twice
 from .exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from .signals import Signalled, signals_interrupt
 from .wording import worded
@@ -31,7 +32,7 @@ from .wording import worded
 __all__ = ["build_parser", "main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (audit, catalog, env, diff, table, fleet, discover, scan, sites)
+COMMANDS = (audit, catalog, env, diff, table, fleet, discover, scan, sites, record, compare, twice)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with signals_interrupt():
             return args.run(args)
-    except (CatalogError, UsageError, ReportError) as exc:
+    except (CatalogError, UsageError, ReportError, TraceError) as exc:
         _error(exc)
         return EXIT_USAGE
     except (EnvironmentUnsupported, WorkerError) as exc:

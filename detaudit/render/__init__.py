@@ -15,6 +15,8 @@ from . import (
     catalog_list,
     diff,
     discovery,
+    divergence,
+    divergence_html,
     docs_check,
     env,
     fleet,
@@ -47,7 +49,8 @@ class Renderer:
 #: ``discovery`` a Discovery; ``docs-check`` a DocsCheck; ``env`` an EnvReport;
 #: ``catalog-list`` a Catalog; ``fleet`` a :class:`~detaudit.fleet.result.Fleet`;
 #: ``sites`` a :class:`~detaudit.sites.coverage.SitesResult`; ``sites-diff`` a
-#: :class:`~detaudit.sites.diff.SitesDiff`.
+#: :class:`~detaudit.sites.diff.SitesDiff`; ``divergence`` a
+#: :class:`~detaudit.trace.compare.Comparison`.
 RENDERERS: dict[str, dict[str, Renderer]] = {
     "report": {
         "json": Renderer(json.render, ".json"),
@@ -102,6 +105,11 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
     "sites": {
         "text": Renderer(sites.render_text, ".txt"),
         "json": Renderer(sites.render_json, ".json"),
+    },
+    "divergence": {
+        "text": Renderer(divergence.render_text, ".txt"),
+        "json": Renderer(divergence.render_json, ".json"),
+        "html": Renderer(divergence_html.render, ".html"),
     },
     "sites-diff": {
         "text": Renderer(sites.render_diff_text, ".txt"),

@@ -22,6 +22,8 @@ from detaudit.render import RENDERERS
 from detaudit.scanner.records import ScanResult, StaticResult
 from detaudit.scanner.signatures import OpMatch, Signature
 from detaudit.scanner.static import Scanner
+from detaudit.trace.compare import compare_traces
+from detaudit.trace.format import load_trace
 
 from ..conftest import DATA, NEW_GPU, OLD_GPU
 from ..documents import discovery, env_report
@@ -102,6 +104,9 @@ INPUTS: dict[str, Callable[[], object]] = {
     "fleet": _fleet,
     "sites": _sites,
     "sites-diff": _sites_diff,
+    "divergence": lambda: compare_traces(
+        load_trace(DATA / "traces" / "a.trace"), load_trace(DATA / "traces" / "rng.trace")
+    ),
 }
 
 PAIRS = [(document, fmt) for document, formats in RENDERERS.items() for fmt in formats]
@@ -143,6 +148,8 @@ def _format_choices(*command: str) -> tuple[str, ...]:
         (("scan",), ("scan", "static")),
         (("discover",), ("discovery",)),
         (("env",), ("env",)),
+        (("compare",), ("divergence",)),
+        (("twice",), ("divergence",)),
         (("catalog", "list"), ("catalog-list",)),
         (("catalog", "check-docs"), ("docs-check",)),
     ],

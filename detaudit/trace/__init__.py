@@ -1,0 +1,1 @@
+"""Record a run's aten ops to a trace, and compare two traces: why two runs differ."""

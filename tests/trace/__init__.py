@@ -1,0 +1,1 @@
+"""Tests of detaudit record, compare and twice."""
