@@ -25,12 +25,12 @@ from ..model.vocabulary import (
 )
 
 __all__ = [
+    "SILENT_BASIS",
     "Catalog",
     "Condition",
     "Entry",
     "Form",
     "Match",
-    "SILENT_BASIS",
     "Static",
     "parse_version",
 ]
@@ -177,6 +177,9 @@ class Entry:
     # condition: bincount without weights): every device expects ``ok``, so an alert is
     # drift, and the scanners never report a call of it.
     silent: bool = False
+    # What to do instead (the deterministic alternative, the flag, its cost): shown by scan,
+    # audit's summary and the reports. Advice, not a fact about the op: not in the hash.
+    remedy: str = ""
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
@@ -235,6 +238,7 @@ class Entry:
             **({"compiles": True} if self.compiles else {}),
             **({"reaches": list(self.reaches)} if self.reaches else {}),
             **({"silent": True} if self.silent else {}),
+            **({"remedy": self.remedy} if self.remedy else {}),
         }
 
 
@@ -245,6 +249,8 @@ class Catalog:
     entries: tuple[Entry, ...]
     files: tuple[str, ...] = ()
     docs_versions: tuple[str, ...] = field(default=())
+    #: (file, why) for each catalogue file not loaded: its ``requires:`` modules are missing.
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def __iter__(self):
         return iter(self.entries)
@@ -270,14 +276,17 @@ class Catalog:
             )
         wanted = set(ids)
         return Catalog(
-            tuple(e for e in self.entries if e.id in wanted), self.files, self.docs_versions
+            tuple(e for e in self.entries if e.id in wanted),
+            self.files,
+            self.docs_versions,
+            self.skipped,
         )
 
     @property
     def hash(self) -> str:
         """A short digest of every entry's facts: reports made from equal catalogues match."""
         facts = [
-            {k: v for k, v in entry.to_dict().items() if k not in ("file", "line")}
+            {k: v for k, v in entry.to_dict().items() if k not in ("file", "line", "remedy")}
             for entry in self.entries
         ]
         blob = json.dumps(facts, sort_keys=True).encode()
