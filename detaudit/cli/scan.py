@@ -49,7 +49,8 @@ def _add_options(scan: argparse.ArgumentParser) -> None:
         "--device",
         choices=DEVICES,
         default=None,
-        help="the device whose results to read from each --report (default: cuda when it has them)",
+        help="the device whose results to read from each --report (default: cuda when it has "
+        "them), and whose docs claim each op shows (default: cuda)",
     )
     scan.add_argument(
         "--report",
@@ -66,9 +67,17 @@ def _add_options(scan: argparse.ArgumentParser) -> None:
     scan.add_argument(
         "--fail-on",
         choices=("any", "raises", "none"),
-        default="any",
-        help="exit 1 when anything is found (any, the default), only when a found op raises "
-        "(here, in a --report, or per the docs for --static), or never (none)",
+        default="raises",
+        help="exit 1 only when a found op raises (raises, the default: here, in a --report, "
+        "or per the scanned torch's docs on --device, default cuda; for --static, per the docs "
+        "where the call meets the condition literally), when anything is found (any), "
+        "or never (none)",
+    )
+    scan.add_argument(
+        "--all",
+        action="store_true",
+        help="list every op found (by default: the ops that raise somewhere, then one line "
+        "per group of quiet ones)",
     )
     scan.add_argument(
         "--output", "-o", metavar="FILE", help="write the result to FILE instead of stdout"
@@ -127,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     result = found.result
-    emit(render(result), args.output)
+    emit(render(result, every=args.all) if args.format == "text" else render(result), args.output)
     if program.error or program.exit_code:
         if program.error:
             print(program.error, file=sys.stderr, end="")
