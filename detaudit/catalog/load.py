@@ -48,7 +48,7 @@ _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
 _OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
 _ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
 MATCH_KEYS = ("signature", "call", "aten", "ops")
-STATIC_KEYS = ("forms", "needs_tensor")
+STATIC_KEYS = ("forms", "needs_tensor", "min_rank")
 FORM_KEYS = ("api", "signature", "call")
 _API_RE = re.compile(r"^torch(\.[A-Za-z_]\w*)+$")
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
@@ -494,7 +494,11 @@ def _validate_static(raw: object, bad) -> Static | None:
     ):
         bad(f"static: needs_tensor must be a list of method names like [put], got {names!r}")
         names = []
-    return Static(tuple(forms), tuple(names))
+    rank = raw.get("min_rank")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+        bad(f"static: min_rank must be a whole number of dimensions like 3, got {rank!r}")
+        rank = None
+    return Static(tuple(forms), tuple(names), rank)
 
 
 def _validate_match(raw: object, bad) -> Match | None:

@@ -132,11 +132,15 @@ class Form:
 
 @dataclass(frozen=True, slots=True)
 class Static:
-    """The static scan's extra facts about an entry: more ``forms``, and method names
-    (``needs_tensor``) that everyday Python also uses, matched only on a known tensor."""
+    """The static scan's extra facts about an entry: more ``forms``, method names
+    (``needs_tensor``) that everyday Python also uses, matched only on a known tensor,
+    and the input rank the code must show (``min_rank``)."""
 
     forms: tuple[Form, ...] = ()
     needs_tensor: tuple[str, ...] = ()
+    # Report a call only when the code shows its input has at least this many dimensions
+    # (``.view(N, C, H, W)``, literal factory sizes): nll_loss alerts for 4-D input only.
+    min_rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

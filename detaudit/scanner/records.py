@@ -277,7 +277,7 @@ class StaticFinding:
     def message(self) -> str:
         """The linter message: the api, the docs' claim, the condition, the other candidates."""
         others = f"; or {', '.join(self.entries[1:])}" if len(self.entries) > 1 else ""
-        unknown = f"; check {', '.join(self.unchecked)}" if self.unchecked else ""
+        unknown = "".join(f"; check: {name} is not a literal" for name in self.unchecked)
         return f"{self.summary}{others}{unknown}"
 
     @property
@@ -297,6 +297,11 @@ class StaticFinding:
             return f"{self.api} {self.condition}: not in {basis} (the catalogue has it from other docs)"
         basis = f" ({self.claim_from})" if self.claim_from else ""
         return f"{self.api} {Claim(self.claim).status} under deterministic mode {self.condition}{basis}"
+
+    @property
+    def raises(self) -> bool:
+        """Do the docs claim it raises, with the condition met literally (nothing to check)?"""
+        return self.claim == Claim.RAISES and not self.unchecked
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)
