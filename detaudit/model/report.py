@@ -328,6 +328,8 @@ class ProbeResult:
     unreached: tuple[str, ...] = ()
     instead: tuple[str, ...] = ()
     reached_without_mode: bool | None = None
+    # The catalogue's advice for the entry (what to do instead); None: it gives none.
+    remedy: str | None = None
 
     @property
     def decomposed(self) -> bool:
@@ -399,6 +401,8 @@ class ProbeResult:
                 del data[key]
         if self.reached_without_mode is None:
             del data["reached_without_mode"]
+        if self.remedy is None:
+            del data["remedy"]  # optional: reports made before it keep their shape
         return data
 
     def _backward_only_dict(self) -> dict[str, Any]:
