@@ -200,7 +200,6 @@ class Scanner:
                 if pattern not in candidates:
                     candidates.append(pattern)
                 leaves.add(name)
-        self._leaves = _word_regex(leaves)
         self._gate = _word_regex(leaves, _CALL_OR_ALIAS)
         if torch_version is None:
             try:
@@ -228,9 +227,11 @@ class Scanner:
         if self.prefilter:
             # No call of a catalogued name, no import renaming one: nothing can match, so skip
             # the parse, which is most of the cost (nine files in ten of torch's own).
-            if not self._gate.search(data):
+            # One pass finds both: the lines on which a catalogued name is called (or renamed
+            # on import) are the only ones whose statements can hold a finding.
+            lines = _lines(data, self._gate)
+            if not lines:
                 return [], None
-            lines = _lines(data, self._leaves)
         try:
             tree = ast.parse(data, name)
         except SyntaxError as exc:
@@ -255,7 +256,7 @@ class Scanner:
                 if more:
                     calls += _walk(tree, more)[0]
         findings = []
-        tensors = _Tensors(tree, aliases)
+        tensors = _Tensors(tree, aliases, data)
         for call in sorted(set(calls), key=lambda c: (c.lineno, c.col_offset)):
             findings += self._match(call, aliases, name, tensors)
         return findings, None
@@ -374,6 +375,23 @@ _SAME_RANK = frozenset(
 _FACTORIES = frozenset(("randn", "rand", "zeros", "ones", "empty", "full", "randint"))
 
 
+_GRAD_WORDS = re.compile(rb"no_grad|inference_mode|set_grad_enabled")
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement of ``tree``, nested ones too, without visiting expressions."""
+    stack: list[ast.stmt] = list(getattr(tree, "body", ()))
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(node, name, ()))
+        for handler in getattr(node, "handlers", ()):
+            stack.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            stack.extend(case.body)
+
+
 def _dims(args: Sequence[ast.expr]) -> int | None:
     """How many sizes ``view(a, b, c)`` / ``view((a, b, c))`` gives; None when it can't tell."""
     if any(isinstance(a, ast.Starred) for a in args):
@@ -402,10 +420,14 @@ class _Tensors:
     sizes or a factory's literal sizes, directly or through a name bound to one.
     """
 
-    def __init__(self, tree: ast.AST, aliases: dict[str, str]) -> None:
+    def __init__(self, tree: ast.AST, aliases: dict[str, str], data: bytes = b"no_grad") -> None:
         self._tree = tree
         self._aliases = aliases
+        # a file that names no grad-mode switch has no no_grad body to look for
+        self._grad_words = _GRAD_WORDS.search(data) is not None
         self._scope: dict[int, frozenset[str]] | None = None
+        self._functions: list[tuple[int, int, ast.AST]] = []
+        self._visited: set[int] = set()
         self._values: dict[int, dict[str, list[ast.expr]]] = {}
         self._no_grad: list[tuple[int, int]] | None = None
         self._uses: dict[str, list[ast.Call]] | None = None
@@ -454,10 +476,29 @@ class _Tensors:
             return self._tensor_value(receiver, set(), set())
         if not isinstance(receiver, ast.Name):
             return False
+        self._ensure(call)
+        return receiver.id in self._scope.get(id(call), frozenset())  # type: ignore[union-attr]
+
+    def _ensure(self, call: ast.Call) -> None:
+        """Work out the scope of ``call``'s innermost function (or the module), once."""
         if self._scope is None:
             self._scope = {}
-            self._visit(self._tree)
-        return receiver.id in self._scope.get(id(call), frozenset())
+            # (start, end, function) of every function, found by statements only
+            self._functions = [
+                (node.lineno, node.end_lineno or node.lineno, node)
+                for node in _statements(self._tree)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            ]
+        if id(call) in self._scope:
+            return
+        inner = [f for f in self._functions if f[0] <= call.lineno <= f[1]]
+        scope = max(inner, key=lambda f: f[0])[2] if inner else self._tree
+        if id(scope) in self._visited:
+            self._scope[id(call)] = frozenset()  # a call the walk of its scope did not reach
+            return
+        self._visited.add(id(scope))
+        self._visit(scope)
+        self._scope.setdefault(id(call), frozenset())
 
     def _visit(self, scope: ast.AST) -> None:
         names: set[str] = set()
@@ -473,9 +514,8 @@ class _Tensors:
         stack = list(ast.iter_child_nodes(scope))
         while stack:
             node = stack.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                self._visit(node)
-                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue  # a scope of its own, worked out when one of its calls asks
             if isinstance(node, ast.Assign):
                 targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 assigns.append((targets, node.value))
@@ -538,7 +578,7 @@ class _Tensors:
         """Is ``call`` inside a no_grad/inference_mode body or a function decorated so?"""
         if self._no_grad is None:
             spans = []
-            for node in ast.walk(self._tree):
+            for node in _statements(self._tree) if self._grad_words else ():
                 if isinstance(node, (ast.With, ast.AsyncWith)):
                     off = any(self._grad_off(item.context_expr) for item in node.items)
                 elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -592,12 +632,10 @@ class _Tensors:
     def shows_rank(self, call: ast.Call, pattern: Pattern) -> bool:
         """Does the code show the input of ``call`` (of a module: where it is called) has
         at least ``pattern.min_rank`` dimensions?"""
-        if self._scope is None:
-            self._scope = {}
-            self._visit(self._tree)
         wanted = pattern.min_rank or 0
         uses = self._module_uses(call) if pattern.module else [call]
         for use in uses:
+            self._ensure(use)
             given = self._input(use)
             rank = self._rank(given, self._values.get(id(use), {})) if given is not None else None
             if rank is not None and rank >= wanted:
