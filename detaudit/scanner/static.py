@@ -218,9 +218,13 @@ class Scanner:
         return self.scan_source(data, name)
 
     def scan_source(
-        self, data: bytes | str, name: str
+        self, data: bytes | str, name: str, *, whole: bool = False
     ) -> tuple[list[StaticFinding], Skipped | None]:
-        """The findings in one source text (``name`` is how findings name the file)."""
+        """The findings in one source text (``name`` is how findings name the file).
+
+        ``whole``: parse the whole file even where the prefilter would parse only the
+        top-level blocks that name a catalogued call.
+        """
         if isinstance(data, str):
             data = data.encode("utf-8")
         lines: list[int] | None = None
@@ -232,18 +236,25 @@ class Scanner:
             lines = _lines(data, self._gate)
             if not lines:
                 return [], None
-        try:
-            tree = ast.parse(data, name)
-        except SyntaxError as exc:
-            line, col = exc.lineno or 0, exc.offset or 0
-            return [], Skipped(name, line, col, f"does not parse: {exc.msg}")
-        except (ValueError, RecursionError, MemoryError) as exc:
-            return [], Skipped(name, 0, 0, f"does not parse: {exc}")
+        tree: ast.Module | None = None
+        covered: list[tuple[int, int]] = []
+        if lines is not None:
+            lines = sorted(set(lines) | set(_lines(data, _IMPORT_LINE)))
+            if not whole:
+                tree, covered = _parse_chunks(data, name, lines)
+        if tree is None:
+            try:
+                tree = ast.parse(data, name)
+            except SyntaxError as exc:
+                line, col = exc.lineno or 0, exc.offset or 0
+                return [], Skipped(name, line, col, f"does not parse: {exc.msg}")
+            except (ValueError, RecursionError, MemoryError) as exc:
+                return [], Skipped(name, 0, 0, f"does not parse: {exc}")
+            covered = []
         if lines is None:
             calls, imports = _walk(tree, None)
             aliases = _aliases(imports)
         else:
-            lines = sorted(set(lines) | set(_lines(data, _IMPORT_LINE)))
             calls, imports = _walk(tree, lines)
             aliases = _aliases(imports)
             extra = {
@@ -253,6 +264,8 @@ class Scanner:
             }
             if extra:  # `from torch.nn.functional import interpolate as up`: find `up(` lines
                 more = sorted(set(_lines(data, _word_regex(extra))) - set(lines))
+                if more and covered and not all(any(a <= m <= b for a, b in covered) for m in more):
+                    return self.scan_source(data, name, whole=True)  # `up(` in a block not parsed
                 if more:
                     calls += _walk(tree, more)[0]
         findings = []
@@ -671,6 +684,62 @@ class _Tensors:
         for key in self._bound.get(id(construction), ()):
             uses += self._uses.get(key, [])
         return uses
+
+
+_TRIPLE = re.compile(rb'"""|\'\'\'')
+#: A line that goes on the block above it, even at column 0.
+_CONTINUES = (b" ", b"\t", b"#", b")", b"]", b"}", b"else", b"elif", b"except", b"finally")
+
+
+def _parse_chunks(
+    data: bytes, name: str, lines: list[int]
+) -> tuple[ast.Module | None, list[tuple[int, int]]]:
+    """Parse only the top-level blocks of ``data`` that hold one of ``lines``.
+
+    A top-level block starts at a line at column 0 that continues nothing above it (not
+    a closing bracket, ``else``/``except``/..., a comment, the line after a decorator or
+    a backslash) and is not inside a triple-quoted string. Each chosen block is parsed
+    alone, behind as many blank lines as precede it, so its line numbers are the file's.
+    Returns (the blocks as one module, their line spans), or (None, []) when a block does
+    not parse alone: then the caller parses the whole file, which reports any error.
+    """
+    text = data.split(b"\n")
+    if len(text) < 200:
+        return None, []  # a small file: one parse costs less than cutting it
+    quotes = [m.start() for m in _TRIPLE.finditer(data)]
+    starts: list[int] = []
+    offset, q, previous = 0, 0, b""
+    for number, line in enumerate(text, 1):
+        while q < len(quotes) and quotes[q] < offset:
+            q += 1
+        if (
+            line
+            and not line.startswith(_CONTINUES)
+            and q % 2 == 0
+            and not previous.startswith(b"@")
+            and not previous.endswith(b"\\")
+        ):
+            starts.append(number)
+        if line.strip() and not line.startswith(b"#"):
+            previous = line.rstrip()
+        offset += len(line) + 1
+    if not starts or starts[0] != 1:
+        starts.insert(0, 1)
+    spans = [(a, b - 1) for a, b in zip(starts, [*starts[1:], len(text) + 1])]
+    wanted = set(lines)
+    body: list[ast.stmt] = []
+    covered = []
+    for first, last in spans:
+        if not any(first <= n <= last for n in wanted):
+            continue
+        source = b"\n" * (first - 1) + b"\n".join(text[first - 1 : last])
+        try:
+            module = ast.parse(source, name)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None, []
+        body += module.body
+        covered.append((first, last))
+    return ast.Module(body=body, type_ignores=[]), covered
 
 
 def _word_regex(words: Iterable[str], after: bytes = rb"\b") -> re.Pattern[bytes]:
