@@ -269,9 +269,12 @@ class Scanner:
                 if more:
                     calls += _walk(tree, more)[0]
         findings = []
-        tensors = _Tensors(tree, aliases, data)
-        for call in sorted(set(calls), key=lambda c: (c.lineno, c.col_offset)):
-            findings += self._match(call, aliases, name, tensors)
+        tensors = _Tensors(tree, aliases, data, partial=bool(covered))
+        try:
+            for call in sorted(set(calls), key=lambda c: (c.lineno, c.col_offset)):
+                findings += self._match(call, aliases, name, tensors)
+        except _Partial:  # a loss module called in a block not parsed: parse it all
+            return self.scan_source(data, name, whole=True)
         return findings, None
 
     def _match(
@@ -388,6 +391,10 @@ _SAME_RANK = frozenset(
 _FACTORIES = frozenset(("randn", "rand", "zeros", "ones", "empty", "full", "randint"))
 
 
+class _Partial(Exception):
+    """The answer needs blocks of the file that the partial parse left out."""
+
+
 _GRAD_WORDS = re.compile(rb"no_grad|inference_mode|set_grad_enabled")
 
 
@@ -433,8 +440,15 @@ class _Tensors:
     sizes or a factory's literal sizes, directly or through a name bound to one.
     """
 
-    def __init__(self, tree: ast.AST, aliases: dict[str, str], data: bytes = b"no_grad") -> None:
+    def __init__(
+        self,
+        tree: ast.AST,
+        aliases: dict[str, str],
+        data: bytes = b"no_grad",
+        partial: bool = False,
+    ) -> None:
         self._tree = tree
+        self._partial = partial  # the tree holds only some top-level blocks of the file
         self._aliases = aliases
         # a file that names no grad-mode switch has no no_grad body to look for
         self._grad_words = _GRAD_WORDS.search(data) is not None
@@ -490,7 +504,10 @@ class _Tensors:
         if not isinstance(receiver, ast.Name):
             return False
         self._ensure(call)
-        return receiver.id in self._scope.get(id(call), frozenset())  # type: ignore[union-attr]
+        known = receiver.id in self._scope.get(id(call), frozenset())  # type: ignore[union-attr]
+        if not known and self._partial:
+            raise _Partial  # where the name is bound may be in a block not parsed
+        return known
 
     def _ensure(self, call: ast.Call) -> None:
         """Work out the scope of ``call``'s innermost function (or the module), once."""
@@ -647,12 +664,16 @@ class _Tensors:
         at least ``pattern.min_rank`` dimensions?"""
         wanted = pattern.min_rank or 0
         uses = self._module_uses(call) if pattern.module else [call]
+        if pattern.module and self._partial:
+            raise _Partial  # where the module is called may be in a block not parsed
         for use in uses:
             self._ensure(use)
             given = self._input(use)
             rank = self._rank(given, self._values.get(id(use), {})) if given is not None else None
             if rank is not None and rank >= wanted:
                 return True
+        if self._partial:
+            raise _Partial  # the evidence may be in a block not parsed
         return False
 
     def _module_uses(self, construction: ast.Call) -> list[ast.Call]:
