@@ -271,7 +271,9 @@ class Scanner:
         findings = []
         tensors = _Tensors(tree, aliases, data, partial=bool(covered))
         try:
-            for call in sorted(set(calls), key=lambda c: (c.lineno, c.col_offset)):
+            for call in sorted(
+                set(calls), key=lambda c: (c.lineno, c.col_offset, c.end_lineno, c.end_col_offset)
+            ):
                 findings += self._match(call, aliases, name, tensors)
         except _Partial:  # a loss module called in a block not parsed: parse it all
             return self.scan_source(data, name, whole=True)
