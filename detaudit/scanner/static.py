@@ -456,6 +456,7 @@ class _Tensors:
         self._grad_words = _GRAD_WORDS.search(data) is not None
         self._scope: dict[int, frozenset[str]] | None = None
         self._functions: list[tuple[int, int, ast.AST]] = []
+        self._classes: list[tuple[int, int, ast.AST]] = []
         self._visited: set[int] = set()
         self._values: dict[int, dict[str, list[ast.expr]]] = {}
         self._no_grad: list[tuple[int, int]] | None = None
@@ -507,21 +508,32 @@ class _Tensors:
             return False
         self._ensure(call)
         known = receiver.id in self._scope.get(id(call), frozenset())  # type: ignore[union-attr]
-        if not known and self._partial:
-            raise _Partial  # where the name is bound may be in a block not parsed
+        if not known and self._partial and not self._inside(call.lineno, self._functions):
+            raise _Partial  # a module-level name may be bound in a block not parsed
         return known
+
+    def _index(self) -> None:
+        """(start, end, node) of every function and class, found by statements only."""
+        if self._scope is not None:
+            return
+        self._scope = {}
+        for node in _statements(self._tree):
+            span = (node.lineno, node.end_lineno or node.lineno, node)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._functions.append(span)
+            elif isinstance(node, ast.ClassDef):
+                self._classes.append(span)
+
+    @staticmethod
+    def _inside(line: int, spans: list[tuple[int, int, ast.AST]]) -> tuple[int, int] | None:
+        """The innermost of ``spans`` that holds ``line``, as (start, end); None if none."""
+        inner = [(a, b) for a, b, _ in spans if a <= line <= b]
+        return max(inner) if inner else None
 
     def _ensure(self, call: ast.Call) -> None:
         """Work out the scope of ``call``'s innermost function (or the module), once."""
-        if self._scope is None:
-            self._scope = {}
-            # (start, end, function) of every function, found by statements only
-            self._functions = [
-                (node.lineno, node.end_lineno or node.lineno, node)
-                for node in _statements(self._tree)
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            ]
-        if id(call) in self._scope:
+        self._index()
+        if id(call) in self._scope:  # type: ignore[operator]
             return
         inner = [f for f in self._functions if f[0] <= call.lineno <= f[1]]
         scope = max(inner, key=lambda f: f[0])[2] if inner else self._tree
@@ -665,22 +677,22 @@ class _Tensors:
         """Does the code show the input of ``call`` (of a module: where it is called) has
         at least ``pattern.min_rank`` dimensions?"""
         wanted = pattern.min_rank or 0
+        self._index()
         uses = self._module_uses(call) if pattern.module else [call]
-        if pattern.module and self._partial:
-            raise _Partial  # where the module is called may be in a block not parsed
         for use in uses:
             self._ensure(use)
             given = self._input(use)
             rank = self._rank(given, self._values.get(id(use), {})) if given is not None else None
             if rank is not None and rank >= wanted:
                 return True
-        if self._partial:
-            raise _Partial  # the evidence may be in a block not parsed
+        if self._partial and any(not self._inside(u.lineno, self._functions) for u in uses):
+            raise _Partial  # module-level evidence may be in a block not parsed
         return False
 
     def _module_uses(self, construction: ast.Call) -> list[ast.Call]:
         """Where the module ``construction`` builds is called: ``nn.X()(x)``, ``crit(x)``
-        and ``self.crit(x)`` after ``crit = nn.X()`` / ``self.crit = nn.X()``, in the file."""
+        in the function that binds ``crit = nn.X()``, ``self.crit(x)`` in the class that
+        binds ``self.crit = nn.X()``, a module-level name's calls anywhere in the file."""
         if self._uses is None:
             self._uses = {}
             for node in ast.walk(self._tree):
@@ -704,8 +716,15 @@ class _Tensors:
                             continue
                         self._bound.setdefault(id(node.value), []).append(key)
         uses = [self._outer[id(construction)]] if id(construction) in self._outer else []
+        line = construction.lineno
         for key in self._bound.get(id(construction), ()):
-            uses += self._uses.get(key, [])
+            # a local name is called in its function, self.x in its class; a module-level
+            # name anywhere in the file (in a partial parse: maybe in a block not parsed)
+            span = self._inside(line, self._classes if "." in key else self._functions)
+            if span is None and self._partial:
+                raise _Partial
+            a, b = span or (0, 1 << 30)
+            uses += [u for u in self._uses.get(key, []) if a <= u.lineno <= b]
         return uses
 
 
