@@ -784,9 +784,30 @@ def _parse_chunks(
     return ast.Module(body=body, type_ignores=[]), covered
 
 
+def _trie(words: list[bytes]) -> bytes:
+    """A regex for any of ``words``, common prefixes factored out (``a(?:dd|ll)``).
+
+    Python's ``re`` tries an alternation's branches one by one at every position;
+    a trie tries each first byte once, which makes the prefilter's pass several times faster.
+    """
+    if words == [b""]:
+        return b""
+    groups: dict[bytes, list[bytes]] = {}
+    ends = False
+    for word in words:
+        if word:
+            groups.setdefault(word[:1], []).append(word[1:])
+        else:
+            ends = True
+    branches = [re.escape(head) + _trie(sorted(set(rest))) for head, rest in sorted(groups.items())]
+    if ends:  # a word ends here, longer ones go on
+        return b"(?:" + b"|".join(branches) + b")?"
+    return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+
 def _word_regex(words: Iterable[str], after: bytes = rb"\b") -> re.Pattern[bytes]:
     """Any of ``words`` as a whole word, followed by ``after``."""
-    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(words, key=len, reverse=True))
+    alternatives = _trie(sorted({w.encode() for w in words}))
     return re.compile(rb"\b(?:" + alternatives + rb")" + after)
 
 
