@@ -11,11 +11,14 @@ resolved (``import torch.nn.functional as F``, ``from torch import nn``,
 Speed: a match needs a catalogued name (the last part of a dotted api, or a
 tensor method) in the source, followed by ``(`` (the call) or by ``as`` (an
 import that renames it), with only blanks, comments or line continuations
-between. One regex over a file's bytes looks for that, and a file without it
-is not parsed at all (so a syntax error there is not reported either). In the
-others, only the statements on lines that name a catalogued API, and the
-imports, are walked. ``Scanner(prefilter=False)`` parses every file
-and walks every statement; the tests check that both find the same.
+between. One regex over a file's bytes (the names as a trie) looks for that,
+and a file without it is not parsed at all (so a syntax error there is not
+reported either). Of a file of 200 lines or more, only the top-level blocks
+that hold such a line, and the imports, are parsed, each alone; a block that
+does not parse alone, or an answer that needs a module-level name bound in a
+block left out, sends the file to a whole parse. Only the statements on those
+lines are walked. ``Scanner(prefilter=False)`` parses every file and walks
+every statement; the tests check that both find the same.
 """
 
 from __future__ import annotations
