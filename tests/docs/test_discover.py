@@ -29,6 +29,7 @@ from detaudit.render import RENDERERS
 from ..conftest import check_golden, run_cli
 from ..documents import discovery
 
+
 def _expecttest_missing() -> str | None:
     """Why ``import expecttest`` fails here (the lent GPU's stack has no expecttest), else None."""
     try:

@@ -1,4 +1,4 @@
-# ruff: noqa: F821
+# Written for detaudit's tests; never run (the static scan only reads it).
 """Data loading and buffers: queues from torch.multiprocessing are not tensors."""
 
 import queue

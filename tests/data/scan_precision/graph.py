@@ -1,4 +1,4 @@
-# ruff: noqa: F821
+# Written for detaudit's tests; never run (the static scan only reads it).
 """Message passing and one-hot targets: scatter_ with a number is the value overload."""
 
 import torch

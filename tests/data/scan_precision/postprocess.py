@@ -1,4 +1,4 @@
-# ruff: noqa: F821
+# Written for detaudit's tests; never run (the static scan only reads it).
 """Inference post-processing: resizing predictions builds no graph, so no backward runs."""
 
 import torch
