@@ -6,6 +6,7 @@ found inside the wheel or in a checkout.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Sequence
@@ -27,19 +28,36 @@ __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_ca
 GAPS_FILE = "known_gaps.yaml"
 
 REQUIRED_KEYS = ("id", "api", "condition", "devices", "pass", "probe", "source")
-OPTIONAL_KEYS = ("args", "claims", "notes", "match", "static", "kernels", "env", "compiles", "reaches", "silent", "slow_start")
+OPTIONAL_KEYS = (
+    "args",
+    "claims",
+    "notes",
+    "match",
+    "static",
+    "kernels",
+    "env",
+    "compiles",
+    "reaches",
+    "silent",
+    "slow_start",
+    "remedy",
+)
+#: A file-level key beside the groups: the modules the file's ops come from (``torchvision``).
+#: A file whose modules are not installed is skipped, with the reason, not loaded.
+REQUIRES_KEY = "requires"
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _DOCS_VERSION_RE = re.compile(r"^\d+\.\d+$")
 _OP_RE = re.compile(r"^[a-z_]\w*::\w+(\.\w+)?$")
 _ARG_RE = re.compile(r"^(overload|[A-Za-z_]\w*(\.(ndim|dtype|layout))?)$")
 MATCH_KEYS = ("signature", "call", "aten", "ops")
-STATIC_KEYS = ("forms", "needs_tensor")
+STATIC_KEYS = ("forms", "needs_tensor", "min_rank")
 FORM_KEYS = ("api", "signature", "call")
 _API_RE = re.compile(r"^torch(\.[A-Za-z_]\w*)+$")
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 _KERNEL_RE = re.compile(r"^\S(.*\S)?$")  # may have spaces: "median CUDA with indices output"
 _REACH_RE = re.compile(r"^[a-z_]\w*::\w+$")
+_MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -75,9 +93,10 @@ def load_catalog(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> C
     entries: list[Entry] = []
     problems: list[str] = []
     seen: dict[str, Entry] = {}
+    skipped: list[tuple[str, str]] = []
     for path in files:
         is_builtin = builtin_dir is not None and path.resolve().parent == builtin_dir
-        for entry in _load_file(path, problems, user=not is_builtin):
+        for entry in _load_file(path, problems, user=not is_builtin, skipped=skipped):
             if entry.id in seen:
                 first = seen[entry.id]
                 problems.append(
@@ -90,7 +109,8 @@ def load_catalog(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> C
     if problems:
         raise CatalogError(problems)
     versions = sorted({v for e in entries for v, _ in e.claims}, key=parse_version)
-    return Catalog(tuple(entries), tuple(str(f) for f in files), tuple(versions))
+    loaded = tuple(str(f) for f in files if str(f) not in {s for s, _ in skipped})
+    return Catalog(tuple(entries), loaded, tuple(versions), tuple(skipped))
 
 
 def _refuse_twice(files: list[Path], n_builtin: int) -> None:
@@ -137,7 +157,36 @@ def _expand(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
+def _missing_requirement(path: Path, data: dict, problems: list[str]) -> str | None:
+    """Why the file's ``requires:`` modules are not there (None: they are, or it needs none).
+
+    Found with importlib's finder, never imported: loading the catalogue stays light.
+    """
+    raw = data.pop(REQUIRES_KEY)
+    names = [raw] if isinstance(raw, str) else raw
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and _MODULE_RE.match(n) for n in names)
+    ):
+        problems.append(
+            f"{path}: requires must be a module name or a list of them, like torchvision, "
+            f"got {raw!r}"
+        )
+        return None
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"{name} is not installed"
+    return None
+
+
+def _load_file(
+    path: Path, problems: list[str], *, user: bool, skipped: list[tuple[str, str]] | None = None
+) -> list[Entry]:
     name = str(path)
     if path.name == GAPS_FILE:
         problems.append(
@@ -158,6 +207,13 @@ def _load_file(path: Path, problems: list[str], *, user: bool) -> list[Entry]:
     except CatalogError as exc:
         problems.extend(exc.problems)
         return []
+    if isinstance(data, dict) and REQUIRES_KEY in data:
+        data = dict(data)
+        why = _missing_requirement(path, data, problems)
+        if why is not None:
+            if skipped is not None:
+                skipped.append((name, why))
+            return []
     if not isinstance(data, dict) or not data:
         problems.append(f"{name}: expected a mapping with groups among {', '.join(GROUPS)}")
         return []
@@ -208,7 +264,7 @@ def _validate_entry(
     for key in REQUIRED_KEYS:
         if key not in raw:
             bad(f"missing field {key!r}")
-    for key in ("id", "api", "condition", "probe", "source", "notes"):
+    for key in ("id", "api", "condition", "probe", "source", "notes", "remedy"):
         if key in raw and not (isinstance(raw[key], str) and raw[key].strip()):
             bad(f"{key!r} must be a non-empty string")
     if len(problems) > before:
@@ -248,7 +304,9 @@ def _validate_entry(
             f"so an audit gives it a worker of its own), got {slow_start!r}"
         )
     if not isinstance(compiles, bool):
-        bad(f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}")
+        bad(
+            f"compiles must be true or false (true: the probe calls torch.compile), got {compiles!r}"
+        )
     probe = raw["probe"]
     probe_args = _validate_args(raw["args"], bad) if "args" in raw else ()
     probe_path = str(path.resolve().parent) if user else None
@@ -289,6 +347,7 @@ def _validate_entry(
         reaches=reaches,
         silent=silent,
         slow_start=slow_start,
+        remedy=raw.get("remedy", "").strip(),
     )
 
 
@@ -475,7 +534,11 @@ def _validate_static(raw: object, bad) -> Static | None:
     ):
         bad(f"static: needs_tensor must be a list of method names like [put], got {names!r}")
         names = []
-    return Static(tuple(forms), tuple(names))
+    rank = raw.get("min_rank")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+        bad(f"static: min_rank must be a whole number of dimensions like 3, got {rank!r}")
+        rank = None
+    return Static(tuple(forms), tuple(names), rank)
 
 
 def _validate_match(raw: object, bad) -> Match | None:

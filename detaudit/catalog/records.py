@@ -133,11 +133,15 @@ class Form:
 
 @dataclass(frozen=True, slots=True)
 class Static:
-    """The static scan's extra facts about an entry: more ``forms``, and method names
-    (``needs_tensor``) that everyday Python also uses, matched only on a known tensor."""
+    """The static scan's extra facts about an entry: more ``forms``, method names
+    (``needs_tensor``) that everyday Python also uses, matched only on a known tensor,
+    and the input rank the code must show (``min_rank``)."""
 
     forms: tuple[Form, ...] = ()
     needs_tensor: tuple[str, ...] = ()
+    # Report a call only when the code shows its input has at least this many dimensions
+    # (``.view(N, C, H, W)``, literal factory sizes): nll_loss alerts for 4-D input only.
+    min_rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +188,9 @@ class Entry:
     # The probe spends seconds before its first run (Dynamo traces flex_attention): an
     # audit runs it on a worker of its own, started at once, beside the shared one.
     slow_start: bool = False
+    # What to do instead (the deterministic alternative, the flag, its cost): shown by scan,
+    # audit's summary and the reports. Advice, not a fact about the op: not in the hash.
+    remedy: str = ""
 
     def claim_for(
         self, torch_version: str, docs_versions: Sequence[str] = ()
@@ -253,6 +260,7 @@ class Entry:
             **({"reaches": list(self.reaches)} if self.reaches else {}),
             **({"silent": True} if self.silent else {}),
             **({"slow_start": True} if self.slow_start else {}),
+            **({"remedy": self.remedy} if self.remedy else {}),
         }
 
 
@@ -263,6 +271,8 @@ class Catalog:
     entries: tuple[Entry, ...]
     files: tuple[str, ...] = ()
     docs_versions: tuple[str, ...] = field(default=())
+    #: (file, why) for each catalogue file not loaded: its ``requires:`` modules are missing.
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def __iter__(self):
         return iter(self.entries)
@@ -288,14 +298,17 @@ class Catalog:
             )
         wanted = set(ids)
         return Catalog(
-            tuple(e for e in self.entries if e.id in wanted), self.files, self.docs_versions
+            tuple(e for e in self.entries if e.id in wanted),
+            self.files,
+            self.docs_versions,
+            self.skipped,
         )
 
     @property
     def hash(self) -> str:
         """A short digest of every entry's facts: reports made from equal catalogues match."""
         facts = [
-            {k: v for k, v in entry.to_dict().items() if k not in ("file", "line")}
+            {k: v for k, v in entry.to_dict().items() if k not in ("file", "line", "remedy")}
             for entry in self.entries
         ]
         blob = json.dumps(facts, sort_keys=True).encode()

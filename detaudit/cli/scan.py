@@ -66,7 +66,8 @@ def _add_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
         "--device",
         choices=DEVICES,
         default=None,
-        help="the device whose results to read from each --report (default: cuda when it has them)",
+        help="the device whose results to read from each --report (default: cuda when it has "
+        "them), and whose docs claim each op shows (default: cuda)",
     )
     parser.add_argument(
         "--report",
@@ -79,9 +80,17 @@ def _add_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     parser.add_argument(
         "--fail-on",
         choices=tuple(FAIL_ON),
-        default="any",
-        help="exit 1 when anything is found (any, the default), only when a found op raises "
-        "(here, in a --report, or per the docs for scan static), or never (none)",
+        default="raises",
+        help="exit 1 only when a found op raises (raises, the default: here, in a --report, "
+        "or per the scanned torch's docs on --device, default cuda; for --static, per the docs "
+        "where the call meets the condition literally), when anything is found (any), "
+        "or never (none)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="list every op found (by default: the ops that raise somewhere, then one line "
+        "per group of quiet ones)",
     )
     parser.add_argument(
         "--output", "-o", metavar="FILE", help="write the result to FILE instead of stdout"
@@ -147,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     document = "static" if name == "static" else "scan"
     if args.format not in RENDERERS[document]:
         raise UsageError(f"{spelled} has no --format {args.format}")
-    render = RENDERERS[document][args.format].render
+    render: Callable[..., str] = RENDERERS[document][args.format].render
     target = args.target[1:] if args.target[:1] == ["--"] else args.target
     check_output_file("-o", args.output)
     try:
@@ -173,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError(worded(exc)) from None
     result = found.result
-    emit(render(result), args.output)
+    emit(render(result, every=args.all) if args.format == "text" else render(result), args.output)
     if program.error or program.exit_code:
         if program.error:
             print(program.error, file=sys.stderr, end="")
@@ -206,7 +215,7 @@ def _run_static(args: argparse.Namespace, render: Callable[[Any], str], spelled:
     emit(render(found), args.output)
     if len(paths) < len(args.paths):
         return EXIT_USAGE
-    raising = any(f.claim == "raises" for f in found.findings)
+    raising = any(f.raises for f in found.findings)  # not where an argument is to check
     return EXIT_FINDINGS if FAIL_ON[args.fail_on](bool(found.findings), raising) else EXIT_OK
 
 

@@ -222,6 +222,8 @@ class ProbeResult:
     unreached: tuple[str, ...] = field(default=(), metadata=meta(omit="empty"))
     instead: tuple[str, ...] = field(default=(), metadata=meta(omit="empty"))
     reached_without_mode: bool | None = field(default=None, metadata=meta(omit="none"))
+    # The catalogue's advice for the entry (what to do instead); None: it gives none.
+    remedy: str | None = field(default=None, metadata=meta(omit="none"))
 
     #: The JSON keys written last, as reports have them.
     JSON_LAST: ClassVar[tuple[str, ...]] = ("pass", "backward_only", "backward_only_status")

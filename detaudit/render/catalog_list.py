@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .columns import columns
@@ -18,7 +19,8 @@ def render_text(catalog: Catalog) -> str:
     rows = [("ID", "GROUP", "DEVICES", "PASS", "API", "CONDITION")]
     rows += [(e.id, e.group, ",".join(e.devices), e.pass_, e.api, e.condition) for e in catalog]
     summary = f"{len(catalog)} entries from {len(catalog.files)} file(s)"
-    return "\n".join([*columns(rows), summary]) + "\n"
+    skipped = [f"skipped {Path(file).name}: {why}" for file, why in catalog.skipped]
+    return "\n".join([*columns(rows), summary, *skipped]) + "\n"
 
 
 def render_json(catalog: Catalog) -> str:

@@ -493,6 +493,24 @@ def _cost(report: Report) -> list[str]:
     ]
 
 
+def _remedies(report: Report) -> list[str]:
+    """What to do about each entry that raised: the catalogue's remedy, once per entry."""
+    seen: dict[str, str] = {}
+    for r in report.results:
+        if r.status is Status.RAISES and r.remedy and r.id not in seen:
+            seen[r.id] = r.remedy
+    if not seen:
+        return []
+    items = "".join(
+        f'<li><span class="mono">{_e(i)}</span>: {_e(text)}</li>' for i, text in seen.items()
+    )
+    return [
+        '<section class="remedies">' + _h2("s-remedies", "What to do"),
+        f"<ul>{items}</ul>",
+        "</section>",
+    ]
+
+
 def _census(report: Report) -> list[str]:
     """The alert census: the alert names of this torch no entry probed here."""
     census = report.census
@@ -586,7 +604,7 @@ def render(report: Report) -> str:
         subtitle,
         table,
         sources=False,
-        sections=[*_census(report), *_cost(report)],
+        sections=[*_remedies(report), *_census(report), *_cost(report)],
     )
 
 

@@ -165,6 +165,17 @@ def _census(report: Report) -> list[str]:
     return out
 
 
+def _remedies(report: Report) -> list[str]:
+    """``## What to do``: the catalogue's remedy for each entry that raised (once)."""
+    seen: dict[str, str] = {}
+    for r in report.results:
+        if r.status is Status.RAISES and r.remedy and r.id not in seen:
+            seen[r.id] = r.remedy
+    if not seen:
+        return []
+    return ["", "## What to do", "", *(f"- `{i}`: {text}" for i, text in seen.items())]
+
+
 def render(report: Report) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     out = [f"# detaudit report: {title(report)}", ""]
@@ -221,6 +232,7 @@ def render(report: Report) -> str:
     else:
         out.append("None: every observed status matches what the docs of this torch claim.")
 
+    out += _remedies(report)
     out += ["", "## Results", ""]
     for group in GROUPS:
         members = [r for r in report.results if r.group == group]

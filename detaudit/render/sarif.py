@@ -31,7 +31,19 @@ def _location(file: str, line: int, col: int) -> dict[str, Any]:
 
 
 def _level(finding: StaticFinding) -> str:
-    """error where the docs say the op raises, warning where it converts (or says nothing)."""
+    """The claim's level, one lower where an argument of the condition is not a literal.
+
+    error: the docs say it raises and the call meets the condition literally; warning: it
+    raises if the unchecked argument says so, or it converts (or the docs say nothing);
+    note: a converting call whose condition is not literal either.
+    """
+    if finding.claim == "raises":
+        return "warning" if finding.unchecked else "error"
+    return "note" if finding.unchecked else "warning"
+
+
+def _rule_level(finding: StaticFinding) -> str:
+    """A rule's level: its claim's, as for a call that meets the condition literally."""
     return "error" if finding.claim == "raises" else "warning"
 
 
@@ -54,7 +66,7 @@ def render(result: StaticResult) -> str:
             {
                 "id": f.entry,
                 "shortDescription": {"text": _describe(f)},
-                "defaultConfiguration": {"level": _level(f)},
+                "defaultConfiguration": {"level": _rule_level(f)},
             },
         )
     order = {entry: index for index, entry in enumerate(rules)}

@@ -117,16 +117,22 @@ def draw(console, report) -> None:
         console.print("no drift: every observed status matches the docs of this torch")
     raising = [r for r in report.results if r.status is Status.RAISES]
     if raising:
-        _table(
-            console,
-            f"raises: {len(raising)} stop a run under deterministic mode",
-            ("id", "device", "api", "kernel"),
-            [(escape(r.id), r.device, escape(r.api), escape(r.kernel or "")) for r in raising],
-        )
+        columns: tuple[str, ...] = ("id", "device", "api", "kernel")
+        rows: list[tuple[str, ...]] = [
+            (escape(r.id), r.device, escape(r.api), escape(r.kernel or "")) for r in raising
+        ]
+        if console.width >= ADVICE_WIDTH and any(r.remedy for r in raising):
+            # a wide terminal has room for the catalogue's remedy; an 80-column one keeps
+            # the kernel uncut (the reports say what to do in full)
+            columns += ("what to do",)
+            rows = [(*row, escape(r.remedy or "")) for row, r in zip(rows, raising)]
+        _table(console, f"raises: {len(raising)} stop a run under deterministic mode", columns, rows)
     else:
         console.print("no raises: nothing audited here stops a run under deterministic mode")
 
 
+#: The terminal width from which the raises table has a "what to do" column.
+ADVICE_WIDTH = 120
 #: Rows a summary table shows; the others are named on one wrapped line below it.
 SHOWN = 10
 _WHOLE = ("id", "device", "status", "observed")  # columns a narrow terminal never cuts

@@ -98,6 +98,7 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         "expected": planned.expected,
         "expected_from": planned.expected_from,
         "seconds": round(float(answer.seconds), 4),
+        "remedy": getattr(entry, "remedy", "") or None,
     }
     if isinstance(answer, Lost):
         status = Status.CRASHED if answer.crashed is not None else Status.TIMEOUT

@@ -15,6 +15,7 @@ afterwards.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -69,6 +70,7 @@ class Findings:
         reports: Sequence[tuple[Report, str]],
         device: str | None,
         observe: bool,
+        census: dict[str, set[str]] | None = None,
     ) -> None:
         self._catalog = catalog
         self._mode = mode
@@ -76,6 +78,7 @@ class Findings:
         self._device = device
         self._observe = observe
         self._final: ScanResult | None = None
+        self._census = census
 
     @property
     def result(self) -> ScanResult:
@@ -106,7 +109,30 @@ class Findings:
             self._reports,
             self._device,
             self._observe,
+            self._census,
         )
+
+
+@functools.cache
+def _census_alerts(python: str | None) -> dict[str, set[str]] | None:
+    """Device -> the alert names of this build's sites, from a census an audit cached; or None."""
+    from ..sites.audited import cached_census
+
+    census = cached_census(python)
+    if census is None:
+        return None
+    alerts: dict[str, set[str]] = {}
+    compiled: set[str] = set()  # devices with a site in a compiled library, not only in Python
+    for site in census.sites:
+        alerts.setdefault(site.device.value, set()).add(site.alert)
+        if not site.library.endswith(".py"):
+            compiled.add(site.device.value)
+    if census.cublas_check:
+        alerts.setdefault("cuda", set()).add("cublas")
+        compiled.add("cuda")
+    # a CPU wheel's census holds the CUDA sites of torch's Python files only: it cannot say
+    # whether a CUDA kernel's site is there, so it says nothing for that device
+    return {device: names for device, names in alerts.items() if device in compiled}
 
 
 @contextmanager
@@ -140,7 +166,7 @@ def scan(
     loaded = [load_report(r) for r in reports]
     matcher = Matcher(catalog, load_signatures(catalog, torch.__version__, python=python))
     mode = scan_mode(api, matcher, Frames(), observe)
-    findings = Findings(catalog, mode, loaded, device, observe)
+    findings = Findings(catalog, mode, loaded, device, observe, _census_alerts(python))
     saved = torchstate.snapshot()
     own = {name: saved[name] for name in _OWN_FLAGS}
     user_warns = bool(saved["use_deterministic_algorithms"][0])

@@ -56,6 +56,39 @@ def _elsewhere(
     return (Elsewhere(index, entry, None, None, claim, basis),)
 
 
+#: The claim worst first: what stops the run, then what runs a documented deterministic kernel.
+_CLAIM_ORDER = (Status.RAISES, Status.CONVERTS, Status.OK)
+
+
+def _claim(
+    catalog: Catalog, matcher: Matcher, entries: Sequence[str], device: str, version: str
+) -> tuple[str, Status | None, str | None]:
+    """(entry, claim, docs) the docs of ``version`` make for the hit on ``device``, worst first.
+
+    Of several entries the call matches, those whose condition covers ``device`` speak
+    (``torch.mm``: the cuBLAS entries), and the worst claim among them is the hit's.
+    """
+    claims = []
+    for entry in matcher.for_device(entries, device):
+        claim, basis = catalog.expected(catalog.get(entry), device, version)
+        claims.append((entry, claim, basis))
+    rank = {s: i for i, s in enumerate(_CLAIM_ORDER)}
+    return min(claims, key=lambda c: rank.get(c[1], len(rank)))
+
+
+def _site(catalog: Catalog, entry: str, device: str, alerts: Mapping[str, set[str]] | None):
+    """Does this build have the entry's alert site for ``device``? None when the census can't say.
+
+    The census of a build without ``device`` kernels (a CPU wheel, asked about cuda) knows
+    nothing of their sites, so it says nothing.
+    """
+    kernels = catalog.get(entry).kernels
+    known = alerts.get(device) if alerts is not None else None
+    if not kernels or not known:
+        return None
+    return any(k in known for k in kernels)
+
+
 def assemble(
     catalog: Catalog,
     matcher: Matcher,
@@ -64,13 +97,17 @@ def assemble(
     reports: Sequence[tuple[Report, str]],
     device: str | None,
     observe: bool,
+    census: Mapping[str, set[str]] | None = None,
 ) -> ScanResult:
     """The result of a scan that counted ``counts`` and saw ``alerts``, read against ``reports``.
 
     ``reports`` are (report, where it came from); ``device`` is the device whose
-    results to read in them (default: cuda where a report has it); ``observe``
-    says whether the scan ran under warn-only mode, and so knows what raises here.
+    results to read in them (default: cuda where a report has it) and whose docs
+    claim each hit carries (default cuda); ``observe`` says whether the scan ran
+    under warn-only mode, and so knows what raises here. ``census`` maps a device
+    to the alert names this build's sites for it pass (None: no census known).
     """
+    claim_device = device or "cuda"
     refs = []
     for report, source in reports:
         refs.append(
@@ -99,6 +136,19 @@ def assemble(
             if entries
             for seen in _elsewhere(catalog, index, report, ref, entries, matcher)
         )
+        claimed, claim, claim_from = (
+            _claim(catalog, matcher, entries, claim_device, torch.__version__)
+            if entries
+            else (None, None, None)
+        )
+        # the advice of the entry that raises, else of the first that has some (cuBLAS: the
+        # unset-workspace entry's, when the shown one is its converted twin)
+        candidates = [claimed]
+        if claim != Status.RAISES and entries:
+            candidates += matcher.for_device(entries, claim_device)
+        remedy = next(
+            (catalog.get(e).remedy for e in candidates if e and catalog.get(e).remedy), ""
+        )
         hits.append(
             Hit(
                 entry=entry,
@@ -117,6 +167,10 @@ def assemble(
                 here=here,
                 kernel=kernel,
                 elsewhere=elsewhere,
+                claim=claim,
+                claim_from=claim_from if claim is not None else None,
+                site=_site(catalog, claimed, claim_device, census) if claimed else None,
+                remedy=remedy,
             )
         )
     hits.sort(key=lambda h: (h.file, h.line, h.pass_ != "forward", h.op))
@@ -127,4 +181,6 @@ def assemble(
         hits=tuple(hits),
         reports=tuple(refs),
         catalog_hash=catalog.hash,
+        claim_device=claim_device,
+        skipped=catalog.skipped,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import site
+import sys
 import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +21,9 @@ Line = tuple[str, int, str]
 #: that frame is in an installed library (site-packages), else None.
 Location = tuple[str, int, str, Line | None]
 
-_SKIP, _LIBRARY, _OWN = 0, 1, 2
+_SKIP, _LIBRARY, _OWN, _UNSEEN = 0, 1, 2, 3
+#: Methods of a dispatch or function mode: the user's own mode is not the line that ran the op.
+_MODE_METHODS = frozenset(("__torch_dispatch__", "__torch_function__"))
 
 
 class Frames:
@@ -44,42 +47,83 @@ class Frames:
         self._sites = tuple(f"{os.path.realpath(p)}{os.sep}" for p in sites)
         self._kinds: dict[str, int] = {}
 
-    def _kind(self, filename: str) -> int:
+    def _kind(self, filename: str, module: str | None = None) -> int:
+        """What a frame of ``filename`` (of module ``module``, when known) is to the scan.
+
+        Code not on disk (``<string>``, a deleted file) is ``_UNSEEN``: the line only when
+        nothing better is on the stack. A file of the program's that a library generated
+        (PyG writes its ``propagate`` into a temporary file and imports it under its own
+        package) counts as that library.
+        """
         if filename.startswith("<"):
-            return _SKIP if filename.startswith(("<frozen", "<built-in")) else _OWN
+            return _SKIP if filename.startswith(("<frozen", "<built-in")) else _UNSEEN
         path = os.path.realpath(filename)
         if path.startswith(self._skip):
             return _SKIP
         if path.startswith(self._sites):
             return _LIBRARY  # an installed library: outside torch, not the user's own code
-        return _SKIP if path.startswith(self._stdlib) else _OWN
+        if path.startswith(self._stdlib):
+            return _SKIP
+        if not os.path.exists(path):
+            return _UNSEEN
+        if module and self._library_module(module):
+            return _LIBRARY
+        return _OWN
+
+    def _library_module(self, module: str) -> bool:
+        """Is ``module`` inside a package installed as a library (``torch_geometric.x``)?"""
+        top = module.partition(".")[0]
+        if top == module:
+            return False
+        package = sys.modules.get(top)
+        where = getattr(package, "__file__", None) or ""
+        if not where:
+            return False
+        real = os.path.realpath(where)
+        return real.startswith(self._sites + self._skip)
 
     def find(self, frame: Any) -> Location | None:
-        """The :data:`Location` of the innermost frame outside torch, from ``frame`` outwards."""
+        """The :data:`Location` of the innermost frame outside torch, from ``frame`` outwards.
+
+        Skipped on the way: a dispatch or function mode's own method (the user's mode
+        is not where the op was called), and code not on disk unless nothing else is found.
+        """
         kinds = self._kinds
         found: tuple[str, int, str] | None = None
+        unseen: tuple[str, int, str] | None = None
         while frame is not None:
             code = frame.f_code
             name = code.co_filename
             kind = kinds.get(name)
             if kind is None:
-                kind = kinds[name] = self._kind(name)
+                kind = kinds[name] = self._kind(name, frame.f_globals.get("__name__"))
+            if code.co_name in _MODE_METHODS and kind != _SKIP:
+                kind = _SKIP
             if kind == _OWN:
                 line = (name, frame.f_lineno, code.co_name)
                 return (*found, line) if found else (*line, None)
             if kind == _LIBRARY and found is None:
                 found = (name, frame.f_lineno, code.co_name)
+            if kind == _UNSEEN and unseen is None:
+                unseen = (name, frame.f_lineno, code.co_name)
             frame = frame.f_back
-        return (*found, None) if found else None
+        if found:
+            return (*found, None)
+        return (*unseen, None) if unseen else None
 
     def place(self, stack: Iterable[Line]) -> Location | None:
         """:meth:`find` over a traceback's (file, line, function) entries, innermost last."""
         found: Line | None = None
+        unseen: Line | None = None
         for name, lineno, function in reversed(list(stack)):
-            kind = self._kind(name)
+            kind = _SKIP if function in _MODE_METHODS else self._kind(name)
             if kind == _OWN:
                 line = (name, lineno, function)
                 return (*found, line) if found else (*line, None)
             if kind == _LIBRARY and found is None:
                 found = (name, lineno, function)
-        return (*found, None) if found else None
+            if kind == _UNSEEN and unseen is None:
+                unseen = (name, lineno, function)
+        if found:
+            return (*found, None)
+        return (*unseen, None) if unseen else None

@@ -93,6 +93,13 @@ class Hit:
     kernel: str | None = None
     elsewhere: tuple[Elsewhere, ...] = ()
     via: str | None = None
+    # What the scanned torch's docs claim for the hit on ScanResult.claim_device (a claim,
+    # never an observation: a --report result for that device overrides it), which docs,
+    # and whether this build has the entry's alert site (None: the census does not know).
+    claim: Status | None = None
+    claim_from: str | None = None
+    site: bool | None = None
+    remedy: str = ""  # the catalogue's advice for the entry shown
 
     @property
     def where(self) -> str:
@@ -103,9 +110,22 @@ class Hit:
         data = _plain(self)
         data["entries"] = list(self.entries)
         data["elsewhere"] = [e.to_dict() for e in self.elsewhere]
-        if self.via is None:
-            del data["via"]  # absent, as in scans written before it existed
+        for key in ("via", "claim", "claim_from", "site"):
+            if data[key] is None:
+                del data[key]  # absent, as in scans written before they existed
+        if not self.remedy:
+            del data["remedy"]
         return data
+
+    def observed_on(self, device: str, reports: tuple[ReportRef, ...]) -> list[Elsewhere]:
+        """What the reports read for ``device`` observed for this hit (results only)."""
+        return [
+            e
+            for e in self.elsewhere
+            if e.status is not None
+            and e.report < len(reports)
+            and reports[e.report].device == device
+        ]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Hit:
@@ -119,6 +139,7 @@ class Hit:
             for e in data.get("elsewhere", ())
         )
         data["here"] = _status(data.get("here"))
+        data["claim"] = _status(data.get("claim"))
         return _build(cls, data)
 
 
@@ -142,6 +163,10 @@ class ScanResult:
     hits: tuple[Hit, ...]
     reports: tuple[ReportRef, ...] = ()
     catalog_hash: str = ""
+    #: The device whose docs claim each hit carries (``--device``, default cuda); "" before.
+    claim_device: str = ""
+    #: Catalogue files not loaded, with why (``requires:`` missing): their ops were not matched.
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def raising_here(self) -> list[Hit]:
         """Hits that raised the alert on this machine."""
@@ -163,11 +188,26 @@ class ScanResult:
             if any(e.report == report and e.status is None for e in h.elsewhere)
         ]
 
+    def raising_by_claim(self) -> list[Hit]:
+        """Hits the docs claim raise on ``claim_device``, that no report observed there.
+
+        A report's result for that device overrides the claim: observed beats claimed.
+        """
+        return [
+            h
+            for h in self.hits
+            if h.claim == Status.RAISES and not h.observed_on(self.claim_device, self.reports)
+        ]
+
+    def raises_somewhere(self, hit: Hit) -> bool:
+        """Does ``hit`` raise here, in a report, or (not overridden by one) per the docs?"""
+        if hit.here == Status.RAISES or any(e.status == Status.RAISES for e in hit.elsewhere):
+            return True
+        return hit.claim == Status.RAISES and not hit.observed_on(self.claim_device, self.reports)
+
     def raises_anywhere(self) -> bool:
-        """Did any hit raise here or in any report?"""
-        return bool(self.raising_here()) or any(
-            self.raising_in(i) for i in range(len(self.reports))
-        )
+        """Did any hit raise here or in any report, or do the docs claim it raises?"""
+        return any(self.raises_somewhere(h) for h in self.hits)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +218,8 @@ class ScanResult:
             "observed": self.observed,
             "catalog_hash": self.catalog_hash,
             "reports": [_plain(r) for r in self.reports],
+            **({"claim_device": self.claim_device} if self.claim_device else {}),
+            **({"skipped": [list(s) for s in self.skipped]} if self.skipped else {}),
             "hits": [h.to_dict() for h in self.hits],
         }
 
@@ -194,6 +236,8 @@ class ScanResult:
                 devices=tuple(data["devices"]),
                 observed=bool(data["observed"]),
                 catalog_hash=data.get("catalog_hash", ""),
+                claim_device=data.get("claim_device", ""),
+                skipped=tuple((str(f), str(w)) for f, w in data.get("skipped", ())),
                 reports=tuple(_build(ReportRef, r) for r in data.get("reports", ())),
                 hits=tuple(Hit.from_dict(h) for h in data["hits"]),
             )
@@ -233,7 +277,7 @@ class StaticFinding:
     def message(self) -> str:
         """The linter message: the api, the docs' claim, the condition, the other candidates."""
         others = f"; or {', '.join(self.entries[1:])}" if len(self.entries) > 1 else ""
-        unknown = f"; check {', '.join(self.unchecked)}" if self.unchecked else ""
+        unknown = "".join(f"; check: {name} is not a literal" for name in self.unchecked)
         return f"{self.summary}{others}{unknown}"
 
     @property
@@ -253,6 +297,11 @@ class StaticFinding:
             return f"{self.api} {self.condition}: not in {basis} (the catalogue has it from other docs)"
         basis = f" ({self.claim_from})" if self.claim_from else ""
         return f"{self.api} {Claim(self.claim).status} under deterministic mode {self.condition}{basis}"
+
+    @property
+    def raises(self) -> bool:
+        """Do the docs claim it raises, with the condition met literally (nothing to check)?"""
+        return self.claim == Claim.RAISES and not self.unchecked
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(self)

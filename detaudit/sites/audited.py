@@ -21,7 +21,7 @@ from ..errors import DetauditError, EnvironmentUnsupported
 from ..model.report import AlertCensus, ProbeResult
 from .census import Census
 
-__all__ = ["NOT_INSTALLED", "summarize", "take_for_audit"]
+__all__ = ["NOT_INSTALLED", "cached_census", "summarize", "take_for_audit"]
 
 NOT_INSTALLED = "install detaudit[sites]"
 
@@ -53,6 +53,20 @@ def take_for_audit(python: str | None) -> Census | str:
         return f"census failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - a library LIEF chokes on must not cost the audit
         return f"census failed: {type(exc).__name__}: {exc}"
+
+
+def cached_census(python: str | None = None) -> Census | None:
+    """The census an earlier audit of this torch took (cached), or None.
+
+    Never takes one: reading a build's libraries costs seconds, which a scan does not spend.
+    """
+    from .fetch import Source, open_build
+
+    try:
+        with open_build(Source("python", python or sys.executable)) as build:
+            return _load(_key(build))
+    except Exception:  # noqa: BLE001 - no census is an answer: the scan then says nothing of sites
+        return None
 
 
 def _key(build) -> str:

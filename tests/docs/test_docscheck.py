@@ -37,7 +37,8 @@ def copy_catalogue(folder: Path, edit) -> list[str]:
     for source in builtin_catalog_files():
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         for group, entries in data.items():
-            data[group] = edit(group, entries)
+            if group != "requires":  # a file-level key (torchvision.yaml), not a group
+                data[group] = edit(group, entries)
         target = folder / source.name
         target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         paths.append(str(target))

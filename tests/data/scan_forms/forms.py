@@ -29,3 +29,4 @@ g = torch.gather(x, 1, idx)  # static: gather-1d-backward,gather-nd-backward
 t = torch.zeros(16)
 t.put(idx, v)  # static: put-accumulate-false
 torch.zeros(4).resize(2)  # static: resize-quantized,resize-fill
+ce_class(x, t)  # the module is called on the 4-D x: its construction above is a finding
