@@ -17,9 +17,9 @@ from typing import Any
 from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
 from ..probepath import PROBE_RE
-from ..scanner.parameters import signature_parameters
 from .probes import _probe_unresolved, _UnreadableProbeModule
 from .records import Catalog, Condition, Entry, Form, Match, Static, parse_version
+from .signature import signature_parameters
 from .yamlfile import load_yaml
 
 __all__ = ["GAPS_FILE", "builtin_catalog_dir", "builtin_catalog_files", "load_catalog"]

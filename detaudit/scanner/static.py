@@ -32,9 +32,9 @@ from importlib import metadata
 from pathlib import Path
 
 from ..catalog import Catalog, Condition, Entry, load_catalog
+from ..catalog.signature import signature_parameters
 from ..errors import UsageError
 from ..model.vocabulary import Claim
-from .parameters import signature_parameters
 from .records import Skipped, StaticFinding, StaticResult
 
 __all__ = ["Pattern", "Scanner", "patterns", "python_files", "scan_static"]

@@ -22,13 +22,13 @@ def signature_parameters(signature: str) -> list[tuple[str, bool, object]]:
         raise ValueError(f"not a Python parameter list ({exc.msg})") from None
     args = tree.body[0].args  # type: ignore[attr-defined]
     positional = [*args.posonlyargs, *args.args]
-    defaults: list[object] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
     params = [(a.arg, d is not None, d) for a, d in zip(positional, defaults)]
     params += [(a.arg, d is not None, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)]
     result = []
     for name, has_default, node in params:
         try:
-            value = ast.literal_eval(node) if has_default else None
+            value = ast.literal_eval(node) if node is not None else None
         except ValueError:
             raise ValueError(f"the default of {name!r} must be a literal") from None
         result.append((name, has_default, value))
