@@ -31,7 +31,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def add_format_options(parser: argparse.ArgumentParser) -> None:
-    """``--format`` and ``-o``, shared with ``twice``."""
+    """``--format``, ``-o`` and ``--report``, shared with ``twice``."""
+    parser.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="REPORT.json",
+        help="an audit report: for a catalogued op with a nondeterministic kernel, say what "
+        "that machine's deterministic mode did to it (repeatable)",
+    )
     parser.add_argument("--format", choices=sorted(RENDERERS["divergence"]), default="text")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE")
 
@@ -39,12 +47,14 @@ def add_format_options(parser: argparse.ArgumentParser) -> None:
 def compare_files(a: str, b: str, args: argparse.Namespace):
     """Load both traces and compare them (with the catalogue, for the kernel cause)."""
     from ..catalog import load_catalog
+    from ..model.reportfile import load_reports
     from ..trace.compare import compare_traces
     from ..trace.format import load_trace
 
+    reports = load_reports(args.report)
     trace_a, trace_b = load_trace(a), load_trace(b)
     catalog = load_catalog(args.catalog, builtin=not args.no_builtin)
-    return compare_traces(trace_a, trace_b, catalog=catalog)
+    return compare_traces(trace_a, trace_b, catalog=catalog, reports=reports)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ differs first:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -235,8 +236,19 @@ def _deterministic(trace: Trace) -> bool:
     return bool(value[0] if isinstance(value, list) else value)
 
 
-def _catalogued(op: str, pass_: str, device: str, torch_version: str, catalog: Any) -> list[str]:
-    """The catalogue entries whose API is this aten op (name match), with their claim here."""
+def _catalogued(
+    op: str,
+    pass_: str,
+    device: str,
+    torch_version: str,
+    catalog: Any,
+    reports: Sequence[Any] = (),
+) -> list[str]:
+    """The catalogue entries whose API is this aten op (name match), with their claim here.
+
+    Each audit report given (``compare --report``) adds what its deterministic mode did to
+    the entry on this device: an observation of that machine, beside the docs' claim.
+    """
     if catalog is None:
         return []
     base = op.split("::")[-1].split(".")[0].rstrip("_")
@@ -248,14 +260,27 @@ def _catalogued(op: str, pass_: str, device: str, torch_version: str, catalog: A
         claim, _ = entry.claim_for(torch_version)
         devices = [d.value for d in entry.devices]
         here = "" if device in devices else f" (on {', '.join(devices)}, not {device})"
+        observed = [_observed(report, entry.id, device) for report in reports]
         found.append(
             f"{entry.id}: {entry.api} {entry.condition}: deterministic mode "
-            f"{claim.value if claim else 'unknown'}{here}"
+            f"{claim.value if claim else 'unknown'}{here} (docs claim)"
+            + "".join(f"; {o}" for o in observed)
         )
     return found
 
 
-def _classify(a: Trace, b: Trace, index: int, catalog: Any) -> Divergence:
+def _observed(report: Any, entry_id: str, device: str) -> str:
+    """What one audit report observed for an entry on a device, or that it has no result."""
+    for result in report.results:
+        if result.id == entry_id and result.device == device:
+            kernel = f" ({result.kernel})" if result.kernel else ""
+            return f"observed on {report.title}: {result.status.value}{kernel}"
+    return f"not in the report of {report.title} for {device}"
+
+
+def _classify(
+    a: Trace, b: Trace, index: int, catalog: Any, reports: Sequence[Any] = ()
+) -> Divergence:
     """The cause of the divergence at ``index`` (both traces have an op there)."""
     ra, rb = a.op(index), b.op(index)
     where_a, where_b = _where(a, ra), _where(b, rb)
@@ -306,7 +331,9 @@ def _classify(a: Trace, b: Trace, index: int, catalog: Any) -> Divergence:
         return _inputs(a, b, index, ra, rb, head, where_a, pass_, step)
     device = ra.get("dev", "cpu")
     torch_version = a.header.get("environment", {}).get("torch", "")
-    entries = _catalogued(ra["op"], ra["p"], device.split(":")[0], torch_version, catalog)
+    entries = _catalogued(
+        ra["op"], ra["p"], device.split(":")[0], torch_version, catalog, reports
+    )
     modes = (
         f"deterministic mode was {'on' if _deterministic(a) else 'off'} in run A and "
         f"{'on' if _deterministic(b) else 'off'} in run B"
@@ -498,8 +525,19 @@ def _rerun(trace: Trace, name: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def compare_traces(a: Trace, b: Trace, *, catalog: Any = None, context: int = 6) -> Comparison:
-    """Compare two loaded traces (pure: no file is read; ``catalog`` names catalogued ops)."""
+def compare_traces(
+    a: Trace,
+    b: Trace,
+    *,
+    catalog: Any = None,
+    reports: Sequence[Any] = (),
+    context: int = 6,
+) -> Comparison:
+    """Compare two loaded traces (pure: no file is read).
+
+    ``catalog`` names catalogued ops; ``reports`` (loaded audit reports) add what each
+    machine's deterministic mode did to them.
+    """
     la, lb = a.lines, b.lines
     n = min(len(la), len(lb))
     index = next((i for i in range(n) if la[i] != lb[i]), n)
@@ -507,7 +545,7 @@ def compare_traces(a: Trace, b: Trace, *, catalog: Any = None, context: int = 6)
     if index == n and len(la) != len(lb):
         divergence = _partial(a, b, index)
     elif index < n:
-        divergence = _classify(a, b, index, catalog)
+        divergence = _classify(a, b, index, catalog, reports)
     spread: list[tuple[int, int, int]] = []
     if divergence is not None:
         per_step: dict[int, list[int]] = {}

@@ -10,6 +10,8 @@ from detaudit.render import RENDERERS
 from detaudit.trace.compare import Cause, compare_traces
 from detaudit.trace.format import load_trace
 
+from ..conftest import run_cli_here
+
 TRACES = Path(__file__).resolve().parents[1] / "data" / "traces"
 
 
@@ -61,3 +63,44 @@ def test_the_text_is_one_sentence_first() -> None:
     assert text.startswith(
         "First divergence: op #2 aten::sum (forward) at train.py:5, step 2: nondeterministic kernel"
     )
+
+
+def test_a_report_says_what_its_machine_did_to_the_catalogued_op(tmp_path: Path) -> None:
+    # the kernel case, its op made put_ (catalogued), with a real CPU audit as the report
+    from detaudit.catalog import load_catalog
+    from detaudit.model.reportfile import load_report
+
+    for name in ("a.trace", "kernel.trace"):
+        text = (TRACES / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace('"aten::sum"', '"aten::put_"'), "utf-8")
+    report = load_report(TRACES.parent / "reports" / "cpu-torch2.13.0.json")
+    a, b = load_trace(tmp_path / "a.trace"), load_trace(tmp_path / "kernel.trace")
+    d = compare_traces(a, b, catalog=load_catalog(), reports=[report]).divergence
+    assert d.cause is Cause.KERNEL
+    line = next(x for x in d.details if x.startswith("in the catalogue: put-accumulate-false:"))
+    assert "(docs claim); observed on torch 2.13.0+cpu · cpu: raises (put_)" in line
+    # without a report: the claim alone
+    d = compare_traces(a, b, catalog=load_catalog()).divergence
+    line = next(x for x in d.details if x.startswith("in the catalogue: put-accumulate-false:"))
+    assert line.endswith("(docs claim)")
+
+
+def test_compare_reads_a_report_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    good = run_cli_here(
+        "compare",
+        str(TRACES / "a.trace"),
+        str(TRACES / "same.trace"),
+        "--report",
+        str(TRACES.parent / "reports" / "cpu-torch2.13.0.json"),
+    )
+    assert good.returncode == 0, good.stderr
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    bad = run_cli_here(
+        "compare",
+        str(TRACES / "a.trace"),
+        str(TRACES / "same.trace"),
+        "--report",
+        str(tmp_path / "bad.json"),
+    )
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "bad.json" in bad.stderr
