@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("twice: --runs 1 compares nothing; give --runs 2 or more")
     target = parse_target("twice", args.target, args.module)
     check_output_file("-o", args.output)
+    from ..model.reportfile import load_reports
+
+    load_reports(args.report)  # a bad --report is refused before any run, not after them
     if args.traces:
         Path(args.traces).mkdir(parents=True, exist_ok=True)
         check_output_folder("--traces", args.traces)
