@@ -29,6 +29,7 @@ from .prose import (
     cost_rows,
     environment_rows,
     reach_notes,
+    remedies,
     timed_results,
     title,
     two_ways,
@@ -495,10 +496,7 @@ def _cost(report: Report) -> list[str]:
 
 def _remedies(report: Report) -> list[str]:
     """What to do about each entry that raised: the catalogue's remedy, once per entry."""
-    seen: dict[str, str] = {}
-    for r in report.results:
-        if r.status is Status.RAISES and r.remedy and r.id not in seen:
-            seen[r.id] = r.remedy
+    seen = remedies(report)
     if not seen:
         return []
     items = "".join(

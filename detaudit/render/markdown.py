@@ -14,6 +14,7 @@ from .prose import (
     environment_rows,
     md_table,
     reach_notes,
+    remedies,
     settings_text,
     timed_results,
     title,
@@ -167,10 +168,7 @@ def _census(report: Report) -> list[str]:
 
 def _remedies(report: Report) -> list[str]:
     """``## What to do``: the catalogue's remedy for each entry that raised (once)."""
-    seen: dict[str, str] = {}
-    for r in report.results:
-        if r.status is Status.RAISES and r.remedy and r.id not in seen:
-            seen[r.id] = r.remedy
+    seen = remedies(report)
     if not seen:
         return []
     return ["", "## What to do", "", *(f"- `{i}`: {text}" for i, text in seen.items())]

@@ -204,3 +204,12 @@ REACH = (
 def reach_notes(results: Iterable[ProbeResult]) -> list[ProbeResult]:
     """The results whose strict run did not reach an op its entry names (``reach_note``)."""
     return [r for r in results if r.reach_note]
+
+
+def remedies(report: Report) -> dict[str, str]:
+    """Entry id -> the catalogue's remedy, for each entry that raised (once, in report order)."""
+    seen: dict[str, str] = {}
+    for r in report.results:
+        if r.status is Status.RAISES and r.remedy and r.id not in seen:
+            seen[r.id] = r.remedy
+    return seen
