@@ -104,7 +104,13 @@ def write_texts_atomic(
             for target in targets:
                 current = target
                 for folder in _missing_folders(target.parent):
-                    folder.mkdir()
+                    try:
+                        folder.mkdir()
+                    except FileExistsError:
+                        # another writer, which locked a nearer folder, made it just now
+                        if not folder.is_dir():
+                            raise
+                        continue
                     created.append(folder)
             if anchor != common:  # a writer that found it there locks it, not the anchor
                 locks.enter_context(_locked(common))

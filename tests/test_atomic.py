@@ -49,3 +49,34 @@ def test_two_writers_of_one_out_folder_never_mix_their_files(tmp_path, monkeypat
             mixed.append(i)
     assert mixed == [], f"{len(mixed)} of {ITERATIONS} iterations left files of both writers"
     assert sorted(p.name for p in out.iterdir()) == sorted(NAMES)  # no lock file, no temporary
+
+
+def test_a_folder_another_writer_creates_meanwhile_is_used_not_an_error(tmp_path, monkeypatch):
+    """The race CI met: the other writer locked a nearer folder and created ours in between."""
+    from detaudit import atomic
+
+    found_missing = atomic._missing_folders
+
+    def then_created_by_the_other_writer(folder):
+        missing = found_missing(folder)
+        for each in missing:
+            each.mkdir()
+        return missing
+
+    monkeypatch.setattr(atomic, "_missing_folders", then_created_by_the_other_writer)
+    out = tmp_path / "new" / "out"
+    atomic.write_texts_atomic({out / "a.json": "{}\n"})
+    assert (out / "a.json").read_text() == "{}\n"
+
+    def fail_after(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail_after)
+    again = tmp_path / "other" / "out"
+    try:
+        atomic.write_texts_atomic({again / "a.json": "{}\n"})
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the failing rename did not fail")
+    assert again.is_dir()  # the other writer's folder is not ours to remove
