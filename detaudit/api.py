@@ -98,9 +98,7 @@ def audit(
         if any(e.slow_start and o.device in ("auto", "all", *e.devices) for e in catalog):
             pool.start_lane(SLOW_LANE)  # it imports torch now, beside the shared worker
         hello = pool.wait_ready()
-        devices = resolve_devices(
-            o.device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
-        )
+        devices = resolve_devices(o.device, hello.get("devices", ()))
         planned = plan(
             catalog,
             devices,
@@ -115,7 +113,7 @@ def audit(
         pool.grow(min(jobs, len(planned)))
         # The fingerprint has its own limit: --timeout is what one entry may take.
         answer = pool.ask(
-            EnvironmentRequest(cuda="cuda" in devices, compile=bool(compile)),
+            EnvironmentRequest(devices=devices, compile=bool(compile)),
             timeout=FINGERPRINT_TIMEOUT + (compile_timeout if compile else 0),
         )
         if not isinstance(answer, EnvironmentAnswer):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .runner.spec import DEVICE_CHOICES, check_seed_option, check_timeout
+from .runner.spec import check_seed_option, check_timeout, device_choices
 
 __all__ = ["COMPILE_TIMEOUT", "DEFAULT_REPEAT", "AuditOptions"]
 
@@ -54,9 +54,10 @@ class AuditOptions:
         # (one path or id given alone is one, not its characters).
         object.__setattr__(self, "catalogs", tuple(str(c) for c in _several(self.catalogs)))
         object.__setattr__(self, "only", tuple(_several(self.only)))
-        if self.device not in DEVICE_CHOICES:
+        if self.device not in device_choices():
             raise UsageError(
-                f"must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}", option="device"
+                f"must be one of {', '.join(device_choices())}, got {self.device!r}",
+                option="device",
             )
         _at_least_one("repeat", self.repeat)
         check_timeout(self.timeout)

@@ -129,14 +129,19 @@ def test_the_cli_loads_neither_torch_nor_numpy():
 #: catalogue -> plan -> workers -> classify -> report -> renderers -> the CLI,
 #: which nothing imports. Leaves (``errors``, ``_version``, ``atomic``,
 #: ``signalhold``, ``torchstate``, ``handlers``, ``probepath``) import no other room.
+#: ``devices``, the device registry, sits just above them (its errors are UsageErrors):
+#: every layer that asks about a device (catalogue names, plan, workers, fingerprint,
+#: report title, bit comparison, CLI choices) asks it, so it must be below them all.
 LEAVES = ("errors", "_version", "atomic", "signalhold", "torchstate", "handlers", "probepath")
 ALLOWED: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
-    "model": {"errors"},
-    "catalog": {"model", "errors", "probepath"},
+    "devices": {"errors"},
+    "model": {"devices", "errors"},
+    "catalog": {"model", "devices", "errors", "probepath"},
     "probes": {"torchstate"},
     "runner": {
         "model",
+        "devices",
         "catalog",
         "probes",
         "torchstate",
@@ -145,17 +150,18 @@ ALLOWED: dict[str, set[str]] = {
         "handlers",
         "probepath",
     },
-    "repro": {"runner", "torchstate", "model", "errors"},
+    "repro": {"runner", "devices", "torchstate", "model", "errors"},
     "options": {"runner", "errors"},
     "api": {"options", "runner", "catalog", "model", "sites", "errors", "_version"},
-    "compare": {"model", "errors"},
-    "docs": {"options", "runner", "catalog", "model", "probes", "torchstate", "errors"},
+    "compare": {"model", "devices", "errors"},
+    "docs": {"options", "runner", "catalog", "model", "devices", "probes", "torchstate", "errors"},
     "scanner": {
         "sites",  # the cached census: whether this build has an entry's alert site
         "probepath",
         "runner",
         "catalog",
         "model",
+        "devices",
         "probes",
         "torchstate",
         "errors",
@@ -168,6 +174,7 @@ ALLOWED: dict[str, set[str]] = {
     # (model, scanner <- trace); traces are read by render and cli.
     "trace": {
         "model",
+        "devices",
         "runner",
         "probes",
         "repro",
@@ -195,6 +202,7 @@ ALLOWED: dict[str, set[str]] = {
         "options",
         "catalog",
         "compare",
+        "devices",
         "docs",
         "fleet",
         "model",

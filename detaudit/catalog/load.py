@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import devices as registry
 from ..errors import CatalogError
 from ..model.vocabulary import CLAIMS, DEVICES, GROUPS, PASSES, Claim, Device, Group, Pass
 from ..probepath import PROBE_RE
@@ -276,10 +277,10 @@ def _validate_entry(
     if (
         not isinstance(devices, list)
         or not devices
-        or any(d not in DEVICES for d in devices)
+        or any(not isinstance(d, str) or not registry.known(d) for d in devices)
         or len(set(devices)) != len(devices)
     ):
-        bad(f"devices must be a non-empty list of {', '.join(DEVICES)}, got {devices!r}")
+        bad(f"devices must be a non-empty list of {', '.join(registry.names())}, got {devices!r}")
     if raw["pass"] not in PASSES:
         bad(f"pass must be one of {', '.join(PASSES)}, got {raw['pass']!r}")
     claims = _validate_claims(raw.get("claims", {}), bad)
@@ -328,7 +329,8 @@ def _validate_entry(
         api=raw["api"],
         group=Group(group),
         condition=raw["condition"],
-        devices=tuple(d for d in Device if d in devices),
+        # Built-in names as vocabulary words (Device); a registered device's as its plain name.
+        devices=tuple(Device(d) if d in DEVICES else d for d in registry.ordered(devices)),
         pass_=Pass(raw["pass"]),
         probe=probe,
         probe_args=probe_args,

@@ -16,7 +16,6 @@ from typing import Any
 from ..errors import CatalogError
 from ..model.vocabulary import (
     Claim,
-    Device,
     Group,
     Pass,
     Status,
@@ -152,7 +151,7 @@ class Entry:
     api: str
     group: Group  # the seed group (what a user entry without claims claims), or observed
     condition: str
-    devices: tuple[Device, ...]
+    devices: tuple[str, ...]  # device names (detaudit.devices), in the registry's order
     pass_: Pass
     probe: str
     source: str
@@ -229,7 +228,7 @@ class Entry:
         return self.probe, self.probe_args
 
     @property
-    def covered(self) -> tuple[Device, ...]:
+    def covered(self) -> tuple[str, ...]:
         """The devices where a run with no alert ``converts``: none for an ``observed`` entry.
 
         ``converts`` says a documented deterministic implementation was used;

@@ -52,14 +52,14 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
     """Every :class:`~detaudit.options.AuditOptions` field but ``python`` (each command says
     whose interpreter its default is), as ``audit`` and ``fleet`` take them."""
     from ..options import DEFAULT_REPEAT
-    from ..runner.spec import DEVICE_CHOICES
+    from ..runner.spec import device_choices
 
     parser.add_argument(
         "--device",
-        choices=DEVICE_CHOICES,
+        choices=device_choices(),
         default="auto",
         help="auto (default): every device present; "
-        "all: cpu, cuda and mps, each absent one skipped",
+        "all: every device detaudit knows, each absent one skipped",
     )
     add_catalog_options(parser)
     parser.add_argument(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..model.vocabulary import DEVICES
+from .. import devices
 from ..render import RENDERERS
 from .console import terminal
 from .exits import EXIT_FINDINGS, EXIT_OK
@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "that raise or warn, with the kernel, and mark those the catalogue does not cover "
         "(exit 1 if any). Needs the 'expecttest' package: pip install 'detaudit[discover]'.",
     )
-    discover.add_argument("--device", choices=DEVICES, default="cpu")
+    discover.add_argument("--device", choices=devices.names(), default="cpu")
     discover.add_argument(
         "--op",
         action="append",

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import devices
 from ..errors import UsageError
-from ..model.vocabulary import DEVICES
 from ..render import RENDERERS
 from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .options import add_catalog_options
@@ -64,7 +64,7 @@ def _add_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     """The one option set of every ``scan`` subcommand (and of ``scan`` itself, for the aliases)."""
     parser.add_argument(
         "--device",
-        choices=DEVICES,
+        choices=devices.names(),
         default=None,
         help="the device whose results to read from each --report (default: cuda when it has "
         "them), and whose docs claim each op shows (default: cuda)",

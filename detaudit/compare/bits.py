@@ -2,8 +2,9 @@
 
 Two results are compared only when both are *comparable* (they ran with no alert
 and their bits repeated over the mode-on runs) and their probes had the same inputs: the same
-device type, the same seed and the same random-generator canary
-(:attr:`~detaudit.model.report.Environment.rng_cpu` / ``rng_cuda``). CPU and
+device type, the same seed and the same random-generator canary (the
+:class:`~detaudit.model.report.Environment` field the device's registry entry
+names, :attr:`~detaudit.devices.DeviceInfo.canary_field`: ``rng_cpu``, ``rng_cuda``). CPU and
 CUDA generators draw different numbers from one seed, so a ``cpu`` result is
 never compared with a ``cuda`` one.
 """
@@ -15,6 +16,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .. import devices as registry
 from ..model.report import ProbeResult, Report
 from ..model.vocabulary import STATUS_INFO
 
@@ -100,8 +102,9 @@ class BitMark:
 
 def inputs_key(report: Report, device: str) -> tuple[str, object, str] | None:
     """What must be equal for two columns' probes to have had the same inputs; None if unknown."""
-    env = report.environment
-    canary = {"cpu": env.rng_cpu, "cuda": env.rng_cuda}.get(str(device))
+    info = registry.find(str(device))
+    where = info.canary_field if info is not None else None
+    canary = getattr(report.environment, where, None) if where else None
     if canary is None:
         return None
     return (str(device), report.settings.get("seed"), canary)

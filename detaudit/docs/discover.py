@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
+from .. import devices as registry
 from ..catalog import Catalog, load_catalog
 from ..errors import EnvironmentUnsupported, UsageError, WorkerError
-from ..model.vocabulary import DEVICES, Device, Pass, Status
+from ..model.vocabulary import Pass, Status
 from ..options import AuditOptions
 from ..runner.pool import WorkerPool
 from ..runner.protocol import (
@@ -45,7 +46,6 @@ __all__ = [
     "emit_catalog",
 ]
 
-DISCOVER_DEVICES = DEVICES
 Progress = Callable[[str, int, int], None]
 
 
@@ -112,7 +112,7 @@ class Discovery:
     """The outcome of one sweep."""
 
     torch: str
-    device: Device
+    device: str
     seconds: float
     ops: int  # ops swept
     samples: int  # samples run forward
@@ -255,9 +255,9 @@ def discover(
     device, timeout, jobs, python, seed = (
         options.device, options.timeout, options.jobs, options.python, options.seed
     )  # fmt: skip
-    if device not in DISCOVER_DEVICES:
+    if not registry.known(device):
         raise UsageError(
-            f"must be one of {', '.join(DISCOVER_DEVICES)}, got {device!r}", option="device"
+            f"must be one of {', '.join(registry.names())}, got {device!r}", option="device"
         )
     if samples is not None and samples < 1:
         raise UsageError(f"must be at least 1, got {samples}", option="samples")
@@ -267,9 +267,7 @@ def discover(
         if catalog is None:
             catalog = load_catalog(options.catalogs, builtin=options.builtin)
         hello = pool.wait_ready()
-        (device,) = resolve_devices(
-            device, bool(hello.get("cuda_available")), bool(hello.get("mps_available"))
-        )
+        (device,) = resolve_devices(device, hello.get("devices", ()))
         listing = pool.ask(OpInfoListRequest(ops=tuple(ops)))
         if not isinstance(listing, OpInfoListAnswer):
             raise WorkerError(f"listing the OpInfo database failed: {_failure(listing)}")

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from detaudit import torchstate
+from detaudit import devices, torchstate
 from detaudit.probes import ProbeSkipped
 from detaudit.runner.probing import alert_kernel, seed_all, short
 
@@ -169,7 +169,7 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     op = op_db()[request["id"]]
-    device = torch.device(request["device"])
+    device = torch.device(devices.get(request["device"]).torch_type)
     answer: dict[str, Any] = {
         "type": "opinfo",
         "name": op.name,

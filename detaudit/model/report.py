@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from .. import devices as registry
 from ..errors import ReportError
 from .codec import decode, encode, meta, shown
 from .vocabulary import Pass, Status, parse_version
@@ -398,8 +399,11 @@ class Report:
         """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
         env = self.environment
         parts = [f"torch {env.torch}", " + ".join(self.devices)]
-        if env.gpu and "cuda" in self.devices:
-            parts.append(f"{env.gpu} ({env.gpu_capability})" if env.gpu_capability else env.gpu)
+        for name in self.devices:  # each device's words (the GPU), as its registry entry says
+            info = registry.find(name)
+            words = info.headline(env) if info is not None else None
+            if words:
+                parts.append(words)
         return " · ".join(parts)
 
     @property

@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import devices as registry
 from .. import torchstate
 from ..runner.fingerprint import fingerprint
 from .helpers import CUBLAS_DETERMINISTIC_CONFIGS, DETERMINISTIC_FLAGS
@@ -107,14 +108,11 @@ def _flag(flags: dict[str, Any], name: str, wanted: bool) -> Setting:
 def env_report(*, with_cuda: bool | None = None) -> EnvReport:
     """This process's reproducibility settings, and the fingerprint of torch and the machine.
 
-    ``with_cuda`` asks the GPU for its name and driver; by default only if CUDA
-    is already initialised, because asking initialises it (and
-    ``CUBLAS_WORKSPACE_CONFIG`` must be set before that).
+    ``with_cuda`` asks every device present (the GPU: its name and driver) for its
+    facts (:mod:`detaudit.devices`); by default only those already started, because
+    asking CUDA starts it (and ``CUBLAS_WORKSPACE_CONFIG`` must be set before that).
     """
-    import torch
-
-    if with_cuda is None:
-        with_cuda = torch.cuda.is_initialized()
+    asked = registry.present() if with_cuda else ()
     flags = torchstate.snapshot()
     mode, warn_only = flags["use_deterministic_algorithms"]
     settings = [
@@ -131,4 +129,4 @@ def env_report(*, with_cuda: bool | None = None) -> EnvReport:
     # Read at interpreter start, so only reported: this process cannot change it.
     hash_seed = os.environ.get("PYTHONHASHSEED")
     settings.append(_setting("PYTHONHASHSEED", hash_seed, hash_seed not in (None, "random")))
-    return EnvReport(environment=fingerprint(with_cuda=with_cuda), settings=tuple(settings))
+    return EnvReport(environment=fingerprint(asked), settings=tuple(settings))

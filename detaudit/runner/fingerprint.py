@@ -1,4 +1,4 @@
-"""The fingerprint of torch, CUDA, cuDNN, GPU and driver, taken inside a worker.
+"""The fingerprint of torch, CUDA, cuDNN and each device (its GPU and driver), taken inside a worker.
 
 Runs in the probe worker (possibly under another interpreter), so it uses only
 the standard library, torch and numpy, and syntax that Python 3.9 runs.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import socket
-import subprocess
 import sys
+from collections.abc import Iterable
 from typing import Any
+
+from detaudit import devices as registry
 
 __all__ = ["fingerprint", "handle", "rng_canary"]
 
@@ -28,61 +29,42 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _driver_version() -> str | None:
-    """The NVIDIA driver version, from the kernel module or nvidia-smi."""
-    try:
-        with open("/proc/driver/nvidia/version", encoding="utf-8") as handle:
-            match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", handle.read())
-            if match:
-                return match.group(1)
-    except OSError:
-        pass
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-        return out.strip().splitlines()[0] or None
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return None
-
-
-#: Canary sizes. On CUDA, torch's Philox kernels cap their grid at the GPU's SM count, so
-#: the element -> random-number mapping of a large tensor depends on the GPU model; a
-#: canary of 2**22 elements is past that cap on every GPU so far (H200: 132 SMs x 2048
-#: threads x 4 = 1,081,344), and its digest differs wherever the cap does.
-_CANARY = {"cpu": 1 << 16, "cuda": 1 << 22}
-
-
 def rng_canary(device: str) -> str:
     """A digest of what seed 0 draws on ``device``: equal digests, equal probe inputs.
 
     Probes build random inputs with torch's generator of their device (CPU: mt19937
     and, for ``randn``, a Box-Muller path that depends on ATen's CPU capability;
-    CUDA: Philox). Drawn from a private generator: the global RNG state is untouched.
+    CUDA: Philox); the registry says how many numbers to draw
+    (:attr:`~detaudit.devices.DeviceInfo.canary`). Drawn from a private generator:
+    the global RNG state is untouched.
     """
     import torch
 
     from detaudit.runner.probing import digest
 
-    generator = torch.Generator(device=device)
+    info = registry.get(device)
+    if not info.canary:
+        raise ValueError(f"device {device} has no random-generator canary")
+    generator = torch.Generator(device=info.torch_type)
     generator.manual_seed(0)
-    n = _CANARY[device]
+    n, on = info.canary, info.torch_type
     draws = [
-        torch.randn(n, generator=generator, device=device),
-        torch.randn(n, generator=generator, device=device, dtype=torch.float64),
-        torch.rand(n, generator=generator, device=device),
-        torch.randint(0, 1 << 20, (n,), generator=generator, device=device),
-        torch.randperm(1000, generator=generator, device=device),
+        torch.randn(n, generator=generator, device=on),
+        torch.randn(n, generator=generator, device=on, dtype=torch.float64),
+        torch.rand(n, generator=generator, device=on),
+        torch.randint(0, 1 << 20, (n,), generator=generator, device=on),
+        torch.randperm(1000, generator=generator, device=on),
     ]
     return digest(draws)
 
 
-def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
-    """Describe this process's torch and machine; queries the GPU only if ``with_cuda``."""
+def fingerprint(devices: Iterable[str] = ()) -> dict[str, Any]:
+    """Describe this process's torch and machine.
+
+    Each device started in this process (the CPU always is) and each of
+    ``devices`` that is present adds its facts (the GPU's name and driver) and
+    its random-generator canary (:mod:`detaudit.devices`).
+    """
     import torch
 
     try:
@@ -114,18 +96,16 @@ def fingerprint(with_cuda: bool = True) -> dict[str, Any]:
         "numpy": numpy_version,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "hostname": socket.gethostname(),
-        "rng_cpu": rng_canary("cpu"),
-        "rng_cuda": None,
     }
-    if with_cuda and torch.cuda.is_available():
-        major, minor = torch.cuda.get_device_capability(0)
-        env.update(
-            gpu=torch.cuda.get_device_name(0),
-            gpu_capability=f"sm_{major}{minor}",
-            gpu_driver=_driver_version(),
-            gpu_count=torch.cuda.device_count(),
-            rng_cuda=rng_canary("cuda"),
-        )
+    asked = {registry.get(name).name for name in devices}
+    for info in registry.loaded():
+        if info.canary_field:
+            env[info.canary_field] = None
+    for info in registry.loaded():
+        if (info.name in asked or info.initialized()) and info.available():
+            env.update(info.facts())
+            if info.canary and info.canary_field:
+                env[info.canary_field] = rng_canary(info.name)
     return env
 
 
@@ -133,7 +113,7 @@ def handle(request: Any) -> Any:
     """Answer an :class:`~detaudit.runner.protocol.EnvironmentRequest` in a worker."""
     from detaudit.runner.protocol import EnvironmentAnswer
 
-    environment = fingerprint(bool(request.cuda))
+    environment = fingerprint(getattr(request, "devices", ()))
     if getattr(request, "compile", False):
         environment["inductor"] = _inductor_settings()
     return EnvironmentAnswer(environment=environment)

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from detaudit import torchstate
+from detaudit import devices, torchstate
 from detaudit.probes import ProbeSkipped, _phase
 from detaudit.runner import isolation, reach
 from detaudit.runner.probing import (
@@ -32,7 +32,6 @@ from detaudit.runner.probing import (
     check_output,
     digest,
     load_probe,
-    mps_available,
     seed_all,
     short,
     synchronize,
@@ -225,10 +224,11 @@ def handle(request: RunRequest) -> RunAnswer:
             **fields,
         )
 
-    if request.device == "cuda" and not torch.cuda.is_available():
-        return answer(skip="no CUDA device is available to this torch")
-    if request.device == "mps" and not mps_available():
-        return answer(skip="no MPS device is available to this torch")
+    info = devices.find(request.device)
+    if info is None:
+        return answer(skip=f"no device {request.device!r} is registered in this worker's detaudit")
+    if not info.available():
+        return answer(skip=info.missing)
     if request.skip:
         return answer(skip=request.skip)
     try:
@@ -241,7 +241,7 @@ def handle(request: RunRequest) -> RunAnswer:
             "run": "strict",
         }
         return answer(strict=obs)
-    device = torch.device(request.device)
+    device = torch.device(info.torch_type)
     repeat, seed = int(request.repeat), int(request.seed)
     env = started_with(request.env) if request.env else None
     if env is not None and env != dict(request.env):

@@ -32,7 +32,6 @@ __all__ = [
     "digest",
     "folder_imports",
     "load_probe",
-    "mps_available",
     "seed_all",
     "short",
     "synchronize",
@@ -80,22 +79,13 @@ def alert_kernel(message: str) -> str | None:
     return None
 
 
-def mps_available() -> bool:
-    """Whether this torch can run on Apple silicon's GPU (False on builds without MPS)."""
-    import torch
-
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
-
-
 def synchronize(device: Any) -> None:
-    """Wait for ``device``'s queued kernels (CUDA or MPS); nothing to wait for on the CPU."""
-    import torch
+    """Wait for the queued kernels of ``device`` (a ``torch.device``), as its registry entry says."""
+    from detaudit import devices
 
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+    info = devices.by_type(device.type)
+    if info is not None:
+        info.synchronize(device)
 
 
 def short(text: str) -> str:
@@ -114,8 +104,15 @@ def where(exc: BaseException) -> str:
 
 
 def seed_all(seed: int) -> None:
-    """Seed Python's, numpy's (when installed) and torch's generators (every CUDA device too)."""
+    """Seed Python's, numpy's (when installed) and torch's generators (every device's too).
+
+    :func:`torch.manual_seed` seeds the CPU's and every CUDA and MPS device's; a
+    registered device that it does not seed says how (:attr:`DeviceInfo.seed
+    <detaudit.devices.DeviceInfo.seed>`).
+    """
     import torch
+
+    from detaudit import devices
 
     random.seed(seed)
     numpy = sys.modules.get("numpy")
@@ -127,6 +124,9 @@ def seed_all(seed: int) -> None:
     if numpy is not None:
         numpy.random.seed(seed)
     torch.manual_seed(seed)
+    for info in devices.loaded():
+        if info.seed is not None:
+            info.seed(seed)
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -72,10 +72,10 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class EnvironmentRequest:
-    """Fingerprint torch and the machine; query the GPU only if ``cuda``."""
+    """Fingerprint torch and the machine, with the facts of ``devices`` (the audited ones)."""
 
     kind: ClassVar[str] = "environment"
-    cuda: bool = True
+    devices: tuple[str, ...] = ()
     id: str = "environment"
     #: Also record Inductor's determinism settings (``audit --compile``; imports Inductor).
     compile: bool = False
@@ -158,15 +158,14 @@ class OpInfoSweepRequest:
 
 @dataclass(frozen=True)
 class Hello:
-    """A worker's greeting, once torch is imported."""
+    """A worker's greeting, once torch is imported; ``devices``: those its torch has."""
 
     kind: ClassVar[str] = "hello"
     pid: int
     torch: str
-    cuda_available: bool
     python: str = ""
     numpy: str | None = None
-    mps_available: bool = False
+    devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

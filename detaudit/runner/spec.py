@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from .. import devices as registry
 from ..catalog import Catalog, Entry
 from ..errors import EnvironmentUnsupported, UsageError
-from ..model.vocabulary import DEVICES, Device, Pass, Status
+from ..model.vocabulary import Pass, Status
 from .protocol import RunRequest
 
 __all__ = [
     "COMPILES_SKIP",
-    "DEVICE_CHOICES",
     "MAX_TIMEOUT",
     "Planned",
     "check_seed_option",
     "check_timeout",
+    "device_choices",
     "plan",
     "resolve_devices",
 ]
-
-DEVICE_CHOICES = ("auto", *DEVICES, "all")
 
 #: The longest ``timeout`` (a week, in seconds): the clock functions overflow far above it.
 MAX_TIMEOUT = 7 * 24 * 3600
@@ -55,38 +55,32 @@ def check_seed_option(seed: object) -> int:
         ) from None
 
 
-def resolve_devices(
-    requested: str, cuda_available: bool, mps_available: bool = False
-) -> tuple[Device, ...]:
-    """Turn ``--device`` into the devices to audit.
+def device_choices() -> tuple[str, ...]:
+    """What ``device`` takes: ``auto``, every registered device's name, ``all``."""
+    return ("auto", *registry.names(), "all")
 
-    ``auto`` (the default) is every device present; ``all`` is every device,
-    with cuda and mps results ``skipped`` where the device is absent; ``cuda``
-    without a GPU (or ``mps`` without Apple silicon's) is an
+
+def resolve_devices(requested: str, present: Collection[str]) -> tuple[str, ...]:
+    """Turn ``--device`` into the devices to audit; ``present``: those the worker's torch has.
+
+    ``auto`` (the default) is every present device whose registry entry says
+    ``auto``; ``all`` is every registered device, with results ``skipped`` where
+    the device is absent; a device asked for by name and absent (``cuda``
+    without a GPU, ``mps`` without Apple silicon's) is an
     :class:`EnvironmentUnsupported` error, not a report full of skips.
     """
-    present = {Device.CPU: True, Device.CUDA: cuda_available, Device.MPS: mps_available}
     if requested == "auto":
-        return tuple(d for d in Device if present[d])
+        return tuple(i.name for i in registry.registered() if i.auto and i.name in present)
     if requested == "all":
-        return tuple(Device)
-    if requested in DEVICES and not present[Device(requested)]:
-        raise EnvironmentUnsupported(_ABSENT[requested], option="device", also=("device",))
-    if requested in DEVICES:
-        return (Device(requested),)
-    raise UsageError(
-        f"must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}", option="device"
-    )
-
-
-#: Why a device asked for is absent ({0}: the device option, as the caller names it).
-_ABSENT = {
-    "cuda": "cuda: this torch sees no CUDA device (torch.cuda.is_available() is False); "
-    "run on a GPU machine or use {0} cpu",
-    "mps": "mps: this torch sees no MPS device "
-    "(torch.backends.mps.is_available() is False); "
-    "run on Apple silicon with an MPS build of torch or use {0} cpu",
-}
+        return registry.names()
+    info = registry.find(requested)
+    if info is None:
+        raise UsageError(
+            f"must be one of {', '.join(device_choices())}, got {requested!r}", option="device"
+        )
+    if info.name not in present:
+        raise EnvironmentUnsupported(info.absent, option="device", also=("device",))
+    return (info.name,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +92,7 @@ class Planned:
     """
 
     entry: Entry
-    device: Device
+    device: str
     request: RunRequest
     expected: Status | None = None
     expected_from: str | None = None
@@ -117,7 +111,7 @@ COMPILES_SKIP = (
 
 def plan(
     catalog: Catalog,
-    devices: tuple[Device, ...],
+    devices: tuple[str, ...],
     torch_version: str,
     *,
     repeat: int,

@@ -31,9 +31,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from detaudit import devices
 from detaudit.handlers import HANDLERS
 from detaudit.runner import lifeline
-from detaudit.runner.probing import mps_available
 from detaudit.runner.protocol import (
     CHANNEL_LOST_EXIT,
     Hello,
@@ -132,10 +132,9 @@ def main() -> None:
         Hello(
             pid=os.getpid(),
             torch=torch.__version__,
-            cuda_available=torch.cuda.is_available(),
             python=platform.python_version(),
             numpy=_numpy_version(),
-            mps_available=mps_available(),
+            devices=devices.present(),
         )
     )
     while True:

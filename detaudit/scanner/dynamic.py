@@ -23,12 +23,12 @@ from pathlib import Path
 
 import torch
 
+from .. import devices as registry
 from .. import torchstate
 from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
 from ..model import reportfile
 from ..model.report import Report
-from ..model.vocabulary import DEVICES
 from ..runner.probing import alert_kernel
 from .findings import assemble
 from .frames import Frames
@@ -158,8 +158,10 @@ def scan(
     The first scan with a given torch traces every probe in a worker (seconds)
     and caches what they dispatched; see :mod:`detaudit.scanner.signatures`.
     """
-    if device is not None and device not in DEVICES:
-        raise UsageError(f"must be {' or '.join(DEVICES)}, got {device!r}", option="device")
+    if device is not None and not registry.known(device):
+        raise UsageError(
+            f"must be {' or '.join(registry.names())}, got {device!r}", option="device"
+        )
     api = scan_api()  # a torch without the names the scan needs fails before anything loads
     if catalog is None:
         catalog = load_catalog(catalogs, builtin=builtin)

@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from .. import devices as registry
 from .._version import __version__
 from ..scanner.frames import Frames
 from ..scanner.mode import ScanMode, _recomputing
@@ -107,7 +108,7 @@ def environment() -> dict[str, Any]:
     from ..runner.fingerprint import fingerprint
 
     return {
-        "environment": fingerprint(with_cuda=torch.cuda.is_initialized()),
+        "environment": fingerprint(),
         "flags": _flags(),
         "variables": {name: os.environ.get(name) for name in VARIABLES},
     }
@@ -507,9 +508,11 @@ def _shape(t: Any) -> str:
 
 
 def _default_generator(device: str) -> Any:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        index = torch.device(device).index
-        return torch.cuda.default_generators[index if index is not None else 0]
+    """The default generator of the tensor device ``device`` (``cuda:1``), as the registry says."""
+    where = torch.device(device)
+    info = registry.by_type(where.type)
+    if info is not None and info.generator is not None and info.available():
+        return info.generator(where.index if where.index is not None else 0)
     return torch.default_generator
 
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from detaudit import devices
 from detaudit.catalog import load_catalog
 from detaudit.cli import console
 from detaudit.compare import diff
@@ -29,7 +30,7 @@ from detaudit.model.vocabulary import (
     clean_run_status,
 )
 from detaudit.render import html, markdown
-from detaudit.runner.spec import DEVICE_CHOICES
+from detaudit.runner.spec import device_choices
 
 from ..conftest import NEW_GPU
 
@@ -77,7 +78,10 @@ def test_plain_string_tuples_name_every_word():
     assert tuple(p.value for p in Pass) == PASSES and all(type(p) is str for p in PASSES)
     assert tuple(c.value for c in Claim) == CLAIMS
     assert GROUPS == (*CLAIMS, "observed") == tuple(g.value for g in Group)
-    assert ("auto", *DEVICES, "all") == DEVICE_CHOICES
+    # The vocabulary's devices are the registry's built-in ones, in its order.
+    assert tuple(d.name for d in devices.BUILTIN) == DEVICES
+    assert device_choices()[: len(DEVICES) + 1] == ("auto", *DEVICES)
+    assert device_choices()[-1] == "all"
 
 
 def test_a_claim_expects_its_status():

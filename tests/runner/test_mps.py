@@ -6,8 +6,8 @@ import pytest
 
 from detaudit import Status, audit
 from detaudit.catalog import load_catalog
+from detaudit.devices import get
 from detaudit.runner.pool import WorkerPool
-from detaudit.runner.probing import mps_available
 from detaudit.runner.spec import plan
 
 from ..conftest import run_cli
@@ -23,7 +23,7 @@ MPS_ENTRY = """raises:
     claims: {"2.4": raises}
 """
 
-needs_no_mps = pytest.mark.skipif(mps_available(), reason="this machine has MPS")
+needs_no_mps = pytest.mark.skipif(get("mps").available(), reason="this machine has MPS")
 
 
 @needs_no_mps
@@ -38,10 +38,10 @@ def test_device_mps_without_mps_is_exit_3_in_one_line(tmp_path):
 
 
 @needs_no_mps
-def test_worker_hello_reports_mps_available():
+def test_worker_hello_lists_the_devices_its_torch_has():
     with WorkerPool(1) as pool:
         hello = pool.wait_ready()
-    assert hello["mps_available"] is False
+    assert "mps" not in hello["devices"] and "cpu" in hello["devices"]
 
 
 @needs_no_mps

@@ -41,23 +41,23 @@ def test_a_torch_older_than_every_docs_version_expects_nothing(catalog):
 
 
 def test_devices_and_timeouts():
-    assert resolve_devices("auto", False) == ("cpu",)
-    assert resolve_devices("auto", True) == ("cpu", "cuda")
-    assert resolve_devices("auto", False, True) == ("cpu", "mps")
-    assert resolve_devices("auto", True, True) == ("cpu", "cuda", "mps")
-    assert resolve_devices("all", False) == ("cpu", "cuda", "mps")
-    assert resolve_devices("mps", False, True) == ("mps",)
+    assert resolve_devices("auto", ("cpu",)) == ("cpu",)
+    assert resolve_devices("auto", ("cpu", "cuda")) == ("cpu", "cuda")
+    assert resolve_devices("auto", ("cpu", "mps")) == ("cpu", "mps")
+    assert resolve_devices("auto", ("mps", "cuda", "cpu")) == ("cpu", "cuda", "mps")
+    assert resolve_devices("all", ("cpu",)) == ("cpu", "cuda", "mps")
+    assert resolve_devices("mps", ("cpu", "mps")) == ("mps",)
     from detaudit.cli.wording import worded
 
     with pytest.raises(EnvironmentUnsupported, match=r"^device cuda: .* use device cpu") as bad:
-        resolve_devices("cuda", False)
+        resolve_devices("cuda", ("cpu",))
     assert worded(bad.value).startswith("--device cuda: ")
     assert worded(bad.value).endswith("or use --device cpu")
     with pytest.raises(EnvironmentUnsupported, match=r"^device mps: .*mps\.is_available") as bad:
-        resolve_devices("mps", True, False)
+        resolve_devices("mps", ("cpu", "cuda"))
     assert bad.value.option == "device"
     with pytest.raises(UsageError):
-        resolve_devices("tpu", True)
+        resolve_devices("tpu", ("cpu", "cuda"))
     check_timeout(0.5)
     for bad in (0, -1, float("inf"), float("nan")):
         with pytest.raises(UsageError):

@@ -24,12 +24,12 @@ from detaudit.runner.protocol import (
 from detaudit.runner.worker import HANDLERS, handle
 
 SAMPLES = [
-    EnvironmentRequest(cuda=False),
+    EnvironmentRequest(devices=("cpu", "cuda")),
     RunRequest(id="put", probe="m:f", device="cpu", repeat=3, seed=0, probe_path="/x", cost=5),
     TraceRequest(id="put", probe="m:f"),
     protocol.OpInfoListRequest(ops=("put", "take")),
     protocol.OpInfoSweepRequest(id="put", device="cpu", seed=0, samples=2),
-    protocol.Hello(pid=1, torch="2.13.0", cuda_available=False, python="3.11.7", numpy=None),
+    protocol.Hello(pid=1, torch="2.13.0", python="3.11.7", numpy=None, devices=("cpu",)),
     protocol.EnvironmentAnswer(environment={"torch": "2.13.0"}),
     RunAnswer(
         id="put",
