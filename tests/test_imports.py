@@ -226,9 +226,6 @@ ALLOWED: dict[str, set[str]] = {
 #: what removes it. The test fails on a new crossing edge, and on an entry here
 #: that no longer crosses (remove it when its edge goes).
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The seed range numpy takes lives with the seeding helpers (worker side, Python 3.9):
-    # the plan checks --seed against it. Moves with item 4's device/RNG registry.
-    ("detaudit.runner.spec", "detaudit.repro.helpers"): "seed range in repro.helpers",
     # The pytest plugin names the user's frame with the scanner's frame walker: the
     # walker belongs below both (a frames module of repro's or model's own).
     ("detaudit.repro.pytest_plugin", "detaudit.scanner.frames"): "frame walker in scanner/",

@@ -14,7 +14,6 @@ module (the pytest plugin does, in every run) costs nothing.
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import random
 import warnings
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .. import torchstate
+from ..runner.probing import SEED_MAX, check_seed  # the range seed_all's generators share
 from .bitwise import first_difference
 
 if TYPE_CHECKING:
@@ -44,10 +44,6 @@ __all__ = [
     "seed_worker",
     "set_cublas_workspace_config",
 ]
-
-# numpy.random.seed takes seeds in [0, 2**32 - 1]; random and torch take more,
-# but one seed has to fit all three.
-SEED_MAX = 2**32 - 1
 
 # The two values cuBLAS documents as deterministic; the first is the larger,
 # faster workspace. https://docs.nvidia.com/cuda/cublas/index.html#results-reproducibility
@@ -74,23 +70,6 @@ _INDUCTOR_CONFIG = "torch._inductor.config"
 
 class ReproducibilityWarning(UserWarning):
     """A setting detaudit applied may not take effect as intended."""
-
-
-def check_seed(seed: object) -> int:
-    """Return ``seed`` as an int if it is one in [0, 2**32 - 1]; else raise TypeError/ValueError."""
-    if isinstance(seed, bool):
-        raise TypeError(f"seed must be an int in [0, {SEED_MAX}], got the bool {seed!r}")
-    try:
-        value = operator.index(seed)  # int, numpy integers; not float or str
-    except TypeError:
-        raise TypeError(
-            f"seed must be an int in [0, {SEED_MAX}], got {type(seed).__name__} {seed!r}"
-        ) from None
-    if not 0 <= value <= SEED_MAX:
-        raise ValueError(
-            f"seed must be in [0, {SEED_MAX}] (numpy.random.seed's range), got {value}"
-        )
-    return value
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import operator
 import os
 import random
 import re
@@ -24,10 +25,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = [
+    "SEED_MAX",
     "START_ENVIRON",
     "ProbeOutputError",
     "alert_kernel",
     "check_output",
+    "check_seed",
     "compile_probe",
     "digest",
     "folder_imports",
@@ -101,6 +104,28 @@ def where(exc: BaseException) -> str:
         return ""
     last = frames[-1]
     return f"at {last.filename}:{last.lineno} in {last.name}"
+
+
+# numpy.random.seed takes seeds in [0, 2**32 - 1]; random and torch take more,
+# but one seed has to fit all three.
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(seed: object) -> int:
+    """Return ``seed`` as an int if it is one in [0, 2**32 - 1]; else raise TypeError/ValueError."""
+    if isinstance(seed, bool):
+        raise TypeError(f"seed must be an int in [0, {SEED_MAX}], got the bool {seed!r}")
+    try:
+        value = operator.index(seed)  # type: ignore[arg-type]  # int, numpy ints; not float, str
+    except TypeError:
+        raise TypeError(
+            f"seed must be an int in [0, {SEED_MAX}], got {type(seed).__name__} {seed!r}"
+        ) from None
+    if not 0 <= value <= SEED_MAX:
+        raise ValueError(
+            f"seed must be in [0, {SEED_MAX}] (numpy.random.seed's range), got {value}"
+        )
+    return value
 
 
 def seed_all(seed: int) -> None:

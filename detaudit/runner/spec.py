@@ -43,7 +43,7 @@ def check_seed_option(seed: object) -> int:
     (torch's takes [-2**63, 2**64 - 1]), so a seed outside it would make every
     result ``error``.
     """
-    from ..repro.helpers import SEED_MAX, check_seed
+    from .probing import SEED_MAX, check_seed
 
     try:
         return check_seed(seed)
