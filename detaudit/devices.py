@@ -354,5 +354,16 @@ def by_type(torch_type: str) -> DeviceInfo | None:
 
 
 def present() -> tuple[str, ...]:
-    """The names of the devices this process's torch has (imports torch: workers only)."""
-    return tuple(info.name for info in registered() if info.available())
+    """The names of the devices this process's torch has (imports torch: workers only).
+
+    A device whose check fails (a plugin's backend this torch lacks) is absent: one broken
+    plugin must not stop an audit of the others.
+    """
+    return tuple(info.name for info in registered() if _has(info))
+
+
+def _has(info: DeviceInfo) -> bool:
+    try:
+        return bool(info.available())
+    except Exception:  # noqa: BLE001 -- see present()
+        return False

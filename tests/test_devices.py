@@ -103,6 +103,16 @@ def test_a_device_cannot_take_an_option_word_or_a_non_word(name):
         devices.DeviceInfo(name=name, label="X", available=lambda: True)
 
 
+def test_a_device_whose_check_fails_is_absent_not_fatal(monkeypatch):
+    def broken() -> bool:
+        raise AttributeError("module 'torch' has no attribute 'xpu'")
+
+    xpu = devices.DeviceInfo(name="xpu", label="XPU", available=broken)
+    monkeypatch.setattr(devices, "_plugins", (xpu,))
+    assert devices.names()[-1] == "xpu"
+    assert "cpu" in devices.present() and "xpu" not in devices.present()
+
+
 def test_the_title_adds_each_devices_words():
     env = Environment(torch="2.13.0", gpu="NVIDIA H200", gpu_capability="sm_90")
     assert Report(env, (), ("cpu",)).title == "torch 2.13.0 · cpu"
