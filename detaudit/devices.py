@@ -43,6 +43,7 @@ __all__ = [
     "ordered",
     "present",
     "registered",
+    "site_device",
 ]
 
 #: The entry-point group a package declares its devices in (each entry point names a DeviceInfo).
@@ -93,6 +94,9 @@ class DeviceInfo:
     ``initialized()``: it has started in this process (the env report then takes its facts).
     ``facts()``: the fingerprint's facts of it (Environment fields, e.g. the GPU's name and
     driver); ``headline(environment)``: the words a report's title adds for it, or None.
+    ``site_names``/``site_libraries``: regular expressions that mark an alert site of a torch
+    build (``detaudit sites``) as this device's, by its alert and function names or its
+    library's file name; see :func:`site_device`.
     """
 
     name: str
@@ -110,6 +114,8 @@ class DeviceInfo:
     initialized: Callable[[], bool] = _never
     facts: Callable[[], Mapping[str, Any]] = _no_facts
     headline: Callable[[Any], str | None] = field(default=_no_headline)
+    site_names: str = ""
+    site_libraries: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name) or self.name in _RESERVED:
@@ -241,6 +247,8 @@ CUDA = DeviceInfo(
     initialized=_cuda_initialized,
     facts=_cuda_facts,
     headline=_gpu_headline,
+    site_names=r"(cuda|CUDA|cudnn|_gpu\b|_gpu_|miopen)",
+    site_libraries=r"(?i)cuda",
 )
 
 
@@ -267,6 +275,7 @@ MPS = DeviceInfo(
     check="torch.backends.mps.is_available() is False",
     hint="run on Apple silicon with an MPS build of torch",
     synchronize=_mps_synchronize,
+    site_names=r"(\bmps\b|_mps\b|\bMPS\b|::mps::|Mps|_mps_)",
     # No canary: no result on MPS has been observed by this project, so none is compared.
 )
 
@@ -351,6 +360,21 @@ def by_type(torch_type: str) -> DeviceInfo | None:
         if info.torch_type == torch_type:
             return info
     return next((p for p in _load_plugins() if p.torch_type == torch_type), None)
+
+
+def site_device(alert: str, function: str, library: str) -> str:
+    """The device an alert site's code runs for, read from its names; the CPU's if none says.
+
+    Later devices are asked first: their words are more specific than CUDA's generic GPU
+    ones (an MPS kernel's ``_mps_``), so MPS, then CUDA; a plugin's before both.
+    """
+    text = f"{alert} {function}"
+    for info in reversed(registered()):
+        if (info.site_names and re.search(info.site_names, text)) or (
+            info.site_libraries and re.search(info.site_libraries, library)
+        ):
+            return info.name
+    return CPU.name
 
 
 def present() -> tuple[str, ...]:

@@ -113,6 +113,16 @@ def test_a_device_whose_check_fails_is_absent_not_fatal(monkeypatch):
     assert "cpu" in devices.present() and "xpu" not in devices.present()
 
 
+def test_alert_sites_are_placed_by_the_registrys_patterns(monkeypatch):
+    assert devices.site_device("put_", "at::native::put_", "libtorch_cpu.so") == "cpu"
+    assert devices.site_device("index_add_cuda_", "", "libtorch.so") == "cuda"
+    assert devices.site_device("x", "f", "libtorch_cuda.so") == "cuda"
+    assert devices.site_device("scatter_mps with index", "at::native::_gpu_x", "lib") == "mps"
+    xpu = devices.DeviceInfo(name="xpu", label="XPU", available=lambda: False, site_names="xpu")
+    monkeypatch.setattr(devices, "_plugins", (xpu,))
+    assert devices.site_device("index_add_xpu_cuda_like", "", "libtorch.so") == "xpu"
+
+
 def test_the_title_adds_each_devices_words():
     env = Environment(torch="2.13.0", gpu="NVIDIA H200", gpu_capability="sm_90")
     assert Report(env, (), ("cpu",)).title == "torch 2.13.0 · cpu"

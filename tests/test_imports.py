@@ -168,7 +168,7 @@ ALLOWED: dict[str, set[str]] = {
         "atomic",
         "_version",
     },
-    "sites": {"catalog", "model", "errors", "atomic"},
+    "sites": {"catalog", "model", "devices", "errors", "atomic"},
     "fleet": {"compare", "model", "errors", "atomic", "signalhold"},
     # record/compare/twice: the recorder is the scanner's dispatch mode writing every op
     # (model, scanner <- trace); traces are read by render and cli.

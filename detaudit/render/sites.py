@@ -79,7 +79,7 @@ def render_text(result: SitesResult) -> str:
     rows = [("device", "alert", "coverage", "function", "in")]
     rows += [
         (
-            s.device.value,
+            str(s.device),
             s.alert if s.literal else f"{s.alert} (f-string)",
             state.get(s.alert, ""),
             short_function(s.function),
@@ -93,7 +93,7 @@ def render_text(result: SitesResult) -> str:
         out += [f"  {s.library} {s.where} {short_function(s.function)}" for s in census.undecoded]
     out += ["", f"coverage: {census_line(result)}"]
     for n in result.of(Covered.UNCOVERED):
-        out.append(f"  uncovered  {n.alert} ({', '.join(d.value for d in n.devices)})")
+        out.append(f"  uncovered  {n.alert} ({', '.join(map(str, n.devices))})")
     for n in result.of(Covered.LISTED):
         out.append(f"  listed     {n.alert}: {n.reason}")
     for n in result.of(Covered.COVERED):
@@ -134,7 +134,7 @@ def render_diff_text(diff: SitesDiff) -> str:
     ]
     for title, sites in (("sites appeared", diff.appeared), ("sites gone", diff.gone)):
         out += ["", f"{title} ({len(sites)})"]
-        rows = [(s.device.value, s.alert, short_function(s.function), s.library) for s in sites]
+        rows = [(str(s.device), s.alert, short_function(s.function), s.library) for s in sites]
         out += columns(rows, indent="  ") if rows else ["  none"]
     return "\n".join(out) + "\n"
 

@@ -124,9 +124,9 @@ def _census_alerts(python: str | None) -> dict[str, set[str]] | None:
     alerts: dict[str, set[str]] = {}
     compiled: set[str] = set()  # devices with a site in a compiled library, not only in Python
     for site in census.sites:
-        alerts.setdefault(site.device.value, set()).add(site.alert)
+        alerts.setdefault(str(site.device), set()).add(site.alert)
         if not site.library.endswith(".py"):
-            compiled.add(site.device.value)
+            compiled.add(str(site.device))
     if census.cublas_check:
         alerts.setdefault("cuda", set()).add("cublas")
         compiled.add("cuda")

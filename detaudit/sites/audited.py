@@ -112,7 +112,7 @@ def summarize(
     probed = {(k, r.device) for r in results for k in kernels.get(r.id, ())}
     devices: dict[str, set[str]] = {}
     for site in census.sites:
-        devices.setdefault(site.alert, set()).add(site.device.value)
+        devices.setdefault(site.alert, set()).add(str(site.device))
     if census.cublas_check:
         devices.setdefault(CUBLAS, set()).add("cuda")
     unprobed = tuple(

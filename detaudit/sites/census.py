@@ -8,7 +8,6 @@ build, wherever they come from). Nothing here imports torch.
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -16,22 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model.vocabulary import Device
+from .. import devices as registry
+from ..model.vocabulary import DEVICES, Device
 
 __all__ = ["Census", "Site", "device_of", "python_sites", "take_census"]
 
-_MPS = re.compile(r"(\bmps\b|_mps\b|\bMPS\b|::mps::|Mps|_mps_)")
-_CUDA = re.compile(r"(cuda|CUDA|cudnn|_gpu\b|_gpu_|miopen)")
+
+def _word(name: str) -> str:
+    """A built-in device's name as its vocabulary word (:class:`Device`); another's as-is."""
+    return Device(name) if name in DEVICES else name
 
 
-def device_of(alert: str, function: str, library: str) -> Device:
-    """The device a site's code runs for, read from the names (library, function, alert)."""
-    text = f"{alert} {function}"
-    if _MPS.search(text):
-        return Device.MPS
-    if "cuda" in library.lower() or _CUDA.search(text):
-        return Device.CUDA
-    return Device.CPU
+def device_of(alert: str, function: str, library: str) -> str:
+    """The device a site's code runs for, read from the names (library, function, alert).
+
+    The registry's site patterns decide (:func:`detaudit.devices.site_device`).
+    """
+    return _word(registry.site_device(alert, function, library))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Site:
     alert: str
     function: str
     library: str
-    device: Device
+    device: str  # a Device for the built-in ones
     where: str
     literal: bool = True
 
@@ -58,7 +58,7 @@ class Site:
             "alert": self.alert,
             "function": self.function,
             "library": self.library,
-            "device": self.device.value,
+            "device": str(self.device),
             "where": self.where,
             **({} if self.literal else {"literal": False}),
         }
@@ -70,7 +70,7 @@ class Site:
             alert=str(data["alert"]),
             function=str(data.get("function", "")),
             library=str(data.get("library", "")),
-            device=Device(data.get("device", "cpu")),
+            device=_word(str(data.get("device", "cpu"))),
             where=str(data.get("where", "")),
             literal=bool(data.get("literal", True)),
         )
@@ -231,7 +231,7 @@ def take_census(build) -> Census:
     return Census(
         torch=build.version,
         source=build.describe,
-        sites=tuple(sorted(sites, key=lambda s: (s.device.value, s.alert, s.library, s.where))),
+        sites=tuple(sorted(sites, key=lambda s: (str(s.device), s.alert, s.library, s.where))),
         libraries=tuple(libraries),
         cublas_check=tuple(cublas),
         undecoded=tuple(undecoded),

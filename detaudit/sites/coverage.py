@@ -14,7 +14,7 @@ from typing import Any
 
 from ..catalog.gaps import KnownGaps
 from ..catalog.records import Catalog
-from ..model.vocabulary import Device
+from ..model.vocabulary import DEVICES, Device
 from .census import Census, Site
 
 __all__ = ["CUBLAS", "Covered", "NameCoverage", "SitesResult", "cover"]
@@ -39,7 +39,7 @@ class NameCoverage:
     """One distinct alert name of the census and how the catalogue accounts for it."""
 
     alert: str
-    devices: tuple[Device, ...]
+    devices: tuple[str, ...]  # Device words for the built-in ones
     sites: int
     state: Covered
     entries: tuple[str, ...] = ()
@@ -49,7 +49,7 @@ class NameCoverage:
         """Plain JSON data."""
         return {
             "alert": self.alert,
-            "devices": [d.value for d in self.devices],
+            "devices": [str(d) for d in self.devices],
             "sites": self.sites,
             "state": self.state.value,
             "entries": list(self.entries),
@@ -61,7 +61,7 @@ class NameCoverage:
         """The inverse of :meth:`to_dict`."""
         return cls(
             alert=str(data["alert"]),
-            devices=tuple(Device(d) for d in data.get("devices", [])),
+            devices=tuple(Device(d) if d in DEVICES else str(d) for d in data.get("devices", [])),
             sites=int(data.get("sites", 0)),
             state=Covered(data.get("state", "uncovered")),
             entries=tuple(str(e) for e in data.get("entries", [])),
@@ -122,7 +122,7 @@ def cover(census: Census, catalog: Catalog, known: KnownGaps) -> SitesResult:
     names = []
     matched_any: set[str] = set()
     for alert, sites in sorted(grouped.items()):
-        devices = tuple(sorted({s.device for s in sites} or {Device.CUDA}, key=lambda d: d.value))
+        devices = tuple(sorted({s.device for s in sites} or {Device.CUDA}, key=str))
         if sites and not all(s.literal for s in sites):
             pattern = _pattern(sites[0])
             matched = sorted(k for k in (*by_kernel, *reasons) if pattern.fullmatch(k))

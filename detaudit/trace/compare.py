@@ -258,7 +258,7 @@ def _catalogued(
         if api != base or entry.pass_.value != _PASS.get(pass_, pass_):
             continue
         claim, _ = entry.claim_for(torch_version)
-        devices = [d.value for d in entry.devices]
+        devices = [str(d) for d in entry.devices]
         here = "" if device in devices else f" (on {', '.join(devices)}, not {device})"
         observed = [_observed(report, entry.id, device) for report in reports]
         found.append(
