@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import UsageError
@@ -90,7 +90,8 @@ class DeviceInfo:
     :data:`torch.default_generator`). ``canary``: how many numbers the random-generator
     canary draws on it (0: none is taken); ``canary_field``: the report's
     :class:`~detaudit.model.report.Environment` field it is recorded in (two reports'
-    results on the device are bit-compared only where their canaries agree).
+    results on the device are bit-compared only where their canaries agree; a field the
+    report lacks is dropped, and the device's results are then never bit-compared).
     ``initialized()``: it has started in this process (the env report then takes its facts).
     ``facts()``: the fingerprint's facts of it (Environment fields, e.g. the GPU's name and
     driver); ``headline(environment)``: the words a report's title adds for it, or None.
@@ -113,7 +114,7 @@ class DeviceInfo:
     canary_field: str | None = None
     initialized: Callable[[], bool] = _never
     facts: Callable[[], Mapping[str, Any]] = _no_facts
-    headline: Callable[[Any], str | None] = field(default=_no_headline)
+    headline: Callable[[Any], str | None] = _no_headline
     site_names: str = ""
     site_libraries: str = ""
 
