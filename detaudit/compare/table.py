@@ -53,7 +53,7 @@ def bits_differ(result: ProbeResult) -> bool:
     Only where the mode promises repeating bits (:data:`~detaudit.compare.diff.REPEATS`):
     an op that raises or warns runs its nondeterministic kernel in warn-only mode.
     """
-    return result.status in REPEATS and result.repeatable is False
+    return result.status in REPEATS and result.bits_repeat is False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from detaudit.model.observation import Compiled, Cost, Observation
 from detaudit.runner import protocol
 from detaudit.runner.protocol import (
     EnvironmentRequest,
@@ -23,27 +24,72 @@ from detaudit.runner.protocol import (
 )
 from detaudit.runner.worker import HANDLERS, handle
 
+#: An answer with every field: each record a worker sends, nested.
+FULL = RunAnswer(
+    id="put",
+    device="cpu",
+    seconds=0.25,
+    strict=Observation("alert", kernel="put_", message="put_ does not have...", run="strict"),
+    warn_only=Observation(
+        "ran", kernel="put_", warnings=("put_ does not have...",), run="warn-only 1"
+    ),
+    later=(Observation("error", exc_type="ValueError", run="mode-off 1"),),
+    digests_on=("a", "b"),
+    digests_off=("c",),
+    backward_only=Observation(
+        "unobserved",
+        message="not observed",
+        run="backward-only",
+        restored=("default device",),
+        env={"OMP_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": None},
+    ),
+    cost=Cost.from_samples([1.0, 1.2, 0.9], [2.0, 2.5, 1.9]),
+    compiled=Compiled(
+        "inductor",
+        "ran",
+        warnings=("scatter_add_ does not have...",),
+        runs=3,
+        distinct=2,
+        digest="d" * 32,
+        same_as_eager=False,
+        settings={"deterministic": True},
+        seconds=1.5,
+        restored=("dynamo",),
+    ),
+    ops={"strict": ("aten::put_",), "mode-off 1": ()},
+    retire="the probe changed the default dtype, which cannot be restored",
+)
+
 SAMPLES = [
     EnvironmentRequest(cuda=False),
     RunRequest(id="put", probe="m:f", device="cpu", repeat=3, seed=0, probe_path="/x", cost=5),
+    RunRequest(
+        id="put",
+        probe="m:f",
+        device="cuda",
+        repeat=2,
+        seed=1,
+        probe_args={"mode": "bilinear", "size": [4, 4]},
+        compile="inductor",
+        compile_deterministic=True,
+        compile_timeout=30.0,
+        env={"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "OMP_NUM_THREADS": None},
+        backward_only=True,
+        skip="the plan knew",
+        reaches=("aten::put_", "aten::index_put_"),
+    ),
     TraceRequest(id="put", probe="m:f"),
     protocol.OpInfoListRequest(ops=("put", "take")),
     protocol.OpInfoSweepRequest(id="put", device="cpu", seed=0, samples=2),
     protocol.Hello(pid=1, torch="2.13.0", cuda_available=False, python="3.11.7", numpy=None),
     protocol.EnvironmentAnswer(environment={"torch": "2.13.0"}),
-    RunAnswer(
-        id="put",
-        device="cpu",
-        seconds=0.25,
-        strict={"outcome": "alert", "kernel": "put_", "warnings": []},
-        later=({"outcome": "error", "run": "mode-off 1"},),
-        digests_on=("a", "b"),
-        digests_off=("c",),
-    ),
+    FULL,
+    RunAnswer(id="put", device="cuda", skip="no CUDA device is available to this torch"),
     protocol.TraceAnswer(id="put", records=({"op": "aten::put_"},)),
     protocol.OpInfoListAnswer(ops=("put",), unknown=("nope",), total=700),
     OpInfoSweepAnswer(id="put", name="put", alerts=({"kernel": "put_"},), samples=3),
     Lost(id="put", device="cpu", request="run", crashed="worker killed by SIGSEGV"),
+    Lost(id="put", device="cpu", request="run", timeout=5.0, seconds=5.2, stderr="Traceback..."),
     Refused(message="unknown request 'x'"),
 ]
 
@@ -54,6 +100,48 @@ def test_records_round_trip_through_json(record):
     assert wire["type"] == record.kind
     decode = decode_request if type(record) in protocol.REQUESTS.values() else decode_answer
     assert decode(wire) == record
+
+
+def test_a_run_answer_carries_the_models_own_records():
+    answer = decode_answer(json.loads(json.dumps(encode(FULL))))
+    assert isinstance(answer.strict, Observation) and answer.strict.kernel == "put_"
+    assert isinstance(answer.later[0], Observation)
+    assert isinstance(answer.cost, Cost) and answer.cost.runs == 3
+    assert isinstance(answer.compiled, Compiled) and answer.compiled.bits_repeat is False
+    assert answer.ops == {"strict": ("aten::put_",), "mode-off 1": ()}
+
+
+@pytest.mark.parametrize(
+    "change, refused",
+    [
+        ({"seconds": "0.25"}, r"seconds: expected a number, got \"0.25\""),
+        ({"strict": {"outcome": 1}}, r"strict\.outcome: expected a string, got 1"),
+        ({"strict": "ran"}, r"strict: expected an object, got \"ran\""),
+        ({"later": [{"outcome": "ran", "warnings": "x"}]}, r"later\[0\]\.warnings: expected a list"),
+        ({"digests_on": ["a", 2]}, r"digests_on: expected a list of strings"),
+        ({"cost": {"off": 1.0}}, r"cost: missing field 'on'"),
+        ({"compiled": {"backend": "inductor", "outcome": "ran", "runs": 1.5}}, r"compiled\.runs"),
+        ({"ops": {"strict": "aten::put_"}}, r"ops: expected an object of lists"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
+)
+def test_a_field_of_the_wrong_type_is_a_protocol_error_naming_it(change, refused):
+    wire = {**json.loads(json.dumps(encode(FULL))), **change}
+    with pytest.raises(ProtocolError, match=r"^malformed 'result' record: " + refused):
+        decode_answer(wire)
+
+
+def test_a_lost_record_of_the_wrong_type_is_refused_too():
+    with pytest.raises(ProtocolError, match=r"malformed 'lost' record: timeout: expected a number"):
+        decode_answer({"type": "lost", "id": "e", "timeout": "5 s"})
+    with pytest.raises(ProtocolError, match=r"malformed 'lost' record: missing field 'id'"):
+        decode_answer({"type": "lost", "timeout": 5.0})
+
+
+def test_a_request_of_the_wrong_type_is_refused_by_the_worker():
+    answer = handle({**encode(SAMPLES[1]), "repeat": "3"})
+    assert isinstance(answer, Refused) and answer.id == "put"
+    assert answer.message == "malformed 'run' record: repeat: expected a whole number, got \"3\""
 
 
 def test_every_record_kind_is_registered_once():
