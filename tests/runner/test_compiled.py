@@ -246,7 +246,7 @@ def test_default_audit_never_imports_inductor():
         "from detaudit.runner.protocol import RunRequest\n"
         "a = handle(RunRequest(id='i', probe='detaudit.probes.indexing:index_add', "
         "device='cpu', repeat=2, seed=0))\n"
-        "print(a.compiled, 'torch._inductor' in sys.modules, a.strict['outcome'])\n"
+        "print(a.compiled, 'torch._inductor' in sys.modules, a.strict.outcome)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
@@ -377,6 +377,6 @@ def test_a_wrapped_alert_names_the_innermost_kernel():
             raise RuntimeError(f"Dynamo failed to run FX node: got {inner!r}") from inner
     except RuntimeError as outer:
         obs = _failure(outer)
-    assert (obs["outcome"], obs["kernel"]) == ("alert", "max_unpooling2d_forward_out")
+    assert (obs.outcome, obs.kernel) == ("alert", "max_unpooling2d_forward_out")
     plain = _failure(ValueError("no alert here"))
-    assert plain["outcome"] == "error" and "reason" not in plain
+    assert plain.outcome == "error" and plain.reason is None
