@@ -179,3 +179,16 @@ def test_a_worker_refuses_what_it_cannot_decode():
 def test_records_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         SAMPLES[1].seed = 3  # type: ignore[misc]
+
+
+def test_the_pool_loses_a_request_whose_answer_has_a_field_of_the_wrong_type():
+    """The pool checks each answer with the codec: a bad one is that entry's ``crashed``."""
+    from detaudit.runner.pool import _not_its_answer
+
+    request = encode(RunRequest(id="put", probe="m:f", device="cpu", repeat=2, seed=0))
+    assert _not_its_answer(request, encode(FULL)) is None
+    wire = {**encode(FULL), "strict": {"outcome": 1}}
+    assert _not_its_answer(request, wire) == (
+        "it sent a line that is not a protocol answer "
+        "(malformed 'result' record: strict.outcome: expected a string, got 1)"
+    )
