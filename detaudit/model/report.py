@@ -257,15 +257,6 @@ class Report:
         return [r for r in self.results if r.drift]
 
     @property
-    def title(self) -> str:
-        """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
-        env = self.environment
-        parts = [f"torch {env.torch}", " + ".join(self.devices)]
-        if env.gpu and "cuda" in self.devices:
-            parts.append(f"{env.gpu} ({env.gpu_capability})" if env.gpu_capability else env.gpu)
-        return " · ".join(parts)
-
-    @property
     def newer_than_docs(self) -> str | None:
         """The sentence saying this torch is newer than every docs version the catalogue read.
 
