@@ -105,7 +105,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _failure(exc: BaseException, backend: str = "inductor") -> Compiled:
+def _failure(exc: BaseException, backend: str) -> Compiled:
     """The observation of a compiled run that raised: an alert, a compile error or an error."""
     chain = _chain(exc)
     # The innermost alert first: dynamo wraps it in messages that quote it (``RuntimeError("put_``).

@@ -376,7 +376,7 @@ def test_a_wrapped_alert_names_the_innermost_kernel():
         except RuntimeError as inner:
             raise RuntimeError(f"Dynamo failed to run FX node: got {inner!r}") from inner
     except RuntimeError as outer:
-        obs = _failure(outer)
+        obs = _failure(outer, "inductor")
     assert (obs.outcome, obs.kernel) == ("alert", "max_unpooling2d_forward_out")
-    plain = _failure(ValueError("no alert here"))
+    plain = _failure(ValueError("no alert here"), "inductor")
     assert plain.outcome == "error" and plain.reason is None
