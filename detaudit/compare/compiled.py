@@ -119,7 +119,7 @@ def _side(result: ProbeResult) -> dict[str, Any]:
     found = divergence(result)
     return {
         "compiled": compiled_state(result),
-        "repeatable": compiled.bits_repeat if compiled else None,
+        "repeatable": compiled.bits_repeat if compiled else None,  # the diff's word for it
         "divergence": found.value if found else None,
     }
 

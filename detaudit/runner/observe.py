@@ -274,7 +274,7 @@ def handle(request: RunRequest) -> RunAnswer:
     runs = 0
     # ``repeat`` mode-on samples in all: the strict run's (when it ran) counts as
     # one, so --repeat 1 after a strict run that ran makes no warn-only run (one
-    # run cannot show that the bits repeat: ``repeatable`` stays None).
+    # run cannot show that the bits repeat: ``bits_repeat`` stays None).
     while len(on) < repeat:
         runs += 1
         obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}", env)
