@@ -192,3 +192,67 @@ def test_the_pool_loses_a_request_whose_answer_has_a_field_of_the_wrong_type():
         "it sent a line that is not a protocol answer "
         "(malformed 'result' record: strict.outcome: expected a string, got 1)"
     )
+
+
+_UNDER_3_9 = """
+import json, sys
+from detaudit.model.observation import Compiled, Cost, Observation
+from detaudit.runner import protocol as p
+answer = p.RunAnswer(
+    id="x", device="cpu", strict=Observation("ran", run="strict", env={"A": None}),
+    later=(Observation("error"),), cost=Cost.from_samples([1.0, 2.0], [2.0, 3.0]),
+    compiled=Compiled("inductor", "ran", settings={"deterministic": True}),
+    ops={"strict": ("aten::mul",)},
+)
+wire = json.loads(json.dumps(p.encode(answer)))
+assert p.decode_answer(wire) == answer
+request = p.RunRequest(id="x", probe="m:f", device="cpu", repeat=2, seed=0, env={"A": None})
+assert p.decode_request(json.loads(json.dumps(p.encode(request)))) == request
+try:
+    p.decode_answer({**wire, "seconds": "x"})
+except p.ProtocolError as exc:
+    print(sys.version_info[:2], exc)
+"""
+
+
+def _python_3_9() -> str | None:
+    """A Python 3.9 that runs: on PATH, or one pyenv installed; None if there is none."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    installed = sorted(glob.glob(f"{pyenv}/versions/3.9*/bin/python3.9"))
+    candidates = [shutil.which("python3.9"), *installed]
+    for python in filter(None, candidates):
+        probe = [python, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"]
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode == 0 and done.stdout.strip() == "True":
+            return python
+    return None
+
+
+def test_the_records_and_their_codec_run_under_python_3_9():
+    """A worker's ``--python`` may be 3.9: the codec reads ``X | None`` annotations there too."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    python = _python_3_9()
+    if python is None:
+        pytest.skip("no Python 3.9 interpreter here")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [python, "-c", _UNDER_3_9],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "(3, 9) malformed 'result' record: seconds: expected a number, got \"x\""
+    )
