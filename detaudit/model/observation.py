@@ -74,7 +74,7 @@ class Cost:
 
     @classmethod
     def from_samples(cls, off: list[float], on: list[float]) -> Cost:
-        """Summarise the timed runs (seconds) a worker reported."""
+        """Summarise timed runs (seconds): the worker that timed them sends the summary."""
 
         def quartiles(values: list[float]) -> tuple[float, float, float]:
             if len(values) < 2:
