@@ -274,7 +274,7 @@ def _records(classes: Iterable[type]) -> list[str]:
 
 
 def report_schema_page() -> str:
-    """The JSON report's records: the dataclasses of ``detaudit/model/report.py``."""
+    """The JSON report's records: the dataclasses of ``detaudit/model/report.py`` and ``observation.py``."""
     from detaudit.model import report
 
     classes = [
@@ -291,9 +291,12 @@ def report_schema_page() -> str:
         "",
         (
             f"The JSON report (`schema_version` {report.SCHEMA_VERSION}) is these records, read from "
-            "the dataclasses of `detaudit/model/report.py`; `detaudit.Report.from_dict` reads one "
+            "the dataclasses of `detaudit/model/report.py` and `detaudit/model/observation.py` "
+            "(the records a worker sends); `detaudit.Report.from_dict` reads one "
             "back and `detaudit.load_report(path)` a file. A key whose value is its default may be "
-            "left out of a file (older reports lack the newer keys and still load). What the "
+            "left out of a file (older reports lack the newer keys and still load). Older reports' "
+            "`repeatable` and `varies_without_mode` (before `distinct_on` and `distinct_off`) are "
+            "read as those counts (`detaudit.model.report.migrate`). What the "
             "fields of a result mean: [How the audit works](../explanation/how-the-audit-works.md)."
         ),
         "",

@@ -59,7 +59,7 @@ def test_converts_on_cpu(report, entry_id):
     r = result(report, entry_id)
     assert r.status is Status.CONVERTS
     assert r.kernel is None
-    assert r.repeatable is True
+    assert r.bits_repeat is True
     assert r.runs_mode_on == 5 and r.runs_mode_off == 5  # the default number of runs
     assert r.distinct_on == 1
 

@@ -44,7 +44,7 @@ def test_documented_cuda_conversions_convert_and_repeat(report):
     results = by_id(report)
     for entry_id in ("index-add", "index-copy"):
         assert results[entry_id].status is Status.CONVERTS, results[entry_id]
-        assert results[entry_id].repeatable is True
+        assert results[entry_id].bits_repeat is True
 
 
 def test_every_status_is_what_the_catalogue_claims_for_this_torch(report):

@@ -78,7 +78,7 @@ def test_cublas_converts_with_4096_8(results, op):
     expected = r.expected if r.expected is not None else Status.CONVERTS
     assert r.status is expected, (r.status, r.message)
     assert r.strict.env == {NAME: ":4096:8"}
-    assert r.repeatable is True
+    assert r.bits_repeat is True
 
 
 def test_the_report_keeps_the_callers_cublas_setting(results):

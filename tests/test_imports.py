@@ -157,6 +157,7 @@ ALLOWED: dict[str, set[str]] = {
     "docs": {"options", "runner", "catalog", "model", "devices", "probes", "torchstate", "errors"},
     "scanner": {
         "sites",  # the cached census: whether this build has an entry's alert site
+        "compare",  # the one title of a report it reads (compare.naming), not the model's
         "probepath",
         "runner",
         "catalog",
@@ -173,6 +174,7 @@ ALLOWED: dict[str, set[str]] = {
     # record/compare/twice: the recorder is the scanner's dispatch mode writing every op
     # (model, scanner <- trace); traces are read by render and cli.
     "trace": {
+        "compare",  # the one title of a report it names (compare.naming), not the model's
         "model",
         "devices",
         "runner",

@@ -116,9 +116,9 @@ def comparable(result: ProbeResult) -> NotCompared | None:
         return NotCompared.NO_BITS
     if not STATUS_INFO[result.status].repeats:
         return NotCompared.ALERT
-    if result.repeatable is False:
+    if result.bits_repeat is False:
         return NotCompared.VARIES
-    if result.repeatable is None:
+    if result.bits_repeat is None:
         return NotCompared.ONE_SAMPLE
     return None
 

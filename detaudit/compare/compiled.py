@@ -73,9 +73,9 @@ def divergence(result: ProbeResult) -> Divergence | None:
     if not eager_raises and result.status is not Status.ERROR and compiled.outcome == "alert":
         return Divergence.ALERT
     if result.status in _REPEATS and compiled.outcome == "ran" and not compiled.kernel:
-        if result.repeatable is True and compiled.repeatable is False:
+        if result.bits_repeat is True and compiled.bits_repeat is False:
             return Divergence.NOT_REPEATABLE
-        if result.repeatable is False and compiled.repeatable is True:
+        if result.bits_repeat is False and compiled.bits_repeat is True:
             return Divergence.REPEATABLE
     return None
 
@@ -119,7 +119,7 @@ def _side(result: ProbeResult) -> dict[str, Any]:
     found = divergence(result)
     return {
         "compiled": compiled_state(result),
-        "repeatable": compiled.repeatable if compiled else None,
+        "repeatable": compiled.bits_repeat if compiled else None,  # the diff's word for it
         "divergence": found.value if found else None,
     }
 
@@ -128,7 +128,7 @@ def _signature(result: ProbeResult) -> tuple[Any, ...] | None:
     compiled = result.compiled
     if compiled is None:
         return None
-    return compiled.outcome, compiled.kernel, compiled.reason, compiled.repeatable
+    return compiled.outcome, compiled.kernel, compiled.reason, compiled.bits_repeat
 
 
 def compiled_changes(

@@ -133,7 +133,7 @@ def _side(result: ProbeResult | None) -> dict[str, Any] | None:
     side = {
         "status": result.status.value,
         "kernel": result.kernel,
-        "repeatable": result.repeatable,
+        "repeatable": result.bits_repeat,  # the diff's word for it, derived from distinct_on
         "digest": result.digest,
         "expected": result.expected,
         "drift": result.drift,
@@ -279,9 +279,9 @@ def _kind(old: ProbeResult, new: ProbeResult, same_inputs: bool = False) -> Chan
     # the mode does not promise repeating bits (see REPEATS).
     if new.status not in REPEATS:
         return None
-    if old.repeatable is True and new.repeatable is False:
+    if old.bits_repeat is True and new.bits_repeat is False:
         return ChangeKind.REPEATABILITY_LOST
-    if old.repeatable is False and new.repeatable is True:
+    if old.bits_repeat is False and new.bits_repeat is True:
         return ChangeKind.REPEATABILITY_GAINED
     if (
         same_inputs

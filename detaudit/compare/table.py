@@ -12,6 +12,7 @@ from ..model.report import ProbeResult, Report, Status
 from ..model.vocabulary import GROUPS
 from .bits import BitMark, Verdict, inputs_key, mark_row, verdict
 from .diff import REPEATS, results_by_key
+from .naming import report_title
 
 __all__ = [
     "Column",
@@ -44,7 +45,7 @@ def version_key(version: str) -> tuple:
 
 def column_label(report: Report, device: str) -> str:
     """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
-    return replace(report, devices=(device,), results=()).title
+    return report_title(report, (device,))
 
 
 def bits_differ(result: ProbeResult) -> bool:
@@ -53,7 +54,7 @@ def bits_differ(result: ProbeResult) -> bool:
     Only where the mode promises repeating bits (:data:`~detaudit.compare.diff.REPEATS`):
     an op that raises or warns runs its nondeterministic kernel in warn-only mode.
     """
-    return result.status in REPEATS and result.repeatable is False
+    return result.status in REPEATS and result.bits_repeat is False
 
 
 @dataclass(frozen=True, slots=True)

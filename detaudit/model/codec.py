@@ -1,10 +1,16 @@
-"""One codec for records: frozen dataclasses to JSON-ready dicts and back, every field type checked."""
+"""One codec for records: frozen dataclasses to JSON-ready dicts and back, every field type checked.
+
+The report schema and the worker protocol both use it, so it runs in probe
+workers too: standard library only, and Python 3.9 (see :func:`_hints`).
+"""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
 import json
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -136,8 +142,12 @@ def _describe(tp: Any, plural: bool = False) -> str:
     return "values" if plural else "an object"
 
 
+#: ``typing.Union`` and, from Python 3.10, what ``X | Y`` makes.
+_UNIONS = (Union, getattr(types, "UnionType", Union))
+
+
 def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (Union, types.UnionType)
+    return typing.get_origin(tp) in _UNIONS
 
 
 @cache
@@ -219,10 +229,46 @@ def _checker(tp: Any) -> Check:
     raise TypeError(f"the codec has no check for the annotation {tp!r}")
 
 
+class _PEP604(ast.NodeTransformer):
+    """``X | Y`` written as ``typing.Union[X, Y]``, which Python 3.9 evaluates."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.BitOr):
+            return node
+        union = ast.Attribute(ast.Name("typing", ast.Load()), "Union", ast.Load())
+        pair = ast.Tuple([node.left, node.right], ast.Load())
+        return ast.copy_location(ast.Subscript(union, pair, ast.Load()), node)
+
+
+def _evaluate(annotation: str, namespace: dict[str, Any]) -> Any:
+    """One string annotation evaluated with ``X | Y`` read as a union, on any Python."""
+    tree = ast.fix_missing_locations(_PEP604().visit(ast.parse(annotation, mode="eval")))
+    return eval(compile(tree, "<annotation>", "eval"), {**namespace, "typing": typing})
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls``'s fields.
+
+    Every module writes ``X | None`` under ``from __future__ import annotations``;
+    Python 3.9 (a worker's ``--python``) cannot evaluate that (a TypeError), so
+    there each annotation is rewritten with ``typing.Union`` first.
+    """
+    try:
+        return typing.get_type_hints(cls)
+    except TypeError:
+        pass  # ``str | None`` on Python 3.9: read below
+    namespace = dict(vars(sys.modules[cls.__module__]))
+    return {
+        f.name: _evaluate(f.type, namespace) if isinstance(f.type, str) else f.type
+        for f in dataclasses.fields(cls)
+    }
+
+
 @cache
 def _fields(cls: type) -> tuple[tuple[dataclasses.Field, str, Check, bool], ...]:
     """Each field of ``cls``: the field, its JSON key, its check, whether it is required."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     return tuple(
         (
             f,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from .. import devices as registry
 from ..errors import ReportError
 from .codec import decode, encode, meta, shown
+from .observation import Compiled, Cost, Observation
 from .vocabulary import Pass, Status, parse_version
 
 __all__ = [
@@ -37,139 +36,6 @@ def _from_mapping(cls, data: Mapping[str, Any]):
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
-    """One run's outcome (strict, warn-only or mode-off), as a worker reported it.
-
-    ``run`` names the run (``strict``, ``warn-only 2``, ``mode-off 1``);
-    ``restored`` names the process state the probe changed and the runner put
-    back afterwards (``working directory``, ``default device``...); ``env`` the
-    entry's environment variables as the worker that ran it started with them.
-    """
-
-    outcome: str  # "ran", "alert", "error", "skipped" or "unobserved" (see ``message``)
-    kernel: str | None = None
-    message: str | None = None
-    exc_type: str | None = None
-    warnings: tuple[str, ...] = ()
-    # Optional: reports keep their old shape where there is nothing to say.
-    run: str | None = field(default=None, metadata=meta(omit="none"))
-    restored: tuple[str, ...] = field(default=(), metadata=meta(omit="empty"))
-    # The variables the entry's ``env`` set (a string) or unset (None), as the worker that ran
-    # it started with them; None for an entry without ``env`` (the caller's environment).
-    env: Mapping[str, str | None] | None = field(default=None, metadata=meta(omit="none"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "observation") -> Observation:
-        """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
-        return decode(cls, data, where)
-
-
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """What deterministic mode costs one probe: seconds per run with the mode off and on.
-
-    ``off`` and ``on`` are medians of ``runs`` timed runs each. The spread of
-    each is its interquartile range (``*_q1`` to ``*_q3``): when the two ranges
-    overlap, the ratio is within timing noise (:attr:`within_noise`) and is not
-    a finding. The quartiles are inclusive, so with 5 runs they are the 2nd and
-    4th fastest: one outlier on either side does not widen the range.
-    """
-
-    off: float
-    on: float
-    ratio: float  # on / off
-    off_q1: float
-    off_q3: float
-    on_q1: float
-    on_q3: float
-    runs: int
-
-    @classmethod
-    def from_samples(cls, off: list[float], on: list[float]) -> Cost:
-        """Summarise the timed runs (seconds) a worker reported."""
-
-        def quartiles(values: list[float]) -> tuple[float, float, float]:
-            if len(values) < 2:
-                return values[0], values[0], values[0]
-            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-            return q1, median, q3
-
-        off_q1, off_median, off_q3 = quartiles(off)
-        on_q1, on_median, on_q3 = quartiles(on)
-        return cls(
-            off=off_median,
-            on=on_median,
-            ratio=on_median / off_median if off_median > 0 else float("inf"),
-            off_q1=off_q1,
-            off_q3=off_q3,
-            on_q1=on_q1,
-            on_q3=on_q3,
-            runs=min(len(off), len(on)),
-        )
-
-    @property
-    def within_noise(self) -> bool:
-        """True when the off and on interquartile ranges overlap."""
-        return max(self.off_q1, self.on_q1) <= min(self.off_q3, self.on_q3)
-
-    def to_dict(self) -> dict[str, Any]:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "cost") -> Cost:
-        """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
-        return decode(cls, data, where)
-
-
-@dataclass(frozen=True, slots=True)
-class Compiled:
-    """The runs of one probe through ``torch.compile`` with the mode on (``audit --compile``).
-
-    ``outcome``: ran, alert, error, skipped or timeout (past ``--compile-timeout``:
-    the eager result is kept); ``reason`` is ``compile-error``
-    when dynamo, AOTAutograd or Inductor raised; ``runs`` and ``distinct``: how
-    many runs returned and how many bit patterns they gave; ``same_as_eager``:
-    whether the first compiled bits equal the first eager mode-on bits (None when
-    either is missing); ``settings``: Inductor's determinism settings during the runs.
-    """
-
-    backend: str
-    outcome: str
-    kernel: str | None = None
-    message: str | None = None
-    exc_type: str | None = None
-    reason: str | None = None
-    warnings: tuple[str, ...] = ()
-    runs: int = 0
-    distinct: int | None = None
-    digest: str | None = None
-    same_as_eager: bool | None = None
-    settings: Mapping[str, bool] = field(default_factory=dict)
-    seconds: float = 0.0
-    restored: tuple[str, ...] = ()
-
-    @property
-    def repeatable(self) -> bool | None:
-        """One bit pattern over at least two runs; None with fewer runs."""
-        return self.distinct == 1 if self.runs >= 2 else None
-
-    def patterns(self) -> str | None:
-        """``1 of 5``: distinct bit patterns over the compiled runs; None if none returned."""
-        return f"{self.distinct} of {self.runs}" if self.distinct is not None else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "compiled") -> Compiled:
-        """Rebuild one; a field of the wrong type is a :class:`ReportError` naming it."""
-        return decode(cls, data, where)
-
-
-@dataclass(frozen=True, slots=True)
 class ProbeResult:
     """The classified result for one (entry, device).
 
@@ -191,14 +57,14 @@ class ProbeResult:
     drift: bool | None = None
     kernel: str | None = None
     message: str | None = None
-    repeatable: bool | None = None
-    varies_without_mode: bool | None = None
     seconds: float = 0.0
     strict: Observation | None = None
     warn_only: Observation | None = None
     runs_mode_on: int = 0
     runs_mode_off: int = 0
     # How many distinct bit patterns the mode-on and mode-off runs gave (None: none ran).
+    # Reports made before the counts said only whether the bits differed (``repeatable``,
+    # ``varies_without_mode``): :func:`migrate` reads those as counts.
     distinct_on: int | None = None
     distinct_off: int | None = None
     # The digest of the first mode-on result: another machine's can be compared bit for bit.
@@ -260,20 +126,16 @@ class ProbeResult:
             return None
         return (self.backward_only_status, self.backward_only.kernel) != (self.status, self.kernel)
 
-    def patterns(self, mode_on: bool = True) -> str | None:
-        """``1 of 5``: distinct bit patterns over the runs with the mode on (or off); None if none.
+    @property
+    def bits_repeat(self) -> bool | None:
+        """One bit pattern over at least two mode-on runs; None with fewer runs."""
+        return self.distinct_on == 1 if self.runs_mode_on >= 2 else None
 
-        A report made before the counts existed knows only whether they were
-        equal: ``1 of 3`` or ``>1 of 3``.
-        """
+    def patterns(self, mode_on: bool = True) -> str | None:
+        """``1 of 5``: distinct bit patterns over the runs with the mode on (or off); None if none."""
         runs = self.runs_mode_on if mode_on else self.runs_mode_off
         distinct = self.distinct_on if mode_on else self.distinct_off
-        if distinct is None:
-            differ = self.repeatable is False if mode_on else self.varies_without_mode
-            if not runs or differ is None:
-                return None
-            return f"{'>1' if differ else '1'} of {runs}"
-        return f"{distinct} of {runs}"
+        return None if distinct is None else f"{distinct} of {runs}"
 
     def to_dict(self) -> dict[str, Any]:
         return encode(self)
@@ -395,18 +257,6 @@ class Report:
         return [r for r in self.results if r.drift]
 
     @property
-    def title(self) -> str:
-        """``torch 2.13.0+cpu · cpu`` or ``torch 2.11.0+cu130 · cuda · NVIDIA H100 (sm_90)``."""
-        env = self.environment
-        parts = [f"torch {env.torch}", " + ".join(self.devices)]
-        for name in self.devices:  # each device's words (the GPU), as its registry entry says
-            info = registry.find(name)
-            words = info.headline(env) if info is not None else None
-            if words:
-                parts.append(words)
-        return " · ".join(parts)
-
-    @property
     def newer_than_docs(self) -> str | None:
         """The sentence saying this torch is newer than every docs version the catalogue read.
 
@@ -477,22 +327,48 @@ class Report:
 #: schema-``v`` report's data to schema ``v + 1``. None yet: schema 1 is the first.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
+#: The result keys of older schema-1 reports that the distinct counts replaced.
+LEGACY_RESULT_KEYS = ("repeatable", "varies_without_mode")
+
+
+def _legacy_counts(result: Any) -> Any:
+    """A result of a report made before ``distinct_on``/``distinct_off``, with them.
+
+    Such a report said only whether the bits differed: ``repeatable`` (mode on)
+    and ``varies_without_mode`` (mode off), each None with fewer than two runs.
+    Equal bits are one pattern; differing bits are read as two, the fewest they
+    can have been (exact with two runs, the default ``--repeat``). A result that
+    has the counts keeps them; the old keys are dropped either way.
+    """
+    if not isinstance(result, Mapping) or not any(k in result for k in LEGACY_RESULT_KEYS):
+        return result
+    result = dict(result)
+    repeatable = result.pop("repeatable", None)
+    varies = result.pop("varies_without_mode", None)
+    if "distinct_on" not in result and isinstance(repeatable, bool):
+        result["distinct_on"] = 1 if repeatable else 2
+    if "distinct_off" not in result and isinstance(varies, bool):
+        result["distinct_off"] = 2 if varies else 1
+    return result
+
 
 def migrate(data: Mapping[str, Any], version: int) -> dict[str, Any]:
     """A report's data, read as schema ``version``, in the shape this detaudit reads.
 
     The one place older reports are read: each schema step in :data:`MIGRATIONS`,
     then the shapes schema 1 had before a field existed (no ``devices`` or
-    ``settings``: none recorded). Fields added later (``distinct_on``, ``census``,
-    ``torch_path``...) have defaults that say "not recorded"; ``repeatable`` and
-    ``varies_without_mode`` stay for reports made before the distinct counts
-    (:meth:`ProbeResult.patterns` reads them).
+    ``settings``: none recorded) or while a field it no longer has lived
+    (``repeatable``/``varies_without_mode``: :func:`_legacy_counts`). Fields added
+    later (``census``, ``torch_path``...) have defaults that say "not recorded".
     """
     data = dict(data)
     for step in range(version, SCHEMA_VERSION):
         data = MIGRATIONS[step](data)
     data.setdefault("devices", [])
     data.setdefault("settings", {})
+    results = data.get("results")
+    if isinstance(results, list):
+        data["results"] = [_legacy_counts(r) for r in results]
     data["schema_version"] = SCHEMA_VERSION  # the schema its data now has
     return data
 

@@ -74,7 +74,7 @@ def describe(change: Change) -> str:
         return _state(result)
     if change.kind in (ChangeKind.REPEATABILITY_LOST, ChangeKind.REPEATABILITY_GAINED):
         return (
-            f"{new.status.value}: repeatable {_yes_no(old.repeatable)} -> {_yes_no(new.repeatable)}"
+            f"{new.status.value}: repeatable {_yes_no(old.bits_repeat)} -> {_yes_no(new.bits_repeat)}"
         )
     if change.kind is ChangeKind.BITS_DIFFER:
         return f"{new.status.value}: digest {(old.digest or '')[:12]} -> {(new.digest or '')[:12]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from ..compare.naming import report_title
 from ..model.report import Cost, ProbeResult, Report, Status
 
 __all__ = [
@@ -46,8 +47,8 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[st
 
 
 def title(report: Report) -> str:
-    """The report's one-line title (:attr:`Report.title`)."""
-    return report.title
+    """The report's one-line title (:func:`detaudit.compare.naming.report_title`)."""
+    return report_title(report)
 
 
 def environment_rows(report: Report) -> list[tuple[str, object]]:

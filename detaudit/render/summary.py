@@ -59,8 +59,9 @@ def draw(console, report) -> None:
     from rich.markup import escape
 
     from ..model.report import Status
+    from .prose import title
 
-    console.print(f"[bold]detaudit[/bold]: {escape(report.title)}")
+    console.print(f"[bold]detaudit[/bold]: {escape(title(report))}")
     if report.newer_than_docs:
         console.print(f"[yellow]note[/yellow]: {escape(report.newer_than_docs)}")
     if report.census is not None:

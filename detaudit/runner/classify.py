@@ -1,10 +1,11 @@
-"""Turn a worker's answer for one planned (entry, device) into a :class:`ProbeResult`. Pure."""
+"""Turn a worker's answer record for one planned (entry, device) into a :class:`ProbeResult`. Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from ..model.report import Compiled, Cost, Observation, ProbeResult, Status
+from ..model.report import Observation, ProbeResult, Status
 from ..model.vocabulary import clean_run_status
 from . import reach
 from .protocol import PHASE_MISUSE, Lost, RunAnswer
@@ -53,29 +54,24 @@ def _run_status(obs: Observation, planned: Planned) -> Status | None:
     return clean_run_status(planned.device, planned.entry.covered)
 
 
-def _backward_only(planned: Planned, answer: RunAnswer) -> dict[str, object]:
-    """The backward-only observation and the status it alone gives (none for forward entries)."""
-    if not answer.backward_only:
-        return {}
-    obs = Observation.from_dict(answer.backward_only)
-    return {"backward_only": obs, "backward_only_status": _run_status(obs, planned)}
+def _reach(
+    planned: Planned, answer: RunAnswer, strict: Observation
+) -> tuple[tuple[str, ...], tuple[str, ...], bool | None]:
+    """Whether the strict run reached the entry's ``reaches`` ops (see :mod:`.reach`).
 
-
-def _reach(planned: Planned, answer: RunAnswer, strict: Observation) -> dict[str, object]:
-    """Whether the strict run reached the entry's ``reaches`` ops (see :mod:`.reach`)."""
+    (the ops it did not dispatch, those it dispatched that the first mode-off run did
+    not, whether that run dispatched the missing ones): empty when it reached them all.
+    """
     ops = answer.ops or {}
     ran = ops.get("strict")
     if not planned.entry.reaches or ran is None or strict.outcome not in ("ran", "alert"):
-        return {}
+        return (), (), None
     missing = reach.unreached(planned.entry.reaches, ran)
     if not missing:
-        return {}
+        return (), (), None
     off = ops.get("mode-off 1")
-    return {
-        "unreached": missing,
-        "instead": reach.instead(ran, off),
-        "reached_without_mode": None if off is None else not reach.unreached(missing, off),
-    }
+    found = None if off is None else not reach.unreached(missing, off)
+    return missing, reach.instead(ran, off), found
 
 
 def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
@@ -88,29 +84,29 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
     (its backward-only run says how) is ``error`` too.
     """
     entry = planned.entry
-    common = {
-        "id": entry.id,
-        "api": entry.api,
-        "group": entry.group,
-        "condition": entry.condition,
-        "device": planned.device,
-        "pass_": entry.pass_,
-        "expected": planned.expected,
-        "expected_from": planned.expected_from,
-        "seconds": round(float(answer.seconds), 4),
-        "remedy": getattr(entry, "remedy", "") or None,
-    }
+    # What every result of this (entry, device) says, whatever its worker observed.
+    base = ProbeResult(
+        id=entry.id,
+        api=entry.api,
+        group=entry.group,
+        condition=entry.condition,
+        device=planned.device,
+        pass_=entry.pass_,
+        status=Status.ERROR,
+        expected=planned.expected,
+        expected_from=planned.expected_from,
+        seconds=round(float(answer.seconds), 4),
+        remedy=getattr(entry, "remedy", "") or None,
+    )
     if isinstance(answer, Lost):
         status = Status.CRASHED if answer.crashed is not None else Status.TIMEOUT
-        return ProbeResult(
-            status=status, message=answer.why, stderr=answer.stderr or None, **common
-        )
+        return replace(base, status=status, message=answer.why, stderr=answer.stderr or None)
     if answer.skip is not None:
-        return ProbeResult(status=Status.SKIPPED, message=answer.skip, **common)
+        return replace(base, status=Status.SKIPPED, message=answer.skip)
 
-    strict = Observation.from_dict(answer.strict or {"outcome": "error", "message": "no run"})
-    warn_only = Observation.from_dict(answer.warn_only) if answer.warn_only else None
-    later = tuple(Observation.from_dict(o) for o in answer.later)
+    strict = answer.strict or Observation("error", message="no run")
+    warn_only = answer.warn_only
+    later = answer.later
     kernel = strict.kernel
     message = strict.message
     status = _run_status(strict, planned) or Status.ERROR  # a strict run always observes
@@ -126,33 +122,33 @@ def classify(planned: Planned, answer: RunAnswer | Lost) -> ProbeResult:
         message = (
             f"the strict run ran, but {failed.run} failed: {failed.exc_type}: {failed.message}"
         )
-    backward_only = _backward_only(planned, answer)
-    misused = backward_only.get("backward_only")
-    if isinstance(misused, Observation) and misused.exc_type == PHASE_MISUSE:
+    # A backward entry's backward-only run and the status it alone gives (forward: none).
+    backward_only = answer.backward_only
+    backward_only_status = _run_status(backward_only, planned) if backward_only else None
+    if backward_only is not None and backward_only.exc_type == PHASE_MISUSE:
         # The probe is wrong, not the op: neither way can be trusted, and none differs.
-        status, kernel, message = Status.ERROR, None, f"{PHASE_MISUSE}: {misused.message}"
-    on, off = list(answer.digests_on), list(answer.digests_off)
-    distinct_on, distinct_off = _distinct(on), _distinct(off)
-    timed = answer.cost or {}
-    cost = Cost.from_samples(timed["off"], timed["on"]) if timed.get("off") else None
-    return ProbeResult(
+        status, kernel, message = Status.ERROR, None, f"{PHASE_MISUSE}: {backward_only.message}"
+    on, off = answer.digests_on, answer.digests_off
+    unreached, instead, reached_without_mode = _reach(planned, answer, strict)
+    return replace(
+        base,
         status=status,
         drift=drift_of(status, planned.expected),
         kernel=kernel,
         message=message,
-        repeatable=distinct_on == 1 if len(on) >= 2 else None,
-        varies_without_mode=distinct_off > 1 if len(off) >= 2 else None,
         strict=strict,
         warn_only=warn_only,
         runs_mode_on=len(on),
         runs_mode_off=len(off),
-        distinct_on=distinct_on,
-        distinct_off=distinct_off,
+        distinct_on=_distinct(on),
+        distinct_off=_distinct(off),
         digest=on[0] if on else None,
         later=later,
-        cost=cost,
-        compiled=Compiled.from_dict(answer.compiled) if answer.compiled else None,
-        **backward_only,
-        **_reach(planned, answer, strict),
-        **common,
+        cost=answer.cost,
+        compiled=answer.compiled,
+        backward_only=backward_only,
+        backward_only_status=backward_only_status,
+        unreached=unreached,
+        instead=instead,
+        reached_without_mode=reached_without_mode,
     )

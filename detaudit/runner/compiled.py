@@ -23,7 +23,7 @@ already done, stay the entry's result. Compiled code stuck in native code the
 timer cannot interrupt is still caught by the pool's limit for the whole entry.
 
 Imported only for ``--compile``: importing Inductor costs seconds. Runs in
-probe workers: standard library and torch only, Python 3.9 syntax.
+probe workers: standard library, torch and the model's run records only, Python 3.9 syntax.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
+from detaudit.model.observation import Compiled
 from detaudit.probes import ProbeSkipped
 from detaudit.runner import isolation
 from detaudit.runner.probing import (
@@ -103,27 +105,28 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _failure(exc: BaseException) -> dict[str, Any]:
+def _failure(exc: BaseException, backend: str) -> Compiled:
     """The observation of a compiled run that raised: an alert, a compile error or an error."""
     chain = _chain(exc)
     # The innermost alert first: dynamo wraps it in messages that quote it (``RuntimeError("put_``).
     alerting = next((e for e in reversed(chain) if alert_kernel(str(e))), None)
     kernel = alert_kernel(str(alerting)) if alerting is not None else None
     if kernel:
-        return {
-            "outcome": "alert",
-            "kernel": kernel,
-            "message": short(str(alerting)),
-            "exc_type": type(exc).__name__,
-        }
-    obs = {
-        "outcome": "error",
-        "message": short(f"{exc}\n{where(exc)}") or type(exc).__name__,
-        "exc_type": type(exc).__name__,
-    }
-    if any(type(e).__module__.startswith(_COMPILER) for e in chain):
-        obs["reason"] = COMPILE_ERROR
-    return obs
+        return Compiled(
+            backend,
+            "alert",
+            kernel=kernel,
+            message=short(str(alerting)),
+            exc_type=type(exc).__name__,
+        )
+    compiler = any(type(e).__module__.startswith(_COMPILER) for e in chain)
+    return Compiled(
+        backend,
+        "error",
+        message=short(f"{exc}\n{where(exc)}") or type(exc).__name__,
+        exc_type=type(exc).__name__,
+        reason=COMPILE_ERROR if compiler else None,
+    )
 
 
 class CompileTimeout(BaseException):
@@ -182,9 +185,8 @@ def observe(
     backend: str,
     deterministic: bool,
     eager_digest: str | None,
-    env: Mapping[str, str | None] | None = None,
     budget: float | None = None,
-) -> tuple[dict[str, Any], str | None]:
+) -> tuple[Compiled, str | None]:
     """Compile ``fn`` and run it ``repeat`` times with the mode on; return (observation, retire).
 
     ``deterministic``: also turn every Inductor determinism setting on.
@@ -203,7 +205,7 @@ def observe(
     saved = isolation.snapshot()
     state = saved  # the state the probe starts from, once the runner set its mode
     started = time.perf_counter()
-    obs: dict[str, Any] = {"backend": backend, "outcome": "ran"}
+    obs = Compiled(backend, "ran")
     timed_out = False
     digests: list[str] = []
     alerts: list[str] = []
@@ -215,9 +217,7 @@ def observe(
         if deterministic:
             for name in names:
                 setattr(config, name, True)
-        obs["settings"] = {name: getattr(config, name) for name in names}
-        if env:  # the entry's environment as the worker started with it, as for its eager runs
-            obs["env"] = dict(env)
+        obs = replace(obs, settings={name: getattr(config, name) for name in names})
         state = isolation.snapshot()
         with _budget(budget):
             compiled = compile_probe(
@@ -234,30 +234,41 @@ def observe(
                 alerts += [str(w.message) for w in caught if alert_kernel(str(w.message))]
     except CompileTimeout:
         done = f"; {len(digests)} of {repeat} runs had returned" if digests else ""
-        obs.update(
+        obs = replace(
+            obs,
             outcome="timeout",
             message=f"still compiling or running after --compile-timeout {budget:g} s; "
             f"stopped, the worker replaced{done}",
         )
         timed_out = True
     except ProbeSkipped as exc:
-        obs.update(outcome="skipped", message=short(str(exc)))
+        obs = replace(obs, outcome="skipped", message=short(str(exc)))
     except ProbeOutputError as exc:
-        obs.update(outcome="error", exc_type="ProbeOutputError", message=short(str(exc)))
+        obs = replace(
+            obs, outcome="error", exc_type="ProbeOutputError", message=short(str(exc))
+        )
     except Exception as exc:  # noqa: BLE001 - a compile error is this entry's result
-        obs.update(_failure(exc))
+        failed = _failure(exc, backend)
+        message = failed.message
         if digests:
-            obs["message"] = f"run {len(digests) + 1} of {repeat} failed: {obs['message']}"
+            message = f"run {len(digests) + 1} of {repeat} failed: {message}"
+        obs = replace(failed, settings=obs.settings, message=message)
     finally:
         torch._dynamo.reset()
     if alerts:
-        obs["warnings"] = [short(a) for a in dict.fromkeys(alerts)]
-        obs.setdefault("kernel", alert_kernel(alerts[0]))
-    obs["runs"] = len(digests)
-    obs["distinct"] = len(set(digests)) if digests else None
-    obs["digest"] = digests[0] if digests else None
-    obs["same_as_eager"] = digests[0] == eager_digest if digests and eager_digest else None
-    obs["seconds"] = round(time.perf_counter() - started, 4)
+        obs = replace(
+            obs,
+            warnings=tuple(short(a) for a in dict.fromkeys(alerts)),
+            kernel=obs.kernel if obs.kernel is not None else alert_kernel(alerts[0]),
+        )
+    obs = replace(
+        obs,
+        runs=len(digests),
+        distinct=len(set(digests)) if digests else None,
+        digest=digests[0] if digests else None,
+        same_as_eager=digests[0] == eager_digest if digests and eager_digest else None,
+        seconds=round(time.perf_counter() - started, 4),
+    )
     _keep_compiler_environment(saved, state)
     # Stopped anywhere inside the compiler: its threads and subprocesses may still run.
     retire = "the compiled runs ran past --compile-timeout" if timed_out else None
@@ -268,6 +279,4 @@ def observe(
         retire = f"the compiled probe changed {exc}, which cannot be restored"
     for name, value in settings_before.items():  # after the comparison: the runner set these
         setattr(config, name, value)
-    if restored:
-        obs["restored"] = restored
-    return obs, retire
+    return replace(obs, restored=tuple(restored)), retire

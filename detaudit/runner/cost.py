@@ -2,7 +2,7 @@
 
 Kept apart from the worker's hot path so that an audit without ``--cost``
 runs no line of it. Like the worker, it may run under another interpreter:
-standard library and torch only, syntax that Python 3.9 runs.
+standard library, torch and the model's run records only, syntax that Python 3.9 runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from detaudit import torchstate
-from detaudit.runner.probing import seed_all, short, synchronize
+from detaudit.model.observation import Cost
+from detaudit.runner.probing import seed_all, synchronize
 
 __all__ = ["measure"]
 
@@ -23,13 +24,13 @@ WARMUP = 1
 
 def measure(
     fn: Callable[[Any], Any], device: Any, seed: int, runs: int, warmup: int = WARMUP
-) -> dict[str, Any]:
-    """Seconds per run of ``fn`` with the mode off and on: ``runs`` each, after ``warmup``.
+) -> Cost | None:
+    """What deterministic mode costs ``fn``: ``runs`` timed runs per mode, after ``warmup``.
 
     The two modes alternate, and which goes first alternates too, so that a
     change in machine load hits both; every run is seeded alike, and CUDA (or MPS) is
-    synchronised before and after it. Returns ``{"off": [...], "on": [...]}``
-    (seconds), or ``{"error": ...}`` when a run fails.
+    synchronised before and after it. None when a run fails (a failed timing gives
+    no cost, not a failed entry) or none was timed.
     """
 
     times: dict[bool, list[float]] = {False: [], True: []}
@@ -47,8 +48,10 @@ def measure(
                     synchronize(device)
                     if round_ >= warmup:
                         times[mode].append(time.perf_counter() - start)
-    except Exception as exc:  # noqa: BLE001 - a failed timing gives no cost, not a failed entry
-        return {"error": short(f"{type(exc).__name__}: {exc}")}
+    except Exception:  # noqa: BLE001 - a failed timing gives no cost, not a failed entry
+        return None
     finally:
         torchstate.restore(saved)
-    return {"off": times[False], "on": times[True]}
+    if not times[False] or not times[True]:
+        return None
+    return Cost.from_samples(times[False], times[True])

@@ -12,7 +12,8 @@ the mode off and only the backward it marks (:mod:`detaudit.probes._phase`)
 runs under strict mode, as in PyTorch's own tests; for some CUDA ops that
 differs from the mode on throughout (the strict run).
 
-Runs in probe workers: standard library and torch only, Python 3.9 syntax.
+Runs in probe workers: standard library, torch and the model's run records
+(:mod:`detaudit.model.observation`) only, Python 3.9 syntax.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from detaudit import devices, torchstate
+from detaudit.model.observation import Compiled, Cost, Observation
 from detaudit.probes import ProbeSkipped, _phase
 from detaudit.runner import isolation, reach
 from detaudit.runner.probing import (
@@ -75,7 +78,7 @@ def run_once(
     label: str,
     env: Mapping[str, str | None] | None = None,
     ops: list[str] | None = None,
-) -> tuple[dict[str, Any], str | None, str | None]:
+) -> tuple[Observation, str | None, str | None]:
     """Run ``fn`` once under the given mode; return (observation, digest or None, retire or None).
 
     ``env``: the entry's variables as this worker started with them, recorded in
@@ -107,40 +110,37 @@ def run_once(
             synchronize(device)
         changed = _mode_changed(mode, warn_only)
         if changed:
-            obs = {"outcome": "error", "exc_type": "ProbeChangedMode", "message": changed}
+            obs = Observation("error", exc_type="ProbeChangedMode", message=changed)
         else:
             check_output(out)
             sample = digest(out)
             alerts = [str(w.message) for w in caught if alert_kernel(str(w.message))]
-            obs = {"outcome": "ran", "warnings": [short(a) for a in alerts]}
-            if alerts:
-                obs["kernel"] = alert_kernel(alerts[0])
+            obs = Observation(
+                "ran",
+                kernel=alert_kernel(alerts[0]) if alerts else None,
+                warnings=tuple(short(a) for a in alerts),
+            )
     except ProbeSkipped as exc:
-        obs = {"outcome": "skipped", "message": short(str(exc))}
+        obs = Observation("skipped", message=short(str(exc)))
     except ProbeOutputError as exc:
-        obs = {"outcome": "error", "exc_type": "ProbeOutputError", "message": short(str(exc))}
+        obs = Observation("error", exc_type="ProbeOutputError", message=short(str(exc)))
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome, never the end
         message = str(exc)
         kernel = alert_kernel(message) if isinstance(exc, RuntimeError) else None
-        obs = {
-            "outcome": "alert" if kernel else "error",
-            "kernel": kernel,
-            "message": short(message) if kernel else short(f"{message}\n{where(exc)}"),
-            "exc_type": type(exc).__name__,
-        }
-        if not obs["message"]:
-            obs["message"] = type(exc).__name__
+        obs = Observation(
+            "alert" if kernel else "error",
+            kernel=kernel,
+            message=(short(message) if kernel else short(f"{message}\n{where(exc)}"))
+            or type(exc).__name__,
+            exc_type=type(exc).__name__,
+        )
     retire = None
     try:
         restored = isolation.restore(saved, started)
     except isolation.Unrestorable as exc:
         restored = isolation.retiring(exc)
         retire = f"the probe changed {exc}, which cannot be restored"
-    obs["run"] = label
-    if env:
-        obs["env"] = dict(env)
-    if restored:
-        obs["restored"] = restored
+    obs = replace(obs, run=label, env=dict(env) if env else None, restored=tuple(restored))
     return obs, sample, retire
 
 
@@ -156,7 +156,7 @@ def observe_backward_only(
     device: Any,
     seed: int,
     env: Mapping[str, str | None] | None = None,
-) -> tuple[dict[str, Any], str | None]:
+) -> tuple[Observation, str | None]:
     """Run ``fn`` with the mode off but for its marked backward; (observation, retire or None).
 
     A probe that marks no backward ran entirely with the mode off: that run
@@ -168,14 +168,17 @@ def observe_backward_only(
     with _phase.backward_only() as marks:
         obs, _, retire = run_once(fn, device, seed, False, False, "backward-only", env)
     misuse = marks.misuse()
-    if misuse and obs["outcome"] not in ("error", "skipped"):
-        kept = {key: obs[key] for key in ("run", "restored", "env") if key in obs}
-        obs = {"outcome": "error", "exc_type": PHASE_MISUSE, "message": misuse, **kept}
-    elif not marks.marked and obs["outcome"] not in ("error", "skipped"):
-        unobserved = {"outcome": "unobserved", "message": UNMARKED, "run": obs["run"]}
-        if obs.get("restored"):
-            unobserved["restored"] = obs["restored"]
-        obs = unobserved
+    if misuse and obs.outcome not in ("error", "skipped"):
+        obs = Observation(
+            "error",
+            exc_type=PHASE_MISUSE,
+            message=misuse,
+            run=obs.run,
+            restored=obs.restored,
+            env=obs.env,
+        )
+    elif not marks.marked and obs.outcome not in ("error", "skipped"):
+        obs = Observation("unobserved", message=UNMARKED, run=obs.run, restored=obs.restored)
     return obs, retire
 
 
@@ -200,8 +203,8 @@ def _not_started_with(env: Mapping[str, str | None], started: Mapping[str, str |
     )
 
 
-def _signature(obs: dict[str, Any]) -> tuple[Any, ...]:
-    return obs.get("outcome"), obs.get("kernel"), obs.get("exc_type"), bool(obs.get("warnings"))
+def _signature(obs: Observation) -> tuple[Any, ...]:
+    return obs.outcome, obs.kernel, obs.exc_type, bool(obs.warnings)
 
 
 def handle(request: RunRequest) -> RunAnswer:
@@ -234,42 +237,44 @@ def handle(request: RunRequest) -> RunAnswer:
     try:
         fn = load_probe(request.probe, request.probe_path, request.probe_args)
     except Exception as exc:  # noqa: BLE001
-        obs = {
-            "outcome": "error",
-            "exc_type": type(exc).__name__,
-            "message": short(f"cannot load probe {request.probe}: {exc}"),
-            "run": "strict",
-        }
-        return answer(strict=obs)
+        return answer(
+            strict=Observation(
+                "error",
+                exc_type=type(exc).__name__,
+                message=short(f"cannot load probe {request.probe}: {exc}"),
+                run="strict",
+            )
+        )
     device = torch.device(info.torch_type)
     repeat, seed = int(request.repeat), int(request.seed)
     env = started_with(request.env) if request.env else None
-    if env is not None and env != dict(request.env):
-        obs = {
-            "outcome": "error",
-            "exc_type": "EnvNotAtStart",
-            "message": _not_started_with(request.env, env),
-            "run": "strict",
-            "env": env,
-        }
-        return answer(strict=obs)
+    if env is not None and request.env is not None and env != dict(request.env):
+        return answer(
+            strict=Observation(
+                "error",
+                exc_type="EnvNotAtStart",
+                message=_not_started_with(request.env, env),
+                run="strict",
+                env=env,
+            )
+        )
 
     # Entries that name the aten ops they mean to reach: the strict and first mode-off
     # runs record what they dispatch (reach.py), so the report can say what ran instead.
     recorded: dict[str, list[str]] | None = {} if request.reaches and reach.available() else None
     strict_ops = recorded.setdefault("strict", []) if recorded is not None else None
     strict, first, retire = run_once(fn, device, seed, True, False, "strict", env, strict_ops)
-    if strict["outcome"] == "skipped":
-        return answer(skip=strict["message"], retire=retire)
+    if strict.outcome == "skipped":
+        return answer(skip=strict.message, retire=retire)
     if retire:
         return answer(strict=strict, digests_on=(first,) if first else (), retire=retire)
     on = [first] if first else []
-    later: list[dict[str, Any]] = []
-    warn_only: dict[str, Any] | None = None
+    later: list[Observation] = []
+    warn_only: Observation | None = None
     runs = 0
     # ``repeat`` mode-on samples in all: the strict run's (when it ran) counts as
     # one, so --repeat 1 after a strict run that ran makes no warn-only run (one
-    # run cannot show that the bits repeat: ``repeatable`` stays None).
+    # run cannot show that the bits repeat: ``bits_repeat`` stays None).
     while len(on) < repeat:
         runs += 1
         obs, sample, retire = run_once(fn, device, seed, True, True, f"warn-only {runs}", env)
@@ -282,7 +287,7 @@ def handle(request: RunRequest) -> RunAnswer:
         if retire or sample is None:
             break
     off: list[str] = []
-    first_off: dict[str, Any] | None = None
+    first_off: Observation | None = None
     for runs in range(1, repeat + 1):
         if retire:
             break
@@ -294,7 +299,7 @@ def handle(request: RunRequest) -> RunAnswer:
         )
         if first_off is None:
             first_off = obs
-            if obs["outcome"] != "ran" or obs.get("warnings"):
+            if obs.outcome != "ran" or obs.warnings:
                 later.append(obs)
         elif _signature(obs) != _signature(first_off):
             later.append(obs)
@@ -304,8 +309,8 @@ def handle(request: RunRequest) -> RunAnswer:
     backward_only = None
     if request.backward_only and not retire:
         backward_only, retire = observe_backward_only(fn, device, seed, env)
-    cost = None
-    if request.cost and strict["outcome"] == "ran" and not retire:
+    cost: Cost | None = None
+    if request.cost and strict.outcome == "ran" and not retire:
         from detaudit.runner.cost import measure
 
         saved = isolation.snapshot()
@@ -314,7 +319,7 @@ def handle(request: RunRequest) -> RunAnswer:
             isolation.restore(saved)
         except isolation.Unrestorable as exc:
             retire = f"the probe changed {exc}, which cannot be restored"
-    compiled = None
+    compiled: Compiled | None = None
     if request.compile and not retire:
         from detaudit.runner.compiled import observe as observe_compiled
 
@@ -326,7 +331,6 @@ def handle(request: RunRequest) -> RunAnswer:
             request.compile,
             bool(request.compile_deterministic),
             first,
-            env,
             request.compile_timeout,
         )
     return answer(
@@ -339,5 +343,5 @@ def handle(request: RunRequest) -> RunAnswer:
         retire=retire,
         compiled=compiled,
         backward_only=backward_only,
-        ops=recorded,
+        ops=None if recorded is None else {run: tuple(ops) for run, ops in recorded.items()},
     )

@@ -396,15 +396,13 @@ class WorkerPool:
         now = time.monotonic()
         for worker in list(self._workers):
             if worker.task is not None and now > worker.deadline:
-                request = worker.task
                 answers.append(
-                    {
-                        "type": Lost.kind,
-                        **_identity(request),
-                        "timeout": worker.limit,
-                        "seconds": now - worker.sent,
-                        "stderr": worker.stderr_tail(),
-                    }
+                    _lost(
+                        worker.task,
+                        timeout=worker.limit,
+                        seconds=now - worker.sent,
+                        stderr=worker.stderr_tail(),
+                    )
                 )
                 self._replace(worker)
             elif not worker.ready and now > worker.started + START_TIMEOUT:
@@ -431,13 +429,12 @@ class WorkerPool:
         answers = []
         if worker.task is not None:
             answers.append(
-                {
-                    "type": Lost.kind,
-                    **_identity(worker.task),
-                    "crashed": why,
-                    "seconds": time.monotonic() - worker.sent,
-                    "stderr": worker.stderr_tail(),
-                }
+                _lost(
+                    worker.task,
+                    crashed=why,
+                    seconds=time.monotonic() - worker.sent,
+                    stderr=worker.stderr_tail(),
+                )
             )
         self._replace(worker)
         return answers
@@ -454,6 +451,27 @@ def _identity(request: dict[str, Any] | None) -> dict[str, Any]:
         "device": request.get("device"),
         "request": request.get("type"),
     }
+
+
+def _lost(
+    request: dict[str, Any],
+    *,
+    crashed: str | None = None,
+    timeout: float | None = None,
+    seconds: float,
+    stderr: str,
+) -> dict[str, Any]:
+    """The wire form of the :class:`Lost` record for ``request``: its worker died or hung."""
+    lost = Lost(
+        id=request.get("id"),
+        device=request.get("device"),
+        request=request.get("type"),
+        crashed=crashed,
+        timeout=timeout,
+        seconds=seconds,
+        stderr=stderr,
+    )
+    return encode(lost)
 
 
 def _decoded(line: bytes) -> dict[str, Any] | str:

@@ -5,28 +5,31 @@ worker decodes it (:func:`decode_request`), runs the handler registered for
 its kind and writes the answer record back. The pool adds nothing but the
 request's identity, and reports a worker that died or hung as :class:`Lost`.
 
+Every record is encoded and decoded by the one codec (:mod:`detaudit.model.codec`):
+each field's type is checked on decoding, so a record with a field of the
+wrong type is a :class:`ProtocolError` naming it, never a crash further on.
+What a run observed travels as the model's own records
+(:mod:`detaudit.model.observation`: ``Observation``, ``Compiled``, ``Cost``),
+which the report then keeps as they are.
+
 Both sides import this module, and a worker may run under another interpreter
-than detaudit's: standard library only, syntax that Python 3.9 runs (so no
-``slots=True`` on the dataclasses).
+than detaudit's: standard library and :mod:`detaudit.model`'s codec and run
+records only, Python 3.9 (so no ``slots=True`` on the dataclasses).
 
-An observation (``RunAnswer.strict`` and friends) is a plain mapping::
-
-    {"outcome": "ran" | "alert" | "error" | "skipped" | "unobserved", "kernel": str | None,
-     "message": str | None, "exc_type": str | None, "warnings": [str, ...],
-     "run": "strict" | "warn-only 1" | "mode-off 2" | "backward-only" | ...,
-     "restored": [str, ...],
-     "env": {NAME: value or None}}  # only for a request with env: what the worker started with
-
+An observation's ``outcome`` is ``ran``, ``alert``, ``error``, ``skipped`` or
 ``unobserved``: the backward-only run could not observe what it is for (the
 probe marks no backward phase); ``message`` says why.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from detaudit.errors import ReportError
+from detaudit.model import codec
+from detaudit.model.observation import Compiled, Cost, Observation
 
 __all__ = [
     "ANSWERS",
@@ -189,6 +192,8 @@ class RunAnswer:
     ``compiled``: the runs through ``torch.compile`` (:mod:`detaudit.runner.compiled`).
     ``ops``: for a request with ``reaches``, the aten ops (``aten::mul``, no overload, in the
     order first dispatched) of the runs that recorded them: ``{"strict": [...], "mode-off 1": [...]}``.
+    ``cost``: the timings with the mode off and on (``cost`` in the request); None when
+    the probe did not run cleanly or a timed run failed.
     """
 
     kind: ClassVar[str] = "result"
@@ -196,16 +201,16 @@ class RunAnswer:
     device: str
     seconds: float = 0.0
     skip: str | None = None
-    strict: Mapping[str, Any] | None = None
-    warn_only: Mapping[str, Any] | None = None
-    later: tuple[Mapping[str, Any], ...] = ()
+    strict: Observation | None = None
+    warn_only: Observation | None = None
+    later: tuple[Observation, ...] = ()
     digests_on: tuple[str, ...] = ()
     digests_off: tuple[str, ...] = ()
-    cost: Mapping[str, Any] | None = None
+    cost: Cost | None = None
     retire: str | None = None
-    compiled: Mapping[str, Any] | None = None
-    backward_only: Mapping[str, Any] | None = None
-    ops: Mapping[str, Any] | None = None
+    compiled: Compiled | None = None
+    backward_only: Observation | None = None
+    ops: Mapping[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -313,30 +318,16 @@ ANSWERS: dict[str, type] = {
 # ----------------------------------------------------------------------------- codec
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def encode(record: Any) -> dict[str, Any]:
     """The JSON-ready mapping of a request or answer record, its kind under ``type``."""
-    data = {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
-    return {"type": record.kind, **data}
+    return {"type": record.kind, **codec.encode(record)}
 
 
-def _build(cls: type, data: Mapping[str, Any]) -> Any:
-    """``cls`` from ``data``: unknown keys ignored (forward compatible), lists made tuples."""
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            value = data[f.name]
-            values[f.name] = tuple(value) if isinstance(value, list) else value
+def _build(cls: Any, data: Mapping[str, Any]) -> Any:
+    """``cls`` from ``data``, every field's type checked; unknown keys ignored (forward compatible)."""
     try:
-        return cls(**values)
-    except TypeError as exc:
+        return codec.decode(cls, data)
+    except ReportError as exc:
         raise ProtocolError(f"malformed {cls.kind!r} record: {exc}") from None
 
 

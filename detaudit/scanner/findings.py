@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from ..catalog import Catalog
+from ..compare.naming import report_title
 from ..model.report import Report
 from ..model.vocabulary import Status, clean_run_status
 from .matching import Matcher, report_device, status_in, statuses_in, worst_first
@@ -112,7 +113,7 @@ def assemble(
     for report, source in reports:
         refs.append(
             ReportRef(
-                title=report.title,
+                title=report_title(report),
                 source=source,
                 device=report_device(report, device),
                 torch=report.environment.torch,

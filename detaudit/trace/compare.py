@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..compare.naming import report_title
 from .format import Location, Trace
 
 __all__ = ["CAUSE_TEXT", "Cause", "Comparison", "Divergence", "OpView", "compare_traces"]
@@ -274,8 +275,8 @@ def _observed(report: Any, entry_id: str, device: str) -> str:
     for result in report.results:
         if result.id == entry_id and result.device == device:
             kernel = f" ({result.kernel})" if result.kernel else ""
-            return f"observed on {report.title}: {result.status.value}{kernel}"
-    return f"not in the report of {report.title} for {device}"
+            return f"observed on {report_title(report)}: {result.status.value}{kernel}"
+    return f"not in the report of {report_title(report)} for {device}"
 
 
 def _classify(

@@ -10,6 +10,7 @@ from detaudit.catalog import load_catalog
 from detaudit.docs.check import check_docs
 from detaudit.docs.docstring import parse_docstring
 from detaudit.errors import CatalogError
+from detaudit.model.observation import Observation
 from detaudit.model.report import Status
 from detaudit.model.vocabulary import Device, Group
 from detaudit.runner.classify import classify
@@ -57,7 +58,7 @@ def test_a_clean_run_of_an_observed_entry_is_ok_and_has_no_drift(user_dir):
         id="mine-observed",
         device="cpu",
         seconds=0.01,
-        strict={"outcome": "ran", "warnings": [], "run": "strict"},
+        strict=Observation("ran", run="strict"),
         digests_on=("a", "a"),
         digests_off=("a", "a"),
     )
@@ -65,7 +66,7 @@ def test_a_clean_run_of_an_observed_entry_is_ok_and_has_no_drift(user_dir):
     # nothing documents a deterministic implementation: no alert is `ok`, not `converts`
     assert result.status is Status.OK
     assert result.drift is None and result.expected is None
-    assert result.repeatable is True
+    assert result.bits_repeat is True
     # the same entry filed under a docs group would claim `converts` on its device
     raises_path = user_dir / "converted.yaml"
     raises_path.write_text(OBSERVED_ENTRY.replace("observed:", "converted:"))
@@ -130,4 +131,4 @@ def test_the_silent_case_runs_on_cpu_and_its_result_is_its_repeatability():
     (result,) = report.results
     assert result.status is Status.OK, (result.status, result.message)  # observed: never converts
     assert result.expected is None and result.drift is None
-    assert result.repeatable is True  # the CPU kernel has no atomics
+    assert result.bits_repeat is True  # the CPU kernel has no atomics

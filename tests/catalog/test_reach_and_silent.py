@@ -92,7 +92,7 @@ def test_on_cpu_the_new_entries_run_without_an_alert(cpu):
                      "max-pool3d-return-indices-backward", "grid-sample-cudnn-backward"):
         r = cpu[entry_id]
         assert r.status is Status.OK, (entry_id, r.status, r.message)
-        assert r.drift is False and r.repeatable is True
+        assert r.drift is False and r.bits_repeat is True
 
 
 @pytest.mark.slow  # an audit of its own

@@ -85,14 +85,14 @@ def test_hand_made_changed_digest_is_marked_in_table_and_diff(two_cpu_audits, tm
 
 def test_bits_that_vary_are_never_same_or_different(two_cpu_audits):
     first, second = two_cpu_audits
-    varies = _hand_made(second, "index-copy", repeatable=False, distinct_on=2)  # hand-made
+    varies = _hand_made(second, "index-copy", distinct_on=2)  # hand-made
     table = build_table([first, varies])
     row = [r.id for r in table.rows].index("index-copy")
     marks = table.bit_marks()[row]
     assert {m.reason for m in marks} == {NotCompared.VARIES, NotCompared.ALONE}
     assert all(m.group is None for m in marks)
     assert table.bit_verdicts()[row] is Verdict.NOT_COMPARED
-    one_sample = _hand_made(second, "index-copy", repeatable=None, digest="f" * 32)  # hand-made
+    one_sample = _hand_made(second, "index-copy", runs_mode_on=1, digest="f" * 32)  # hand-made
     assert not diff_reports(first, one_sample).changes  # one sample: no bits compared
 
 
@@ -127,7 +127,7 @@ def _result(device: str):
 
     return ProbeResult(
         "x", "torch.x", "converted", "", device, Pass.FORWARD, Status.CONVERTS,
-        repeatable=True, runs_mode_on=2, distinct_on=1, digest="d" * 32,
+        runs_mode_on=2, distinct_on=1, digest="d" * 32,
     )  # fmt: skip
 
 

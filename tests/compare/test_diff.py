@@ -65,7 +65,7 @@ def test_change_details(gpu_diff):
     assert fixed.old.kernel == "max_pool3d_with_indices_backward_cuda"
     (lost,) = gpu_diff.of_kind(ChangeKind.REPEATABILITY_LOST)
     assert lost.old.status is lost.new.status is Status.CONVERTS
-    assert (lost.old.repeatable, lost.new.repeatable) == (True, False)
+    assert (lost.old.bits_repeat, lost.new.bits_repeat) == (True, False)
 
 
 def test_environment_differences(gpu_diff):
@@ -350,8 +350,8 @@ def test_diff_and_table_never_import_torch(cpu_report_file):
 def test_repeatability_counts_only_where_the_mode_promises_it(status, counted):
     """A raising entry's mode-on bits come from warn-only runs of its racy kernel: no news."""
     old = load_report(OLD_GPU)
-    base = replace(old.results[0], status=status, repeatable=True)
-    flipped = replace(base, repeatable=False)
+    base = replace(old.results[0], status=status, runs_mode_on=2, distinct_on=1)
+    flipped = replace(base, distinct_on=2)
     before, after = replace(old, results=(base,)), replace(old, results=(flipped,))
     lost = diff_reports(before, after).of_kind(ChangeKind.REPEATABILITY_LOST)
     gained = diff_reports(after, before).of_kind(ChangeKind.REPEATABILITY_GAINED)

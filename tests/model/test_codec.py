@@ -12,7 +12,7 @@ import pytest
 from detaudit.errors import ReportError
 from detaudit.model import report as report_module
 from detaudit.model.codec import decode, encode, meta
-from detaudit.model.report import ProbeResult, Report, migrate
+from detaudit.model.report import LEGACY_RESULT_KEYS, ProbeResult, Report, migrate
 from detaudit.model.vocabulary import Status
 from detaudit.render import RENDERERS
 
@@ -97,6 +97,10 @@ def _oldest_shape(data: dict) -> dict:
         old.pop(key, None)
     old["environment"].pop("torch_path", None)
     for result in old["results"]:
+        # Before the distinct counts, only whether the bits differed (the legacy booleans).
+        on, off = result["runs_mode_on"], result["runs_mode_off"]
+        result["repeatable"] = result["distinct_on"] == 1 if on >= 2 else None
+        result["varies_without_mode"] = result["distinct_off"] > 1 if off >= 2 else None
         for key in ("distinct_on", "distinct_off", "backward_only", "backward_only_status"):
             result.pop(key, None)
         for obs in (result.get("strict"), result.get("warn_only"), *result.get("later", [])):
@@ -112,11 +116,57 @@ def test_an_old_shape_report_migrates_and_renders():
     assert report.devices == () and report.settings == {} and report.census is None
     assert report.environment.torch_path is None
     first = report.results[0]
-    assert first.distinct_on is None and first.backward_only is None
+    assert first.backward_only is None
     # Its repeatability is read from the legacy booleans the old reports had.
+    assert (first.distinct_on, first.bits_repeat) == (1, True)
     assert first.patterns() == f"1 of {first.runs_mode_on}"
     for fmt, renderer in RENDERERS["report"].items():
         assert renderer.render(report), fmt
+
+
+def test_the_legacy_booleans_of_an_older_report_migrate_to_counts():
+    """h100-torch2.10.json was written before distinct_on/distinct_off: only the booleans."""
+    data = json.loads((REPORTS / "h100-torch2.10.json").read_text(encoding="utf-8"))
+    assert all("repeatable" in r and "distinct_on" not in r for r in data["results"])
+    report = Report.from_dict(data)
+    by_key = {(r.id, r.device): r for r in report.results}
+    # repeatable: true, varies_without_mode: true, two runs each way
+    index_add = by_key[("index-add", "cuda")]
+    assert (index_add.distinct_on, index_add.distinct_off) == (1, 2)
+    assert (index_add.patterns(), index_add.patterns(mode_on=False)) == ("1 of 2", "2 of 2")
+    assert index_add.bits_repeat is True
+    # repeatable: false (the warn-only runs of a racy kernel), varies_without_mode: true
+    put = by_key[("put-accumulate-false", "cuda")]
+    assert (put.distinct_on, put.distinct_off, put.bits_repeat) == (2, 2, False)
+    # repeatable: true, varies_without_mode: false
+    kthvalue = by_key[("kthvalue", "cuda")]
+    assert (kthvalue.distinct_on, kthvalue.distinct_off) == (1, 1)
+    # Written again, the report has the counts and not the legacy keys.
+    written = report.to_dict()["results"][0]
+    assert not set(LEGACY_RESULT_KEYS) & set(written)
+    assert (written["distinct_on"], written["distinct_off"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "legacy, counts",
+    [
+        ({"repeatable": True, "varies_without_mode": False}, (1, 1)),
+        ({"repeatable": False, "varies_without_mode": True}, (2, 2)),
+        ({"repeatable": None, "varies_without_mode": None}, (None, None)),  # one run
+        ({}, (None, None)),
+        # A result that has the counts keeps them: the booleans are only dropped.
+        ({"repeatable": False, "distinct_on": 3, "distinct_off": 1}, (3, 1)),
+    ],
+)
+def test_migrate_reads_the_legacy_booleans_as_the_fewest_patterns(legacy, counts):
+    data = json.loads(REAL.read_text(encoding="utf-8"))
+    result = {
+        k: v for k, v in data["results"][0].items() if k not in ("distinct_on", "distinct_off")
+    }
+    data["results"] = [{**result, **legacy}]
+    migrated = migrate(data, 1)["results"][0]
+    assert not set(LEGACY_RESULT_KEYS) & set(migrated)
+    assert (migrated.get("distinct_on"), migrated.get("distinct_off")) == counts
 
 
 def test_each_older_schema_migrates_through_its_step(monkeypatch):
@@ -134,3 +184,26 @@ def test_each_older_schema_migrates_through_its_step(monkeypatch):
     migrated = migrate(zero, 0)
     assert migrated["environment"] == data["environment"] and "machine" not in migrated
     assert decode(Report, migrated) == Report.from_dict(data)
+
+
+def test_annotations_are_read_where_python_cannot_evaluate_x_or_y(monkeypatch):
+    """Python 3.9 (a worker's ``--python``) raises TypeError on ``str | None``: rewritten as Union."""
+    from detaudit.model import codec
+
+    def python_3_9(cls):
+        raise TypeError("unsupported operand type(s) for |: 'type' and 'NoneType'")
+
+    @dataclass(frozen=True)
+    class Wire:
+        name: str | None
+        env: dict[str, str | None] | None = None
+        runs: tuple[int, ...] = ()
+
+    monkeypatch.setattr(codec.typing, "get_type_hints", python_3_9)
+    hints = codec._hints(Wire)
+    assert hints["name"] == str | None and hints["env"] == dict[str, str | None] | None
+    assert decode(Wire, {"name": None, "env": {"A": None}, "runs": [1]}) == Wire(
+        None, {"A": None}, (1,)
+    )
+    with pytest.raises(ReportError, match=r"w\.runs: expected a list of whole numbers"):
+        decode(Wire, {"name": "x", "runs": ["1"]}, "w")

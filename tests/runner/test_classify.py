@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from detaudit.catalog import Entry
+from detaudit.model.observation import Observation
 from detaudit.model.report import Status
 from detaudit.runner.classify import classify, drift_of
 from detaudit.runner.probing import alert_kernel
@@ -21,7 +24,7 @@ ENTRY = Entry(
     probe="m:f",
     source="s",
 )
-RAN = {"outcome": "ran", "warnings": []}
+RAN = Observation("ran", run="strict")
 
 
 def planned(device: str, expected: str | None = None) -> Planned:
@@ -43,23 +46,19 @@ def raw(strict=RAN, warn_only=RAN, on=("a", "a", "a"), off=("a", "b", "a"), late
 
 
 def test_alert_is_raises_with_kernel():
-    alert = {
-        "outcome": "alert",
-        "kernel": "put_",
-        "message": "put_ does not have ...",
-        "exc_type": "RuntimeError",
-    }
+    alert = Observation(
+        "alert", kernel="put_", message="put_ does not have ...", exc_type="RuntimeError"
+    )
     r = classify(planned("cuda", "raises"), raw(strict=alert))
     assert (r.status, r.kernel, r.drift) == (Status.RAISES, "put_", False)
-    assert r.varies_without_mode is True and r.repeatable is True
+    assert (r.distinct_off, r.distinct_on, r.bits_repeat) == (2, 1, True)
+    assert r.strict is alert  # the worker's record, kept as it is
 
 
 def test_warning_in_strict_mode_is_warns():
-    warned = {
-        "outcome": "ran",
-        "warnings": ["foo does not have a deterministic implementation"],
-        "kernel": "foo",
-    }
+    warned = Observation(
+        "ran", warnings=("foo does not have a deterministic implementation",), kernel="foo"
+    )
     r = classify(planned("cuda", "raises"), raw(strict=warned))
     assert r.status is Status.WARNS and r.drift is True and r.kernel == "foo"
 
@@ -71,7 +70,7 @@ def test_clean_run_converts_only_where_the_condition_applies(device, status):
 
 
 def test_other_exception_is_error():
-    err = {"outcome": "error", "exc_type": "ValueError", "message": "bad shape"}
+    err = Observation("error", exc_type="ValueError", message="bad shape")
     r = classify(planned("cuda", "raises"), raw(strict=err))
     assert r.status is Status.ERROR and r.message == "ValueError: bad shape" and r.drift is None
 
@@ -88,10 +87,10 @@ def test_isolation_outcomes():
 
 def test_repeatability_is_counted():
     r = classify(planned("cuda"), raw(on=("a",), off=("a",)))
-    assert r.repeatable is None and r.varies_without_mode is None
+    assert r.bits_repeat is None  # one run cannot show that the bits repeat
     assert (r.runs_mode_on, r.distinct_on, r.runs_mode_off, r.distinct_off) == (1, 1, 1, 1)
     r = classify(planned("cuda"), raw(on=("a", "b", "a", "c"), off=("c", "c")))
-    assert r.repeatable is False and r.varies_without_mode is False
+    assert r.bits_repeat is False
     assert (r.runs_mode_on, r.distinct_on, r.runs_mode_off, r.distinct_off) == (4, 3, 2, 1)
     assert r.digest == "a"  # the first mode-on result's bits
     r = classify(planned("cuda"), raw(on=(), off=()))
@@ -99,28 +98,28 @@ def test_repeatability_is_counted():
 
 
 def test_a_later_mode_on_failure_makes_a_clean_run_an_error():
-    failed = {"outcome": "error", "exc_type": "IndexError", "message": "boom", "run": "warn-only 2"}
+    failed = Observation("error", exc_type="IndexError", message="boom", run="warn-only 2")
     r = classify(planned("cuda", "converts"), raw(later=[failed]))
     assert r.status is Status.ERROR and r.drift is None
     assert r.message == "the strict run ran, but warn-only 2 failed: IndexError: boom"
     assert r.later[0].run == "warn-only 2"
     # The first warn-only run failing counts too.
-    failed_first = {**failed, "run": "warn-only 1"}
+    failed_first = replace(failed, run="warn-only 1")
     r = classify(planned("cuda", "converts"), raw(warn_only=failed_first))
     assert r.status is Status.ERROR and "warn-only 1 failed" in r.message
 
 
 def test_a_mode_off_failure_is_kept_without_changing_the_status():
-    failed = {"outcome": "error", "exc_type": "IndexError", "message": "boom", "run": "mode-off 1"}
+    failed = Observation("error", exc_type="IndexError", message="boom", run="mode-off 1")
     r = classify(planned("cuda", "converts"), raw(off=(), later=[failed]))
     assert r.status is Status.CONVERTS
     assert [o.run for o in r.later] == ["mode-off 1"]
-    assert r.varies_without_mode is None and r.distinct_off is None  # not observed
+    assert (r.runs_mode_off, r.distinct_off) == (0, None)  # not observed
 
 
 def test_a_raising_entry_keeps_raises_when_a_warn_only_run_fails():
-    alert = {"outcome": "alert", "kernel": "put_", "message": "m", "exc_type": "RuntimeError"}
-    failed = {"outcome": "error", "exc_type": "IndexError", "message": "boom", "run": "warn-only 1"}
+    alert = Observation("alert", kernel="put_", message="m", exc_type="RuntimeError")
+    failed = Observation("error", exc_type="IndexError", message="boom", run="warn-only 1")
     r = classify(planned("cuda", "raises"), raw(strict=alert, warn_only=failed, on=()))
     assert r.status is Status.RAISES and r.warn_only.outcome == "error"
 

@@ -186,7 +186,7 @@ def test_a_compile_past_its_budget_keeps_the_eager_result_and_says_timeout(cli, 
     report = Report.from_dict(json.loads(next(tmp_path.glob("*.json")).read_text()))
     (result,) = report.results
     assert result.status is Status.CONVERTS, result.message  # eager's, kept
-    assert result.runs_mode_on == 2 and result.repeatable is True
+    assert result.runs_mode_on == 2 and result.bits_repeat is True
     compiled = result.compiled
     assert compiled.backend == "detaudit_test_slow"
     assert compiled.outcome == "timeout"
@@ -246,7 +246,7 @@ def test_default_audit_never_imports_inductor():
         "from detaudit.runner.protocol import RunRequest\n"
         "a = handle(RunRequest(id='i', probe='detaudit.probes.indexing:index_add', "
         "device='cpu', repeat=2, seed=0))\n"
-        "print(a.compiled, 'torch._inductor' in sys.modules, a.strict['outcome'])\n"
+        "print(a.compiled, 'torch._inductor' in sys.modules, a.strict.outcome)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
@@ -279,7 +279,7 @@ def _first(report: Report, status: Status, repeatable: bool | None = True) -> Pr
     return next(
         r
         for r in report.results
-        if r.status is status and (status is not Status.CONVERTS or r.repeatable is repeatable)
+        if r.status is status and (status is not Status.CONVERTS or r.bits_repeat is repeatable)
     )
 
 
@@ -302,7 +302,7 @@ def test_divergence_names_each_difference(gpu):
     assert divergence(replace(converts, compiled=broken)) is Divergence.COMPILE_ERROR
     other = _compiled(outcome="error", runs=0, distinct=None, message="boom")
     assert divergence(replace(converts, compiled=other)) is Divergence.ERROR
-    varies = replace(converts, repeatable=False, distinct_on=2)
+    varies = replace(converts, distinct_on=2)
     assert divergence(replace(varies, compiled=_compiled())) is Divergence.REPEATABLE
 
 
@@ -376,7 +376,7 @@ def test_a_wrapped_alert_names_the_innermost_kernel():
         except RuntimeError as inner:
             raise RuntimeError(f"Dynamo failed to run FX node: got {inner!r}") from inner
     except RuntimeError as outer:
-        obs = _failure(outer)
-    assert (obs["outcome"], obs["kernel"]) == ("alert", "max_unpooling2d_forward_out")
-    plain = _failure(ValueError("no alert here"))
-    assert plain["outcome"] == "error" and "reason" not in plain
+        obs = _failure(outer, "inductor")
+    assert (obs.outcome, obs.kernel) == ("alert", "max_unpooling2d_forward_out")
+    plain = _failure(ValueError("no alert here"), "inductor")
+    assert plain.outcome == "error" and plain.reason is None

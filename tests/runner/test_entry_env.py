@@ -41,17 +41,17 @@ def test_run_once_records_the_env_it_is_given_and_sets_nothing(monkeypatch):
         "strict",
         {NAME: ":16:8"},
     )
-    assert obs["outcome"] == "ran" and retire is None and sample
+    assert obs.outcome == "ran" and retire is None and sample
     assert seen == [":16:8"]
-    assert obs["env"] == {NAME: ":16:8"}
-    assert "restored" not in obs
+    assert obs.env == {NAME: ":16:8"}
+    assert obs.restored == ()
     assert os.environ[NAME] == ":16:8"
 
 
 def test_run_once_without_env_records_none(monkeypatch):
     monkeypatch.delenv(NAME, raising=False)
     obs, _, _ = run_once(_seen, torch.device("cpu"), 0, True, False, "strict")
-    assert "env" not in obs
+    assert obs.env is None and "env" not in obs.to_dict()
     assert NAME not in os.environ
 
 
@@ -67,9 +67,9 @@ def test_a_worker_not_started_with_the_entrys_env_runs_nothing(monkeypatch):
         env={"DETAUDIT_TEST_LATE": "1"},
     )  # fmt: skip
     answer = handle(request)
-    assert answer.strict["outcome"] == "error" and answer.strict["exc_type"] == "EnvNotAtStart"
-    assert "DETAUDIT_TEST_LATE='1'" in answer.strict["message"]
-    assert answer.strict["env"] == {"DETAUDIT_TEST_LATE": None}
+    assert answer.strict.outcome == "error" and answer.strict.exc_type == "EnvNotAtStart"
+    assert "DETAUDIT_TEST_LATE='1'" in answer.strict.message
+    assert answer.strict.env == {"DETAUDIT_TEST_LATE": None}
     assert not answer.digests_on and answer.warn_only is None
 
 

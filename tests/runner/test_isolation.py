@@ -55,7 +55,7 @@ def test_every_other_result_is_still_there(crash_report):
 def test_user_probe_resolves_from_its_yaml_folder(crash_report):
     # userprobes.py is importable only through the YAML file's own folder
     assert "tests/data/user" not in " ".join(sys.path)
-    assert any(r.id == "user-put" and r.repeatable for r in crash_report.results)
+    assert any(r.id == "user-put" and r.bits_repeat for r in crash_report.results)
 
 
 def test_ctrl_c_leaves_no_file(tmp_path):

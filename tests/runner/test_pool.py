@@ -196,8 +196,10 @@ def test_the_first_request_of_a_worker_gets_its_start_up_time_on_top(tmp_path):
     # Budget of the first: 2.5 s + min(start-up >= 3 s, 2.5 s) = 5 s for 3 s of work.
     timeout = SLOW - 0.5
     with WorkerPool(1, python=_fake_python(tmp_path, SLOW_WORKER), timeout=timeout) as pool:
-        first, second = list(pool.run([{"id": "first"}, {"id": "second"}]))
-    assert first == {"id": "first", "device": None, "request": None, "type": "result"}
+        # A result names its device: the pool checks every answer against its record.
+        requests = [{"id": "first", "device": "cpu"}, {"id": "second", "device": "cpu"}]
+        first, second = list(pool.run(requests))
+    assert first == {"id": "first", "device": "cpu", "request": None, "type": "result"}
     assert second["id"] == "second" and second["timeout"] == timeout
 
 

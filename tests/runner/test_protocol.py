@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from detaudit.model.observation import Compiled, Cost, Observation
 from detaudit.runner import protocol
 from detaudit.runner.protocol import (
     EnvironmentRequest,
@@ -23,27 +24,72 @@ from detaudit.runner.protocol import (
 )
 from detaudit.runner.worker import HANDLERS, handle
 
+#: An answer with every field: each record a worker sends, nested.
+FULL = RunAnswer(
+    id="put",
+    device="cpu",
+    seconds=0.25,
+    strict=Observation("alert", kernel="put_", message="put_ does not have...", run="strict"),
+    warn_only=Observation(
+        "ran", kernel="put_", warnings=("put_ does not have...",), run="warn-only 1"
+    ),
+    later=(Observation("error", exc_type="ValueError", run="mode-off 1"),),
+    digests_on=("a", "b"),
+    digests_off=("c",),
+    backward_only=Observation(
+        "unobserved",
+        message="not observed",
+        run="backward-only",
+        restored=("default device",),
+        env={"OMP_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": None},
+    ),
+    cost=Cost.from_samples([1.0, 1.2, 0.9], [2.0, 2.5, 1.9]),
+    compiled=Compiled(
+        "inductor",
+        "ran",
+        warnings=("scatter_add_ does not have...",),
+        runs=3,
+        distinct=2,
+        digest="d" * 32,
+        same_as_eager=False,
+        settings={"deterministic": True},
+        seconds=1.5,
+        restored=("dynamo",),
+    ),
+    ops={"strict": ("aten::put_",), "mode-off 1": ()},
+    retire="the probe changed the default dtype, which cannot be restored",
+)
+
 SAMPLES = [
     EnvironmentRequest(devices=("cpu", "cuda")),
     RunRequest(id="put", probe="m:f", device="cpu", repeat=3, seed=0, probe_path="/x", cost=5),
+    RunRequest(
+        id="put",
+        probe="m:f",
+        device="cuda",
+        repeat=2,
+        seed=1,
+        probe_args={"mode": "bilinear", "size": [4, 4]},
+        compile="inductor",
+        compile_deterministic=True,
+        compile_timeout=30.0,
+        env={"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "OMP_NUM_THREADS": None},
+        backward_only=True,
+        skip="the plan knew",
+        reaches=("aten::put_", "aten::index_put_"),
+    ),
     TraceRequest(id="put", probe="m:f"),
     protocol.OpInfoListRequest(ops=("put", "take")),
     protocol.OpInfoSweepRequest(id="put", device="cpu", seed=0, samples=2),
     protocol.Hello(pid=1, torch="2.13.0", python="3.11.7", numpy=None, devices=("cpu",)),
     protocol.EnvironmentAnswer(environment={"torch": "2.13.0"}),
-    RunAnswer(
-        id="put",
-        device="cpu",
-        seconds=0.25,
-        strict={"outcome": "alert", "kernel": "put_", "warnings": []},
-        later=({"outcome": "error", "run": "mode-off 1"},),
-        digests_on=("a", "b"),
-        digests_off=("c",),
-    ),
+    FULL,
+    RunAnswer(id="put", device="cuda", skip="no CUDA device is available to this torch"),
     protocol.TraceAnswer(id="put", records=({"op": "aten::put_"},)),
     protocol.OpInfoListAnswer(ops=("put",), unknown=("nope",), total=700),
     OpInfoSweepAnswer(id="put", name="put", alerts=({"kernel": "put_"},), samples=3),
     Lost(id="put", device="cpu", request="run", crashed="worker killed by SIGSEGV"),
+    Lost(id="put", device="cpu", request="run", timeout=5.0, seconds=5.2, stderr="Traceback..."),
     Refused(message="unknown request 'x'"),
 ]
 
@@ -54,6 +100,48 @@ def test_records_round_trip_through_json(record):
     assert wire["type"] == record.kind
     decode = decode_request if type(record) in protocol.REQUESTS.values() else decode_answer
     assert decode(wire) == record
+
+
+def test_a_run_answer_carries_the_models_own_records():
+    answer = decode_answer(json.loads(json.dumps(encode(FULL))))
+    assert isinstance(answer.strict, Observation) and answer.strict.kernel == "put_"
+    assert isinstance(answer.later[0], Observation)
+    assert isinstance(answer.cost, Cost) and answer.cost.runs == 3
+    assert isinstance(answer.compiled, Compiled) and answer.compiled.bits_repeat is False
+    assert answer.ops == {"strict": ("aten::put_",), "mode-off 1": ()}
+
+
+@pytest.mark.parametrize(
+    "change, refused",
+    [
+        ({"seconds": "0.25"}, r"seconds: expected a number, got \"0.25\""),
+        ({"strict": {"outcome": 1}}, r"strict\.outcome: expected a string, got 1"),
+        ({"strict": "ran"}, r"strict: expected an object, got \"ran\""),
+        ({"later": [{"outcome": "ran", "warnings": "x"}]}, r"later\[0\]\.warnings: expected a list"),
+        ({"digests_on": ["a", 2]}, r"digests_on: expected a list of strings"),
+        ({"cost": {"off": 1.0}}, r"cost: missing field 'on'"),
+        ({"compiled": {"backend": "inductor", "outcome": "ran", "runs": 1.5}}, r"compiled\.runs"),
+        ({"ops": {"strict": "aten::put_"}}, r"ops: expected an object of lists"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
+)
+def test_a_field_of_the_wrong_type_is_a_protocol_error_naming_it(change, refused):
+    wire = {**json.loads(json.dumps(encode(FULL))), **change}
+    with pytest.raises(ProtocolError, match=r"^malformed 'result' record: " + refused):
+        decode_answer(wire)
+
+
+def test_a_lost_record_of_the_wrong_type_is_refused_too():
+    with pytest.raises(ProtocolError, match=r"malformed 'lost' record: timeout: expected a number"):
+        decode_answer({"type": "lost", "id": "e", "timeout": "5 s"})
+    with pytest.raises(ProtocolError, match=r"malformed 'lost' record: missing field 'id'"):
+        decode_answer({"type": "lost", "timeout": 5.0})
+
+
+def test_a_request_of_the_wrong_type_is_refused_by_the_worker():
+    answer = handle({**encode(SAMPLES[1]), "repeat": "3"})
+    assert isinstance(answer, Refused) and answer.id == "put"
+    assert answer.message == "malformed 'run' record: repeat: expected a whole number, got \"3\""
 
 
 def test_every_record_kind_is_registered_once():
@@ -91,3 +179,80 @@ def test_a_worker_refuses_what_it_cannot_decode():
 def test_records_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         SAMPLES[1].seed = 3  # type: ignore[misc]
+
+
+def test_the_pool_loses_a_request_whose_answer_has_a_field_of_the_wrong_type():
+    """The pool checks each answer with the codec: a bad one is that entry's ``crashed``."""
+    from detaudit.runner.pool import _not_its_answer
+
+    request = encode(RunRequest(id="put", probe="m:f", device="cpu", repeat=2, seed=0))
+    assert _not_its_answer(request, encode(FULL)) is None
+    wire = {**encode(FULL), "strict": {"outcome": 1}}
+    assert _not_its_answer(request, wire) == (
+        "it sent a line that is not a protocol answer "
+        "(malformed 'result' record: strict.outcome: expected a string, got 1)"
+    )
+
+
+_UNDER_3_9 = """
+import json, sys
+from detaudit.model.observation import Compiled, Cost, Observation
+from detaudit.runner import protocol as p
+answer = p.RunAnswer(
+    id="x", device="cpu", strict=Observation("ran", run="strict", env={"A": None}),
+    later=(Observation("error"),), cost=Cost.from_samples([1.0, 2.0], [2.0, 3.0]),
+    compiled=Compiled("inductor", "ran", settings={"deterministic": True}),
+    ops={"strict": ("aten::mul",)},
+)
+wire = json.loads(json.dumps(p.encode(answer)))
+assert p.decode_answer(wire) == answer
+request = p.RunRequest(id="x", probe="m:f", device="cpu", repeat=2, seed=0, env={"A": None})
+assert p.decode_request(json.loads(json.dumps(p.encode(request)))) == request
+try:
+    p.decode_answer({**wire, "seconds": "x"})
+except p.ProtocolError as exc:
+    print(sys.version_info[:2], exc)
+"""
+
+
+def _python_3_9() -> str | None:
+    """A Python 3.9 that runs: on PATH, or one pyenv installed; None if there is none."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    installed = sorted(glob.glob(f"{pyenv}/versions/3.9*/bin/python3.9"))
+    candidates = [shutil.which("python3.9"), *installed]
+    for python in filter(None, candidates):
+        probe = [python, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"]
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode == 0 and done.stdout.strip() == "True":
+            return python
+    return None
+
+
+def test_the_records_and_their_codec_run_under_python_3_9():
+    """A worker's ``--python`` may be 3.9: the codec reads ``X | None`` annotations there too."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    python = _python_3_9()
+    if python is None:
+        pytest.skip("no Python 3.9 interpreter here")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [python, "-c", _UNDER_3_9],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "(3, 9) malformed 'result' record: seconds: expected a number, got \"x\""
+    )

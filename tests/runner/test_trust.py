@@ -53,14 +53,14 @@ def test_a_probe_without_return_is_an_error_saying_what_to_return(trust):
     result = trust["user-no-return"]
     assert result.status is Status.ERROR
     assert "returned None" in result.message and "must return a tensor" in result.message
-    assert result.repeatable is None
+    assert result.bits_repeat is None
 
 
 def test_a_probe_returning_an_object_is_an_error_not_nondeterministic(trust):
     result = trust["user-returns-object"]
     assert result.status is Status.ERROR
     assert "_Thing at [1]" in result.message
-    assert result.repeatable is None and result.distinct_on is None
+    assert result.bits_repeat is None and result.distinct_on is None
 
 
 def test_nested_containers_of_tensors_are_a_result(trust):
