@@ -13,6 +13,7 @@ import pytest
 from detaudit import devices
 from detaudit.catalog import load_catalog
 from detaudit.compare.bits import inputs_key
+from detaudit.compare.naming import report_title
 from detaudit.errors import CatalogError, EnvironmentUnsupported, UsageError
 from detaudit.model.report import Environment, Report
 from detaudit.model.vocabulary import DEVICES
@@ -125,12 +126,12 @@ def test_alert_sites_are_placed_by_the_registrys_patterns(monkeypatch):
 
 def test_the_title_adds_each_devices_words():
     env = Environment(torch="2.13.0", gpu="NVIDIA H200", gpu_capability="sm_90")
-    assert Report(env, (), ("cpu",)).title == "torch 2.13.0 · cpu"
-    assert Report(env, (), ("cpu", "cuda")).title == (
+    assert report_title(Report(env, (), ("cpu",))) == "torch 2.13.0 · cpu"
+    assert report_title(Report(env, (), ("cpu", "cuda"))) == (
         "torch 2.13.0 · cpu + cuda · NVIDIA H200 (sm_90)"
     )
     # A report of a device this detaudit does not know (its plugin not installed) still titles.
-    assert Report(env, (), ("npu",)).title == "torch 2.13.0 · npu"
+    assert report_title(Report(env, (), ("npu",))) == "torch 2.13.0 · npu"
 
 
 def test_bits_compare_on_the_canary_field_the_registry_names():
