@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import Any
@@ -125,11 +126,7 @@ def audit(
         # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
         limit = timeout + compile_timeout if compile else None
 
-        def start(entry_env: Mapping[str, str | None], requests: int) -> WorkerPool:
-            both = {**(env or {}), **entry_env}
-            return WorkerPool(min(jobs, requests), python=python, timeout=timeout, env=both)
-
-        for raw in _answers(stack, pool, planned, limit, start):
+        for raw in _answers(pool, planned, limit, jobs):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
             item = by_key[(raw.id, raw.device)]
@@ -159,55 +156,42 @@ def audit(
     )
 
 
-def _start_env(request: RunRequest) -> tuple[tuple[str, str | None], ...]:
-    """The environment the request's worker must start with: its entry's ``env`` (or none)."""
-    if request.skip or not request.env:
-        return ()  # a skipped request runs nothing, so the shared workers answer it
-    return tuple(sorted(request.env.items()))
-
-
-def _answers(
-    stack: ExitStack,
-    shared: WorkerPool,
-    planned: Sequence[Planned],
-    limit: float | None,
-    start: Callable[[Mapping[str, str | None], int], WorkerPool],
-) -> Iterator[object]:
-    """Every planned request's answer: those without ``env`` on ``shared``, then each ``env``'s.
-
-    On ``shared``, the ``slow_start`` entries run on a lane of their own (a
-    worker started with the audit), beside the others.
+def _lane(pool: WorkerPool, planned: Planned) -> str:
+    """The lane of ``pool`` that runs ``planned`` ("": the shared workers).
 
     Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
     ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10): set in
-    a running worker they would change nothing. So each distinct ``env`` gets a
-    pool of its own, ``start(env, requests)``, whose workers start with it; the
-    next one starts while the one before runs (its workers import torch
-    meanwhile), and each is closed once its entries are answered.
+    a running worker they would change nothing. So an entry with ``env`` runs on
+    workers that started with it: the shared ones when they did (an entry that
+    wants a variable unset which no one set), else a lane of its ``env``'s own.
+    A ``slow_start`` entry runs on the slow lane, beside the shared workers.
     """
-    groups: dict[tuple[tuple[str, str | None], ...], list[RunRequest]] = {(): []}
-    slow: list[RunRequest] = []  # slow-to-start entries: on the shared pool's own lane
+    request = planned.request
+    if request.skip:
+        return ""  # a skipped request runs nothing, so the shared workers answer it
+    if request.env and not pool.starts_with(request.env):
+        return "env " + json.dumps(sorted(request.env.items()))
+    return SLOW_LANE if planned.entry.slow_start else ""
+
+
+def _answers(
+    pool: WorkerPool, planned: Sequence[Planned], limit: float | None, jobs: int
+) -> Iterator[object]:
+    """Every planned request's answer, in completion order: the lanes run beside the shared workers.
+
+    Each ``env`` lane gets up to ``jobs`` workers, started with its variables once
+    the shared workers are busy (their torch import then overlaps the first
+    entries), and retired once its entries are answered (:meth:`WorkerPool.run`).
+    """
+    shared: list[RunRequest] = []
+    lanes: dict[str, list[RunRequest]] = {}
     for p in planned:
-        key = _start_env(p.request)
-        if not key and p.entry.slow_start and not p.request.skip:
-            slow.append(p.request)
-        else:
-            groups.setdefault(key, []).append(p.request)
-    keys = [key for key in groups if key]
-    pools: dict[tuple[tuple[str, str | None], ...], WorkerPool] = {}
-
-    def opened(index: int) -> None:
-        if index < len(keys) and keys[index] not in pools:
-            key = keys[index]
-            pools[key] = stack.enter_context(start(dict(key), len(groups[key])))
-
-    opened(0)
-    yield from shared.ask_all(groups[()], timeout=limit, lanes={SLOW_LANE: slow})
-    for index, key in enumerate(keys):
-        opened(index)
-        opened(index + 1)
-        yield from pools[key].ask_all(groups[key], timeout=limit)
-        pools[key].close()
+        lane = _lane(pool, p)
+        (lanes.setdefault(lane, []) if lane else shared).append(p.request)
+    for lane, requests in lanes.items():
+        if lane != SLOW_LANE:
+            pool.start_lane(lane, dict(requests[0].env or {}), workers=min(jobs, len(requests)))
+    yield from pool.ask_all(shared, timeout=limit, lanes=lanes)
 
 
 def _start_census(stack: ExitStack, python: str | None):
