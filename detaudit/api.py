@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +24,7 @@ from .runner.protocol import (
     Refused,
     RunAnswer,
     RunRequest,
+    encode,
 )
 from .runner.spec import Planned, plan, resolve_devices
 
@@ -121,19 +123,19 @@ def audit(
         )
         if not isinstance(answer, EnvironmentAnswer):
             _fingerprint_failed(answer)
-        by_key = {p.key: p for p in planned}
+        runs, sharing = _shared_runs(planned)
         results: dict[tuple[str, str], ProbeResult] = {}
         # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
         limit = timeout + compile_timeout if compile else None
 
-        for raw in _answers(pool, planned, limit, jobs):
+        for raw in _answers(pool, runs, limit, jobs):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
-            item = by_key[(raw.id, raw.device)]
-            result = classify(item, raw)
-            results[item.key] = result
-            if progress is not None:
-                progress(result, len(results), len(planned))
+            for item in sharing[(raw.id, raw.device)]:
+                result = classify(item, raw)
+                results[item.key] = result
+                if progress is not None:
+                    progress(result, len(results), len(planned))
 
     environment = Environment.from_dict(
         {
@@ -154,6 +156,26 @@ def audit(
         catalog_docs_newest=catalog.docs_versions[-1] if catalog.docs_versions else None,
         census=summarize(census_job.result() if census_job else "--no-census", catalog, ordered),
     )
+
+
+def _shared_runs(
+    planned: Sequence[Planned],
+) -> tuple[list[Planned], dict[tuple[str, str], list[Planned]]]:
+    """The planned requests to send, and for each one's key every (entry, device) its runs answer.
+
+    Entries whose requests are the same but for their id (the same probe, arguments,
+    env and settings on the same device: an MPS entry and a CUDA one of the same op, run
+    on the CPU) run once: each result gets the same strict, ``repeat`` mode-on and
+    ``repeat`` mode-off runs it would get from runs of its own.
+    """
+    first: dict[str, Planned] = {}
+    sharing: dict[tuple[str, str], list[Planned]] = {}
+    for p in planned:
+        same = json.dumps(encode(replace(p.request, id="")), sort_keys=True)
+        if p.request.skip:  # runs nothing: its own answer says why
+            same = f"{p.key}"
+        sharing.setdefault(first.setdefault(same, p).key, []).append(p)
+    return list(first.values()), sharing
 
 
 def _lane(pool: WorkerPool, planned: Planned) -> str:
