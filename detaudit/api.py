@@ -65,6 +65,8 @@ def audit(
     ``census`` (default on) also reads the audited torch's libraries, beside the
     workers, for its alert names (``detaudit sites``; needs the sites extra) and
     records those no result probed (``Report.census``).
+    Entries whose requests are the same but for their id run once per device, and each
+    of their results gets those runs (``repeat`` with the mode on and off, as its own would).
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
