@@ -374,7 +374,7 @@ def snapshot() -> dict[str, Any]:
         for flag in _flags():
             try:
                 state[flag.name] = flag.get()
-            except Exception:  # noqa: BLE001 - an unreadable flag is left out
+            except Exception:  # noqa: BLE001, S112 - an unreadable flag is left out
                 continue
     return state
 
