@@ -85,7 +85,7 @@ def _unpatch() -> list[str]:
     """
     import types
 
-    problems = []
+    problems: list[str] = []
     for space, original in _ORIGINAL.items():
         owner = _owner(space)
         now = vars(owner)
@@ -176,7 +176,8 @@ def _restore_modules(saved: dict[str, Any]) -> tuple[list[str], list[str]]:
     """
     from detaudit.runner.probing import user_module
 
-    problems, removed = [], []
+    problems: list[str] = []
+    removed: list[str] = []
     now = sys.modules
     if _same(now, saved):
         return problems, removed
