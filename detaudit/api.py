@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,6 +24,7 @@ from .runner.protocol import (
     Refused,
     RunAnswer,
     RunRequest,
+    encode,
 )
 from .runner.spec import Planned, plan, resolve_devices
 
@@ -62,6 +65,8 @@ def audit(
     ``census`` (default on) also reads the audited torch's libraries, beside the
     workers, for its alert names (``detaudit sites``; needs the sites extra) and
     records those no result probed (``Report.census``).
+    Entries whose requests are the same but for their id run once per device, and each
+    of their results gets those runs (``repeat`` with the mode on and off, as its own would).
     ``jobs`` worker processes share the machine: one is the default, since
     torch's CPU kernels already use every core (two workers made a full CPU
     audit twice as slow on 2 cores, and hid the races of parallel CPU kernels).
@@ -118,23 +123,19 @@ def audit(
         )
         if not isinstance(answer, EnvironmentAnswer):
             _fingerprint_failed(answer)
-        by_key = {p.key: p for p in planned}
+        runs, sharing = _shared_runs(planned)
         results: dict[tuple[str, str], ProbeResult] = {}
         # Compiling takes seconds, and a worker's first compile (a cold cache) tens of them.
         limit = timeout + compile_timeout if compile else None
 
-        def start(entry_env: Mapping[str, str | None], requests: int) -> WorkerPool:
-            both = {**(env or {}), **entry_env}
-            return WorkerPool(min(jobs, requests), python=python, timeout=timeout, env=both)
-
-        for raw in _answers(stack, pool, planned, limit, start):
+        for raw in _answers(pool, runs, limit, jobs):
             if not isinstance(raw, (RunAnswer, Lost)):
                 raise WorkerError(f"a probe worker answered a run with {raw!r}")
-            item = by_key[(raw.id, raw.device)]
-            result = classify(item, raw)
-            results[item.key] = result
-            if progress is not None:
-                progress(result, len(results), len(planned))
+            for item in sharing[(raw.id, raw.device)]:
+                result = classify(item, raw)
+                results[item.key] = result
+                if progress is not None:
+                    progress(result, len(results), len(planned))
 
     environment = Environment.from_dict(
         {
@@ -157,55 +158,62 @@ def audit(
     )
 
 
-def _start_env(request: RunRequest) -> tuple[tuple[str, str | None], ...]:
-    """The environment the request's worker must start with: its entry's ``env`` (or none)."""
-    if request.skip or not request.env:
-        return ()  # a skipped request runs nothing, so the shared workers answer it
-    return tuple(sorted(request.env.items()))
-
-
-def _answers(
-    stack: ExitStack,
-    shared: WorkerPool,
+def _shared_runs(
     planned: Sequence[Planned],
-    limit: float | None,
-    start: Callable[[Mapping[str, str | None], int], WorkerPool],
-) -> Iterator[object]:
-    """Every planned request's answer: those without ``env`` on ``shared``, then each ``env``'s.
+) -> tuple[list[Planned], dict[tuple[str, str], list[Planned]]]:
+    """The planned requests to send, and for each one's key every (entry, device) its runs answer.
 
-    On ``shared``, the ``slow_start`` entries run on a lane of their own (a
-    worker started with the audit), beside the others.
+    Entries whose requests are the same but for their id (the same probe, arguments,
+    env and settings on the same device: an MPS entry and a CUDA one of the same op, run
+    on the CPU) run once: each result gets the same strict, ``repeat`` mode-on and
+    ``repeat`` mode-off runs it would get from runs of its own.
+    """
+    first: dict[str, Planned] = {}
+    sharing: dict[tuple[str, str], list[Planned]] = {}
+    for p in planned:
+        same = json.dumps(encode(replace(p.request, id="")), sort_keys=True)
+        if p.request.skip:  # runs nothing: its own answer says why
+            same = f"{p.key}"
+        sharing.setdefault(first.setdefault(same, p).key, []).append(p)
+    return list(first.values()), sharing
+
+
+def _lane(pool: WorkerPool, planned: Planned) -> str:
+    """The lane of ``pool`` that runs ``planned`` ("": the shared workers).
 
     Torch reads some variables only at start-up (``ATEN_CPU_CAPABILITY``,
     ``OMP_NUM_THREADS``, ``CUBLAS_WORKSPACE_CONFIG`` before torch 2.10): set in
-    a running worker they would change nothing. So each distinct ``env`` gets a
-    pool of its own, ``start(env, requests)``, whose workers start with it; the
-    next one starts while the one before runs (its workers import torch
-    meanwhile), and each is closed once its entries are answered.
+    a running worker they would change nothing. So an entry with ``env`` runs on
+    workers that started with it: the shared ones when they did (an entry that
+    wants a variable unset which no one set), else a lane of its ``env``'s own.
+    A ``slow_start`` entry runs on the slow lane, beside the shared workers.
     """
-    groups: dict[tuple[tuple[str, str | None], ...], list[RunRequest]] = {(): []}
-    slow: list[RunRequest] = []  # slow-to-start entries: on the shared pool's own lane
+    request = planned.request
+    if request.skip:
+        return ""  # a skipped request runs nothing, so the shared workers answer it
+    if request.env and not pool.starts_with(request.env):
+        return "env " + json.dumps(sorted(request.env.items()))
+    return SLOW_LANE if planned.entry.slow_start else ""
+
+
+def _answers(
+    pool: WorkerPool, planned: Sequence[Planned], limit: float | None, jobs: int
+) -> Iterator[object]:
+    """Every planned request's answer, in completion order: the lanes run beside the shared workers.
+
+    Each ``env`` lane gets up to ``jobs`` workers, started with its variables once
+    the shared workers are busy (their torch import then overlaps the first
+    entries), and retired once its entries are answered (:meth:`WorkerPool.run`).
+    """
+    shared: list[RunRequest] = []
+    lanes: dict[str, list[RunRequest]] = {}
     for p in planned:
-        key = _start_env(p.request)
-        if not key and p.entry.slow_start and not p.request.skip:
-            slow.append(p.request)
-        else:
-            groups.setdefault(key, []).append(p.request)
-    keys = [key for key in groups if key]
-    pools: dict[tuple[tuple[str, str | None], ...], WorkerPool] = {}
-
-    def opened(index: int) -> None:
-        if index < len(keys) and keys[index] not in pools:
-            key = keys[index]
-            pools[key] = stack.enter_context(start(dict(key), len(groups[key])))
-
-    opened(0)
-    yield from shared.ask_all(groups[()], timeout=limit, lanes={SLOW_LANE: slow})
-    for index, key in enumerate(keys):
-        opened(index)
-        opened(index + 1)
-        yield from pools[key].ask_all(groups[key], timeout=limit)
-        pools[key].close()
+        lane = _lane(pool, p)
+        (lanes.setdefault(lane, []) if lane else shared).append(p.request)
+    for lane, requests in lanes.items():
+        if lane != SLOW_LANE:
+            pool.start_lane(lane, dict(requests[0].env or {}), workers=min(jobs, len(requests)))
+    yield from pool.ask_all(shared, timeout=limit, lanes=lanes)
 
 
 def _start_census(stack: ExitStack, python: str | None):

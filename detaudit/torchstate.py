@@ -273,10 +273,17 @@ def _c_flags(reads: set[str]) -> list[_Flag]:
 
 
 _CACHE: dict[Any, list[_Flag]] = {}
+#: The names in ``sys.modules`` when the cached walk's key was last checked.
+_SEEN: list[set[str]] = [set()]
 
 
 def _flags() -> list[_Flag]:
     """Every flag; walked again only when a backend module or Inductor's config is imported."""
+    if _CACHE and sys.modules.keys() == _SEEN[0]:
+        # No module came or went since the last check (a set comparison, in C): same key.
+        # A snapshot is taken three times per probe run, and most runs import nothing.
+        return next(iter(_CACHE.values()))
+    _SEEN[0] = set(sys.modules)
     key = tuple(n for n in sys.modules if n.startswith("torch.backends.") or n == _INDUCTOR_CONFIG)
     if key not in _CACHE:
         _CACHE.clear()
@@ -362,10 +369,13 @@ def label(name: str) -> str:
 def snapshot() -> dict[str, Any]:
     """The current value of every flag, keyed by name (an unreadable flag is left out)."""
     state = {}
-    for flag in _flags():
-        ok, value = _try(flag.get)
-        if ok:
-            state[flag.name] = value
+    with warnings.catch_warnings():  # once for all getters: a deprecated flag warns when read
+        warnings.simplefilter("ignore")
+        for flag in _flags():
+            try:
+                state[flag.name] = flag.get()
+            except Exception:  # noqa: BLE001, S112 - an unreadable flag is left out
+                continue
     return state
 
 

@@ -60,6 +60,8 @@ def _namespaces() -> dict[str, dict[str, Any]]:
 
 #: The attributes as they were before any probe loaded (this module is imported first).
 _ORIGINAL = _namespaces()
+#: Each namespace as :func:`_unpatch` last found it clean (a module torch added since, say).
+_CLEAN: dict[str, dict[str, Any]] = {}
 
 
 def _torch_wraps(new: Any, original: Any) -> bool:
@@ -83,10 +85,13 @@ def _unpatch() -> list[str]:
     """
     import types
 
-    problems = []
+    problems: list[str] = []
     for space, original in _ORIGINAL.items():
         owner = _owner(space)
         now = vars(owner)
+        if _same(now, _CLEAN.get(space, original)):
+            continue  # the common case, checked in C: as at the last walk that found nothing
+        found = len(problems)
         for name, value in original.items():
             new = now.get(name, _ORIGINAL)
             if new is value:
@@ -101,7 +106,22 @@ def _unpatch() -> list[str]:
             if not isinstance(now[name], types.ModuleType):  # torch.Tensor.put_ = ... shadows
                 problems.append(f"{space}.{name} (added: a monkeypatch)")
                 delattr(owner, name)
+        if len(problems) == found:
+            _CLEAN[space] = dict(now)  # the walk finds nothing in this state again
     return problems
+
+
+def _same(now: Mapping[str, Any], before: Mapping[str, Any]) -> bool:
+    """Whether ``now`` holds the same names, in the same order, bound to the same objects.
+
+    Identity, never ``==`` (a value may be a tensor); False sends the caller to its
+    name-by-name walk, which finds what changed.
+    """
+    import operator
+
+    return len(now) == len(before) and list(now) == list(before) and all(
+        map(operator.is_, now.values(), before.values())
+    )
 
 
 def _modes(kind: str) -> tuple[str, ...]:
@@ -156,8 +176,11 @@ def _restore_modules(saved: dict[str, Any]) -> tuple[list[str], list[str]]:
     """
     from detaudit.runner.probing import user_module
 
-    problems, removed = [], []
+    problems: list[str] = []
+    removed: list[str] = []
     now = sys.modules
+    if _same(now, saved):
+        return problems, removed
     for name, module in saved.items():
         if now.get(name) is not module:
             problems.append(f"sys.modules[{name!r}] (replaced)")
@@ -176,6 +199,8 @@ def _keep_library_paths(*snapshots: dict[str, Any]) -> None:
     Importing setuptools (``torch.compile`` does) appends its ``_vendor`` folder:
     that is the library's state, not the probe's, and its later imports need it.
     """
+    if all(path in saved["sys.path"] for saved in snapshots for path in sys.path):
+        return  # nothing added (most runs): no need to find site-packages
     import site
     import sysconfig
 

@@ -147,6 +147,8 @@ class WorkerPool:
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = []
         self._code: str | None = None  # the workers' PYTHONPATH folder (see _code_folder)
+        # lane -> the variables its workers start with on top of ``env`` (see start_lane)
+        self._lane_env: dict[str, dict[str, str | None]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -173,28 +175,49 @@ class WorkerPool:
             self._spawn()
         self.jobs = max(self.jobs, jobs)
 
-    def start_lane(self, lane: str) -> None:
-        """Start a worker of its own for ``lane``'s requests now, unless one runs.
+    def start_lane(
+        self, lane: str, env: Mapping[str, str | None] | None = None, *, workers: int = 1
+    ) -> None:
+        """Start ``workers`` workers of their own for ``lane``'s requests now, unless they run.
 
         An audit starts one at once for its slow-to-start entries (``slow_start``
         in the catalogue: a probe that Dynamo traces for seconds): it imports
         torch beside the shared worker and runs those entries while the shared
-        one runs the rest (:meth:`run`'s ``lanes``). It does not count in ``jobs``.
+        one runs the rest (:meth:`run`'s ``lanes``). ``env``: set (a string) or unset
+        (None) in the lane's workers' environment on top of the pool's, as they
+        start (an entry's ``env``: torch reads some variables only at start-up).
+        A lane's ``env`` is fixed by its first start. Lanes do not count in ``jobs``.
         """
-        if not any(w.lane == lane for w in self._workers):
+        if lane not in self._lane_env:
+            self._lane_env[lane] = dict(env or {})
+        while sum(w.lane == lane for w in self._workers) < workers:
             self._spawn(lane)
 
-    def _spawn(self, lane: str = "") -> _Worker:
-        merged = {**os.environ, **self.env}
+    def starts_with(self, env: Mapping[str, str | None], lane: str = "") -> bool:
+        """Whether ``lane``'s workers (the shared ones by default) start with every value of ``env``.
+
+        An entry whose ``env`` they start with runs on them as it would on workers of
+        its own: the worker checks it (``EnvNotAtStart`` otherwise).
+        """
+        start = self._environment(lane)
+        return all(start.get(name) == value for name, value in env.items())
+
+    def _environment(self, lane: str) -> dict[str, str]:
+        """The environment a worker of ``lane`` starts with, but the folder :meth:`_spawn` makes."""
+        merged = {**os.environ, **self.env, **self._lane_env.get(lane, {})}
         env = {name: value for name, value in merged.items() if value is not None}
-        if self._code is None:
-            self._code = _code_folder()
-        env["PYTHONPATH"] = _worker_pythonpath(self._code, env.get("PYTHONPATH"))
+        env["PYTHONPATH"] = _worker_pythonpath(self._code or "", env.get("PYTHONPATH"))
         env[PARENT_ENV] = str(os.getpid())
         try:
             env[WORKDIR_ENV] = os.getcwd()
         except OSError:  # the caller's folder was removed: the worker stays in the code folder
             pass
+        return env
+
+    def _spawn(self, lane: str = "") -> _Worker:
+        if self._code is None:
+            self._code = _code_folder()
+        env = self._environment(lane)
         stderr = tempfile.TemporaryFile(prefix="detaudit-worker-")  # noqa: SIM115 - lives as long as the worker
         try:
             proc = subprocess.Popen(

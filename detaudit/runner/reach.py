@@ -16,6 +16,7 @@ syntax); the comparisons are pure and serve the parent too.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -51,6 +52,14 @@ def recording() -> Iterator[list[str]]:
     seen: set[str] = set()
 
     class _Names(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            # torch wraps a mode's __torch_dispatch__ in torch._disable_dynamo, whose first
+            # call imports Dynamo: 1.7 s of a CPU audit's worker, for an eager probe. With
+            # Dynamo not imported, nothing compiles inside the recorded run (the recording
+            # holds for one eager run), so there is nothing to keep Dynamo out of.
+            return "torch._dynamo" in sys.modules
+
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None):
             name = func._schema.name
             if name not in seen and len(names) < MAX_OPS:

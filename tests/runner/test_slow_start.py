@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from detaudit import Status, audit
 from detaudit.catalog import load_catalog
 from detaudit.runner.pool import WorkerPool
@@ -12,6 +14,8 @@ from detaudit.runner.protocol import RunAnswer, RunRequest
 PROBES = '''\
 import os
 from pathlib import Path
+
+import pytest
 
 import torch
 
@@ -73,3 +77,43 @@ def test_a_lane_worker_leaves_once_its_lane_is_done() -> None:
         assert sorted(a.id for a in answers) == ["r0", "r1", "r2"]
         assert all(isinstance(a, RunAnswer) for a in answers)
         assert [w.lane for w in pool._workers] == [""]
+
+
+def test_a_lane_starts_with_its_env_and_the_shared_workers_with_the_callers(monkeypatch) -> None:
+    monkeypatch.setenv("DETAUDIT_TEST_LANE_VAR", "caller")
+    monkeypatch.delenv("DETAUDIT_TEST_LANE_UNSET", raising=False)
+    with WorkerPool(1, timeout=120) as pool:
+        assert pool.starts_with({"DETAUDIT_TEST_LANE_VAR": "caller"})
+        assert pool.starts_with({"DETAUDIT_TEST_LANE_UNSET": None})
+        assert not pool.starts_with({"DETAUDIT_TEST_LANE_VAR": "entry"})
+        pool.start_lane("entry", {"DETAUDIT_TEST_LANE_VAR": "entry"})
+        assert pool.starts_with({"DETAUDIT_TEST_LANE_VAR": "entry"}, "entry")
+        (lane,) = [w for w in pool._workers if w.lane == "entry"]
+        pool.wait_ready()
+        environ = Path(f"/proc/{lane.proc.pid}/environ").read_bytes().split(b"\0")
+        assert b"DETAUDIT_TEST_LANE_VAR=entry" in environ
+
+
+def test_an_entry_whose_env_the_shared_workers_start_with_runs_on_them(tmp_path: Path) -> None:
+    """No worker of its own for an env the shared workers already have (nor for a skipped one)."""
+    catalog = _catalog(tmp_path)
+    text = catalog.read_text()
+    catalog.write_text(
+        text.replace("    slow_start: true\n", "    env: {DETAUDIT_TEST_NEVER_SET: null}\n")
+    )
+    spawned: list[str] = []
+    real = WorkerPool._spawn
+
+    def spawn(self: WorkerPool, lane: str = ""):
+        spawned.append(lane)
+        return real(self, lane)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WorkerPool, "_spawn", spawn)
+        report = audit(catalogs=[catalog], builtin=False, device="cpu", repeat=1, census=False)
+    assert {r.id: r.status for r in report.results} == {"slow": Status.OK, "quick": Status.OK}
+    (slow_result,) = [r for r in report.results if r.id == "slow"]
+    assert slow_result.strict.env == {"DETAUDIT_TEST_NEVER_SET": None}
+    assert spawned == [""]
+    slow, quick = ((tmp_path / f"{n}.pid").read_text() for n in ("slow", "quick"))
+    assert slow == quick

@@ -13,6 +13,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "repro"
 
+# Each test runs a program twice through `detaudit twice` (two fresh processes that import
+# torch and record every op): 5-25 s apiece on the 2-core machine, over a third of the
+# default selection's time. .ci/run runs them (`pytest -m slow`); the trace's logic has
+# fast tests of its own (tests/trace/test_compare.py, test_record_api.py, ...).
+pytestmark = pytest.mark.slow
+
 
 def detaudit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python -m detaudit ARGS`` from the repository root, as a user would run it."""
