@@ -39,11 +39,14 @@ import torch
 
 from .._version import __version__
 from ..scanner.frames import Frames
+from ..scanner.matching import Matcher
 from ..scanner.mode import NODE_LOCATION, ScanMode, _recomputing
+from ..scanner.signatures import op_key
 from ..scanner.torchapi import scan_api
+from ..scanner.trace import bound_arguments, feature
 from .format import TraceWriter
 
-__all__ = ["RecordMode", "StepLimitReached", "environment", "record", "step"]
+__all__ = ["RecordMode", "StepLimitReached", "catalogue_matcher", "environment", "record", "step"]
 
 #: Variables that change what a run computes, recorded in the header.
 VARIABLES = (
@@ -312,14 +315,24 @@ _WRAPPERS = frozenset(
     os.path.join(os.path.dirname(torch.__file__), *part)
     for part in (("_compile.py",), ("_dynamo", "eval_frame.py"))
 )
+_PASS_NAME = {"f": "forward", "b": "backward"}
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class RecordMode(ScanMode):
     """Write one line per aten op (a mixin: :func:`_mode_class` makes the dispatch mode)."""
 
-    def __init__(self, api: Any, writer: TraceWriter, rerun: bool, steps: int | None) -> None:
-        ScanMode.__init__(self, api, None, Frames(), False)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        api: Any,
+        writer: TraceWriter,
+        rerun: bool,
+        steps: int | None,
+        matcher: Matcher | None = None,
+    ) -> None:
+        ScanMode.__init__(self, api, matcher, Frames(), False)  # type: ignore[arg-type]
+        #: per op (by id): the op and its op key when the matcher has rules for it, else None
+        self.catalogued: dict[int, tuple[Any, str] | None] = {}
         self.writer = writer
         self.rerun = rerun
         self.step_limit = steps
@@ -440,6 +453,10 @@ class RecordMode(ScanMode):
             head += f',"rng":[{",".join([str(_state_digest(g)) for g in generators])}]'
         if self.loader is not None:
             head += f',"dl":{json.dumps(self.loader)}'
+        if self.matcher is not None and pass_ != "r":
+            entries = self._entries(func, pass_, args, kwargs)
+            if entries:
+                head += f',"cat":{_dumps(list(entries))}'
         if self.rerun and output != _BLANK:  # new memory's bits mean nothing
             out, differs = self._call_twice(func, types, args, kwargs, generators, device)
             if differs:
@@ -499,6 +516,26 @@ class RecordMode(ScanMode):
             elif isinstance(out, (tuple, list)):
                 self.pending.extend((t, location) for t in out if isinstance(t, _Tensor))
         return out
+
+    def _entries(self, func: Any, pass_: str, args: Any, kwargs: dict) -> tuple[str, ...]:
+        """The catalogue entries this op call matches, by the scan's signatures and conditions
+        (:meth:`ScanMode._hit`): what ``detaudit scan`` would name for it."""
+        known = self.catalogued.get(id(func), False)
+        if known is False or (known is not None and known[0] is not func):
+            key = op_key(f"{func._schema.name}.{func._overloadname}")
+            ruled = any(self.matcher.rules(key, p) for p in ("forward", "backward"))
+            known = self.catalogued[id(func)] = (func, key) if ruled else None
+        if known is None:
+            return ()
+        bound = {name: (value, given) for name, value, given in bound_arguments(func, args, kwargs)}
+
+        def get(argument: str, part: str) -> tuple[object, bool]:
+            if argument == "overload":
+                return func._overloadname, True
+            value, given = bound.get(argument, (None, False))
+            return feature(value, part), given
+
+        return self.matcher.match(known[1], _PASS_NAME[pass_], get)
 
     def _forward_location(self, frame: Any) -> Any:
         """The user location of a forward op, ``frame`` being the mode's own.
@@ -820,6 +857,7 @@ def record(
     rerun: bool = False,
     steps: int | None = None,
     command: Sequence[str] | None = None,
+    matcher: Matcher | None = None,
 ) -> Iterator[RecordMode]:
     """Record every aten op the ``with`` block runs to the trace file ``path``; yield the mode
     (``count`` ops, ``steps``, ``size`` in bytes once done, ``rerun_differs``).
@@ -827,7 +865,8 @@ def record(
     ``with detaudit.record("a.trace"): train_step()``. ``rerun`` runs each op
     a second time on clones of its inputs (about twice the cost) and marks the
     ops whose bits differ; ``steps`` stops the program (``SystemExit(0)``)
-    after that many steps. The trace is written as the block runs; if the
+    after that many steps; ``matcher`` (the scan's, see :func:`catalogue_matcher`) names
+    the catalogue entries of each catalogued op call in its line. The trace is written as the block runs; if the
     block raises, the trace is left partial and the exception goes on.
     """
     global _ACTIVE
@@ -837,10 +876,11 @@ def record(
         "command": list(command) if command is not None else list(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rerun": rerun,
+        "catalog_match": matcher is not None,
         **environment(),
     }
     writer = TraceWriter(path, header)
-    mode = _mode_class(api.dispatch_mode)(api, writer, rerun, steps)
+    mode = _mode_class(api.dispatch_mode)(api, writer, rerun, steps, matcher)
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     hook = register_optimizer_step_post_hook(lambda *_: mode.mark_step())
@@ -884,3 +924,11 @@ def record(
             if reason or mode.failure:
                 footer["reason"] = mode.failure or reason
             mode.size = writer.close(footer)
+
+
+def catalogue_matcher(catalog: Any) -> Matcher:
+    """The scan's matcher for ``catalog`` (its signatures: from the cache ``detaudit scan``
+    fills, traced once per torch and catalogue when absent)."""
+    from ..scanner.signatures import load_signatures
+
+    return Matcher(catalog, load_signatures(catalog, torch.__version__))
