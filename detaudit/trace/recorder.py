@@ -359,7 +359,7 @@ class RecordMode(ScanMode):
 
     def __exit__(self, *exc: object) -> Any:
         self.memo_frame = None  # the frame (and its locals) is not kept past recording
-        return super().__exit__(*exc)
+        return super().__exit__(*exc)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ the op
 
@@ -520,8 +520,8 @@ class RecordMode(ScanMode):
     def _entries(self, func: Any, pass_: str, args: Any, kwargs: dict) -> tuple[str, ...]:
         """The catalogue entries this op call matches, by the scan's signatures and conditions
         (:meth:`ScanMode._hit`): what ``detaudit scan`` would name for it."""
-        known = self.catalogued.get(id(func), False)
-        if known is False or (known is not None and known[0] is not func):
+        known: tuple[Any, str] | None = self.catalogued.get(id(func))
+        if id(func) not in self.catalogued or (known is not None and known[0] is not func):
             key = op_key(f"{func._schema.name}.{func._overloadname}")
             ruled = any(self.matcher.rules(key, p) for p in ("forward", "backward"))
             known = self.catalogued[id(func)] = (func, key) if ruled else None
