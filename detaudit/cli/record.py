@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .options import add_catalog_options
 from .output import check_output_file
 
 __all__ = ["default_trace_name", "register", "run"]
@@ -37,6 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="the trace file (default: SCRIPT-torchVERSION-HOST.trace)",
     )
+    add_catalog_options(record)
     record.add_argument("target", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     record.set_defaults(run=run)
 
@@ -48,6 +50,12 @@ def add_record_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run every op a second time on clones of its inputs (generators restored) and "
         "mark the ops whose bits differ: about twice the cost",
+    )
+    parser.add_argument(
+        "--no-catalog-match",
+        action="store_true",
+        help="do not name the catalogue entry of each catalogued op call in the trace (the "
+        "scan's signature match; compare then matches entries by op name)",
     )
     parser.add_argument(
         "-m",
@@ -97,7 +105,15 @@ def run(args: argparse.Namespace) -> int:
     _, name, _ = parse_command(target)
     out = args.out or default_trace_name(name)
     check_output_file("--out", out)
-    with record(out, rerun=args.rerun, steps=args.steps, command=target) as mode:
+    matcher = None
+    if not args.no_catalog_match:
+        from ..catalog import load_catalog
+        from ..trace.recorder import catalogue_matcher
+
+        matcher = catalogue_matcher(load_catalog(args.catalog, builtin=not args.no_builtin))
+    with record(
+        out, rerun=args.rerun, steps=args.steps, command=target, matcher=matcher
+    ) as mode:
         program = run_program(target)
         if program.error or program.exit_code:
             mode.failure = f"the program exited with code {program.exit_code}"

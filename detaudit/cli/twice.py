@@ -51,6 +51,12 @@ def _record(target: list[str], trace: Path, args: argparse.Namespace) -> None:
         command.append("--rerun")
     if args.steps is not None:
         command += ["--steps", str(args.steps)]
+    if args.no_catalog_match:
+        command.append("--no-catalog-match")
+    for path in args.catalog:
+        command += ["--catalog", str(path)]
+    if args.no_builtin:
+        command.append("--no-builtin")
     done = subprocess.run(
         [*command, "--", *target],
         capture_output=True,

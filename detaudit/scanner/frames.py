@@ -82,6 +82,14 @@ class Frames:
         real = os.path.realpath(where)
         return real.startswith(self._sites + self._skip)
 
+    def skipped(self, frame: Any) -> bool:
+        """Is ``frame`` in code the scan looks through (torch, detaudit, the standard library)?"""
+        name = frame.f_code.co_filename
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._kinds[name] = self._kind(name, frame.f_globals.get("__name__"))
+        return kind == _SKIP
+
     def find(self, frame: Any) -> Location | None:
         """The :data:`Location` of the innermost frame outside torch, from ``frame`` outwards.
 

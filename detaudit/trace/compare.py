@@ -244,9 +244,13 @@ def _catalogued(
     torch_version: str,
     catalog: Any,
     reports: Sequence[Any] = (),
+    matched: Sequence[str] | None = None,
 ) -> list[str]:
-    """The catalogue entries whose API is this aten op (name match), with their claim here.
+    """The catalogue entries of this op call, with their claim here.
 
+    ``matched``: the entries the recorder named for the call (the scan's signatures and
+    their conditions on the arguments, the op line's ``cat``); without them (a trace
+    recorded with ``--no-catalog-match``), the entries whose API is named like the op.
     Each audit report given (``compare --report``) adds what its deterministic mode did to
     the entry on this device: an observation of that machine, beside the docs' claim.
     """
@@ -255,8 +259,13 @@ def _catalogued(
     base = op.split("::")[-1].split(".")[0].rstrip("_")
     found = []
     for entry in catalog:
-        api = entry.api.split(".")[-1].rstrip("_")
-        if api != base or entry.pass_.value != _PASS.get(pass_, pass_):
+        if matched is not None:
+            if entry.id not in matched:
+                continue
+        elif (
+            entry.api.split(".")[-1].rstrip("_") != base
+            or entry.pass_.value != _PASS.get(pass_, pass_)
+        ):
             continue
         claim, _ = entry.claim_for(torch_version)
         devices = [str(d) for d in entry.devices]
@@ -333,7 +342,13 @@ def _classify(
     device = ra.get("dev", "cpu")
     torch_version = a.header.get("environment", {}).get("torch", "")
     entries = _catalogued(
-        ra["op"], ra["p"], device.split(":")[0], torch_version, catalog, reports
+        ra["op"],
+        ra["p"],
+        device.split(":")[0],
+        torch_version,
+        catalog,
+        reports,
+        ra.get("cat", ()) if a.header.get("catalog_match") else None,
     )
     modes = (
         f"deterministic mode was {'on' if _deterministic(a) else 'off'} in run A and "

@@ -101,6 +101,10 @@ class TraceWriter:
         dumps = self._dumps
         self._file.write("".join([dumps(r) + "\n" for r in records]))
 
+    def write_text(self, text: str) -> None:
+        """Lines already made (each ends with a newline)."""
+        self._file.write(text)
+
     def close(self, footer: dict[str, Any]) -> int:
         """Write the footer, close, and return the file's size in bytes."""
         self.write({"k": "end", **footer})
