@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..trace.compare import Comparison
 
-__all__ = ["render_json", "render_text"]
+__all__ = ["render_json", "render_text", "same_sentence"]
 
 WIDTH = 100
 
@@ -24,6 +24,18 @@ def _value(value: Any) -> str:
     return "unset" if value is None else str(value)
 
 
+def same_sentence(comparison: Comparison) -> str:
+    """What a comparison without a divergence says (text and HTML alike)."""
+    c = comparison
+    if c.aligned_by == "location":
+        return (
+            f"Same results: every user line produced the same bits in both runs, though the "
+            f"op sequences differ ({c.ops_a} and {c.ops_b} ops: another torch's decompositions); "
+            "aligned by user line."
+        )
+    return f"Identical: both runs ran the same {c.ops_a} ops with the same bits."
+
+
 def render_text(comparison: Comparison) -> str:
     """The first divergence as one sentence, then its details, fix, spread and environment."""
     from ..trace.compare import CAUSE_TEXT
@@ -32,13 +44,14 @@ def render_text(comparison: Comparison) -> str:
     lines = []
     d = c.divergence
     if d is None:
-        lines.append(f"Identical: both runs ran the same {c.ops_a} ops with the same bits.")
+        lines.extend(textwrap.wrap(same_sentence(c), WIDTH, break_on_hyphens=False))
     else:
         lines.extend(textwrap.wrap(d.sentence, WIDTH, break_on_hyphens=False))
         lines.append(f"  cause: {CAUSE_TEXT[d.cause]}")
         for detail in d.details:
             lines.extend(_wrap(f"- {detail}"))
         lines.extend(_wrap(f"fix: {d.fix}"))
+    if d is not None and c.spread:
         later = sum(n for _, n, _ in c.spread)
         total = sum(n for _, _, n in c.spread)
         steps = ", ".join(f"step {s}: {n}/{t}" for s, n, t in c.spread[:12])

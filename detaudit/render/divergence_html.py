@@ -30,6 +30,7 @@ def _cell(view: OpView | None) -> str:
 def render(comparison: Comparison) -> str:
     """One self-contained page."""
     from ..trace.compare import CAUSE_TEXT
+    from .divergence import same_sentence
 
     c = comparison
     d = c.divergence
@@ -38,12 +39,13 @@ def render(comparison: Comparison) -> str:
         f"<style>{_CSS}</style></head><body><h1>Why do the two runs differ?</h1>",
     ]
     if d is None:
-        parts.append(f"<p class=sentence>Identical: both runs ran the same {c.ops_a} ops.</p>")
+        parts.append(f"<p class=sentence>{escape(same_sentence(c))}</p>")
     else:
         parts.append(f"<p class=sentence>{escape(d.sentence)}</p>")
         parts.append(f"<p><b>Cause:</b> {escape(CAUSE_TEXT[d.cause])}</p><ul>")
         parts.extend(f"<li>{escape(x)}</li>" for x in d.details)
         parts.append(f"</ul><p><b>Fix:</b> {escape(d.fix)}</p>")
+    if d is not None and c.aligned_by == "sequence":
         parts.append("<h2>The two traces around the divergence</h2><table>")
         parts.append("<tr><th>#</th><th colspan=3>run A</th><th colspan=3>run B</th></tr>")
         for va, vb, same in c.context:

@@ -150,6 +150,9 @@ class Comparison:
     context: tuple[tuple[OpView | None, OpView | None, bool], ...] = ()
     #: --rerun's findings: (run, op, pass, location) of ops whose second run gave other bits
     rerun: tuple[tuple[str, str, str, str], ...] = field(default_factory=tuple)
+    #: how the ops were aligned: ``sequence`` (op by op), or ``location`` (by user line, when
+    #: the op sequences differ under the same lines: another torch's decompositions)
+    aligned_by: str = "sequence"
 
     @property
     def identical(self) -> bool:
@@ -163,6 +166,7 @@ class Comparison:
             "a": {"trace": self.a, "ops": self.ops_a, "complete": self.complete_a},
             "b": {"trace": self.b, "ops": self.ops_b, "complete": self.complete_b},
             "identical": self.identical,
+            "aligned_by": self.aligned_by,
             "divergence": self.divergence.to_dict() if self.divergence else None,
             "environment": [
                 {"name": n, "a": va, "b": vb, "explains": why}
@@ -541,6 +545,121 @@ def _rerun(trace: Trace, name: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
+def _torch(trace: Trace) -> str | None:
+    value = trace.header.get("environment", {}).get("torch")
+    return str(value) if value is not None else None
+
+
+def _user_line(trace: Trace, record: dict[str, Any]) -> str:
+    """The user's own line of an op: ``via`` for library code, else its location."""
+    loc = record.get("loc")
+    location = trace.locations.get(loc) if loc is not None else None
+    if not isinstance(location, Location):
+        return "(no user frame)"
+    return f"{location.via[0]}:{location.via[1]}" if location.via else location.text()
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """The consecutive ops of one trace that ran for one user line, in one pass and step."""
+
+    key: tuple[str, str, int]  # (user line, pass, step)
+    first: int  # index of its first op
+    last: int  # index of its last op
+    #: the fingerprints of what the line produced: its outputs that other lines read later,
+    #: in order (the last op's outputs when no other line reads any)
+    results: tuple[Any, ...]
+
+
+def _segments(trace: Trace) -> list[_Segment]:
+    """``trace``'s ops grouped by user line; each group's results (what flows out of it)."""
+    records = [trace.op(i) for i in range(len(trace.lines))]
+    keys = [
+        (_user_line(trace, r), str(r.get("p")), trace.step_of(i)) for i, r in enumerate(records)
+    ]
+    bounds: list[tuple[int, int]] = []
+    for i, key in enumerate(keys):
+        if bounds and keys[bounds[-1][0]] == key:
+            bounds[-1] = (bounds[-1][0], i)
+        else:
+            bounds.append((i, i))
+    # walking backwards: which user lines read each fingerprint later on (what a line saves
+    # for its own backward, a detach say, is not a result: another torch may save other things)
+    readers: dict[Any, set[str]] = {}
+    segments: list[_Segment] = []
+    for start, end in reversed(bounds):
+        line = keys[start][0]
+        produced = [f for r in records[start : end + 1] for f in r.get("out", ())]
+        flowing = tuple(f for f in produced if readers.get(f, set()) - {line})
+        results = flowing or tuple(records[end].get("out", ()))
+        segments.append(_Segment(keys[start], start, end, results))
+        for r in records[start : end + 1]:
+            for f in r.get("in", ()):
+                readers.setdefault(f, set()).add(line)
+    segments.reverse()
+    return segments
+
+
+def _by_location(a: Trace, b: Trace, catalog: Any, reports: Sequence[Any]) -> Divergence | None:
+    """Align by user line; the first line whose results differ, or None when every line agrees.
+
+    Only called for traces of two torch versions whose op sequences part; raises
+    LookupError when the user lines themselves differ (then the paths really part).
+    """
+    sa, sb = _segments(a), _segments(b)
+    if [s.key for s in sa] != [s.key for s in sb]:
+        raise LookupError("the user lines differ")
+    for x, y in zip(sa, sb):
+        if x.results == y.results:
+            continue
+        # the op that made the first differing result, in each run
+        index = x.last
+        ra, rb = a.op(x.last), b.op(y.last)
+        line, pass_code, step = x.key
+        pass_ = _PASS.get(pass_code, pass_code)
+        torch_a, torch_b = _torch(a), _torch(b)
+        aligned = (
+            f"aligned by user line: under the same lines the runs ran other ops (run A "
+            f"{x.last - x.first + 1} ops ending in {ra['op']}, run B {y.last - y.first + 1} ops "
+            f"ending in {rb['op']} here), as another torch's decompositions do"
+        )
+        details = [aligned]
+        details.append(
+            f"torch differs ({torch_a} -> {torch_b}): other kernels and decompositions may "
+            "round differently, so different bits across versions need not mean "
+            "nondeterminism"
+        )
+        entries = _catalogued(
+            ra["op"],
+            ra["p"],
+            str(ra.get("dev", "cpu")).split(":")[0],
+            str(torch_a or ""),
+            catalog,
+            reports,
+            ra.get("cat", ()) if a.header.get("catalog_match") else None,
+        )
+        details.extend("in the catalogue: " + e for e in entries)
+        sentence = (
+            f"First divergence (aligned by user line, the op sequences differ): the result of "
+            f"{line} ({pass_}, step {step}) differs: run A's op #{x.last} {ra['op']}, run B's "
+            f"op #{y.last} {rb['op']}."
+        )
+        return Divergence(
+            index,
+            Cause.KERNEL,
+            ra["op"],
+            pass_,
+            line,
+            step,
+            sentence,
+            tuple(details),
+            "run each version twice (detaudit twice) to tell a nondeterministic kernel from "
+            "a version's other rounding; if each is repeatable, the difference is the version's",
+            tuple(entries),
+        )
+    return None
+
+
 def compare_traces(
     a: Trace,
     b: Trace,
@@ -558,12 +677,29 @@ def compare_traces(
     n = min(len(la), len(lb))
     index = next((i for i in range(n) if la[i] != lb[i]), n)
     divergence: Divergence | None = None
+    aligned_by = "sequence"
     if index == n and len(la) != len(lb):
         divergence = _partial(a, b, index)
     elif index < n:
         divergence = _classify(a, b, index, catalog, reports)
+    if (
+        divergence is not None
+        and divergence.cause is Cause.PATHS
+        and a.complete
+        and b.complete
+        and _torch(a) != _torch(b)
+    ):
+        # two torch versions, and the ops part: if the user's lines do not, the ops under a
+        # line differ by decomposition, so compare what each line produced. (With one torch,
+        # other ops under one line are control flow in that line: different paths.)
+        try:
+            divergence = _by_location(a, b, catalog, reports)
+        except LookupError:
+            pass  # the user lines part too: the paths do
+        else:
+            aligned_by = "location"
     spread: list[tuple[int, int, int]] = []
-    if divergence is not None:
+    if divergence is not None and aligned_by == "sequence":  # op counts mean nothing else
         per_step: dict[int, list[int]] = {}
         marks = a.steps if len(la) >= len(lb) else b.steps
         mark = next((k for k, at in enumerate(marks) if at > index), len(marks))
@@ -583,7 +719,7 @@ def compare_traces(
                     counts[0] += 1
         spread = [(s, c[0], c[1]) for s, c in sorted(per_step.items())]
     window = []
-    if divergence is not None:
+    if divergence is not None and aligned_by == "sequence":
         for i in range(max(0, index - context), index + context + 1):
             va, vb = _view(a, i), _view(b, i)
             if va is None and vb is None:
@@ -602,4 +738,5 @@ def compare_traces(
         tuple(spread),
         tuple(window),
         tuple(_rerun(a, "A") + _rerun(b, "B")),
+        aligned_by,
     )
