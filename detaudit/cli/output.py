@@ -11,8 +11,16 @@ from ..errors import EnvironmentUnsupported, UsageError
 
 if TYPE_CHECKING:
     from ..model.report import Report
+    from ..scanner.program import Program
 
-__all__ = ["check_output_file", "check_output_folder", "emit", "report_stem", "write_files"]
+__all__ = [
+    "check_output_file",
+    "check_output_folder",
+    "emit",
+    "program_failed",
+    "report_stem",
+    "write_files",
+]
 
 # Where the output goes is checked before any
 # work starts (a bad place is exit 2 at once, not after a long audit); a write
@@ -69,3 +77,22 @@ def emit(text: str, output: str | None) -> None:
         return
     for path in write_files("-o", output, {Path(output): text}):
         print(f"wrote {path}", file=sys.stderr)
+
+
+def program_failed(program: Program, what: str, consequence: str) -> bool:
+    """Say on stderr that the program ``scan``/``record`` ran failed, and what that leaves.
+
+    ``what``: "scanned" or "recorded"; ``consequence``: what the output still is. Returns
+    whether it failed (the command then exits 2).
+    """
+    if not (program.error or program.exit_code):
+        return False
+    if program.error:
+        print(program.error, file=sys.stderr, end="")
+    print(
+        f"detaudit: error: the {what} program exited with code {program.exit_code}; "
+        f"{consequence}",
+        file=sys.stderr,
+    )
+    return True
+

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import UsageError
 from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .options import add_catalog_options
-from .output import check_output_file
+from .output import check_output_file, program_failed
 
 __all__ = ["default_trace_name", "register", "run"]
 
@@ -129,13 +129,6 @@ def run(args: argparse.Namespace) -> int:
             f"at {where} gave other bits when run again on the same inputs",
             file=sys.stderr,
         )
-    if program.error or program.exit_code:
-        if program.error:
-            print(program.error, file=sys.stderr, end="")
-        print(
-            f"detaudit: error: the recorded program exited with code {program.exit_code}; "
-            "the trace is partial",
-            file=sys.stderr,
-        )
+    if program_failed(program, "recorded", "the trace is partial"):
         return EXIT_USAGE
     return EXIT_FINDINGS if mode.rerun_differs else EXIT_OK

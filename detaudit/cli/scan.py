@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..render import RENDERERS
 from .exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .options import add_catalog_options
-from .output import check_output_file, emit
+from .output import check_output_file, emit, program_failed
 
 __all__ = ["FAIL_ON", "SUBCOMMANDS", "register", "run"]
 
@@ -183,14 +183,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(worded(exc)) from None
     result = found.result
     emit(render(result, every=args.all) if args.format == "text" else render(result), args.output)
-    if program.error or program.exit_code:
-        if program.error:
-            print(program.error, file=sys.stderr, end="")
-        print(
-            f"detaudit: error: the scanned program exited with code {program.exit_code}; "
-            "the scan covers what ran before that",
-            file=sys.stderr,
-        )
+    if program_failed(program, "scanned", "the scan covers what ran before that"):
         return EXIT_USAGE
     flagged = FAIL_ON[args.fail_on](bool(result.hits), result.raises_anywhere())
     return EXIT_FINDINGS if flagged else EXIT_OK
