@@ -42,7 +42,7 @@ from .signatures import op_key
 from .torchapi import ScanAPI
 from .trace import bound_arguments, feature
 
-__all__ = ["NODE_LOCATION", "HitKey", "ScanMode", "scan_mode"]
+__all__ = ["NODE_LOCATION", "HitKey", "ScanMode", "match_call", "scan_mode"]
 
 #: Metadata key under which a forward op's user location is left on its autograd node.
 NODE_LOCATION = "detaudit.location"
@@ -84,6 +84,24 @@ def _needs_grad(args: Sequence[Any]) -> bool:
                     return True
     return False
 
+
+
+def match_call(
+    matcher: Matcher, key: str, pass_: str, func: Any, args: Any, kwargs: Any
+) -> Any:
+    """The catalogue entries ``matcher`` matches for one aten call, read from its arguments.
+
+    The scan and the trace recorder ask this one way, so both name the same entries.
+    """
+    bound = {name: (value, given) for name, value, given in bound_arguments(func, args, kwargs)}
+
+    def get(argument: str, part: str) -> tuple[object, bool]:
+        if argument == "overload":
+            return func._overloadname, True
+        value, given = bound.get(argument, (None, False))
+        return feature(value, part), given
+
+    return matcher.match(key, pass_, get)
 
 class ScanMode:
     """Count every catalogued op by (entries, op, pass, device, location); record alerts.
@@ -209,15 +227,7 @@ class ScanMode:
         key, passes = op
         if pass_ not in passes:
             return None
-        bound = {name: (value, given) for name, value, given in bound_arguments(func, args, kwargs)}
-
-        def get(argument: str, part: str) -> tuple[object, bool]:
-            if argument == "overload":
-                return func._overloadname, True
-            value, given = bound.get(argument, (None, False))
-            return feature(value, part), given
-
-        entries = self.matcher.match(key, pass_, get)
+        entries = match_call(self.matcher, key, pass_, func, args, kwargs)
         if not entries:
             return None
         location, located = self._locate(node)

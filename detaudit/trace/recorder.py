@@ -41,10 +41,9 @@ from .. import devices as registry
 from .._version import __version__
 from ..scanner.frames import Frames
 from ..scanner.matching import Matcher
-from ..scanner.mode import NODE_LOCATION, ScanMode, _recomputing
+from ..scanner.mode import NODE_LOCATION, ScanMode, _recomputing, match_call
 from ..scanner.signatures import op_key
 from ..scanner.torchapi import scan_api
-from ..scanner.trace import bound_arguments, feature
 from .format import TraceWriter
 
 __all__ = ["RecordMode", "StepLimitReached", "catalogue_matcher", "environment", "record", "step"]
@@ -528,15 +527,7 @@ class RecordMode(ScanMode):
             known = self.catalogued[id(func)] = (func, key) if ruled else None
         if known is None:
             return ()
-        bound = {name: (value, given) for name, value, given in bound_arguments(func, args, kwargs)}
-
-        def get(argument: str, part: str) -> tuple[object, bool]:
-            if argument == "overload":
-                return func._overloadname, True
-            value, given = bound.get(argument, (None, False))
-            return feature(value, part), given
-
-        return self.matcher.match(known[1], _PASS_NAME[pass_], get)
+        return match_call(self.matcher, known[1], _PASS_NAME[pass_], func, args, kwargs)
 
     def _forward_location(self, frame: Any) -> Any:
         """The user location of a forward op, ``frame`` being the mode's own.
