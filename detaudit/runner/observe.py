@@ -96,7 +96,8 @@ def run_once(
         # Eager flag only: the probes run eager kernels, and importing Inductor
         # (which torch.use_deterministic_algorithms does) would cost a second.
         torchstate.set_deterministic_algorithms(mode, warn_only)
-        started = isolation.snapshot()
+        # Seeding and the mode changed nothing a snapshot holds but the torch flags.
+        started = {**saved, "torch flags": torchstate.snapshot()}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if ops is None:

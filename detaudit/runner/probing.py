@@ -148,10 +148,39 @@ def seed_all(seed: int) -> None:
             numpy = None
     if numpy is not None:
         numpy.random.seed(seed)
-    torch.manual_seed(seed)
+    if _cpu_only():
+        torch.default_generator.manual_seed(seed)
+    else:
+        torch.manual_seed(seed)
     for info in devices.loaded():
         if info.seed is not None:
             info.seed(seed)
+
+
+@functools.cache
+def _cpu_only() -> bool:
+    """Whether this torch has no generator to seed but the CPU's, so that seeding it is all
+    :func:`torch.manual_seed` does here.
+
+    :func:`torch.manual_seed` also seeds CUDA, XPU and MTIA, lazily where they have not
+    started: each queued seed formats the caller's stack (about a millisecond a call, a
+    tenth of a small probe's run). Without any such device nothing it queues can ever
+    apply, so the default generator alone gives the same streams. Anything unknown (an
+    older torch without one of these checks, a registered custom backend) says no.
+    """
+    import torch
+
+    try:
+        if torch.cuda.is_available() or torch.backends.mps.is_available():
+            return False
+        for name in ("xpu", "mtia"):
+            backend = getattr(torch, name, None)
+            if backend is not None and backend.is_available():
+                return False
+        # a custom backend (PrivateUse1) renamed and registered as torch.<name>: torch seeds it
+        return not hasattr(torch, torch._C._get_privateuse1_backend_name())
+    except Exception:  # noqa: BLE001 - a check this torch lacks: seed as torch does
+        return False
 
 
 # ----------------------------------------------------------------------------- outputs
