@@ -74,6 +74,10 @@ def _never() -> bool:
     return False
 
 
+def _one() -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """What detaudit knows of one device, and how to ask torch about it.
@@ -92,7 +96,13 @@ class DeviceInfo:
     :class:`~detaudit.model.report.Environment` field it is recorded in (two reports'
     results on the device are bit-compared only where their canaries agree; a field the
     report lacks is dropped, and the device's results are then never bit-compared).
-    ``initialized()``: it has started in this process (the env report then takes its facts).
+    ``initialized()``: it has started in this process (the env report then takes its facts,
+    and a snapshot its generators' states). ``count()``: how many devices of it this process
+    has once it has started, the indices ``generator`` takes. ``lazy_seeds()``: while it has
+    not started, the seeding torch has queued for its start (None: torch queues none for it);
+    ``requeue(queued)`` puts that back without starting it, and, if it has started since,
+    gives its generators the state they would have had had it started after: fresh, then
+    seeded as queued. A snapshot (:func:`detaudit.repro.helpers.capture`) takes both.
     ``facts()``: the fingerprint's facts of it (Environment fields, e.g. the GPU's name and
     driver); ``headline(environment)``: the words a report's title adds for it, or None.
     ``site_names``/``site_libraries``: regular expressions that mark an alert site of a torch
@@ -113,6 +123,9 @@ class DeviceInfo:
     canary: int = 0
     canary_field: str | None = None
     initialized: Callable[[], bool] = _never
+    count: Callable[[], int] = _one
+    lazy_seeds: Callable[[], Any] | None = None
+    requeue: Callable[[Any], None] | None = None
     facts: Callable[[], Mapping[str, Any]] = _no_facts
     headline: Callable[[Any], str | None] = _no_headline
     site_names: str = ""
@@ -188,6 +201,45 @@ def _cuda_generator(index: int) -> Any:
     return torch.cuda.default_generators[index]
 
 
+def _cuda_count() -> int:
+    import torch
+
+    return int(torch.cuda.device_count())
+
+
+def _cuda_seed_tracker() -> Any:
+    # torch.manual_seed before CUDA starts queues the CUDA seeding here (a private
+    # object); CUDA's start runs the queue.
+    import torch
+
+    return getattr(torch.cuda, "_lazy_seed_tracker", None)
+
+
+def _cuda_lazy_seeds() -> Any:
+    tracker = _cuda_seed_tracker()
+    if tracker is None:
+        return None
+    return (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
+
+
+def _cuda_requeue(queued: Any) -> None:
+    import torch
+
+    tracker = _cuda_seed_tracker()
+    if tracker is not None and queued is not None:
+        tracker.manual_seed_all_cb, tracker.manual_seed_cb, order = queued
+        tracker.call_order = list(order)
+    if torch.cuda.is_initialized():
+        # CUDA started since: its generators get the state they would have had had it
+        # started after, fresh and then seeded as queued.
+        for index in range(torch.cuda.device_count()):
+            fresh = torch.Generator(device=f"cuda:{index}").get_state()
+            torch.cuda.default_generators[index].set_state(fresh)
+        for call in queued[2] if queued is not None else ():
+            if call:
+                call[0]()
+
+
 def _nvidia_driver() -> str | None:
     """The NVIDIA driver version, from the kernel module or nvidia-smi."""
     import subprocess
@@ -246,6 +298,9 @@ CUDA = DeviceInfo(
     canary=1 << 22,
     canary_field="rng_cuda",
     initialized=_cuda_initialized,
+    count=_cuda_count,
+    lazy_seeds=_cuda_lazy_seeds,
+    requeue=_cuda_requeue,
     facts=_cuda_facts,
     headline=_gpu_headline,
     site_names=r"(cuda|CUDA|cudnn|_gpu\b|_gpu_|miopen)",

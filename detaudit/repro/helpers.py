@@ -5,7 +5,9 @@
 ``use_deterministic_algorithms``) plus the settings it misses: cuDNN
 benchmarking off, ``CUBLAS_WORKSPACE_CONFIG``, ``fill_uninitialized_memory``
 and oneDNN's deterministic flag. Unlike ``setup_seed`` it returns the state it
-replaced, and :func:`deterministic` restores that state on exit.
+replaced, and :func:`deterministic` restores that state on exit. The devices
+it seeds and whose generators it saves are the registry's
+(:mod:`detaudit.devices`): a device a package registers is seeded and restored too.
 
 torch and numpy are imported inside the functions, so that importing this
 module (the pytest plugin does, in every run) costs nothing.
@@ -21,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from .. import torchstate
-from ..runner.probing import SEED_MAX, check_seed  # the range seed_all's generators share
+from .. import devices, torchstate
+from ..runner.probing import SEED_MAX, check_seed, seed_all
 from .bitwise import first_difference
 
 if TYPE_CHECKING:
@@ -76,23 +78,23 @@ class ReproducibilityWarning(UserWarning):
 class SavedState:
     """torch flags, detaudit's environment variables and RNG states as they were.
 
-    :meth:`restore` puts all of it back. ``cuda_rng`` is None when CUDA was not
-    initialised: then ``cuda_lazy_seeds`` holds the seeds torch had queued for
-    CUDA's start.
+    :meth:`restore` puts all of it back. ``generators`` holds, by device name, the
+    states of the default generators of every registered device that had started
+    (the CPU always); ``lazy_seeds`` the seeding torch had queued for the start of
+    each device that had not (CUDA's), which restoring puts back without starting it
+    (see :class:`~detaudit.devices.DeviceInfo`).
     """
 
     flags: dict[str, Any]
     env: dict[str, str | None]
     python_rng: tuple = field(repr=False)
     numpy_rng: Any = field(repr=False)
-    torch_rng: torch.Tensor = field(repr=False)
-    cuda_rng: list[torch.Tensor] | None = field(repr=False)
-    cuda_lazy_seeds: tuple | None = field(repr=False)
+    generators: dict[str, tuple[torch.Tensor, ...]] = field(repr=False)
+    lazy_seeds: dict[str, Any] = field(repr=False)
 
     def restore(self) -> None:
         """Put every flag, environment variable and RNG state back as it was."""
         import numpy
-        import torch
 
         torchstate.restore(self.flags)
         for name, value in self.env.items():
@@ -102,41 +104,36 @@ class SavedState:
                 os.environ[name] = value
         random.setstate(self.python_rng)
         numpy.random.set_state(self.numpy_rng)
-        torch.set_rng_state(self.torch_rng)
-        _restore_cuda_rng(self.cuda_rng, self.cuda_lazy_seeds)
+        for name, states in self.generators.items():
+            generator = devices.get(name).generator
+            assert generator is not None  # capture took only devices that have one
+            for index, state in enumerate(states):
+                generator(index).set_state(state)
+        for name, queued in self.lazy_seeds.items():
+            requeue = devices.get(name).requeue
+            assert requeue is not None  # capture took only devices that queue
+            requeue(queued)
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name (for comparing two states with :func:`first_difference`)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _cuda_seed_tracker() -> Any:
-    # torch.manual_seed before CUDA starts queues the CUDA seeding here (a
-    # private object); CUDA's start runs the queue.
-    import torch
-
-    return getattr(torch.cuda, "_lazy_seed_tracker", None)
-
-
-def _restore_cuda_rng(states: list[torch.Tensor] | None, lazy: tuple | None) -> None:
-    import torch
-
-    if states is not None:
-        torch.cuda.set_rng_state_all(states)
-        return
-    tracker = _cuda_seed_tracker()
-    if tracker is not None and lazy is not None:
-        tracker.manual_seed_all_cb, tracker.manual_seed_cb, order = lazy
-        tracker.call_order = list(order)
-    if torch.cuda.is_initialized():
-        # CUDA started inside the block: give its generators the state they
-        # would have had had it started after it, fresh and then seeded as queued.
-        for index in range(torch.cuda.device_count()):
-            fresh = torch.Generator(device=f"cuda:{index}").get_state()
-            torch.cuda.default_generators[index].set_state(fresh)
-        for queued in lazy[2] if lazy is not None else ():
-            if queued:
-                queued[0]()
+def _device_rngs() -> tuple[dict[str, tuple[torch.Tensor, ...]], dict[str, Any]]:
+    """The generator states of the started devices, and the seeds queued for the others."""
+    generators: dict[str, tuple[torch.Tensor, ...]] = {}
+    lazy: dict[str, Any] = {}
+    for info in devices.registered():
+        if info.initialized():
+            # A device without a generator of its own draws from the CPU's, saved as "cpu".
+            if info.generator is not None:
+                generator = info.generator
+                generators[info.name] = tuple(
+                    generator(index).get_state() for index in range(info.count())
+                )
+        elif info.lazy_seeds is not None and info.requeue is not None:
+            lazy[info.name] = info.lazy_seeds()
+    return generators, lazy
 
 
 def _import_inductor_config() -> None:
@@ -155,26 +152,17 @@ def capture(*, inductor: bool = False) -> SavedState:
     sets it). Without, the flag is saved only if Inductor is already imported.
     """
     import numpy
-    import torch
 
     if inductor:
         _import_inductor_config()
-    cuda_rng = None
-    lazy = None
-    if torch.cuda.is_initialized():
-        cuda_rng = torch.cuda.get_rng_state_all()
-    else:
-        tracker = _cuda_seed_tracker()
-        if tracker is not None:
-            lazy = (tracker.manual_seed_all_cb, tracker.manual_seed_cb, list(tracker.call_order))
+    generators, lazy = _device_rngs()
     return SavedState(
         flags=torchstate.snapshot(),
         env={name: os.environ.get(name) for name in ENV_VARS},
         python_rng=random.getstate(),
         numpy_rng=numpy.random.get_state(),
-        torch_rng=torch.get_rng_state(),
-        cuda_rng=cuda_rng,
-        cuda_lazy_seeds=lazy,
+        generators=generators,
+        lazy_seeds=lazy,
     )
 
 
@@ -202,17 +190,6 @@ def set_cublas_workspace_config() -> None:
         )
 
 
-def _seed_rngs(seed: int) -> None:
-    import numpy
-    import torch
-
-    random.seed(seed)
-    numpy.random.seed(seed)
-    # The CPU generator, and every CUDA device's (queued until CUDA starts,
-    # so this never initialises CUDA).
-    torch.manual_seed(seed)
-
-
 def _enable(warn_only: bool) -> None:
     import torch
 
@@ -228,7 +205,7 @@ def _enable(warn_only: bool) -> None:
 def _apply(saved: SavedState, seed: int | None, mode: bool, warn_only: bool) -> None:
     try:
         if seed is not None:
-            _seed_rngs(seed)
+            seed_all(seed)
         if mode:
             _enable(warn_only)
     except BaseException:  # e.g. the cuBLAS warning under -W error: leave nothing half set
@@ -239,7 +216,7 @@ def _apply(saved: SavedState, seed: int | None, mode: bool, warn_only: bool) -> 
 def seed_everything(
     seed: int, *, deterministic: bool = True, warn_only: bool = False
 ) -> SavedState:
-    """Seed random, numpy and torch (CPU and CUDA) and, unless ``deterministic=False``,
+    """Seed random, numpy and torch (every registered device) and, unless ``deterministic=False``,
     turn on deterministic mode and the settings it needs. Returns the state it replaced.
 
     Deterministic mode means: ``torch.use_deterministic_algorithms(True,

@@ -167,7 +167,7 @@ def _outside_line(exc: BaseException, item: pytest.Item) -> str | None:
     That is the library (or helper module) the op ran in; the test's own line
     is then its call site (``via``), as in ``detaudit scan``.
     """
-    from ..scanner.frames import Frames
+    from ..frames import Frames
 
     stack = [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(exc.__traceback__)]
     place = Frames().place(stack)

@@ -27,11 +27,11 @@ from .. import devices as registry
 from .. import torchstate
 from ..catalog import Catalog, load_catalog
 from ..errors import ReportError, UsageError
+from ..frames import Frames
 from ..model import reportfile
 from ..model.report import Report
 from ..runner.probing import alert_kernel
 from .findings import assemble
-from .frames import Frames
 from .matching import Matcher
 from .mode import ScanMode, scan_mode
 from .records import Hit, ScanResult

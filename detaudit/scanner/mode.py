@@ -5,7 +5,7 @@ fed the op's arguments as :func:`detaudit.scanner.trace.feature` describes
 them (the trace describes the probes' arguments the same way).
 
 Source lines: a forward op is located at the first frame of user code on the
-stack (:class:`~detaudit.scanner.frames.Frames`). For a backward op, that
+stack (:class:`~detaudit.frames.Frames`). For a backward op, that
 forward location is left in the metadata of the autograd node the forward op
 created; during backward, ``torch._C._current_autograd_node()`` names the node
 being run, so its backward ops report the forward line.
@@ -36,7 +36,7 @@ import torch
 import torch.utils.checkpoint
 
 from .. import torchstate
-from .frames import Frames, Location
+from ..frames import Frames, Location
 from .matching import Matcher
 from .signatures import op_key
 from .torchapi import ScanAPI

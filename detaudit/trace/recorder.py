@@ -39,7 +39,7 @@ import torch
 
 from .. import devices as registry
 from .._version import __version__
-from ..scanner.frames import Frames
+from ..frames import Frames
 from ..scanner.matching import Matcher
 from ..scanner.mode import NODE_LOCATION, ScanMode, _recomputing, match_call
 from ..scanner.signatures import op_key

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import detaudit
-from detaudit import torchstate
+from detaudit import devices, torchstate
 from detaudit.repro.bitwise import first_difference
 from detaudit.repro.helpers import (
     DETERMINISTIC_FLAGS,
@@ -348,6 +348,80 @@ def test_dataloader_pattern_repeats_and_differs_per_worker():
 def test_dataloader_generator_is_a_seeded_cpu_generator():
     generator = detaudit.dataloader_generator(11)
     assert generator.device.type == "cpu" and generator.initial_seed() == 11
+
+
+# ---------------------------------------------------------------------------- other devices
+
+
+def _never_called(index: int) -> torch.Generator:
+    raise AssertionError(f"the generator of device {index} was asked for: that would start it")
+
+
+def test_a_registered_devices_generators_are_seeded_saved_and_restored(monkeypatch):
+    """A device the registry knows (a package's) is seeded, and its generators come back."""
+    generators = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
+    seeded: list[int] = []
+    fake = devices.DeviceInfo(
+        name="fake",
+        label="fake device",
+        available=lambda: True,
+        torch_type="cpu",
+        auto=False,
+        initialized=lambda: True,
+        count=lambda: 2,
+        generator=generators.__getitem__,
+        seed=seeded.append,
+    )
+    monkeypatch.setattr(devices, "_plugins", (fake,))
+    before = [g.get_state() for g in generators]
+    expected_next = [torch.rand(3, generator=g) for g in generators]
+    for generator, state in zip(generators, before):
+        generator.set_state(state)
+
+    with detaudit.deterministic(seed=5) as saved:
+        assert seeded == [5]
+        assert set(saved.generators) == {"cpu", "fake"} and len(saved.generators["fake"]) == 2
+        for generator in generators:
+            torch.rand(8, generator=generator)
+    assert first_difference(before, [g.get_state() for g in generators]) is None
+    assert first_difference(expected_next, [torch.rand(3, generator=g) for g in generators]) is None
+
+
+def test_a_device_that_has_not_started_gets_its_queued_seeds_back_and_stays_unstarted(
+    monkeypatch,
+):
+    """Like CUDA before its start: restoring puts back what was queued and starts nothing."""
+    queue = ["seed 1"]
+    fake = devices.DeviceInfo(
+        name="fake",
+        label="fake device",
+        available=lambda: True,
+        torch_type="cpu",
+        auto=False,
+        initialized=lambda: False,
+        count=lambda: 1,
+        generator=_never_called,
+        seed=lambda seed: queue.append(f"seed {seed}"),
+        lazy_seeds=lambda: tuple(queue),
+        requeue=lambda queued: queue.__setitem__(slice(None), queued),
+    )
+    monkeypatch.setattr(devices, "_plugins", (fake,))
+    saved = detaudit.seed_everything(9, deterministic=False)
+    assert saved.lazy_seeds["fake"] == ("seed 1",) and "fake" not in saved.generators
+    assert queue == ["seed 1", "seed 9"]
+    saved.restore()
+    assert queue == ["seed 1"]
+
+
+def test_cuda_before_its_start_is_saved_as_queued_seeds():
+    """On a machine without a started CUDA, the snapshot holds torch's queue, not CUDA's states."""
+    if torch.cuda.is_initialized():
+        pytest.skip("CUDA has started in this process")
+    saved = capture()
+    assert "cuda" not in saved.generators and "cuda" in saved.lazy_seeds
+    assert len(saved.generators["cpu"]) == 1
+    assert torch.equal(saved.generators["cpu"][0], torch.get_rng_state())
+    assert not torch.cuda.is_initialized()
 
 
 # ---------------------------------------------------------------------------- on a GPU

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -15,6 +14,7 @@ from detaudit import audit
 from detaudit.model.report import Status
 
 from ..conftest import USER_CATALOG, run_cli
+from ..processes import LIFELINE_CATALOG, wait_for_marker
 
 # Crashes, hangs past a timeout and Ctrl-C of whole audits: tens of seconds.
 pytestmark = pytest.mark.slow
@@ -60,6 +60,8 @@ def test_user_probe_resolves_from_its_yaml_folder(crash_report):
 
 def test_ctrl_c_leaves_no_file(tmp_path):
     out = tmp_path / "out"
+    markers = tmp_path / "markers"
+    markers.mkdir()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -68,22 +70,30 @@ def test_ctrl_c_leaves_no_file(tmp_path):
             "audit",
             "--no-builtin",
             "--catalog",
-            str(USER_CATALOG),
+            str(LIFELINE_CATALOG),
             "--only",
-            "user-hang",
+            "life-hang",
+            "--device",
+            "cpu",
             "--timeout",
             "60",
             "--out",
             str(out),
         ],
+        env={**os.environ, "DETAUDIT_TEST_MARKERS": str(markers)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)  # the workers are up and the hanging probe is running
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        wait_for_marker(markers, proc)  # the workers are up and the hanging probe is running
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130
     assert "interrupted" in err
     assert "Traceback" not in err

@@ -333,8 +333,8 @@ def _line(text: str, marker: str) -> int:
 
 
 def test_a_hit_in_a_library_names_the_users_call_site(scan_cache, tmp_path, monkeypatch):
+    from detaudit.frames import Frames
     from detaudit.scanner import dynamic
-    from detaudit.scanner.frames import Frames
 
     library, program = tmp_path / "site", tmp_path / "program"
     library.mkdir()

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import detaudit
+from detaudit.frames import Frames
 from detaudit.scanner import dynamic
-from detaudit.scanner.frames import Frames
 
 GENERATED = """\
 import torch

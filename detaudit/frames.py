@@ -1,4 +1,7 @@
-"""Which source line an op belongs to: the innermost frame outside torch, and the user's own call."""
+"""Which source line an op belongs to: the innermost frame outside torch, and the user's own call.
+
+The scanner, the recorder and the pytest plugin all name lines with it, so it sits below them.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ class Frames:
     """
 
     def __init__(self, library: Iterable[str | os.PathLike[str]] = ()) -> None:
-        skip = [Path(torch.__file__).parent, Path(__file__).resolve().parents[1]]
+        skip = [Path(torch.__file__).parent, Path(__file__).resolve().parent]  # detaudit/
         paths = sysconfig.get_paths()
         stdlib = {paths["stdlib"], paths["platstdlib"]}
         sites = {paths["purelib"], paths["platlib"], *site.getsitepackages(), *library}
