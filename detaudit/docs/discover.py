@@ -206,14 +206,14 @@ def _op_alerts(catalog: Catalog, op: str, answer: OpInfoSweepAnswer, device: str
         samples=answer.samples,
         alerts=tuple(
             Alert(
-                pass_=Pass(a["pass"]),
-                status=Status(a["status"]),
-                kernel=a["kernel"],
-                count=a["count"],
-                first_sample=a["first_sample"],
-                sample=a.get("sample", ""),
-                message=a.get("message", ""),
-                covered_by=covering_entries(catalog, names, a["kernel"], device),
+                pass_=Pass(a.pass_),
+                status=Status(a.status),
+                kernel=a.kernel,
+                count=a.count,
+                first_sample=a.first_sample,
+                sample=a.sample,
+                message=a.message,
+                covered_by=covering_entries(catalog, names, a.kernel, device),
             )
             for a in answer.alerts
         ),
