@@ -103,11 +103,11 @@ def audit(
         if any(e.slow_start and o.device in ("auto", "all", *e.devices) for e in catalog):
             pool.start_lane(SLOW_LANE)  # it imports torch now, beside the shared worker
         hello = pool.wait_ready()
-        devices = resolve_devices(o.device, hello.get("devices", ()))
+        devices = resolve_devices(o.device, hello.devices)
         planned = plan(
             catalog,
             devices,
-            hello["torch"],
+            hello.torch,
             repeat=o.repeat,
             seed=o.seed,
             cost=o.cost,

@@ -9,8 +9,8 @@ import torch
 
 from detaudit.catalog import Condition, load_catalog
 from detaudit.errors import CatalogError
-from detaudit.scanner.matching import Matcher
 from detaudit.model.observation import DispatchedOp
+from detaudit.scanner.matching import Matcher
 from detaudit.scanner.signatures import (
     ProbeTrace,
     cache_dir,
