@@ -65,7 +65,7 @@ _WHERE = {
     "Entry": "catalog",
     "Report": "model.report",
     "ProbeResult": "model.report",
-    "Environment": "model.report",
+    "Environment": "model.environment",
     "Observation": "model.report",
     "Status": "model.report",
     "SCHEMA_VERSION": "model.report",

@@ -12,7 +12,7 @@ from typing import Any
 from ._version import __version__
 from .catalog import Catalog, load_catalog
 from .errors import WorkerError
-from .model.report import Environment, ProbeResult, Report
+from .model.report import ProbeResult, Report
 from .options import COMPILE_TIMEOUT, DEFAULT_REPEAT, AuditOptions
 from .runner.classify import classify
 from .runner.compilecache import compile_cache
@@ -103,11 +103,11 @@ def audit(
         if any(e.slow_start and o.device in ("auto", "all", *e.devices) for e in catalog):
             pool.start_lane(SLOW_LANE)  # it imports torch now, beside the shared worker
         hello = pool.wait_ready()
-        devices = resolve_devices(o.device, hello.get("devices", ()))
+        devices = resolve_devices(o.device, hello.devices)
         planned = plan(
             catalog,
             devices,
-            hello["torch"],
+            hello.torch,
             repeat=o.repeat,
             seed=o.seed,
             cost=o.cost,
@@ -137,13 +137,8 @@ def audit(
                 if progress is not None:
                     progress(result, len(results), len(planned))
 
-    environment = Environment.from_dict(
-        {
-            **answer.environment,
-            "time": started,
-            "catalog_hash": catalog.hash,
-            "detaudit": __version__,
-        }
+    environment = replace(
+        answer.environment, time=started, catalog_hash=catalog.hash, detaudit=__version__
     )
     ordered = tuple(results[p.key] for p in planned)
     from .sites.audited import summarize

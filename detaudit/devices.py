@@ -93,7 +93,7 @@ class DeviceInfo:
     ``generator(index)``: the default generator of device ``index`` (None:
     :data:`torch.default_generator`). ``canary``: how many numbers the random-generator
     canary draws on it (0: none is taken); ``canary_field``: the report's
-    :class:`~detaudit.model.report.Environment` field it is recorded in (two reports'
+    :class:`~detaudit.model.environment.Environment` field it is recorded in (two reports'
     results on the device are bit-compared only where their canaries agree; a field the
     report lacks is dropped, and the device's results are then never bit-compared).
     ``initialized()``: it has started in this process (the env report then takes its facts,

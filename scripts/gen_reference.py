@@ -7,7 +7,8 @@ The command pages come from the argparse parsers of ``detaudit/cli`` (every
 command, subcommand and option), the statuses from ``STATUS_INFO``
 (``detaudit/model/vocabulary.py``), the formats from the render registry
 (``detaudit/render``), the report schema from the dataclasses of
-``detaudit/model/report.py`` and the Python API from ``detaudit.__all__``.
+``detaudit/model/report.py`` (with ``environment.py`` and ``observation.py``) and the
+Python API from ``detaudit.__all__``.
 ``tests/docs_examples/test_reference.py`` fails when a committed page is not
 what this script writes, so an option added without regenerating fails the suite.
 """
@@ -274,7 +275,7 @@ def _records(classes: Iterable[type]) -> list[str]:
 
 
 def report_schema_page() -> str:
-    """The JSON report's records: the dataclasses of ``detaudit/model/report.py`` and ``observation.py``."""
+    """The JSON report's records: the dataclasses of ``detaudit/model/`` (report, environment, observation)."""
     from detaudit.model import report
 
     classes = [
@@ -291,8 +292,8 @@ def report_schema_page() -> str:
         "",
         (
             f"The JSON report (`schema_version` {report.SCHEMA_VERSION}) is these records, read from "
-            "the dataclasses of `detaudit/model/report.py` and `detaudit/model/observation.py` "
-            "(the records a worker sends); `detaudit.Report.from_dict` reads one "
+            "the dataclasses of `detaudit/model/report.py`, `detaudit/model/environment.py` and "
+            "`detaudit/model/observation.py` (the records a worker sends); `detaudit.Report.from_dict` reads one "
             "back and `detaudit.load_report(path)` a file. A key whose value is its default may be "
             "left out of a file (older reports lack the newer keys and still load). Older reports' "
             "`repeatable` and `varies_without_mode` (before `distinct_on` and `distinct_off`) are "

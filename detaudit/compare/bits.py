@@ -3,7 +3,7 @@
 Two results are compared only when both are *comparable* (they ran with no alert
 and their bits repeated over the mode-on runs) and their probes had the same inputs: the same
 device type, the same seed and the same random-generator canary (the
-:class:`~detaudit.model.report.Environment` field the device's registry entry
+:class:`~detaudit.model.environment.Environment` field the device's registry entry
 names, :attr:`~detaudit.devices.DeviceInfo.canary_field`: ``rng_cpu``, ``rng_cuda``). CPU and
 CUDA generators draw different numbers from one seed, so a ``cpu`` result is
 never compared with a ``cuda`` one.

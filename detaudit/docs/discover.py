@@ -206,14 +206,14 @@ def _op_alerts(catalog: Catalog, op: str, answer: OpInfoSweepAnswer, device: str
         samples=answer.samples,
         alerts=tuple(
             Alert(
-                pass_=Pass(a["pass"]),
-                status=Status(a["status"]),
-                kernel=a["kernel"],
-                count=a["count"],
-                first_sample=a["first_sample"],
-                sample=a.get("sample", ""),
-                message=a.get("message", ""),
-                covered_by=covering_entries(catalog, names, a["kernel"], device),
+                pass_=Pass(a.pass_),
+                status=Status(a.status),
+                kernel=a.kernel,
+                count=a.count,
+                first_sample=a.first_sample,
+                sample=a.sample,
+                message=a.message,
+                covered_by=covering_entries(catalog, names, a.kernel, device),
             )
             for a in answer.alerts
         ),
@@ -267,7 +267,7 @@ def discover(
         if catalog is None:
             catalog = load_catalog(options.catalogs, builtin=options.builtin)
         hello = pool.wait_ready()
-        (device,) = resolve_devices(device, hello.get("devices", ()))
+        (device,) = resolve_devices(device, hello.devices)
         listing = pool.ask(OpInfoListRequest(ops=tuple(ops)))
         if not isinstance(listing, OpInfoListAnswer):
             raise WorkerError(f"listing the OpInfo database failed: {_failure(listing)}")
@@ -276,7 +276,7 @@ def discover(
         if listing.unknown:
             raise UsageError(
                 f": no OpInfo op {', '.join(map(repr, listing.unknown))} in torch "
-                f"{hello['torch']} (names as in op_db, e.g. put, nn.functional.max_unpool2d)",
+                f"{hello.torch} (names as in op_db, e.g. put, nn.functional.max_unpool2d)",
                 option="ops",
             )
         requests = [
@@ -306,7 +306,7 @@ def discover(
         if answer.alerts:
             alerting.append(_op_alerts(catalog, op, answer, device))
     return Discovery(
-        torch=hello["torch"],
+        torch=hello.torch,
         device=device,
         seconds=time.perf_counter() - started,
         ops=len(requests),

@@ -20,11 +20,19 @@ import itertools
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from detaudit import devices, torchstate
+from detaudit.model.observation import OpInfoAlert
 from detaudit.probes import ProbeSkipped
 from detaudit.runner.probing import alert_kernel, seed_all, short
+from detaudit.runner.protocol import (
+    OpInfoListAnswer,
+    OpInfoListRequest,
+    OpInfoSweepAnswer,
+    OpInfoSweepRequest,
+)
 
 __all__ = ["OpInfoUnavailable", "handle_list", "handle_sweep", "op_db", "sample_probe", "sweep_op"]
 
@@ -130,8 +138,12 @@ def _gradients(op: Any, sample: Any) -> Callable[[], Any] | None:
     return lambda: torch.autograd.grad(loss, leaves, allow_unused=True)
 
 
-def _observe(call: Callable[[], Any]) -> dict[str, Any] | None:
-    """Run ``call`` in strict deterministic mode: its alert, an error, or None if it ran clean."""
+def _observe(call: Callable[[], Any]) -> tuple[str, str, str] | None:
+    """Run ``call`` in strict deterministic mode: (status, kernel, message), or None if it ran clean.
+
+    The status is ``raises`` or ``warns`` (an alert naming the kernel), or ``error``
+    (another failure: the kernel is empty).
+    """
     torchstate.set_deterministic_algorithms(True, False)
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -140,14 +152,14 @@ def _observe(call: Callable[[], Any]) -> dict[str, Any] | None:
     except Exception as exc:  # noqa: BLE001 - every failure is an outcome
         kernel = alert_kernel(str(exc)) if isinstance(exc, RuntimeError) else None
         if kernel:
-            return {"status": "raises", "kernel": kernel, "message": short(str(exc))}
-        return {"status": "error", "message": short(f"{type(exc).__name__}: {exc}")}
+            return "raises", kernel, short(str(exc))
+        return "error", "", short(f"{type(exc).__name__}: {exc}")
     finally:
         torchstate.set_deterministic_algorithms(False, False)
     for warning in caught:
         kernel = alert_kernel(str(warning.message))
         if kernel:
-            return {"status": "warns", "kernel": kernel, "message": short(str(warning.message))}
+            return "warns", kernel, short(str(warning.message))
     return None
 
 
@@ -163,30 +175,26 @@ def _api(op: Any) -> str:
     return f"torch.{op.name}"
 
 
-def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
+def sweep_op(request: OpInfoSweepRequest) -> OpInfoSweepAnswer:
     """Run one op's samples forward (and backward) under deterministic mode; see the module doc."""
     import torch
 
     started = time.perf_counter()
-    op = op_db()[request["id"]]
-    device = torch.device(devices.get(request["device"]).torch_type)
-    answer: dict[str, Any] = {
-        "type": "opinfo",
-        "name": op.name,
-        "variant": op.variant_test_name,
-        "api": _api(op),
-        "aliases": [alias.name for alias in op.aliases],
-        "samples": 0,
-        "backward": 0,
-        "errors": 0,
-        "alerts": [],
-    }
+    op = op_db()[request.id]
+    device = torch.device(devices.get(request.device).torch_type)
+    answer = OpInfoSweepAnswer(
+        id=request.id,
+        name=op.name,
+        variant=op.variant_test_name,
+        api=_api(op),
+        aliases=tuple(alias.name for alias in op.aliases),
+    )
     dtype = pick_dtype(op, device.type)
     if dtype is None:
-        answer.update(skip=f"no dtype supported on {device.type}", seconds=0.0)
-        return answer
-    answer["dtype"] = str(dtype).replace("torch.", "")
-    alerts: dict[tuple[str, str, str], dict[str, Any]] = {}
+        return replace(answer, skip=f"no dtype supported on {device.type}")
+    counts = {"samples": 0, "backward": 0, "errors": 0}
+    skip = error = None
+    alerts: dict[tuple[str, str, str], OpInfoAlert] = {}
     saved, threads = torchstate.snapshot(), torch.get_num_threads()
     try:
         # One thread: ATen raises its alerts before a kernel runs, whatever the thread
@@ -195,89 +203,80 @@ def sweep_op(request: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(1)
         torchstate.set_deterministic_algorithms(False, False)
         try:
-            samples = _samples(op, device, dtype, request.get("samples"), int(request["seed"]))
+            samples = _samples(op, device, dtype, request.samples, request.seed)
         except Exception as exc:  # noqa: BLE001
-            answer.update(skip=short(f"making samples failed: {type(exc).__name__}: {exc}"))
+            skip = short(f"making samples failed: {type(exc).__name__}: {exc}")
             samples = []
         for index, sample in enumerate(samples):
-            answer["samples"] += 1
+            counts["samples"] += 1
             outcomes = [("forward", _observe(lambda s=sample: _call(op, s)))]
             if _differentiable(op, dtype):
                 try:
                     backward = _gradients(op, sample)
                 except Exception as exc:  # noqa: BLE001 - the forward fails with the mode off
                     backward = None
-                    answer["errors"] += 1
-                    answer.setdefault("error", short(f"{type(exc).__name__}: {exc}"))
+                    counts["errors"] += 1
+                    error = error or short(f"{type(exc).__name__}: {exc}")
                 if backward is not None:
-                    answer["backward"] += 1
+                    counts["backward"] += 1
                     outcomes.append(("backward", _observe(backward)))
             for pass_, seen in outcomes:
                 if seen is None:
                     continue
-                if seen["status"] == "error":
-                    answer["errors"] += 1
-                    answer.setdefault("error", seen["message"])
+                status, kernel, message = seen
+                if status == "error":
+                    counts["errors"] += 1
+                    error = error or message
                     continue
-                key = (pass_, seen["status"], seen["kernel"])
-                if key not in alerts:
-                    alerts[key] = {
-                        "pass": pass_,
-                        **seen,
-                        "count": 0,
-                        "first_sample": index,
-                        "sample": short(sample.summary()),
-                    }
-                alerts[key]["count"] += 1
+                key = (pass_, status, kernel)
+                if key in alerts:
+                    alerts[key] = replace(alerts[key], count=alerts[key].count + 1)
+                else:
+                    alerts[key] = OpInfoAlert(
+                        pass_=pass_,
+                        status=status,
+                        kernel=kernel,
+                        count=1,
+                        first_sample=index,
+                        sample=short(sample.summary()),
+                        message=message,
+                    )
     finally:
         torch.set_num_threads(threads)
         torchstate.restore(saved)
-    answer["alerts"] = list(alerts.values())
-    answer["seconds"] = time.perf_counter() - started
-    return answer
+    return replace(
+        answer,
+        **counts,
+        alerts=tuple(alerts.values()),
+        dtype=str(dtype).replace("torch.", ""),
+        skip=skip,
+        error=error,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def list_ops(request: dict[str, Any]) -> dict[str, Any]:
-    """The op ids to sweep: every op, or those ``request["ops"]`` names (by name or id)."""
+def list_ops(request: OpInfoListRequest) -> OpInfoListAnswer:
+    """The op ids to sweep: every op, or those ``request.ops`` names (by name or id)."""
     try:
         ops = op_db()
     except OpInfoUnavailable as exc:
-        return {"type": "opinfo-list", "unavailable": str(exc), "missing": exc.missing}
-    wanted = list(request.get("ops") or ())
+        return OpInfoListAnswer(unavailable=str(exc), missing=exc.missing)
+    wanted = list(request.ops)
     chosen = [i for i, op in ops.items() if not wanted or i in wanted or op.name in wanted]
     known = set(ops) | {op.name for op in ops.values()}
-    return {
-        "type": "opinfo-list",
-        "ops": chosen,
-        "unknown": [w for w in wanted if w not in known],
-        "total": len(ops),
-    }
-
-
-def handle_list(request: Any) -> Any:
-    """Answer an :class:`~detaudit.runner.protocol.OpInfoListRequest` in a worker."""
-    from detaudit.runner.protocol import decode_answer
-
-    return decode_answer(list_ops({"ops": list(request.ops)}))
-
-
-def handle_sweep(request: Any) -> Any:
-    """Answer an :class:`~detaudit.runner.protocol.OpInfoSweepRequest` in a worker."""
-    from detaudit.runner.protocol import decode_answer
-
-    return decode_answer(
-        {
-            **sweep_op(
-                {
-                    "id": request.id,
-                    "device": request.device,
-                    "samples": request.samples,
-                    "seed": request.seed,
-                }
-            ),
-            "id": request.id,
-        }
+    return OpInfoListAnswer(
+        ops=tuple(chosen), unknown=tuple(w for w in wanted if w not in known), total=len(ops)
     )
+
+
+def handle_list(request: OpInfoListRequest) -> OpInfoListAnswer:
+    """Answer an :class:`~detaudit.runner.protocol.OpInfoListRequest` in a worker."""
+    return list_ops(request)
+
+
+def handle_sweep(request: OpInfoSweepRequest) -> OpInfoSweepAnswer:
+    """Answer an :class:`~detaudit.runner.protocol.OpInfoSweepRequest` in a worker."""
+    return sweep_op(request)
 
 
 def sample_probe(op: str, index: int, pass_: str, dtype: str, device: Any) -> Any:

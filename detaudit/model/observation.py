@@ -1,12 +1,14 @@
-"""What a worker's runs observed: the records a probe worker sends and a report keeps.
+"""What a worker's runs observed: the records a probe worker builds and sends.
 
 :class:`Observation` (one run), :class:`Compiled` (the runs through
 ``torch.compile``) and :class:`Cost` (the timings) are built in the worker,
 sent through :mod:`detaudit.runner.protocol` with the one codec
 (:mod:`detaudit.model.codec`) and kept as they are in a
-:class:`~detaudit.model.report.ProbeResult`. Workers may run under another
-interpreter than detaudit's: standard library only, Python 3.9 (so no
-``slots=True`` on these dataclasses).
+:class:`~detaudit.model.report.ProbeResult`. :class:`DispatchedOp` (one aten op
+a traced probe dispatched: the scanner's signatures) and :class:`OpInfoAlert`
+(an alert an OpInfo op's samples gave: ``detaudit discover``) travel the same
+way. Workers may run under another interpreter than detaudit's: standard
+library only, Python 3.9 (so no ``slots=True`` on these dataclasses).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from .codec import decode, encode, meta
 
-__all__ = ["Compiled", "Cost", "Observation"]
+__all__ = ["Compiled", "Cost", "DispatchedOp", "Observation", "OpInfoAlert"]
 
 
 @dataclass(frozen=True)
@@ -154,3 +156,42 @@ class Compiled:
         return decode(cls, data, where)
 
 
+@dataclass(frozen=True)
+class DispatchedOp:
+    """One aten op a probe dispatched under the recording mode (:mod:`detaudit.scanner.trace`).
+
+    Calls alike (the same op, pass, parent and argument features) are one record:
+    ``calls`` counts them. ``op``: ``aten::put_.default``; ``parent``: the forward op
+    whose backward dispatched it (None in the forward pass); ``features``: each
+    argument's value and each tensor's ``.ndim``, ``.dtype`` and ``.layout``
+    (:func:`detaudit.scanner.trace.all_features`: scalars, strings, None or lists
+    of them); ``tensor_inputs``: it took a tensor; ``warnings``: what it warned;
+    ``produced``: it made (part of) the probe's result.
+    """
+
+    op: str
+    pass_: str = field(metadata=meta(key="pass"))  # "forward" or "backward"
+    parent: str | None = None
+    features: Mapping[str, Any] = field(default_factory=dict)
+    tensor_inputs: bool = False
+    warnings: tuple[str, ...] = ()
+    calls: int = 1
+    produced: bool = False
+
+
+@dataclass(frozen=True)
+class OpInfoAlert:
+    """One kind of alert an OpInfo op's samples gave (:mod:`detaudit.docs.opinfo`).
+
+    ``pass_`` is ``forward`` or ``backward``, ``status`` ``raises`` or ``warns`` (strict
+    mode); ``kernel`` the alert's name; ``count`` how many samples gave it, the first
+    being ``first_sample`` (``sample``: as OpInfo summarises it); ``message`` the alert's.
+    """
+
+    pass_: str = field(metadata=meta(key="pass"))
+    status: str
+    kernel: str
+    count: int
+    first_sample: int
+    sample: str = ""
+    message: str = ""

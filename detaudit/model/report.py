@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from ..errors import ReportError
 from .codec import decode, encode, meta, shown
+from .environment import Environment
 from .observation import Compiled, Cost, Observation
 from .vocabulary import Pass, Status, parse_version
 
@@ -143,46 +144,6 @@ class ProbeResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "result") -> ProbeResult:
         """Rebuild one; a missing field or one of the wrong type is a :class:`ReportError`."""
-        return decode(cls, data, where)
-
-
-@dataclass(frozen=True, slots=True)
-class Environment:
-    """The fingerprint of the machine and software a report was made on."""
-
-    torch: str
-    torch_git: str | None = None
-    #: The folder of the torch package the workers imported; None in older reports.
-    torch_path: str | None = field(default=None, metadata=meta(omit="none"))
-    cuda: str | None = None
-    cudnn: str | None = None
-    gpu: str | None = None
-    gpu_capability: str | None = None
-    gpu_driver: str | None = None
-    gpu_count: int = 0
-    python: str = ""
-    python_executable: str = ""
-    os: str = ""
-    cpu: str = ""
-    numpy: str | None = None
-    cublas_workspace_config: str | None = None
-    hostname: str = ""
-    # Digests of what seed 0 draws on each device (runner/fingerprint.py rng_canary):
-    # two reports' probes had the same random inputs on a device only where these agree.
-    rng_cpu: str | None = None
-    rng_cuda: str | None = None
-    time: str = ""
-    catalog_hash: str = ""
-    detaudit: str = ""
-    #: Inductor's determinism settings as installed (``audit --compile`` only; None otherwise).
-    inductor: Mapping[str, bool] | None = field(default=None, metadata=meta(omit="none"))
-
-    def to_dict(self) -> dict[str, Any]:
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "environment") -> Environment:
-        """Rebuild one; a missing ``torch`` or a field of the wrong type is a :class:`ReportError`."""
         return decode(cls, data, where)
 
 

@@ -110,13 +110,19 @@ def fingerprint(devices: Iterable[str] = ()) -> dict[str, Any]:
 
 
 def handle(request: Any) -> Any:
-    """Answer an :class:`~detaudit.runner.protocol.EnvironmentRequest` in a worker."""
+    """Answer an :class:`~detaudit.runner.protocol.EnvironmentRequest` in a worker.
+
+    The answer carries the report's :class:`~detaudit.model.environment.Environment`:
+    a fact of a plugin device that the report has no field for is left out (the env
+    report, :mod:`detaudit.repro.envreport`, keeps every fact).
+    """
+    from detaudit.model.environment import Environment
     from detaudit.runner.protocol import EnvironmentAnswer
 
-    environment = fingerprint(getattr(request, "devices", ()))
-    if getattr(request, "compile", False):
-        environment["inductor"] = _inductor_settings()
-    return EnvironmentAnswer(environment=environment)
+    facts = fingerprint(request.devices)
+    if request.compile:
+        facts["inductor"] = _inductor_settings()
+    return EnvironmentAnswer(environment=Environment.from_dict(facts))
 
 
 def _inductor_settings() -> dict[str, bool] | None:

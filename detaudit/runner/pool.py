@@ -39,7 +39,7 @@ from typing import IO, Any, cast
 from ..errors import WorkerError
 from ..signalhold import signals_held
 from .lifeline import PARENT_ENV, WORKDIR_ENV
-from .protocol import CHANNEL_LOST_EXIT, Lost, ProtocolError, decode_answer, encode
+from .protocol import CHANNEL_LOST_EXIT, Hello, Lost, ProtocolError, decode_answer, encode
 
 __all__ = ["WorkerPool"]
 
@@ -151,7 +151,7 @@ class WorkerPool:
         # Set (a string) or unset (None) in every worker's environment, on top of ours: a worker
         # starts with it, since torch reads some variables only at start-up.
         self.env = dict(env or {})
-        self.hello: dict[str, Any] | None = None
+        self.hello: Hello | None = None
         self._selector = selectors.DefaultSelector()
         self._workers: list[_Worker] = []
         self._code: str | None = None  # the workers' PYTHONPATH folder (see _code_folder)
@@ -332,8 +332,8 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ running
 
-    def wait_ready(self) -> dict[str, Any]:
-        """Block until one worker has said hello; return its greeting."""
+    def wait_ready(self) -> Hello:
+        """Block until one worker has said hello; return its greeting (the first worker's)."""
         while self.hello is None:
             self._step({}, self.timeout)
         return self.hello
@@ -411,10 +411,15 @@ class WorkerPool:
                 answers.extend(self._died(worker))
             elif isinstance(message, str):
                 answers.extend(self._lose(worker, f"{CHANNEL_HIT}: {message}"))
-            elif message.get("type") == "hello" and not worker.ready:
+            elif message.get("type") == Hello.kind and not worker.ready:
+                try:
+                    hello = decode_answer(message)
+                except ProtocolError as exc:  # not a worker of this detaudit: it cannot start
+                    answers.extend(self._lose(worker, f"greeted with {exc}"))
+                    continue
                 worker.ready = True
                 worker.startup = time.monotonic() - worker.started
-                self.hello = self.hello or message
+                self.hello = self.hello or hello
             else:
                 wrong = _not_its_answer(worker.task, message)
                 if wrong:

@@ -9,12 +9,13 @@ Every record is encoded and decoded by the one codec (:mod:`detaudit.model.codec
 each field's type is checked on decoding, so a record with a field of the
 wrong type is a :class:`ProtocolError` naming it, never a crash further on.
 What a run observed travels as the model's own records
-(:mod:`detaudit.model.observation`: ``Observation``, ``Compiled``, ``Cost``),
-which the report then keeps as they are.
+(:mod:`detaudit.model.observation`: ``Observation``, ``Compiled``, ``Cost``,
+``DispatchedOp``, ``OpInfoAlert``; :mod:`detaudit.model.environment`:
+``Environment``), which the parent then keeps as they are.
 
 Both sides import this module, and a worker may run under another interpreter
-than detaudit's: standard library and :mod:`detaudit.model`'s codec and run
-records only, Python 3.9 (so no ``slots=True`` on the dataclasses).
+than detaudit's: standard library and :mod:`detaudit.model`'s codec, run
+records and environment only, Python 3.9 (so no ``slots=True`` on the dataclasses).
 
 An observation's ``outcome`` is ``ran``, ``alert``, ``error``, ``skipped`` or
 ``unobserved``: the backward-only run could not observe what it is for (the
@@ -29,7 +30,8 @@ from typing import Any, ClassVar
 
 from detaudit.errors import ReportError
 from detaudit.model import codec
-from detaudit.model.observation import Compiled, Cost, Observation
+from detaudit.model.environment import Environment
+from detaudit.model.observation import Compiled, Cost, DispatchedOp, Observation, OpInfoAlert
 
 __all__ = [
     "ANSWERS",
@@ -173,10 +175,10 @@ class Hello:
 
 @dataclass(frozen=True)
 class EnvironmentAnswer:
-    """The fingerprint (:func:`detaudit.runner.fingerprint.fingerprint`)."""
+    """The fingerprint (:func:`detaudit.runner.fingerprint.handle`); the parent adds its own facts."""
 
     kind: ClassVar[str] = "environment"
-    environment: Mapping[str, Any]
+    environment: Environment
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,7 @@ class TraceAnswer:
 
     kind: ClassVar[str] = "trace"
     id: str
-    records: tuple[Mapping[str, Any], ...] | None = None
+    records: tuple[DispatchedOp, ...] | None = None
     skip: str | None = None
     error: str | None = None
 
@@ -249,7 +251,7 @@ class OpInfoSweepAnswer:
     samples: int = 0
     backward: int = 0
     errors: int = 0
-    alerts: tuple[Mapping[str, Any], ...] = ()
+    alerts: tuple[OpInfoAlert, ...] = ()
     dtype: str | None = None
     skip: str | None = None
     error: str | None = None

@@ -27,18 +27,22 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
 from ..atomic import write_text_atomic
 from ..catalog import Catalog, Condition, Entry
+from ..errors import ReportError
+from ..model.codec import decode, encode, meta
+from ..model.observation import DispatchedOp
 from ..probepath import ProbeNotFound, locate
 
 __all__ = [
     "UBIQUITOUS",
     "OpMatch",
+    "ProbeTrace",
     "Signature",
     "cache_dir",
     "derive",
@@ -117,7 +121,31 @@ class Signature:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeTrace:
+    """One probe's trace: the aten ops it dispatched (``records``), or why it has none.
+
+    A probe that did not run says why: it skipped, failed (``error``), or its worker
+    died (``crashed``) or hung (``timeout``). Cached as the codec writes it:
+    ``{"records": [...]}`` or ``{"skip": "..."}``.
+    """
+
+    records: tuple[DispatchedOp, ...] | None = field(default=None, metadata=meta(omit="none"))
+    skip: str | None = field(default=None, metadata=meta(omit="none"))
+    error: str | None = field(default=None, metadata=meta(omit="none"))
+    crashed: str | None = field(default=None, metadata=meta(omit="none"))
+    timeout: str | None = field(default=None, metadata=meta(omit="none"))
+
+    @property
+    def why(self) -> str:
+        """Why the probe has no records; empty when nothing says (or it has them)."""
+        reasons = (self.skip, self.error, self.crashed, self.timeout)
+        return next((w for w in reasons if w is not None), "")
+
+
 # ---------------------------------------------------------------------------- derivation
+
+_NO_TRACE = ProbeTrace()
 
 
 def _module_of(entry: Entry) -> str:
@@ -131,39 +159,41 @@ def _structural(key: str, value: object) -> bool:
     return value is None or isinstance(value, (bool, str))
 
 
-def _chosen(entry: Entry, records: list[dict[str, Any]], ubiquitous: set[str]):
+def _chosen(
+    entry: Entry, records: tuple[DispatchedOp, ...], ubiquitous: set[str]
+) -> tuple[list[DispatchedOp], str]:
     """(records of the entry's characteristic ops, how they were found)."""
     candidates = [
         r
         for r in records
-        if r["pass"] == entry.pass_ and r["tensor_inputs"] and op_key(r["op"]) not in ubiquitous
+        if r.pass_ == entry.pass_ and r.tensor_inputs and op_key(r.op) not in ubiquitous
     ]
     stem = _api_stem(entry.api)
-    named = [r for r in candidates if stem and stem in _op_stem(r["op"])]
+    named = [r for r in candidates if stem and stem in _op_stem(r.op)]
     if named:
         return named, "named like the api"
-    produced = [r for r in candidates if r["produced"]]
+    produced = [r for r in candidates if r.produced]
     if produced:
         return produced, "produces the probe's result"
     return [], ""
 
 
-def derive(catalog: Catalog, traces: Mapping[str, Mapping[str, Any]]) -> dict[str, Signature]:
+def derive(catalog: Catalog, traces: Mapping[str, ProbeTrace]) -> dict[str, Signature]:
     """Signatures for every entry of ``catalog`` from its probe's trace (pure).
 
-    ``traces`` maps an entry id to a trace answer: ``{"records": [...]}``, or
-    ``{"skip" | "error" | "crashed" | "timeout": ...}`` when the probe did not run.
+    ``traces`` maps an entry id to its probe's trace; an entry without one has no
+    signature (``probe did not run: no trace``) unless the catalogue pins its ops.
     """
     modules: dict[str, set[str]] = {}
     for entry in catalog:
-        for record in traces.get(entry.id, {}).get("records", ()):
-            modules.setdefault(op_key(record["op"]), set()).add(_module_of(entry))
+        for record in traces.get(entry.id, _NO_TRACE).records or ():
+            modules.setdefault(op_key(record.op), set()).add(_module_of(entry))
     ubiquitous = {op for op, mods in modules.items() if len(mods) >= UBIQUITOUS}
 
-    chosen: dict[str, list[dict[str, Any]]] = {}
+    chosen: dict[str, list[DispatchedOp]] = {}
     signatures: dict[str, Signature] = {}
     for entry in catalog:
-        trace = traces.get(entry.id, {})
+        trace = traces.get(entry.id, _NO_TRACE)
         if entry.match is not None and entry.match.no_ops:
             signatures[entry.id] = Signature(
                 entry.id, entry.pass_, problem="no aten op of its own (the catalogue's ops: [])"
@@ -175,29 +205,26 @@ def derive(catalog: Catalog, traces: Mapping[str, Mapping[str, Any]]) -> dict[st
             )
             continue
         pinned = entry.match.ops if entry.match is not None else ()
-        if "records" not in trace and not pinned:
-            why = next(
-                (str(trace[k]) for k in ("skip", "error", "crashed", "timeout") if k in trace), ""
-            )
+        if trace.records is None and not pinned:
             signatures[entry.id] = Signature(
-                entry.id, entry.pass_, problem=f"probe did not run: {why or 'no trace'}"
+                entry.id, entry.pass_, problem=f"probe did not run: {trace.why or 'no trace'}"
             )
             continue
-        records = list(trace.get("records", ()))
+        records = trace.records or ()
         if pinned:
             keys = [op_key(o) for o in pinned]
-            picked = [r for r in records if op_key(r["op"]) in keys]
+            picked = [r for r in records if op_key(r.op) in keys]
             how = "catalogue"
         else:
             picked, how = _chosen(entry, records, ubiquitous)
-            keys = list(dict.fromkeys(op_key(r["op"]) for r in picked))
+            keys = list(dict.fromkeys(op_key(r.op) for r in picked))
         if not keys:
             signatures[entry.id] = Signature(
                 entry.id, entry.pass_, problem="no op of its own among what the probe dispatched"
             )
             continue
         chosen[entry.id] = picked
-        parents = sorted({op_key(r["parent"]) for r in picked if r.get("parent")})
+        parents = sorted({op_key(r.parent) for r in picked if r.parent})
         signatures[entry.id] = Signature(
             entry.id,
             entry.pass_,
@@ -208,15 +235,15 @@ def derive(catalog: Catalog, traces: Mapping[str, Mapping[str, Any]]) -> dict[st
     return _with_conditions(catalog, signatures, chosen)
 
 
-def _features_of(records: list[dict[str, Any]], key: str) -> dict[str, object]:
+def _features_of(records: list[DispatchedOp], key: str) -> dict[str, object]:
     for record in records:
-        if op_key(record["op"]) == key:
-            return dict(record["features"])
+        if op_key(record.op) == key:
+            return dict(record.features)
     return {}
 
 
 def _with_conditions(
-    catalog: Catalog, signatures: dict[str, Signature], chosen: dict[str, list[dict[str, Any]]]
+    catalog: Catalog, signatures: dict[str, Signature], chosen: dict[str, list[DispatchedOp]]
 ) -> dict[str, Signature]:
     """Add the argument conditions: the catalogue's, else what tells sibling probes apart."""
     sharing: dict[tuple[str, str], list[str]] = {}
@@ -294,7 +321,7 @@ def _cache_key(catalog: Catalog, torch_version: str) -> str:
 
 def trace_probes(
     catalog: Catalog, *, python: str | None = None, timeout: float = 60.0
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, ProbeTrace]:
     """Run every distinct probe once in a worker under the recording mode; answers by entry id."""
     from ..runner.pool import WorkerPool
     from ..runner.protocol import Lost, TraceAnswer, TraceRequest
@@ -311,25 +338,17 @@ def trace_probes(
         for (probe, path, args), ids in by_probe.items()
     }
     task_key = {ids[0]: key for key, ids in by_probe.items()}
-    answers: dict[str, dict[str, Any]] = {}
+    answers: dict[str, ProbeTrace] = {}
     with WorkerPool(1, python=python, timeout=timeout) as pool:
         pool.wait_ready()
         for answer in pool.ask_all(tasks.values()):
-            # Cached as JSON: records, or why the probe did not run.
             if isinstance(answer, TraceAnswer):
-                trace = {
-                    k: v
-                    for k, v in (
-                        ("records", answer.records),
-                        ("skip", answer.skip),
-                        ("error", answer.error),
-                    )
-                    if v is not None
-                }
+                trace = ProbeTrace(records=answer.records, skip=answer.skip, error=answer.error)
             elif isinstance(answer, Lost):
-                trace = {"crashed" if answer.crashed else "timeout": answer.why}
+                lost = answer.why
+                trace = ProbeTrace(crashed=lost) if answer.crashed else ProbeTrace(timeout=lost)
             else:
-                trace = {"error": getattr(answer, "message", "no answer")}
+                trace = ProbeTrace(error=getattr(answer, "message", "no answer"))
             for entry_id in by_probe[task_key[answer.id]]:
                 answers[entry_id] = trace
     return answers
@@ -341,14 +360,23 @@ def load_signatures(
     """Signatures for ``catalog``: probe traces from the cache, or from a worker (then cached)."""
     path = cache_dir() / f"traces-{_cache_key(catalog, torch_version)}.json"
     try:
-        traces = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        traces = _read_traces(path)
+    except (OSError, ValueError, ReportError):
         # A probe that crashed or hung is cached as such too: the key holds the
-        # probe's source, so fixing the probe traces it again.
+        # probe's source, so fixing the probe traces it again. A cache file that is
+        # not traces (cut short, hand-edited) is traced again too.
         traces = trace_probes(catalog, python=python)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, json.dumps(traces))
+            write_text_atomic(path, json.dumps({k: encode(t) for k, t in traces.items()}))
         except OSError:
             pass  # no cache: the next scan traces again
     return derive(catalog, traces)
+
+
+def _read_traces(path: Path) -> dict[str, ProbeTrace]:
+    """The cached traces by entry id; a :class:`ReportError` names a field of the wrong type."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: not an object of traces")
+    return {entry: decode(ProbeTrace, trace, entry) for entry, trace in data.items()}

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 from typing import Any
+
+from detaudit.model.observation import DispatchedOp
 
 #: Key under which a forward op's name is left in its autograd node's metadata.
 NODE_OP = "detaudit.op"
@@ -128,8 +131,11 @@ def _recorder_class() -> type:
 
         def __init__(self) -> None:
             super().__init__()
-            self.records: dict[str, dict[str, Any]] = {}
-            self.producer: dict[int, str] = {}
+            # Dispatches alike are one record (its first), counted in ``calls``.
+            self.ops: dict[tuple[Any, ...], DispatchedOp] = {}
+            self.calls: dict[tuple[Any, ...], int] = {}
+            self.produced: set[tuple[Any, ...]] = set()
+            self.producer: dict[int, tuple[Any, ...]] = {}
             self.keep: list[Any] = []  # outputs stay alive, so their addresses stay unique
             self.pending: list[tuple[Any, str]] = []
 
@@ -145,25 +151,26 @@ def _recorder_class() -> type:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 out = func(*args, **kwargs)
-            record = {
-                "op": name,
-                "pass": "backward" if node is not None else "forward",
-                "parent": node.metadata.get(NODE_OP) if node is not None else None,
-                "features": all_features(func, args, kwargs),
-                "tensor_inputs": bool(_tensors(list(args) + list(kwargs.values()))),
-                "warnings": sorted({str(w.message)[:300] for w in caught}),
-            }
-            key = json.dumps(record, sort_keys=True, default=str)
-            if key in self.records:
-                self.records[key]["calls"] += 1
+            op = DispatchedOp(
+                op=name,
+                pass_="backward" if node is not None else "forward",
+                parent=node.metadata.get(NODE_OP) if node is not None else None,
+                features=all_features(func, args, kwargs),
+                tensor_inputs=bool(_tensors(list(args) + list(kwargs.values()))),
+                warnings=tuple(sorted({str(w.message)[:300] for w in caught})),
+            )
+            features = json.dumps(op.features, sort_keys=True, default=str)
+            key = (op.op, op.pass_, op.parent, features, op.tensor_inputs, op.warnings)
+            if key in self.ops:
+                self.calls[key] += 1
             else:
-                self.records[key] = dict(record, calls=1, produced=False)
+                self.ops[key], self.calls[key] = op, 1
             self._track(func, args, out, key)
             if node is None:
                 self.pending = [(t, name) for t in _tensors(out)]
             return out
 
-        def _track(self, func, args, out, key: str) -> None:
+        def _track(self, func, args, out, key: tuple[Any, ...]) -> None:
             source = _MOVES.get(func._schema.name)
             for ret, tensor in zip(func._schema.returns, _tensors(out)):
                 alias = ret.alias_info
@@ -180,7 +187,14 @@ def _recorder_class() -> type:
             for tensor in _tensors(result):
                 key = self.producer.get(tensor._cdata)
                 if key is not None:
-                    self.records[key]["produced"] = True
+                    self.produced.add(key)
+
+        def dispatched(self) -> tuple[DispatchedOp, ...]:
+            """Every distinct dispatch, in the order first seen, with its calls and ``produced``."""
+            return tuple(
+                replace(op, calls=self.calls[key], produced=key in self.produced)
+                for key, op in self.ops.items()
+            )
 
     return Recorder
 
@@ -189,18 +203,18 @@ def handle(request: Any) -> Any:
     """Run a probe on CPU under deterministic warn-only mode, recording its dispatches.
 
     Answers a :class:`~detaudit.runner.protocol.TraceAnswer` whose records
-    name each op, its pass, the forward op whose backward dispatched it, its
-    argument features, its calls, and whether it produced (part of) the
-    probe's result; or why not (``skip``, ``error``).
+    (:class:`~detaudit.model.observation.DispatchedOp`) name each op, its pass,
+    the forward op whose backward dispatched it, its argument features, its
+    calls, and whether it produced (part of) the probe's result; or why not
+    (``skip``, ``error``).
     """
     import torch
 
     from detaudit import torchstate
     from detaudit.probes import ProbeSkipped
     from detaudit.runner.probing import load_probe
-    from detaudit.runner.protocol import TraceAnswer, decode_answer
+    from detaudit.runner.protocol import TraceAnswer
 
-    answer: dict[str, Any] = {"type": TraceAnswer.kind, "id": request.id}
     saved = torchstate.snapshot()
     try:
         fn = load_probe(request.probe, request.probe_path, request.probe_args)
@@ -210,11 +224,10 @@ def handle(request: Any) -> Any:
         with recorder:
             result = fn(torch.device("cpu"))
         recorder.mark_result(result)
-        answer["records"] = list(recorder.records.values())
+        return TraceAnswer(id=request.id, records=recorder.dispatched())
     except ProbeSkipped as exc:
-        answer["skip"] = str(exc)
+        return TraceAnswer(id=request.id, skip=str(exc))
     except Exception as exc:  # noqa: BLE001 - a failing probe is an outcome
-        answer["error"] = f"{type(exc).__name__}: {exc}"[:600]
+        return TraceAnswer(id=request.id, error=f"{type(exc).__name__}: {exc}"[:600])
     finally:
         torchstate.restore(saved)
-    return decode_answer(answer)

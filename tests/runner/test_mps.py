@@ -41,7 +41,7 @@ def test_device_mps_without_mps_is_exit_3_in_one_line(tmp_path):
 def test_worker_hello_lists_the_devices_its_torch_has():
     with WorkerPool(1) as pool:
         hello = pool.wait_ready()
-    assert "mps" not in hello["devices"] and "cpu" in hello["devices"]
+    assert "mps" not in hello.devices and "cpu" in hello.devices
 
 
 @needs_no_mps

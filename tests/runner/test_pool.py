@@ -18,6 +18,7 @@ import torch
 import detaudit
 from detaudit.errors import WorkerError
 from detaudit.runner.pool import WorkerPool
+from detaudit.runner.protocol import Hello
 
 from ..conftest import USER_CATALOG
 from ..processes import LIFELINE, alive, group, wait_gone
@@ -40,20 +41,20 @@ def markers(tmp_path, monkeypatch) -> Path:
 def test_a_worker_says_hello_and_answers():
     with WorkerPool(1) as pool:
         hello = pool.wait_ready()
-        assert hello["type"] == "hello" and hello["torch"] == torch.__version__
-        assert alive(hello["pid"])
+        assert isinstance(hello, Hello) and hello.torch == torch.__version__
+        assert alive(hello.pid)
         env = pool.request({"type": "environment", "cuda": False})
         assert env["type"] == "environment" and env["environment"]["torch"] == torch.__version__
         answer = pool.request(run("lifeprobes:hello", "h"))
     assert answer["type"] == "result" and answer["id"] == "h" and answer["device"] == "cpu"
     assert answer["strict"]["outcome"] == "ran" and answer["digests_on"]
-    assert wait_gone({hello["pid"]}) == set()  # closed
+    assert wait_gone({hello.pid}) == set()  # closed
 
 
 @pytest.mark.slow  # waits for a hang, a crash or a slow start
 def test_a_crash_is_an_answer_and_a_new_worker_serves_the_next():
     with WorkerPool(1, timeout=600) as pool:
-        first = pool.wait_ready()["pid"]
+        first = pool.wait_ready().pid
         answers = {
             a["id"]: a
             for a in pool.run(
@@ -134,6 +135,22 @@ def test_an_interpreter_that_exits_at_start_is_a_worker_error(tmp_path):
     assert "exited with code 5 at start: no torch here" in str(info.value)
 
 
+def test_a_worker_whose_hello_has_a_field_of_the_wrong_type_cannot_start(tmp_path):
+    python = _fake_python(
+        tmp_path,
+        """
+        import json, os, sys, time
+        print("not this detaudit's worker", file=sys.stderr, flush=True)
+        print(json.dumps({"type": "hello", "pid": str(os.getpid()), "torch": "2.13.0"}), flush=True)
+        time.sleep(60)
+        """,
+    )
+    with WorkerPool(1, python=python) as pool, pytest.raises(WorkerError) as info:
+        pool.wait_ready()
+    assert "greeted with malformed 'hello' record: pid: expected a whole number" in str(info.value)
+    assert pool.hello is None
+
+
 def test_the_worker_gets_only_this_detaudit_package_and_the_folder_goes_with_the_pool(
     tmp_path, monkeypatch
 ):
@@ -206,7 +223,7 @@ def test_the_first_request_of_a_worker_gets_its_start_up_time_on_top(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_leads_its_own_group_with_a_warden():
     with WorkerPool(1) as pool:
-        pid = pool.wait_ready()["pid"]
+        pid = pool.wait_ready().pid
         members = group(pid)
         (warden,) = members - {pid}
         assert Path(f"/proc/{warden}/comm").read_text().strip() == "detaudit-warden"
@@ -226,7 +243,7 @@ def test_a_torch_in_the_callers_folder_does_not_shadow_the_interpreters(tmp_path
         hello = pool.wait_ready()
         env = pool.request({"type": "environment", "cuda": False})
         answer = pool.request(run("lifeprobes:working_folder", "cwd"))
-    assert hello["torch"] == torch.__version__
+    assert hello.torch == torch.__version__
     assert env["environment"]["torch_path"] == str(Path(torch.__file__).parent)
     # ...and the probes still run in the caller's folder (their relative paths mean it).
     assert answer["strict"]["outcome"] == "ran", answer["strict"]

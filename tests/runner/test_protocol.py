@@ -7,9 +7,11 @@ import json
 
 import pytest
 
-from detaudit.model.observation import Compiled, Cost, Observation
+from detaudit.model.environment import Environment
+from detaudit.model.observation import Compiled, Cost, DispatchedOp, Observation, OpInfoAlert
 from detaudit.runner import protocol
 from detaudit.runner.protocol import (
+    EnvironmentAnswer,
     EnvironmentRequest,
     Lost,
     OpInfoSweepAnswer,
@@ -17,6 +19,7 @@ from detaudit.runner.protocol import (
     Refused,
     RunAnswer,
     RunRequest,
+    TraceAnswer,
     TraceRequest,
     decode_answer,
     decode_request,
@@ -60,6 +63,64 @@ FULL = RunAnswer(
     retire="the probe changed the default dtype, which cannot be restored",
 )
 
+#: A fingerprint as a worker takes it: the parent's own facts (time, hash) left empty.
+ENVIRONMENT = EnvironmentAnswer(
+    environment=Environment(
+        torch="2.13.0",
+        torch_git="abc123",
+        torch_path="/venv/lib/python3.11/site-packages/torch",
+        cuda="12.8",
+        cudnn="91000",
+        gpu="NVIDIA H200",
+        gpu_capability="sm_90",
+        gpu_driver="570.1",
+        gpu_count=1,
+        python="3.11.7",
+        os="Linux",
+        numpy=None,
+        rng_cpu="c" * 32,
+        rng_cuda=None,
+        inductor={"deterministic": True},
+    )
+)
+
+#: A trace with a forward op and the backward op its backward dispatched.
+TRACE = TraceAnswer(
+    id="put",
+    records=(
+        DispatchedOp(
+            "aten::put_.default",
+            "forward",
+            features={"accumulate": False, "self.ndim": 1, "size": [4, 4], "index": "tensor"},
+            tensor_inputs=True,
+            calls=2,
+            produced=True,
+        ),
+        DispatchedOp(
+            "aten::index_put.default",
+            "backward",
+            parent="aten::put_.default",
+            warnings=("index_put does not have a deterministic...",),
+        ),
+    ),
+)
+
+#: An OpInfo op that alerted forward and backward.
+SWEEP = OpInfoSweepAnswer(
+    id="put",
+    name="put",
+    api="torch.Tensor.put",
+    aliases=("put_",),
+    samples=3,
+    backward=2,
+    alerts=(
+        OpInfoAlert("forward", "raises", "put_", count=3, first_sample=0, sample="x", message="m"),
+        OpInfoAlert("backward", "warns", "index_put", count=1, first_sample=2),
+    ),
+    dtype="float32",
+    seconds=0.5,
+)
+
 SAMPLES = [
     EnvironmentRequest(devices=("cpu", "cuda")),
     RunRequest(id="put", probe="m:f", device="cpu", repeat=3, seed=0, probe_path="/x", cost=5),
@@ -82,12 +143,16 @@ SAMPLES = [
     protocol.OpInfoListRequest(ops=("put", "take")),
     protocol.OpInfoSweepRequest(id="put", device="cpu", seed=0, samples=2),
     protocol.Hello(pid=1, torch="2.13.0", python="3.11.7", numpy=None, devices=("cpu",)),
-    protocol.EnvironmentAnswer(environment={"torch": "2.13.0"}),
+    EnvironmentAnswer(environment=Environment(torch="2.13.0")),
+    ENVIRONMENT,
     FULL,
     RunAnswer(id="put", device="cuda", skip="no CUDA device is available to this torch"),
-    protocol.TraceAnswer(id="put", records=({"op": "aten::put_"},)),
+    TRACE,
+    TraceAnswer(id="put", records=()),
+    TraceAnswer(id="put", error="RuntimeError: no"),
     protocol.OpInfoListAnswer(ops=("put",), unknown=("nope",), total=700),
-    OpInfoSweepAnswer(id="put", name="put", alerts=({"kernel": "put_"},), samples=3),
+    SWEEP,
+    OpInfoSweepAnswer(id="put", skip="no dtype supported on cpu"),
     Lost(id="put", device="cpu", request="run", crashed="worker killed by SIGSEGV"),
     Lost(id="put", device="cpu", request="run", timeout=5.0, seconds=5.2, stderr="Traceback..."),
     Refused(message="unknown request 'x'"),
@@ -128,6 +193,130 @@ def test_a_run_answer_carries_the_models_own_records():
 def test_a_field_of_the_wrong_type_is_a_protocol_error_naming_it(change, refused):
     wire = {**json.loads(json.dumps(encode(FULL))), **change}
     with pytest.raises(ProtocolError, match=r"^malformed 'result' record: " + refused):
+        decode_answer(wire)
+
+
+def test_the_nested_answers_carry_the_models_own_records():
+    environment = decode_answer(json.loads(json.dumps(encode(ENVIRONMENT)))).environment
+    assert isinstance(environment, Environment) and environment.gpu_count == 1
+    assert environment.inductor == {"deterministic": True}
+    trace = decode_answer(json.loads(json.dumps(encode(TRACE))))
+    assert all(isinstance(r, DispatchedOp) for r in trace.records)
+    assert trace.records[0].pass_ == "forward" and trace.records[1].parent == "aten::put_.default"
+    sweep = decode_answer(json.loads(json.dumps(encode(SWEEP))))
+    assert all(isinstance(a, OpInfoAlert) for a in sweep.alerts)
+    assert sweep.alerts[1].pass_ == "backward" and sweep.alerts[1].message == ""
+
+
+def test_nested_records_keep_their_json_keys():
+    """``pass_`` travels as ``pass``: the trace cache and the sweep keep the keys they had."""
+    wire = json.loads(json.dumps(encode(TRACE)))
+    assert wire["records"][0]["pass"] == "forward" and "pass_" not in wire["records"][0]
+    assert wire["records"][0]["features"]["size"] == [4, 4]
+    wire = json.loads(json.dumps(encode(SWEEP)))
+    assert set(wire["alerts"][0]) == {
+        "pass", "status", "kernel", "count", "first_sample", "sample", "message"
+    }  # fmt: skip
+
+
+def _changed(record, field, change):
+    """``record``'s wire form with ``change`` merged into the first item of ``field``."""
+    wire = json.loads(json.dumps(encode(record)))
+    inner = wire[field][0] if isinstance(wire[field], list) else wire[field]
+    inner.update(change)
+    for key in [k for k, v in change.items() if v is _GONE]:
+        del inner[key]
+    return wire
+
+
+_GONE = object()
+
+
+@pytest.mark.parametrize(
+    "record, field, change, refused",
+    [
+        (
+            ENVIRONMENT,
+            "environment",
+            {"gpu_count": "1"},
+            r"'environment' record: environment\.gpu_count: expected a whole number, got \"1\"",
+        ),
+        (
+            ENVIRONMENT,
+            "environment",
+            {"torch": _GONE},
+            r"'environment' record: environment: missing field 'torch'",
+        ),
+        (
+            ENVIRONMENT,
+            "environment",
+            {"inductor": {"deterministic": "yes"}},
+            r"'environment' record: environment\.inductor: expected an object of true/false",
+        ),
+        (
+            TRACE,
+            "records",
+            {"op": 1},
+            r"'trace' record: records\[0\]\.op: expected a string, got 1",
+        ),
+        (
+            TRACE,
+            "records",
+            {"calls": 1.5},
+            r"'trace' record: records\[0\]\.calls: expected a whole number, got 1\.5",
+        ),
+        (
+            TRACE,
+            "records",
+            {"warnings": "x"},
+            r"'trace' record: records\[0\]\.warnings: expected a list of strings, got \"x\"",
+        ),
+        (
+            TRACE,
+            "records",
+            {"features": ["accumulate"]},
+            r"'trace' record: records\[0\]\.features: expected an object",
+        ),
+        (
+            TRACE,
+            "records",
+            {"pass": _GONE},
+            r"'trace' record: records\[0\]: missing field 'pass'",
+        ),
+        (
+            SWEEP,
+            "alerts",
+            {"kernel": _GONE},
+            r"'opinfo' record: alerts\[0\]: missing field 'kernel'",
+        ),
+        (
+            SWEEP,
+            "alerts",
+            {"count": "3"},
+            r"'opinfo' record: alerts\[0\]\.count: expected a whole number, got \"3\"",
+        ),
+        (
+            SWEEP,
+            "alerts",
+            {"status": None},
+            r"'opinfo' record: alerts\[0\]\.status: expected a string, got null",
+        ),
+    ],
+    ids=lambda v: "-".join(v) if isinstance(v, dict) else None,
+)
+def test_a_nested_field_of_the_wrong_type_is_a_protocol_error_naming_it(
+    record, field, change, refused
+):
+    with pytest.raises(ProtocolError, match=r"^malformed " + refused):
+        decode_answer(_changed(record, field, change))
+
+
+def test_a_nested_record_that_is_not_an_object_is_refused():
+    wire = {**json.loads(json.dumps(encode(TRACE))), "records": ["aten::put_"]}
+    with pytest.raises(ProtocolError, match=r"records\[0\]: expected an object"):
+        decode_answer(wire)
+    wire = {**json.loads(json.dumps(encode(ENVIRONMENT))), "environment": "2.13.0"}
+    with pytest.raises(ProtocolError, match=r"environment: expected an object"):
         decode_answer(wire)
 
 
@@ -208,6 +397,14 @@ wire = json.loads(json.dumps(p.encode(answer)))
 assert p.decode_answer(wire) == answer
 request = p.RunRequest(id="x", probe="m:f", device="cpu", repeat=2, seed=0, env={"A": None})
 assert p.decode_request(json.loads(json.dumps(p.encode(request)))) == request
+from detaudit.model.environment import Environment
+from detaudit.model.observation import DispatchedOp, OpInfoAlert
+for nested in (
+    p.EnvironmentAnswer(environment=Environment(torch="2.13.0", inductor={"deterministic": True})),
+    p.TraceAnswer(id="x", records=(DispatchedOp("aten::mul.Tensor", "forward", parent=None),)),
+    p.OpInfoSweepAnswer(id="x", alerts=(OpInfoAlert("forward", "raises", "put_", 1, 0),)),
+):
+    assert p.decode_answer(json.loads(json.dumps(p.encode(nested)))) == nested
 try:
     p.decode_answer({**wire, "seconds": "x"})
 except p.ProtocolError as exc:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from detaudit.catalog import Condition, load_catalog
 from detaudit.errors import CatalogError
+from detaudit.model.observation import DispatchedOp
 from detaudit.scanner.matching import Matcher
-from detaudit.scanner.signatures import derive, load_signatures, op_key, trace_probes
+from detaudit.scanner.signatures import (
+    ProbeTrace,
+    cache_dir,
+    derive,
+    load_signatures,
+    op_key,
+    trace_probes,
+)
 
 from ..conftest import USER_CATALOG
 
@@ -120,25 +130,33 @@ def test_op_key_joins_in_place_and_out_variants():
 
 def test_derive_is_pure_over_traces(catalog):
     def record(op, pass_="forward", produced=False, **features):
-        return {
-            "op": op,
-            "pass": pass_,
-            "parent": None,
-            "features": features,
-            "tensor_inputs": True,
-            "calls": 1,
-            "produced": produced,
-            "warnings": [],
-        }
+        return DispatchedOp(op, pass_, features=features, tensor_inputs=True, produced=produced)
 
-    harness = [record("aten::mul.Tensor"), record("aten::sum.default")]
-    traces = {e.id: {"records": list(harness)} for e in catalog}
-    traces["histc"] = {"records": [*harness, record("aten::histc.default")]}
-    traces["kthvalue"] = {"error": "RuntimeError: no"}
+    harness = (record("aten::mul.Tensor"), record("aten::sum.default"))
+    traces = {e.id: ProbeTrace(records=harness) for e in catalog}
+    traces["histc"] = ProbeTrace(records=(*harness, record("aten::histc.default")))
+    traces["kthvalue"] = ProbeTrace(error="RuntimeError: no")
     sigs = derive(catalog, traces)
     assert [o.op for o in sigs["histc"].ops] == ["aten::histc.default"]
     assert "did not run: RuntimeError: no" in sigs["kthvalue"].problem
     assert "no op of its own" in sigs["nll-loss"].problem  # mul and sum are everyone's
+
+
+def test_the_trace_cache_holds_typed_records_and_a_bad_one_is_traced_again(
+    catalog, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DETAUDIT_CACHE_DIR", str(tmp_path))
+    one = catalog.select(["histc"])
+    first = load_signatures(one, torch.__version__)
+    assert [o.op for o in first["histc"].ops] == ["aten::histc.default"]
+    (path,) = cache_dir().glob("traces-*.json")
+    cached = json.loads(path.read_text(encoding="utf-8"))
+    histc = [r for r in cached["histc"]["records"] if r["op"] == "aten::histc.default"]
+    assert histc and histc[0]["pass"] == "forward" and histc[0]["produced"] is True
+    # a record whose op is not a string is no trace: the probe is traced again
+    path.write_text(json.dumps({"histc": {"records": [{"op": 1, "pass": "forward"}]}}))
+    assert load_signatures(one, torch.__version__) == first
+    assert json.loads(path.read_text(encoding="utf-8")) == cached
 
 
 @pytest.mark.slow  # waits for a hanging probe's timeout
@@ -148,7 +166,8 @@ def test_a_crashing_or_hanging_probe_costs_only_its_entry(scan_cache):
     # about 2 s, 3+ s on a loaded machine, for torch's first dispatch under a mode:
     # the pool gives a first request the worker's start-up time on top.
     traces = trace_probes(catalog, timeout=4)
-    assert "crashed" in traces["user-abort"] and "timeout" in traces["user-hang"]
+    assert traces["user-abort"].crashed and traces["user-hang"].timeout
+    assert traces["user-abort"].records is None
     sigs = derive(catalog, traces)
     assert "did not run" in sigs["user-abort"].problem
     assert [o.op for o in sigs["user-put"].ops] == ["aten::put.default"]
