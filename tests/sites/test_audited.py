@@ -78,18 +78,21 @@ def test_reports_without_a_census_still_load_and_a_bad_one_is_refused():
 
 @pytest.mark.slow  # reads the installed torch's libraries
 def test_the_parent_takes_the_census_without_importing_torch(tmp_path):
+    """Nor LIEF, once the census is cached: the next audit reads one file."""
     code = (
         "import sys; from detaudit.sites.audited import take_for_audit; c = take_for_audit(None); "
-        "print(type(c).__name__, 'torch' in sys.modules)"
+        "print(type(c).__name__, 'torch' in sys.modules, 'lief' in sys.modules)"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    kind, imported = done.stdout.split()
-    assert imported == "False"
     have_extra = all(__import__("importlib").util.find_spec(m) for m in ("lief", "capstone"))
-    assert kind == ("Census" if have_extra else "str")
+    for imports_lief in (have_extra, False):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        kind, torch_imported, lief_imported = done.stdout.split()
+        assert torch_imported == "False"
+        assert lief_imported == str(imports_lief)
+        assert kind == ("Census" if have_extra else "str")
 
 
 @pytest.mark.skipif(
