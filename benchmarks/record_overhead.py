@@ -8,7 +8,9 @@ warm-up; ``compare`` of two traces of 1,000,000 ops takes at most 5 s.
 The machine may be shared, so plain and recorded steps alternate one by one
 (plain-recorded, recorded-plain, ...) in one process, after warm-up steps of
 each; the medians are compared. Every recorded step appends to one trace
-(as a training run would), whose bytes per op are reported.
+(as a training run would), whose bytes per op are reported. A third series
+runs each step under a dispatch mode that only calls each op: the cost of
+seeing every op from Python at all, below which no recorder can go.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -32,6 +35,13 @@ from detaudit.trace.format import load_trace
 from detaudit.trace.recorder import record
 
 TARGET = 1.5
+
+
+class CallOnly(TorchDispatchMode):
+    """A dispatch mode that calls each op and does nothing else: what any Python mode costs."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
 
 
 def cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -67,8 +77,13 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
         fn()
         return time.perf_counter() - start
 
-    plain, recorded = [], []
+    plain, bare, recorded = [], [], []
     trace = folder / f"{name}.trace"
+
+    def bare_step() -> None:
+        with CallOnly():
+            train_step()
+
     for _ in range(3):
         train_step()
     with record(trace) as mode:
@@ -82,18 +97,25 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
 
         recorded_step()
         recorded_step()
+        bare_step()
+        series = {train_step: plain, bare_step: bare, recorded_step: recorded}
+        rotations = [(train_step, bare_step, recorded_step), (recorded_step, train_step, bare_step)]
         for i in range(pairs):
-            order = (train_step, recorded_step) if i % 2 == 0 else (recorded_step, train_step)
-            for fn in order:
-                (plain if fn is train_step else recorded).append(timed(fn))
+            for fn in rotations[i % 2]:
+                series[fn].append(timed(fn))
         mode.__enter__()
     ops, size = mode.count, mode.size
-    p, r = statistics.median(plain), statistics.median(recorded)
+    p, b, r = statistics.median(plain), statistics.median(bare), statistics.median(recorded)
     ratio = r / p
     verdict = "ok" if ratio <= TARGET else f"over the {TARGET}x target"
     print(
         f"{name}: plain {p * 1e3:.2f} ms, recorded {r * 1e3:.2f} ms, ratio {ratio:.2f}x "
         f"({verdict}); {ops} ops, {size / max(ops, 1):.0f} bytes per op"
+    )
+    print(
+        f"{name}: a dispatch mode that only calls each op {b * 1e3:.2f} ms, {b / p:.2f}x "
+        f"(the floor of any Python dispatch mode); recording adds {(r - b) / p:.2f}x of the "
+        f"plain step on top"
     )
     return ratio
 
