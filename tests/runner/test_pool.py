@@ -199,7 +199,7 @@ SLOW_WORKER = f"""
 import json, sys, time
 
 time.sleep({SLOW})  # a slow start: torch's import on a loaded machine
-print(json.dumps({{"type": "hello"}}), flush=True)
+print(json.dumps({{"type": "hello", "pid": 1, "torch": "fake"}}), flush=True)
 for line in sys.stdin:
     time.sleep({SLOW})  # every request as slow as the start, the first one included
     print(json.dumps({{"type": "result", "id": json.loads(line)["id"]}}), flush=True)

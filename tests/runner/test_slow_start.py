@@ -79,6 +79,68 @@ def test_a_lane_worker_leaves_once_its_lane_is_done() -> None:
         assert [w.lane for w in pool._workers] == [""]
 
 
+STEAL_PROBES = '''\
+import os
+import time
+from pathlib import Path
+
+import torch
+
+
+def _mark(name, device):
+    Path(__file__).with_name(name + ".pid").write_text(str(os.getpid()))
+    return torch.ones(3, device=device)
+
+
+def busy(device):
+    # holds the shared worker until the lane's worker has run out of work, and a second more
+    own = Path(__file__).with_name("own.pid")
+    deadline = time.monotonic() + 60
+    while not own.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
+    return _mark("busy", device)
+
+
+def own(device):
+    return _mark("own", device)
+
+
+def shared(device):
+    return _mark("shared", device)
+'''
+
+
+@pytest.mark.parametrize("env", [None, {"DETAUDIT_TEST_LANE_VAR": "lane"}])
+def test_a_lane_started_as_the_shared_workers_takes_their_requests_once_its_own_are_done(
+    tmp_path: Path, env
+) -> None:
+    """The slow lane's worker is a shared worker with a head start: when its entry is done it
+    helps with the rest. A worker started with an env of its own never runs the others."""
+    (tmp_path / "stealprobes.py").write_text(STEAL_PROBES)
+
+    def request(probe: str) -> RunRequest:
+        return RunRequest(
+            id=probe, probe=f"stealprobes:{probe}", probe_path=str(tmp_path), device="cpu",
+            repeat=1, seed=0,
+        )  # fmt: skip
+
+    with WorkerPool(1, timeout=120) as pool:
+        pool.start_lane("lane", env)
+        pool.wait_ready()
+        answers = list(
+            pool.ask_all([request("busy"), request("shared")], lanes={"lane": [request("own")]})
+        )
+        assert sorted(a.id for a in answers) == ["busy", "own", "shared"]
+        assert all(isinstance(a, RunAnswer) and a.strict.outcome == "ran" for a in answers)
+    pids = {n: (tmp_path / f"{n}.pid").read_text() for n in ("busy", "own", "shared")}
+    assert pids["own"] != pids["busy"]
+    if env is None:
+        assert pids["shared"] == pids["own"]  # the shared worker was busy: the lane's took it
+    else:
+        assert pids["shared"] == pids["busy"]  # it waited for the shared worker
+
+
 def test_a_lane_starts_with_its_env_and_the_shared_workers_with_the_callers(monkeypatch) -> None:
     monkeypatch.setenv("DETAUDIT_TEST_LANE_VAR", "caller")
     monkeypatch.delenv("DETAUDIT_TEST_LANE_UNSET", raising=False)
