@@ -10,7 +10,9 @@ The machine may be shared, so plain and recorded steps alternate one by one
 each; the medians are compared. Every recorded step appends to one trace
 (as a training run would), whose bytes per op are reported. A third series
 runs each step under a dispatch mode that only calls each op: the cost of
-seeing every op from Python at all, below which no recorder can go.
+seeing every op from Python at all, below which no recorder can go. A fourth
+records to a trace of its own with the fingerprints replaced by 0, to split
+what recording adds into reading the tensors' bits and the rest.
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detaudit.trace.compare import compare_traces
 from detaudit.trace.format import load_trace
+from detaudit.trace import recorder
 from detaudit.trace.recorder import record
 
 TARGET = 1.5
+
+
+def _no_bits(tensor: torch.Tensor) -> int:
+    return 0
 
 
 class CallOnly(TorchDispatchMode):
@@ -77,7 +84,7 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
         fn()
         return time.perf_counter() - start
 
-    plain, bare, recorded = [], [], []
+    plain, bare, recorded, blind = [], [], [], []
     trace = folder / f"{name}.trace"
 
     def bare_step() -> None:
@@ -86,26 +93,41 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
 
     for _ in range(3):
         train_step()
-    with record(trace) as mode:
-        # record() entered the mode; leave it, and enter it again for each recorded step, so
-        # that the plain steps run unrecorded and every recorded step goes to the one trace
+    with record(trace) as mode, record(folder / f"{name}-blind.trace") as blind_mode:
+        # record() entered the modes; leave them, and enter one again for each recorded step,
+        # so that the plain steps run unrecorded and every recorded step goes to its trace
+        blind_mode.__exit__(None, None, None)
         mode.__exit__(None, None, None)
 
         def recorded_step() -> None:
             with mode:
                 train_step()
 
+        def blind_step() -> None:  # recorded, but no tensor's bits are read
+            real = recorder._fingerprint
+            recorder._fingerprint = _no_bits
+            try:
+                with blind_mode:
+                    train_step()
+            finally:
+                recorder._fingerprint = real
+
         recorded_step()
         recorded_step()
         bare_step()
-        series = {train_step: plain, bare_step: bare, recorded_step: recorded}
-        rotations = [(train_step, bare_step, recorded_step), (recorded_step, train_step, bare_step)]
+        series = {train_step: plain, bare_step: bare, recorded_step: recorded, blind_step: blind}
+        rotations = [
+            (train_step, bare_step, recorded_step, blind_step),
+            (blind_step, recorded_step, train_step, bare_step),
+        ]
         for i in range(pairs):
             for fn in rotations[i % 2]:
                 series[fn].append(timed(fn))
         mode.__enter__()
+        blind_mode.__enter__()
     ops, size = mode.count, mode.size
     p, b, r = statistics.median(plain), statistics.median(bare), statistics.median(recorded)
+    nb = statistics.median(blind)
     ratio = r / p
     verdict = "ok" if ratio <= TARGET else f"over the {TARGET}x target"
     print(
@@ -115,7 +137,8 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
     print(
         f"{name}: a dispatch mode that only calls each op {b * 1e3:.2f} ms, {b / p:.2f}x "
         f"(the floor of any Python dispatch mode); recording adds {(r - b) / p:.2f}x of the "
-        f"plain step on top"
+        f"plain step on top: {(r - nb) / p:.2f}x reading the tensors' bits (fingerprints), "
+        f"{(nb - b) / p:.2f}x the rest"
     )
     return ratio
 
