@@ -32,9 +32,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from detaudit.trace import recorder
 from detaudit.trace.compare import compare_traces
 from detaudit.trace.format import load_trace
-from detaudit.trace import recorder
 from detaudit.trace.recorder import record
 
 TARGET = 1.5
