@@ -353,6 +353,14 @@ def test_dataloader_generator_is_a_seeded_cpu_generator():
 # ---------------------------------------------------------------------------- other devices
 
 
+def _fake_device(**fields) -> devices.DeviceInfo:
+    """A device a package would register, whose tensors are the CPU's."""
+    return devices.DeviceInfo(
+        name="fake", label="fake device", available=lambda: True, torch_type="cpu", auto=False,
+        **fields,
+    )  # fmt: skip
+
+
 def _never_called(index: int) -> torch.Generator:
     raise AssertionError(f"the generator of device {index} was asked for: that would start it")
 
@@ -361,12 +369,7 @@ def test_a_registered_devices_generators_are_seeded_saved_and_restored(monkeypat
     """A device the registry knows (a package's) is seeded, and its generators come back."""
     generators = [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)]
     seeded: list[int] = []
-    fake = devices.DeviceInfo(
-        name="fake",
-        label="fake device",
-        available=lambda: True,
-        torch_type="cpu",
-        auto=False,
+    fake = _fake_device(
         initialized=lambda: True,
         count=lambda: 2,
         generator=generators.__getitem__,
@@ -392,12 +395,7 @@ def test_a_device_that_has_not_started_gets_its_queued_seeds_back_and_stays_unst
 ):
     """Like CUDA before its start: restoring puts back what was queued and starts nothing."""
     queue = ["seed 1"]
-    fake = devices.DeviceInfo(
-        name="fake",
-        label="fake device",
-        available=lambda: True,
-        torch_type="cpu",
-        auto=False,
+    fake = _fake_device(
         initialized=lambda: False,
         count=lambda: 1,
         generator=_never_called,
