@@ -285,26 +285,3 @@ def test_grow_starts_workers_up_to_the_number_asked_for():
         assert len(pool._workers) == 3
         answers = list(pool.run([run("lifeprobes:hello", f"r{i}") for i in range(3)]))
     assert {a["strict"]["outcome"] for a in answers} == {"ran"}
-
-
-def _worker_environ(pool: WorkerPool) -> dict[str, str]:
-    pid = pool.wait_ready().pid
-    with open(f"/proc/{pid}/environ", "rb") as environ:
-        pairs = environ.read().split(b"\0")
-    return dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
-
-
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
-def test_workers_wait_for_openmp_work_passively_unless_told_otherwise(monkeypatch):
-    """Spinning OpenMP threads beside busy processes made the shared lane 7x slower."""
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    with WorkerPool(1) as pool:
-        assert _worker_environ(pool)["OMP_WAIT_POLICY"] == "PASSIVE"
-        assert pool.starts_with({"OMP_WAIT_POLICY": "PASSIVE"})
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the caller's own value wins
-    with WorkerPool(1) as pool:
-        assert _worker_environ(pool)["OMP_WAIT_POLICY"] == "ACTIVE"
-    monkeypatch.delenv("OMP_WAIT_POLICY")
-    with WorkerPool(1, env={"OMP_WAIT_POLICY": None}) as pool:  # as an entry's env unsets it
-        assert "OMP_WAIT_POLICY" not in _worker_environ(pool)
-        assert pool.starts_with({"OMP_WAIT_POLICY": None})
