@@ -46,14 +46,6 @@ __all__ = ["WorkerPool"]
 #: Seconds a new worker may take to import torch and say hello.
 START_TIMEOUT = 180.0
 _STDERR_TAIL = 2000
-#: What every worker starts with unless the caller's environment (or the request's) says
-#: otherwise. OpenMP threads that wait for work spin by default: with more busy threads than
-#: cores (the lanes' workers beside the shared one, anything else the machine runs), a
-#: spinning thread takes the core the thread it waits for needs. Measured on 2 cores with
-#: a second process busy: the shared lane's 90 probes in one worker took 14-17 s spinning
-#: and 2.1-2.3 s waiting passively. The policy changes how idle threads wait, never how
-#: many run or how a kernel splits its work: a parallel kernel's races stay as they are.
-WORKER_DEFAULTS: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
 #: Seconds to wait for a SIGKILLed worker to be reaped before giving up on it.
 _KILL_WAIT = 10.0
 #: Seconds a worker whose answer pipe closed may take to exit before it counts as alive:
@@ -212,7 +204,7 @@ class WorkerPool:
 
     def _environment(self, lane: str) -> dict[str, str]:
         """The environment a worker of ``lane`` starts with, but the folder :meth:`_spawn` makes."""
-        merged = {**WORKER_DEFAULTS, **os.environ, **self.env, **self._lane_env.get(lane, {})}
+        merged = {**os.environ, **self.env, **self._lane_env.get(lane, {})}
         env = {name: value for name, value in merged.items() if value is not None}
         env["PYTHONPATH"] = _worker_pythonpath(self._code or "", env.get("PYTHONPATH"))
         env[PARENT_ENV] = str(os.getpid())
