@@ -352,8 +352,7 @@ class WorkerPool:
         fingerprint has its own limit, whatever ``--timeout`` one entry gets).
         ``lanes``: requests that run only on their lane's own worker, beside the
         shared ones (started now unless :meth:`start_lane` did; retired once its
-        lane is done). A lane started with no variables of its own (the slow lane) then
-        takes shared requests until none is left: its worker is one of theirs.
+        lane is done).
         """
         limit = self.timeout if timeout is None else timeout
         pending = {"": deque(requests)}
@@ -364,9 +363,7 @@ class WorkerPool:
         while any(pending.values()) or any(w.task is not None for w in self._workers):
             yield from self._step(pending, limit)
             for worker in [w for w in self._workers if w.lane in pending]:
-                if worker.lane and worker.ready and worker.task is None and not self._queue(
-                    pending, worker
-                ):
+                if worker.lane and worker.ready and worker.task is None and not pending[worker.lane]:
                     self._retire(worker)  # its lane is done: the memory and the core go back
 
     def ask(self, record: Any, *, timeout: float | None = None) -> Any:
@@ -390,19 +387,10 @@ class WorkerPool:
         ):
             yield decode_answer(answer)
 
-    def _queue(self, pending: Mapping[str, deque], worker: _Worker) -> deque | None:
-        """The requests ``worker`` takes next: its lane's; once they are done, the shared ones
-        if its lane started with nothing on top of the shared workers' environment (the slow
-        lane), since such a worker is one of them but for its head start."""
-        queue = pending.get(worker.lane)
-        if queue is not None and not queue and worker.lane and not self._lane_env.get(worker.lane):
-            return pending.get("")
-        return queue
-
     def _step(self, pending: Mapping[str, deque], timeout: float) -> list[dict[str, Any]]:
         answers: list[dict[str, Any]] = []
         for worker in self._workers:
-            queue = self._queue(pending, worker)
+            queue = pending.get(worker.lane)
             if worker.ready and worker.task is None and queue:
                 self._send(worker, queue.popleft(), timeout)
         now = time.monotonic()

@@ -112,11 +112,11 @@ def shared(device):
 
 
 @pytest.mark.parametrize("env", [None, {"DETAUDIT_TEST_LANE_VAR": "lane"}])
-def test_a_lane_started_as_the_shared_workers_takes_their_requests_once_its_own_are_done(
-    tmp_path: Path, env
-) -> None:
-    """The slow lane's worker is a shared worker with a head start: when its entry is done it
-    helps with the rest. A worker started with an env of its own never runs the others."""
+def test_a_lane_worker_never_takes_the_shared_workers_requests(tmp_path: Path, env) -> None:
+    """Not even an idle one whose environment is theirs (the slow lane's): two probes at once
+    on the CPU hide the races of parallel kernels (measured: a lane worker helping with the
+    last entries made ``index-put-accumulate-true-mps``'s mode-off runs give 5 distinct bit
+    patterns in 2 of 4 audits instead of 4 of 4)."""
     (tmp_path / "stealprobes.py").write_text(STEAL_PROBES)
 
     def request(probe: str) -> RunRequest:
@@ -135,10 +135,7 @@ def test_a_lane_started_as_the_shared_workers_takes_their_requests_once_its_own_
         assert all(isinstance(a, RunAnswer) and a.strict.outcome == "ran" for a in answers)
     pids = {n: (tmp_path / f"{n}.pid").read_text() for n in ("busy", "own", "shared")}
     assert pids["own"] != pids["busy"]
-    if env is None:
-        assert pids["shared"] == pids["own"]  # the shared worker was busy: the lane's took it
-    else:
-        assert pids["shared"] == pids["busy"]  # it waited for the shared worker
+    assert pids["shared"] == pids["busy"]  # it waited for the shared worker
 
 
 def test_a_lane_starts_with_its_env_and_the_shared_workers_with_the_callers(monkeypatch) -> None:
