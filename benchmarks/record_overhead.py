@@ -5,14 +5,16 @@ warm-up; ``compare`` of two traces of 1,000,000 ops takes at most 5 s.
 
     python benchmarks/record_overhead.py [--pairs 30] [--threads N] [--compare-ops 1000000]
 
-The machine may be shared, so plain and recorded steps alternate one by one
-(plain-recorded, recorded-plain, ...) in one process, after warm-up steps of
-each; the medians are compared. Every recorded step appends to one trace
-(as a training run would), whose bytes per op are reported. A third series
-runs each step under a dispatch mode that only calls each op: the cost of
-seeing every op from Python at all, below which no recorder can go. A fourth
-records to a trace of its own with the fingerprints replaced by 0, to split
-what recording adds into reading the tensors' bits and the rest.
+The machine may be shared, so the series alternate one step at a time (in one
+order, then the reverse) in one process, after a warm-up step of each; the
+medians are compared. The series: the plain step; `detaudit record`'s way
+(the catalogue's entries named in each catalogued op's line); the Python API's
+default (``with detaudit.record(path):``, no catalogue match); a dispatch mode
+that only calls each op (the cost of seeing every op from Python at all, below
+which no recorder can go); and `detaudit record`'s way with the fingerprints
+replaced by 0, which splits what recording adds into reading the tensors' bits
+and the rest. Each recording series appends to one trace of its own (as a
+training run would); the bytes per op are `detaudit record`'s.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from detaudit.catalog import load_catalog
 from detaudit.trace import recorder
 from detaudit.trace.compare import compare_traces
 from detaudit.trace.format import load_trace
-from detaudit.trace.recorder import record
+from detaudit.trace.recorder import catalogue_matcher, record
 
 TARGET = 1.5
 
@@ -67,7 +70,7 @@ def transformer() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     return net, torch.randn(16, 32, 64), torch.randint(0, 10, (16,))
 
 
-def time_model(name: str, build, pairs: int, folder: Path) -> float:
+def time_model(name: str, build, pairs: int, folder: Path, matcher) -> float:
     torch.manual_seed(0)
     net, x, y = build()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
@@ -84,26 +87,31 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
         fn()
         return time.perf_counter() - start
 
-    plain, bare, recorded, blind = [], [], [], []
-    trace = folder / f"{name}.trace"
-
     def bare_step() -> None:
         with CallOnly():
             train_step()
 
     for _ in range(3):
         train_step()
-    with record(trace) as mode, record(folder / f"{name}-blind.trace") as blind_mode:
+    with (
+        record(folder / f"{name}.trace", matcher=matcher) as cli_mode,
+        record(folder / f"{name}-api.trace") as api_mode,
+        record(folder / f"{name}-blind.trace", matcher=matcher) as blind_mode,
+    ):
         # record() entered the modes; leave them, and enter one again for each recorded step,
         # so that the plain steps run unrecorded and every recorded step goes to its trace
-        blind_mode.__exit__(None, None, None)
-        mode.__exit__(None, None, None)
+        for mode in (blind_mode, api_mode, cli_mode):
+            mode.__exit__(None, None, None)
 
-        def recorded_step() -> None:
-            with mode:
+        def cli_step() -> None:  # as `detaudit record` does: the catalogue's entries named
+            with cli_mode:
                 train_step()
 
-        def blind_step() -> None:  # recorded, but no tensor's bits are read
+        def api_step() -> None:  # as `with detaudit.record(path):` does by default
+            with api_mode:
+                train_step()
+
+        def blind_step() -> None:  # as cli_step, but no tensor's bits are read
             real = recorder._fingerprint
             recorder._fingerprint = _no_bits
             try:
@@ -112,33 +120,27 @@ def time_model(name: str, build, pairs: int, folder: Path) -> float:
             finally:
                 recorder._fingerprint = real
 
-        recorded_step()
-        recorded_step()
-        bare_step()
-        series = {train_step: plain, bare_step: bare, recorded_step: recorded, blind_step: blind}
-        rotations = [
-            (train_step, bare_step, recorded_step, blind_step),
-            (blind_step, recorded_step, train_step, bare_step),
-        ]
+        steps = [train_step, bare_step, cli_step, api_step, blind_step]
+        for fn in steps:
+            fn()  # warm-up
+        series: dict[object, list[float]] = {fn: [] for fn in steps}
         for i in range(pairs):
-            for fn in rotations[i % 2]:
+            for fn in steps if i % 2 == 0 else steps[::-1]:
                 series[fn].append(timed(fn))
-        mode.__enter__()
-        blind_mode.__enter__()
-    ops, size = mode.count, mode.size
-    p, b, r = statistics.median(plain), statistics.median(bare), statistics.median(recorded)
-    nb = statistics.median(blind)
+        for mode in (cli_mode, api_mode, blind_mode):
+            mode.__enter__()
+    p, b, r, a, nb = (statistics.median(series[fn]) for fn in steps)
+    ops, size = cli_mode.count, cli_mode.size
     ratio = r / p
-    verdict = "ok" if ratio <= TARGET else f"over the {TARGET}x target"
+    for label, t in (("detaudit record", r), ("detaudit.record()", a)):
+        verdict = "ok" if t / p <= TARGET else f"over the {TARGET}x target"
+        print(f"{name}: plain {p * 1e3:.2f} ms, {label} {t * 1e3:.2f} ms, {t / p:.2f}x ({verdict})")
     print(
-        f"{name}: plain {p * 1e3:.2f} ms, recorded {r * 1e3:.2f} ms, ratio {ratio:.2f}x "
-        f"({verdict}); {ops} ops, {size / max(ops, 1):.0f} bytes per op"
-    )
-    print(
-        f"{name}: a dispatch mode that only calls each op {b * 1e3:.2f} ms, {b / p:.2f}x "
-        f"(the floor of any Python dispatch mode); recording adds {(r - b) / p:.2f}x of the "
-        f"plain step on top: {(r - nb) / p:.2f}x reading the tensors' bits (fingerprints), "
-        f"{(nb - b) / p:.2f}x the rest"
+        f"{name}: {ops} ops, {size / max(ops, 1):.0f} bytes per op; a dispatch mode that only "
+        f"calls each op {b / p:.2f}x (the floor of any Python dispatch mode); `detaudit record` "
+        f"adds {(r - b) / p:.2f}x on top: {(r - nb) / p:.2f}x reading the tensors' bits "
+        f"(fingerprints), {(nb - b) / p:.2f}x the rest (of it, naming catalogue entries "
+        f"{(r - a) / p:.2f}x)"
     )
     return ratio
 
@@ -177,8 +179,10 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        time_model("cnn", cnn, args.pairs, folder)
-        time_model("transformer", transformer, args.pairs, folder)
+        # what `detaudit record` matches ops with (the scan's signatures: traced once when absent)
+        matcher = catalogue_matcher(load_catalog())
+        time_model("cnn", cnn, args.pairs, folder, matcher)
+        time_model("transformer", transformer, args.pairs, folder, matcher)
         if args.compare_ops:
             time_compare(args.compare_ops, folder)
     return 0
