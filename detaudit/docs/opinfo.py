@@ -34,7 +34,7 @@ from detaudit.runner.protocol import (
     OpInfoSweepRequest,
 )
 
-__all__ = ["OpInfoUnavailable", "handle_list", "handle_sweep", "op_db", "sample_probe", "sweep_op"]
+__all__ = ["OpInfoUnavailable", "handle_list", "handle_sweep", "op_db", "sample_probe"]
 
 _OPS: dict[str, Any] | None = None
 _EXTRA_HINT = "pip install 'detaudit[discover]'"
@@ -175,8 +175,9 @@ def _api(op: Any) -> str:
     return f"torch.{op.name}"
 
 
-def sweep_op(request: OpInfoSweepRequest) -> OpInfoSweepAnswer:
-    """Run one op's samples forward (and backward) under deterministic mode; see the module doc."""
+def handle_sweep(request: OpInfoSweepRequest) -> OpInfoSweepAnswer:
+    """Answer an :class:`~detaudit.runner.protocol.OpInfoSweepRequest` in a worker: run one op's
+    samples forward (and backward) under deterministic mode; see the module doc."""
     import torch
 
     started = time.perf_counter()
@@ -255,8 +256,9 @@ def sweep_op(request: OpInfoSweepRequest) -> OpInfoSweepAnswer:
     )
 
 
-def list_ops(request: OpInfoListRequest) -> OpInfoListAnswer:
-    """The op ids to sweep: every op, or those ``request.ops`` names (by name or id)."""
+def handle_list(request: OpInfoListRequest) -> OpInfoListAnswer:
+    """Answer an :class:`~detaudit.runner.protocol.OpInfoListRequest` in a worker: the op ids
+    to sweep, every op or those ``request.ops`` names (by name or id)."""
     try:
         ops = op_db()
     except OpInfoUnavailable as exc:
@@ -267,16 +269,6 @@ def list_ops(request: OpInfoListRequest) -> OpInfoListAnswer:
     return OpInfoListAnswer(
         ops=tuple(chosen), unknown=tuple(w for w in wanted if w not in known), total=len(ops)
     )
-
-
-def handle_list(request: OpInfoListRequest) -> OpInfoListAnswer:
-    """Answer an :class:`~detaudit.runner.protocol.OpInfoListRequest` in a worker."""
-    return list_ops(request)
-
-
-def handle_sweep(request: OpInfoSweepRequest) -> OpInfoSweepAnswer:
-    """Answer an :class:`~detaudit.runner.protocol.OpInfoSweepRequest` in a worker."""
-    return sweep_op(request)
 
 
 def sample_probe(op: str, index: int, pass_: str, dtype: str, device: Any) -> Any:
